@@ -1,0 +1,2 @@
+export { loadConfig, parseConfig, type LoadedConfig, type GatewayConfig } from './config.js';
+export { startGateway, type RunningGateway, type StartOptions } from './server.js';

@@ -1,19 +1,116 @@
-import type { Clock } from '../common/clock.js';
-import type { Signer } from '../common/keys.js';
-import type { LoadedConfig } from './config.js';
+import { once } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { systemClock, type Clock } from '../common/clock.js';
+import { loadOrCreateSigner, loadTrustedKeys, trustedKeysOf, type Signer } from '../common/keys.js';
+import { EventType } from '../common/recording/index.js';
+import { createAdminServer, GatewayMetrics, loadOrCreateAdminToken } from './admin/index.js';
+import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createPgListener } from './pg/listener.js';
+import type { PgRelay } from './pg/session.js';
+import { AuditLog } from './recording/index.js';
 
 export interface StartOptions {
   clock?: Clock;
+  logger?: Logger;
 }
 
 export interface RunningGateway {
   readonly postgres: { host: string; port: number } | undefined;
   readonly admin: { host: string; port: number; url: string; token: string };
   readonly signer: Signer;
-  /** Stops accepting, ends live sessions, seals their recordings. */
+  readonly auditPath: string;
+  /** Stops accepting, ends live sessions with an administrator-shutdown error, seals their recordings. */
   stop(): Promise<void>;
 }
 
-export async function startGateway(_config: LoadedConfig, _opts: StartOptions = {}): Promise<RunningGateway> {
-  throw new Error('not yet');
+/** Starts the listeners of a configuration; resolves once every one is bound. */
+export async function startGateway(config: LoadedConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger();
+  const signer = loadOrCreateSigner(config.keys.dir);
+  // Tokens are verified against the gateway's own key, plus any *.pub placed in keys.dir (key rotation).
+  const trusted = new Map([...loadTrustedKeys([config.keys.dir]), ...trustedKeysOf([signer.publicKey])]);
+  const adminToken = loadOrCreateAdminToken(config.keys.dir);
+  const metrics = new GatewayMetrics();
+  const audit = new AuditLog({ dir: config.recording.dir, signer, clock, fsync: config.recording.fsync, logger });
+  const sessions = new Map<string, PgRelay>();
+  const tls = loadTls(config);
+  const servers: Server[] = [];
+  warnUnenforced(config, logger);
+
+  try {
+    let postgres: RunningGateway['postgres'];
+    if (config.listeners.postgres) {
+      const server = createPgListener({ config, trusted, signer, clock, metrics, logger, audit, tls, sessions });
+      postgres = await listen(server, config.listeners.postgres);
+      servers.push(server);
+    }
+    const adminServer = createAdminServer({
+      token: adminToken,
+      metrics,
+      sessions: () => [...sessions.values()].map((s) => ({
+        id: s.info.id, protocol: 'postgres', identity: s.info.identity, target: s.info.target, client: s.info.client,
+        parent: s.info.parent, startedAt: new Date(s.info.startedMicros / 1000).toISOString(),
+      })),
+    });
+    const admin = await listen(adminServer, config.admin.listen);
+    servers.push(adminServer);
+    audit.record(EventType.GatewayStart, { keyId: signer.keyId, listeners: { postgres, admin }, config: config.source });
+    logger.info({ postgres, admin, keyId: signer.keyId, recordings: config.recording.dir }, 'gateway started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      postgres,
+      admin: { ...admin, url: `http://${admin.host}:${admin.port}`, token: adminToken },
+      signer,
+      auditPath: audit.path,
+      stop: () => (stopping ??= (async () => {
+        for (const server of servers) server.close();
+        for (const session of [...sessions.values()]) {
+          session.terminate('57P01', 'hopscope: terminating connection because the gateway is shutting down', 'gateway shutdown');
+        }
+        await Promise.all(servers.map((s) => (s.listening ? once(s, 'close') : undefined)));
+        audit.record(EventType.GatewayStop, { sessionsEnded: sessions.size });
+        audit.close({ reason: 'gateway stopped' });
+        logger.info('gateway stopped');
+      })()),
+    };
+  } catch (err) {
+    for (const server of servers) server.close();
+    audit.close({ reason: `gateway failed to start: ${(err as Error).message}` });
+    throw err;
+  }
+}
+
+function listen(server: Server, address: string): Promise<{ host: string; port: number }> {
+  const { host, port } = parseHostPort(address);
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${address}: ${err.code ?? err.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      const bound = server.address() as AddressInfo;
+      resolve({ host: bound.address, port: bound.port });
+    });
+  });
+}
+
+function loadTls(config: LoadedConfig): SecureContext | undefined {
+  if (!config.tls) return undefined;
+  return createSecureContext({
+    cert: readSecret(config.tls.cert, 'tls.cert'),
+    key: readSecret(config.tls.key, 'tls.key'),
+    minVersion: 'TLSv1.2',
+  });
+}
+
+/** Parts of the configuration this build reads but cannot yet enforce are said out loud, never silently skipped. */
+function warnUnenforced(config: LoadedConfig, logger: Logger): void {
+  if (config.listeners.ssh) logger.warn({ listener: config.listeners.ssh }, 'listeners.ssh is configured, but this build has no SSH gateway yet: no SSH listener is started');
+  if (config.masking.length || config.guardrails.length) {
+    logger.warn({ masking: config.masking.length, guardrails: config.guardrails.length },
+      'masking and guardrail rules are configured, but this build does not enforce them yet: results are recorded as returned');
+  }
 }

@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { isHopscopeError } from '../common/errors.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerToken } from './commands/token.js';
+import { registerVerify } from './commands/verify.js';
+import { registerDemo } from './commands/demo.js';
+
+/** Thrown by commands to exit with a status after printing their own report. */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hopscope')
+    .description('Gateway and forensic workbench for nested agent sessions (PostgreSQL and SSH)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerGateway(program);
+  registerToken(program);
+  registerVerify(program);
+  registerDemo(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
+    if (err instanceof CommanderError) return err.exitCode;
+    const message = isHopscopeError(err) || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`hopscope: ${message}\n`);
+    return 1;
+  }
+}

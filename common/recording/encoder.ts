@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Signer } from '../keys.js';
+import { EventType, RECORDING_FORMAT, RECORDING_VERSION, signedText, type RecordingHeader } from './format.js';
+
+export function lineHash(line: string): string {
+  return createHash('sha256').update(line).digest('hex');
+}
+
+/** One event line, without its newline, in the fixed field order every writer uses. */
+export function encodeEvent(seq: number, t: number, type: string, data: Record<string, unknown>, prev: string): string {
+  return `{"seq":${seq},"t":${t},"type":${JSON.stringify(type)},"data":${JSON.stringify(data)},"prev":"${prev}"}`;
+}
+
+export interface EncoderOptions {
+  session: string;
+  protocol: RecordingHeader['protocol'];
+  signer: Signer;
+  clock: Clock;
+}
+
+/**
+ * Produces the lines of one recording, in order. Pure: it does no I/O, so the
+ * writer decides when bytes reach the disk. Each returned line ends with '\n'.
+ */
+export class RecordingEncoder {
+  private seq = 0;
+  private prev: string;
+  private sealed = false;
+  readonly header: string;
+
+  constructor(private readonly opts: EncoderOptions) {
+    const header: RecordingHeader = {
+      format: RECORDING_FORMAT,
+      version: RECORDING_VERSION,
+      session: opts.session,
+      protocol: opts.protocol,
+      createdAt: opts.clock.nowMicros(),
+      gateway: { keyId: opts.signer.keyId, publicKey: opts.signer.publicKey },
+    };
+    const line = JSON.stringify(header);
+    this.prev = lineHash(line);
+    this.header = `${line}\n`;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get isSealed(): boolean {
+    return this.sealed;
+  }
+
+  event(type: string, data: Record<string, unknown>): string {
+    return this.append(type, data, this.opts.clock.nowMicros());
+  }
+
+  /** A signed statement that every event up to now is as written. */
+  checkpoint(): string {
+    return this.signed('checkpoint', EventType.Checkpoint);
+  }
+
+  /** The last line: signed; nothing may follow it. */
+  seal(): string {
+    const line = this.signed('seal', EventType.Seal);
+    this.sealed = true;
+    return line;
+  }
+
+  private signed(kind: 'checkpoint' | 'seal', type: string): string {
+    const seq = this.seq + 1;
+    const t = this.opts.clock.nowMicros();
+    const sig = this.opts.signer.sign(signedText(kind, this.opts.session, seq, t, this.prev)).toString('base64');
+    return this.append(type, { keyId: this.opts.signer.keyId, sig, events: seq - 1 }, t);
+  }
+
+  private append(type: string, data: Record<string, unknown>, t: number): string {
+    if (this.sealed) throw new Error(`recording ${this.opts.session} is sealed`);
+    const seq = ++this.seq;
+    // Field order is fixed by construction; readers hash the bytes, never re-serialize.
+    const line = encodeEvent(seq, t, type, data, this.prev);
+    this.prev = lineHash(line);
+    return `${line}\n`;
+  }
+}

@@ -1,0 +1,7 @@
+export { RecordingEncoder, lineHash, type EncoderOptions } from './encoder.js';
+export {
+  EventType, RECORDING_FORMAT, RECORDING_VERSION, RECORDING_VERSIONS, RecordingEvent, RecordingHeader, signedText,
+  type EventTypeName,
+} from './format.js';
+export { RecordingVerifier, type Finding, type FindingKind, type IntegrityStatus, type VerifiedLine, type VerifyReport } from './verify.js';
+export { readRecordingLines, verifyRecordingFile } from './read.js';

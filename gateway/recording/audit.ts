@@ -44,10 +44,14 @@ export class AuditLog {
   record(type: string, data: Record<string, unknown>): void {
     try {
       this.writer.append(type, data);
-      void this.writer.commit();
+      this.writer.commit()?.catch((err: unknown) => this.failed(err, type));
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, type }, 'cannot write the gateway audit recording');
+      this.failed(err, type);
     }
+  }
+
+  private failed(err: unknown, type: string): void {
+    this.logger.error({ err: (err as Error).message, detail: (err as { detail?: string }).detail, type }, 'cannot write the gateway audit recording');
   }
 
   refused(refusal: Refusal): void {

@@ -37,6 +37,8 @@ export class RecordingWriter {
   private sinceCheckpoint = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private failed: HopscopeError | undefined;
+  private syncing = 0;
+  private closing: number | undefined;
 
   private constructor(private readonly opts: WriterOptions) {
     this.path = join(opts.dir, `${opts.session}.jsonl`);
@@ -49,7 +51,7 @@ export class RecordingWriter {
     try {
       mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
       writer.fd = openSync(writer.path, 'wx', 0o640);
-      writeSync(writer.fd, writer.encoder.header);
+      writeFully(writer.fd, Buffer.from(writer.encoder.header));
       if (opts.fsync !== 'none') fsyncSync(writer.fd);
     } catch (err) {
       writer.closeQuietly();
@@ -86,21 +88,16 @@ export class RecordingWriter {
    * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
    */
   commit(): Promise<void> | undefined {
-    if (this.failed) throw this.failed;
-    if (this.staged.length === 0 || this.fd === undefined) return undefined;
     const started = process.hrtime.bigint();
-    const text = this.staged.length === 1 ? this.staged[0]! : this.staged.join('');
-    this.staged = [];
-    try {
-      writeSync(this.fd, text);
-    } catch (err) {
-      throw this.fail(err);
-    }
-    const done = () => this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, Buffer.byteLength(text));
+    const bytes = this.writeStaged();
+    if (bytes === 0) return undefined;
+    const done = () => this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, bytes);
     if (this.opts.fsync === 'always') {
-      const fd = this.fd;
+      const fd = this.fd!;
+      this.syncing++;
       return new Promise((resolve, reject) => {
         fdatasync(fd, (err) => {
+          this.synced();
           if (err) return reject(this.fail(err));
           done();
           resolve();
@@ -117,25 +114,39 @@ export class RecordingWriter {
 
   /** Ends the recording: session end event, signed seal, fsync, close. Idempotent. */
   close(endData: Record<string, unknown>): void {
-    if (!this.isOpen || this.failed) {
-      this.closeQuietly();
-      return;
-    }
-    try {
-      this.append(EventType.SessionEnd, endData);
-      this.staged.push(this.encoder.seal());
-      void this.commit();
-      if (this.opts.fsync !== 'none') fsyncSync(this.fd!);
-    } catch {
-      // Already reported through the session; the file keeps its intact prefix.
+    if (this.isOpen && !this.failed) {
+      try {
+        this.append(EventType.SessionEnd, endData);
+        this.staged.push(this.encoder.seal());
+        this.writeStaged();
+        if (this.opts.fsync !== 'none') fsyncSync(this.fd!);
+      } catch {
+        // Already reported through the session; the file keeps its intact prefix.
+      }
     }
     this.closeQuietly();
+  }
+
+  /** Writes what is staged, synchronously; returns the byte count. */
+  private writeStaged(): number {
+    if (this.failed) throw this.failed;
+    if (this.staged.length === 0 || this.fd === undefined) return 0;
+    const bytes = Buffer.from(this.staged.length === 1 ? this.staged[0]! : this.staged.join(''));
+    this.staged = [];
+    try {
+      writeFully(this.fd, bytes);
+    } catch (err) {
+      throw this.fail(err);
+    }
+    return bytes.length;
   }
 
   private syncNow(): void {
     this.syncTimer = undefined;
     if (this.fd === undefined) return;
+    this.syncing++;
     fdatasync(this.fd, (err) => {
+      this.synced();
       if (err) this.fail(err);
     });
   }
@@ -148,15 +159,36 @@ export class RecordingWriter {
   private closeQuietly(): void {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // nothing left to do with a descriptor that will not close
-      }
-    }
+    // An fdatasync still in flight owns the descriptor until it returns (see synced).
+    this.closing = this.fd;
     this.fd = undefined;
+    if (this.syncing === 0) this.releaseFd();
   }
+
+  /** Every fdatasync callback ends here, so a close requested meanwhile happens once the last returns. */
+  private synced(): void {
+    this.syncing--;
+    if (this.fd === undefined && this.syncing === 0) this.releaseFd();
+  }
+
+  private releaseFd(): void {
+    if (this.closing !== undefined) closeFd(this.closing);
+    this.closing = undefined;
+  }
+}
+
+function closeFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing left to do with a descriptor that will not close
+  }
+}
+
+/** write(2) may write less than asked (a file system that is nearly full): go on until all is written or it fails. */
+function writeFully(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 function unavailable(err: unknown, path: string): HopscopeError {

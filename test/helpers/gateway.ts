@@ -5,7 +5,7 @@ import { systemClock } from '../../common/clock.js';
 import { RecordingEvent } from '../../common/recording/index.js';
 import { issueToken } from '../../common/tokens/index.js';
 import { parseConfig, startGateway, type LoadedConfig, type RunningGateway } from '../../gateway/index.js';
-import { silentLogger } from '../../gateway/log.js';
+import { createLogger, silentLogger } from '../../gateway/log.js';
 import { freePort } from './ports.js';
 import type { PgConn, PgServer } from './postgres.js';
 
@@ -45,7 +45,7 @@ export async function startTestGateway(pg: PgServer, overrides: Record<string, u
     ...overrides,
   };
   const config = parseConfig(raw, dir);
-  const gateway = await startGateway(config, { logger: silentLogger });
+  const gateway = await startGateway(config, { logger: process.env.HOPSCOPE_TEST_LOG ? createLogger(process.env.HOPSCOPE_TEST_LOG) : silentLogger });
   const token = (identity = 'agent', ttlSeconds = 600) => issueToken(gateway.signer, systemClock, { identity, ttlSeconds }).token;
   return {
     gateway,
@@ -81,4 +81,21 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Writes `raw` as a YAML config in a temporary folder and runs the real CLI
+ * (`bin/hopscope gateway`) as a child process; needs a build (`npm run build`).
+ */
+export async function spawnGatewayProcess(raw: Record<string, unknown>, env: Record<string, string> = {}) {
+  const { stringify } = await import('yaml');
+  const { writeFile } = await import('node:fs/promises');
+  const { spawnLong } = await import('./processes.js');
+  const dir = await mkdtemp(join(tmpdir(), 'hopscope-gwp-'));
+  const configPath = join(dir, 'gateway.yml');
+  await writeFile(configPath, stringify(raw));
+  const proc = spawnLong(process.execPath, ['bin/hopscope', 'gateway', '--config', configPath], { env: { HOPSCOPE_LOG_LEVEL: 'warn', ...env } });
+  await proc.waitForOutput(/hopscope gateway running/);
+  const config = parseConfig(raw, dir);
+  return { proc, dir, configPath, config };
 }

@@ -1,0 +1,154 @@
+import type { Command } from 'commander';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadTrustedKeys, type TrustedKeys } from '../../common/keys.js';
+import { verifyRecordingFile, type Finding, type IntegrityStatus } from '../../common/recording/index.js';
+import { loadConfig } from '../../gateway/index.js';
+import { ExitStatus } from '../main.js';
+
+/** One file's result, as printed by `--json`. */
+export interface FileReport {
+  path: string;
+  status: IntegrityStatus | 'unreadable';
+  session: string | null;
+  events: number;
+  lastSeq: number;
+  intactThroughSeq: number;
+  signedThroughSeq: number;
+  sealed: boolean;
+  findings: (Finding | { kind: 'unreadable'; message: string })[];
+}
+
+interface VerifyOptions {
+  key: string[];
+  config?: string;
+  json?: boolean;
+}
+
+const USAGE = 2;
+const LABEL: Record<FileReport['status'], string> = {
+  intact: 'intact',
+  unsealed: 'UNSEALED',
+  truncated: 'TRUNCATED',
+  'unknown-key': 'UNKNOWN-KEY',
+  tampered: 'TAMPERED',
+  invalid: 'INVALID',
+  unreadable: 'UNREADABLE',
+};
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check recordings: exit 0 only if every one is intact and sealed; says what is wrong otherwise')
+    .argument('<paths...>', 'recording files, or folders searched recursively for *.jsonl')
+    .option('--key <file-or-dir>', 'trusted Ed25519 public key (PEM) or a folder of *.pub keys; repeatable', collect, [])
+    .option('--config <file>', "trust the gateway key in this configuration's keys.dir")
+    .option('--json', 'print an array of per-file reports')
+    .addHelpText('after', '\nWithout --key or --config, the keys in ./keys are trusted if that folder exists.\n' +
+      'Exit status: 0 every recording intact and sealed, 1 a problem in at least one, 2 a usage error.')
+    .action(async (paths: string[], opts: VerifyOptions) => {
+      const files = findRecordings(paths);
+      const trusted = trustedKeys(opts);
+      if (trusted.size === 0) {
+        process.stderr.write('hopscope: no trusted keys (use --key or --config): signatures cannot be checked, every recording reports unknown-key\n');
+      }
+      const reports: FileReport[] = [];
+      for (const file of files) reports.push(await verifyFile(file, trusted));
+      process.stdout.write(opts.json ? `${JSON.stringify(reports, null, 2)}\n` : formatText(reports));
+      const ok = reports.every((r) => r.status === 'intact' && r.sealed);
+      if (!ok) throw new ExitStatus(1);
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`hopscope: ${message}\n`);
+  throw new ExitStatus(USAGE);
+}
+
+/** Named files as given; folders searched recursively for *.jsonl, in name order. */
+function findRecordings(paths: string[]): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (!existsSync(path)) usageError(`no such file or directory: ${path}`);
+    if (statSync(path).isDirectory()) files.push(...recordingsUnder(path));
+    else files.push(path);
+  }
+  const unique = [...new Map(files.map((f) => [resolve(f), f])).values()];
+  if (unique.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
+  return unique;
+}
+
+function recordingsUnder(dir: string): string[] {
+  const out: string[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...recordingsUnder(path));
+    else if (entry.isFile() && entry.name.endsWith('.jsonl')) out.push(path);
+  }
+  return out;
+}
+
+function trustedKeys(opts: VerifyOptions): TrustedKeys {
+  const sources = [...opts.key];
+  try {
+    if (opts.config) sources.push(loadConfig(opts.config).keys.dir);
+    if (sources.length === 0 && existsSync('keys')) sources.push('keys');
+    return loadTrustedKeys(sources);
+  } catch (err) {
+    return usageError(`cannot load trusted keys: ${(err as Error).message}`);
+  }
+}
+
+async function verifyFile(path: string, trusted: TrustedKeys): Promise<FileReport> {
+  try {
+    const r = await verifyRecordingFile(path, trusted);
+    return {
+      path,
+      status: r.status,
+      session: r.header?.session ?? null,
+      events: r.events,
+      lastSeq: r.lastSeq,
+      intactThroughSeq: r.intactThroughSeq,
+      signedThroughSeq: r.signedThroughSeq,
+      sealed: r.sealed,
+      findings: r.findings,
+    };
+  } catch (err) {
+    const message = `cannot read the file: ${(err as Error).message}`;
+    return {
+      path, status: 'unreadable', session: null, events: 0, lastSeq: 0, intactThroughSeq: 0, signedThroughSeq: 0, sealed: false,
+      findings: [{ kind: 'unreadable', message }],
+    };
+  }
+}
+
+function formatText(reports: FileReport[]): string {
+  const width = Math.max(...reports.map((r) => LABEL[r.status].length));
+  const lines: string[] = [];
+  for (const r of reports) {
+    lines.push(`${LABEL[r.status].padEnd(width)}  ${r.path}  ${summary(r)}`);
+    for (const f of r.findings) {
+      const where = ['seq' in f && f.seq !== undefined ? `seq ${f.seq}` : '', 'line' in f ? `line ${f.line}` : '']
+        .filter(Boolean).join(', ');
+      lines.push(`    ${f.kind}${where ? ` (${where})` : ''}: ${f.message}`);
+    }
+  }
+  const intact = reports.filter((r) => r.status === 'intact' && r.sealed).length;
+  const problems = reports.length - intact;
+  const files = `${reports.length} file${reports.length === 1 ? '' : 's'}`;
+  lines.push(`${files}: ${intact} intact, ${problems} problem${problems === 1 ? '' : 's'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function summary(r: FileReport): string {
+  if (r.status === 'unreadable' || r.session === null) return '';
+  const parts = [`session ${r.session}`, `${r.events} events`];
+  if (r.status === 'intact') parts.push('sealed');
+  else parts.push(`intact through seq ${r.intactThroughSeq}`, `signed through seq ${r.signedThroughSeq}`);
+  return `(${parts.join(', ')})`;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { fixedClock } from '../clock.js';
+import { generateSigner, publicKeyFromPem, verifySignature } from '../keys.js';
+import { RecordingEncoder, lineHash } from './encoder.js';
+import { EventType, RecordingEvent, RecordingHeader, signedText } from './format.js';
+
+const signer = generateSigner();
+const make = () => new RecordingEncoder({ session: 's-1', protocol: 'ssh', signer, clock: fixedClock(1000, 10) });
+
+describe('RecordingEncoder', () => {
+  it('writes a valid header naming the signing key', () => {
+    const enc = make();
+    expect(enc.header.endsWith('\n')).toBe(true);
+    const header = RecordingHeader.parse(JSON.parse(enc.header));
+    expect(header).toMatchObject({ format: 'hopscope.recording', version: 1, session: 's-1', protocol: 'ssh', createdAt: 1000 });
+    expect(header.gateway).toEqual({ keyId: signer.keyId, publicKey: signer.publicKey });
+  });
+
+  it('chains each event to the exact bytes of the line before, in a fixed field order', () => {
+    const enc = make();
+    const a = enc.event(EventType.SessionStart, { identity: 'alice' });
+    const b = enc.event('ssh.exec', { command: 'ls "x"\n' });
+    expect(a).toBe(`{"seq":1,"t":1010,"type":"session.start","data":{"identity":"alice"},"prev":"${lineHash(enc.header.slice(0, -1))}"}\n`);
+    const eb = RecordingEvent.parse(JSON.parse(b));
+    expect(eb).toMatchObject({ seq: 2, t: 1020, prev: lineHash(a.slice(0, -1)), data: { command: 'ls "x"\n' } });
+    expect(b.split('\n')).toHaveLength(2); // one line: newlines in data are escaped
+    expect(enc.lastSeq).toBe(2);
+  });
+
+  it('signs checkpoints and the seal over session, seq, time and chain head', () => {
+    const enc = make();
+    const start = enc.event(EventType.SessionStart, {});
+    const cp = RecordingEvent.parse(JSON.parse(enc.checkpoint()));
+    expect(cp).toMatchObject({ seq: 2, type: 'checkpoint', prev: lineHash(start.slice(0, -1)) });
+    expect(cp.data).toMatchObject({ keyId: signer.keyId, events: 1 });
+    const key = publicKeyFromPem(signer.publicKey);
+    const sig = Buffer.from(cp.data.sig as string, 'base64');
+    expect(verifySignature(key, signedText('checkpoint', 's-1', 2, cp.t, cp.prev), sig)).toBe(true);
+    expect(verifySignature(key, signedText('checkpoint', 's-1', 2, cp.t + 1, cp.prev), sig)).toBe(false);
+    expect(verifySignature(key, signedText('seal', 's-1', 2, cp.t, cp.prev), sig)).toBe(false);
+    expect(verifySignature(key, signedText('checkpoint', 's-2', 2, cp.t, cp.prev), sig)).toBe(false);
+  });
+
+  it('refuses any event after the seal', () => {
+    const enc = make();
+    enc.event(EventType.SessionEnd, {});
+    const seal = RecordingEvent.parse(JSON.parse(enc.seal()));
+    expect(seal).toMatchObject({ seq: 2, type: 'seal', data: { events: 1 } });
+    expect(enc.isSealed).toBe(true);
+    expect(() => enc.event('pg.query', {})).toThrow('recording s-1 is sealed');
+    expect(() => enc.checkpoint()).toThrow('sealed');
+    expect(() => enc.seal()).toThrow('sealed');
+  });
+});

@@ -8,7 +8,7 @@ import { createAdminServer, GatewayMetrics, loadOrCreateAdminToken } from './adm
 import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createPgListener } from './pg/listener.js';
-import type { PgRelay } from './pg/session.js';
+import { SessionRegistry } from './sessions.js';
 import { AuditLog } from './recording/index.js';
 
 export interface StartOptions {
@@ -35,7 +35,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const adminToken = loadOrCreateAdminToken(config.keys.dir);
   const metrics = new GatewayMetrics();
   const audit = new AuditLog({ dir: config.recording.dir, signer, clock, fsync: config.recording.fsync, logger });
-  const sessions = new Map<string, PgRelay>();
+  const registry = new SessionRegistry();
   const tls = loadTls(config);
   const servers: Server[] = [];
   warnUnenforced(config, logger);
@@ -43,16 +43,16 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   try {
     let postgres: RunningGateway['postgres'];
     if (config.listeners.postgres) {
-      const server = createPgListener({ config, trusted, signer, clock, metrics, logger, audit, tls, sessions });
+      const server = createPgListener({ config, trusted, signer, clock, metrics, logger, audit, tls, registry });
       postgres = await listen(server, config.listeners.postgres);
       servers.push(server);
     }
     const adminServer = createAdminServer({
       token: adminToken,
       metrics,
-      sessions: () => [...sessions.values()].map((s) => ({
-        id: s.info.id, protocol: 'postgres', identity: s.info.identity, target: s.info.target, client: s.info.client,
-        parent: s.info.parent, startedAt: new Date(s.info.startedMicros / 1000).toISOString(),
+      sessions: () => registry.list().map(({ info }) => ({
+        id: info.id, protocol: info.protocol, identity: info.identity, target: info.target, client: info.client,
+        parent: info.parent, linkKind: info.linkKind, startedAt: new Date(info.startedMicros / 1000).toISOString(),
       })),
     });
     const admin = await listen(adminServer, config.admin.listen);
@@ -68,11 +68,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       auditPath: audit.path,
       stop: () => (stopping ??= (async () => {
         for (const server of servers) server.close();
-        for (const session of [...sessions.values()]) {
-          session.terminate('57P01', 'hopscope: terminating connection because the gateway is shutting down', 'gateway shutdown');
+        const live = registry.list();
+        for (const session of live) {
+          session.terminate({ code: 'shutdown', message: 'terminating connection because the gateway is shutting down', detail: 'gateway shutdown' });
         }
         await Promise.all(servers.map((s) => (s.listening ? once(s, 'close') : undefined)));
-        audit.record(EventType.GatewayStop, { sessionsEnded: sessions.size });
+        audit.record(EventType.GatewayStop, { sessionsEnded: live.length });
         audit.close({ reason: 'gateway stopped' });
         logger.info('gateway stopped');
       })()),

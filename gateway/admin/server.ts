@@ -24,6 +24,7 @@ export interface LiveSession {
   target: string;
   client: string;
   parent: string | undefined;
+  linkKind: string | undefined;
   startedAt: string;
 }
 

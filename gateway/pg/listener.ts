@@ -1,28 +1,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Clock } from '../../common/clock.js';
-import { HopscopeError, isHopscopeError } from '../../common/errors.js';
-import type { TrustedKeys } from '../../common/keys.js';
+import type { ErrorCode, HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
-import { verifyToken, type TokenClaims } from '../../common/tokens/index.js';
-import type { GatewayMetrics } from '../admin/index.js';
-import { readSecret, type LoadedConfig, type PostgresTargetConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import { newSessionId, RecordingWriter, type AuditLog } from '../recording/index.js';
+import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
+import { readSecret, type PostgresTargetConfig } from '../config.js';
+import type { RecordingWriter } from '../recording/index.js';
+import type { SessionInfo } from '../sessions.js';
 import { serializeBackend as backend, FrontendParser, readPassword, type CancelRequestMessage, type StartupMessage } from './protocol/index.js';
 import { PgRelay } from './session.js';
-import { connectUpstream } from './upstream.js';
+import { connectUpstream, type Upstream } from './upstream.js';
 
-export interface PgListenerDeps {
-  config: LoadedConfig;
-  trusted: TrustedKeys;
-  signer: import('../../common/keys.js').Signer;
-  clock: Clock;
-  metrics: GatewayMetrics;
-  logger: Logger;
-  audit: AuditLog;
+export interface PgListenerDeps extends AdmissionDeps {
   tls: SecureContext | undefined;
-  sessions: Map<string, PgRelay>;
 }
 
 /** How long a client may take from connecting to sending its password. */
@@ -127,46 +116,23 @@ class PgStartup {
 
   private async onPassword(token: string): Promise<void> {
     const params = this.startup?.parameters ?? {};
-    const identity = params.user ?? '';
-    const targetName = params.database ?? identity;
     this.socket.pause();
-    let claims: TokenClaims | undefined;
-    let target: PostgresTargetConfig;
+    let admitted: Admitted<PostgresTargetConfig>;
     try {
-      claims = verifyToken(token, this.deps.trusted, this.deps.clock, identity);
-      target = this.authorize(identity, targetName);
+      admitted = await admit<PostgresTargetConfig>(this.deps, {
+        protocol: 'postgres',
+        identity: params.user ?? '',
+        target: params.database ?? params.user ?? '',
+        token,
+        client: { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 },
+        details: { tls: this.socket instanceof TLSSocket, params: clientParams(params) },
+      }, 'postgres');
     } catch (err) {
       const e = err as HopscopeError;
-      const sqlState = e.code?.startsWith('TOKEN_') ? '28P01' : '28000';
-      return this.refuse(e.code ?? 'PROTOCOL_VIOLATION', sqlState, `hopscope: ${e.message}`, { identity, target: targetName, tokenId: claims?.jti, detail: e.detail });
+      const sqlState = e.code === 'RECORDING_UNAVAILABLE' ? '58030' : e.code?.startsWith('TOKEN_') ? '28P01' : '28000';
+      return this.hangUp(sqlState, `hopscope: ${e.message}`);
     }
-    const id = newSessionId(this.deps.clock);
-    let writer: RecordingWriter;
-    try {
-      writer = RecordingWriter.open({
-        dir: this.deps.config.recording.dir,
-        session: id,
-        protocol: 'postgres',
-        signer: this.deps.signer,
-        clock: this.deps.clock,
-        fsync: this.deps.config.recording.fsync,
-        checkpointEvery: this.deps.config.recording.checkpointEvery,
-        onCommit: (seconds, bytes) => {
-          this.deps.metrics.recordingSeconds.observe(seconds);
-          this.deps.metrics.recordingBytes.inc({}, bytes);
-        },
-      });
-      writer.append(EventType.SessionStart, {
-        identity, tokenId: claims.jti, tokenKind: claims.kind, target: target.name, protocol: 'postgres',
-        client: this.client, tls: this.socket instanceof TLSSocket,
-        ...(claims.parent ? { parent: claims.parent, linkKind: 'hop-token' } : {}),
-        params: clientParams(params),
-      });
-      await writer.commit();
-    } catch (err) {
-      return this.refuse('RECORDING_UNAVAILABLE', '58030', 'hopscope: the session cannot be recorded, so it is refused',
-        { identity, target: target.name, tokenId: claims.jti, detail: (err as HopscopeError).detail });
-    }
+    const { target, writer, info } = admitted;
     try {
       const upstream = await connectUpstream({
         host: target.host, port: target.port, user: target.user, database: target.database,
@@ -178,67 +144,56 @@ class PgStartup {
         writer.close({ reason: 'client left during startup' });
         return;
       }
-      this.handOver(id, identity, target, claims, writer, upstream);
+      this.handOver(info, target, writer, upstream);
     } catch (err) {
       const e = err as HopscopeError;
-      this.deps.logger.error({ session: id, target: target.name, code: e.code, detail: e.detail ?? e.message }, 'upstream connection failed');
+      this.deps.logger.error({ session: info.id, target: target.name, code: e.code, detail: e.detail ?? e.message }, 'upstream connection failed');
       try {
         writer.append(EventType.PgError, { severity: 'FATAL', code: '08001', message: e.message, reason: e.code });
       } catch { /* the file keeps what it has */ }
       writer.close({ reason: `target unavailable: ${e.code ?? 'error'}` });
-      this.refuse(e.code ?? 'UPSTREAM_UNAVAILABLE', '08001', `hopscope: ${e.message} (target ${target.name})`, { identity, target: target.name, tokenId: claims.jti });
+      this.deps.metrics.refusalsTotal.inc({ reason: e.code ?? 'UPSTREAM_UNAVAILABLE' });
+      this.hangUp('08001', `hopscope: ${e.message} (target ${target.name})`);
     }
   }
 
-  private authorize(identity: string, targetName: string): PostgresTargetConfig {
-    const who = this.deps.config.identities.find((i) => i.name === identity);
-    if (!who) throw new HopscopeError('IDENTITY_UNKNOWN', `unknown identity ${identity}`);
-    const target = this.deps.config.targets.find((t) => t.name === targetName);
-    if (!target || target.type !== 'postgres') throw new HopscopeError('TARGET_UNKNOWN', `unknown PostgreSQL target ${targetName}`);
-    if (!who.targets.includes(target.name)) throw new HopscopeError('TARGET_NOT_ALLOWED', `identity ${identity} may not reach target ${target.name}`);
-    return target;
-  }
-
-  private handOver(id: string, identity: string, target: PostgresTargetConfig, claims: TokenClaims,
-    writer: RecordingWriter, upstream: Awaited<ReturnType<typeof connectUpstream>>): void {
+  private handOver(info: SessionInfo, target: PostgresTargetConfig, writer: RecordingWriter, upstream: Upstream): void {
     this.done = true;
     clearTimeout(this.timer);
     this.socket.removeListener('data', this.onData);
     this.socket.removeAllListeners('close');
     this.socket.removeAllListeners('error');
-    const relay = new PgRelay(
-      { id, identity, target: target.name, client: this.client, parent: claims.parent, startedMicros: this.deps.clock.nowMicros() },
-      this.socket, this.parser, upstream, writer,
-      { clock: this.deps.clock, metrics: this.deps.metrics, logger: this.deps.logger,
-        maxRowsPerResult: this.deps.config.recording.maxRowsPerResult, upstreamAddress: { host: target.host, port: target.port } },
-    );
+    const relay = new PgRelay(info, this.socket, this.parser, upstream, writer, {
+      clock: this.deps.clock, metrics: this.deps.metrics, logger: this.deps.logger,
+      maxRowsPerResult: this.deps.config.recording.maxRowsPerResult, upstreamAddress: { host: target.host, port: target.port },
+    });
     const key = cancelKeyOf(relay.cancelKey.processId, relay.cancelKey.secretKey);
-    this.deps.sessions.set(id, relay);
+    this.deps.registry.add(relay);
     this.cancelKeys.set(key, relay);
     this.deps.metrics.sessionsTotal.inc({ protocol: 'postgres' });
     this.deps.metrics.sessionsActive.inc({ protocol: 'postgres' });
-    this.deps.logger.info({ session: id, identity, target: target.name, client: this.client }, 'session started');
+    this.deps.logger.info({ session: info.id, identity: info.identity, target: target.name, client: this.client }, 'session started');
     relay.start(() => {
-      this.deps.sessions.delete(id);
+      this.deps.registry.remove(info.id);
       this.cancelKeys.delete(key);
       this.deps.metrics.sessionsActive.inc({ protocol: 'postgres' }, -1);
-      this.deps.logger.info({ session: id }, 'session ended');
+      this.deps.logger.info({ session: info.id }, 'session ended');
     });
     this.socket.resume();
   }
 
-  private refuse(reason: string, sqlState: string, message: string, extra: { identity?: string; target?: string; tokenId?: string | undefined; detail?: string | undefined } = {}): void {
+  /** A refusal during startup, before any session exists: counted, recorded in the audit log, told to the client. */
+  private refuse(reason: ErrorCode, sqlState: string, message: string): void {
+    if (this.done) return;
+    this.deps.metrics.refusalsTotal.inc({ reason });
+    this.deps.audit.refused({ protocol: 'postgres', reason, message, client: this.client });
+    this.hangUp(sqlState, message);
+  }
+
+  private hangUp(sqlState: string, message: string): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.deps.metrics.refusalsTotal.inc({ reason });
-    this.deps.audit.refused({
-      protocol: 'postgres', reason, message, client: this.client,
-      ...(extra.identity ? { identity: extra.identity } : {}),
-      ...(extra.target ? { target: extra.target } : {}),
-      ...(extra.tokenId ? { tokenId: extra.tokenId } : {}),
-      ...(extra.detail ? { detail: extra.detail } : {}),
-    });
     this.socket.end(backend.errorResponse({ severity: 'FATAL', code: sqlState, message }));
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }

@@ -7,18 +7,10 @@ import { EventType } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
 import type { RecordingWriter } from '../recording/index.js';
+import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
 import { serializeBackend as backend, FrontendParser, type BindMessage, type FrontendMessage } from './protocol/index.js';
 import { ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
-
-export interface SessionInfo {
-  id: string;
-  identity: string;
-  target: string;
-  client: string;
-  parent: string | undefined;
-  startedMicros: number;
-}
 
 export interface RelayDeps {
   clock: Clock;
@@ -37,7 +29,7 @@ export interface CancelKey { processId: number; secretKey: Buffer }
  * is followed for the recording and relayed. Backpressure both ways keeps memory
  * bounded however large a result is.
  */
-export class PgRelay {
+export class PgRelay implements LiveSession {
   readonly cancelKey: CancelKey = { processId: randomBytes(4).readUInt32BE() & 0x7fffffff, secretKey: randomBytes(4) };
   private readonly results: ResultRecorder;
   private readonly backendParser = new BackendParser();
@@ -84,10 +76,11 @@ export class PgRelay {
   }
 
   /** Ends the session from the gateway's side (shutdown, revocation) with a FATAL error to the client. */
-  terminate(code: string, message: string, reason: string): void {
+  terminate(reason: TerminationReason): void {
     if (this.closed) return;
-    this.client.write(backend.errorResponse({ severity: 'FATAL', code, message }));
-    this.end(reason);
+    // 57P01 admin_shutdown for both: the client's session was ended by the gateway's operator.
+    this.client.write(backend.errorResponse({ severity: 'FATAL', code: '57P01', message: `hopscope: ${reason.message}` }));
+    this.end(reason.detail, reason.code);
   }
 
   private fromClient(chunk: Buffer): void {
@@ -180,7 +173,9 @@ export class PgRelay {
   private fromUpstream(chunk: Buffer): void {
     this.deps.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
     try {
-      this.backendParser.parse(chunk, (msg) => this.results.onMessage(msg));
+      // pg-protocol's Parser may later write into a chunk it was given (to join a split
+      // message), and the original may still sit in the client socket's queue: give it a copy.
+      this.backendParser.parse(Buffer.from(chunk), (msg) => this.results.onMessage(msg));
       this.commitResults();
     } catch (err) {
       this.failClosed(err);
@@ -215,13 +210,13 @@ export class PgRelay {
     this.end(recording ? 'recording failed' : (err as Error).message);
   }
 
-  private end(reason: string): void {
+  private end(reason: string, cause?: TerminationReason['code']): void {
     if (this.closed) return;
     this.closed = true;
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
     this.client.end();
     setTimeout(() => { this.client.destroy(); this.upstream.socket.destroy(); }, 1000).unref();
-    this.writer.close({ reason, statementsInFlight: this.results.inFlight });
+    this.writer.close({ reason, ...(cause ? { cause } : {}), statementsInFlight: this.results.inFlight });
     this.onClosed?.();
   }
 }

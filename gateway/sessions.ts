@@ -1,0 +1,74 @@
+/**
+ * Every live session of every protocol, for the admin API, revocation and
+ * lineage. A protocol adapter adds its session once it is recorded and
+ * connected, and removes it when it ends.
+ */
+export interface SessionInfo {
+  id: string;
+  protocol: 'postgres' | 'ssh';
+  identity: string;
+  target: string;
+  /** host:port of the client, as seen by the gateway. */
+  client: string;
+  /** The token this session presented. */
+  tokenId: string;
+  /** The identity token at the root of this session's hop chain (itself for an identity token). */
+  rootTokenId: string;
+  /** The parent session, when the link is proven (hop token) or inferred. */
+  parent: string | undefined;
+  linkKind: 'hop-token' | 'token-reuse' | 'address-time' | undefined;
+  startedMicros: number;
+}
+
+export interface LiveSession {
+  readonly info: SessionInfo;
+  /** Ends the session from the gateway's side; the client is told why. */
+  terminate(reason: TerminationReason): void;
+}
+
+export interface TerminationReason {
+  code: 'shutdown' | 'revoked';
+  message: string; // what the client is told
+  detail: string; // what the recording says
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+
+  add(session: LiveSession): void {
+    this.sessions.set(session.info.id, session);
+  }
+
+  remove(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  get(id: string): LiveSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  list(): LiveSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** The session and every live session below it, however deep, parents first. */
+  withDescendants(id: string): LiveSession[] {
+    const out: LiveSession[] = [];
+    const visit = (parent: string) => {
+      for (const s of this.sessions.values()) {
+        if (s.info.parent === parent && !out.includes(s)) {
+          out.push(s);
+          visit(s.info.id);
+        }
+      }
+    };
+    const root = this.sessions.get(id);
+    if (root) out.push(root);
+    visit(id);
+    return out;
+  }
+}

@@ -16,9 +16,15 @@ export type ErrorCode =
   | 'RECORDING_UNAVAILABLE'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_AUTH_FAILED'
+  | 'UPSTREAM_HOST_KEY_MISMATCH'
+  | 'HOP_PARENT_ENDED'
   | 'PROTOCOL_VIOLATION'
   | 'CONFIG_INVALID'
-  | 'RECORDING_INVALID';
+  | 'RECORDING_INVALID'
+  | 'APPROVAL_UNKNOWN'
+  | 'APPROVAL_FORBIDDEN'
+  | 'POLICY_BLOCKED'
+  | 'POLICY_DENIED';
 
 export class HopscopeError extends Error {
   readonly code: ErrorCode;

@@ -5,9 +5,10 @@ import { EventType } from '../common/recording/index.js';
 import { verifyToken, type TokenClaims } from '../common/tokens/index.js';
 import type { GatewayMetrics } from './admin/index.js';
 import type { LoadedConfig, TargetConfig } from './config.js';
-import { lineageOf, rootTokenOf } from './lineage.js';
+import { lineageOf, rootTokenOf, type Lineage } from './lineage.js';
 import type { Logger } from './log.js';
 import { newSessionId, RecordingWriter, type AuditLog } from './recording/index.js';
+import type { RevocationStore } from './policy/index.js';
 import type { SessionInfo, SessionRegistry } from './sessions.js';
 
 /** What every protocol adapter needs to admit a connection. */
@@ -20,6 +21,7 @@ export interface AdmissionDeps {
   logger: Logger;
   audit: AuditLog;
   registry: SessionRegistry;
+  revocations: RevocationStore;
 }
 
 export interface AdmissionRequest {
@@ -62,14 +64,17 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
   };
 
   let target: T;
+  let lineage: Lineage | undefined;
   try {
     claims = verifyToken(req.token, deps.trusted, deps.clock, req.identity);
+    const revoked = deps.revocations.revokedReason(claims);
+    if (revoked) throw new HopscopeError('TOKEN_REVOKED', `the token is revoked: ${revoked}`);
     target = authorize(deps.config, req.identity, req.target, type) as T;
+    lineage = lineageOf(claims, req.client, deps.registry);
   } catch (err) {
     const e = err as HopscopeError;
     return refuse(e.code ?? 'PROTOCOL_VIOLATION', e.message, e.detail);
   }
-  const lineage = lineageOf(claims, req.client, deps.registry);
   const id = newSessionId(deps.clock);
   const startedMicros = deps.clock.nowMicros();
   let writer: RecordingWriter | undefined;

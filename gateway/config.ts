@@ -30,7 +30,10 @@ const SshTarget = z.object({
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().min(1),
   privateKey: Secret,
+  /** Pins the target's host key: an OpenSSH public key line (`ssh-ed25519 AAAA...`) or its `SHA256:` fingerprint. */
   hostKey: z.string().optional(),
+  /** Destinations (`host:port`, `*` for any port) clients may reach with local forwarding (-L); none by default. */
+  allowForwarding: z.array(z.string().regex(/^[^:]+:(\d{1,5}|\*)$/, 'expected host:port or host:*')).default([]),
 }).strict();
 
 const Identity = z.object({

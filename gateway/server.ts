@@ -9,6 +9,8 @@ import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createPgListener } from './pg/listener.js';
 import { SessionRegistry } from './sessions.js';
+import { createPolicies, RevocationStore } from './policy/index.js';
+import { approverOf, revoke } from './revocation.js';
 import { AuditLog } from './recording/index.js';
 
 export interface StartOptions {
@@ -29,7 +31,10 @@ export interface RunningGateway {
 export async function startGateway(config: LoadedConfig, opts: StartOptions = {}): Promise<RunningGateway> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger();
+  // Rules first: a rule that does not compile stops the gateway before it listens.
+  const policies = await createPolicies(config, clock);
   const signer = loadOrCreateSigner(config.keys.dir);
+  const revocations = new RevocationStore(config.keys.dir);
   // Tokens are verified against the gateway's own key, plus any *.pub placed in keys.dir (key rotation).
   const trusted = new Map([...loadTrustedKeys([config.keys.dir]), ...trustedKeysOf([signer.publicKey])]);
   const adminToken = loadOrCreateAdminToken(config.keys.dir);
@@ -39,17 +44,21 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const tls = loadTls(config);
   const servers: Server[] = [];
   warnUnenforced(config, logger);
+  const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations };
 
   try {
     let postgres: RunningGateway['postgres'];
     if (config.listeners.postgres) {
-      const server = createPgListener({ config, trusted, signer, clock, metrics, logger, audit, tls, registry });
+      const server = createPgListener({ ...admission, tls, policy: policies.pipeline });
       postgres = await listen(server, config.listeners.postgres);
       servers.push(server);
     }
     const adminServer = createAdminServer({
       token: adminToken,
       metrics,
+      approvals: policies.approvals,
+      approverOf: (token) => approverOf(token, config, trusted, clock, revocations),
+      revoke: (request) => revoke(request, { registry, revocations, audit, clock }),
       sessions: () => registry.list().map(({ info }) => ({
         id: info.id, protocol: info.protocol, identity: info.identity, target: info.target, client: info.client,
         parent: info.parent, linkKind: info.linkKind, startedAt: new Date(info.startedMicros / 1000).toISOString(),
@@ -110,8 +119,4 @@ function loadTls(config: LoadedConfig): SecureContext | undefined {
 /** Parts of the configuration this build reads but cannot yet enforce are said out loud, never silently skipped. */
 function warnUnenforced(config: LoadedConfig, logger: Logger): void {
   if (config.listeners.ssh) logger.warn({ listener: config.listeners.ssh }, 'listeners.ssh is configured, but this build has no SSH gateway yet: no SSH listener is started');
-  if (config.masking.length || config.guardrails.length) {
-    logger.warn({ masking: config.masking.length, guardrails: config.guardrails.length },
-      'masking and guardrail rules are configured, but this build does not enforce them yet: results are recorded as returned');
-  }
 }

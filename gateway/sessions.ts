@@ -18,6 +18,8 @@ export interface SessionInfo {
   parent: string | undefined;
   linkKind: 'hop-token' | 'token-reuse' | 'address-time' | undefined;
   startedMicros: number;
+  /** The address the gateway reached the target at (SSH sessions), for address-time lineage. */
+  targetAddress?: string;
 }
 
 export interface LiveSession {

@@ -2,6 +2,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { HopscopeError } from '../../common/errors.js';
+import type { ApprovalBroker } from '../policy/index.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -32,11 +34,17 @@ export interface AdminDeps {
   token: string;
   metrics: GatewayMetrics;
   sessions: () => LiveSession[];
+  approvals: ApprovalBroker;
+  /** The approver identity of a bearer token; throws when it may not approve. */
+  approverOf: (token: string) => string;
+  revoke: (req: { identity?: string; tokenId?: string; by: string }) => string[];
 }
 
 /**
  * The admin listener. `/healthz` answers without credentials and says nothing
- * but "ok" (for liveness probes); every other route needs the bearer token.
+ * but "ok" (for liveness probes). `/approvals` take an approver's identity token
+ * (an approver decides in their own name); every other route needs the admin
+ * token from keys.dir.
  */
 export function createAdminServer(deps: AdminDeps): Server {
   const expected = Buffer.from(`Bearer ${deps.token}`);
@@ -47,6 +55,9 @@ export function createAdminServer(deps: AdminDeps): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
+    if (url.pathname === '/approvals' || url.pathname.startsWith('/approvals/')) {
+      return void handleApprovals(req, res, url, deps).catch((err: Error) => json(res, 500, { error: err.message }));
+    }
     if (!authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="hopscope-admin"');
       return send(res, 401, 'application/json', JSON.stringify({ error: 'a valid bearer token is required' }));
@@ -57,8 +68,62 @@ export function createAdminServer(deps: AdminDeps): Server {
     if (req.method === 'GET' && url.pathname === '/sessions') {
       return send(res, 200, 'application/json', JSON.stringify(deps.sessions()));
     }
+    if (req.method === 'POST' && url.pathname === '/revocations') {
+      return void readJson(req).then((body) => {
+        const b = body as { identity?: unknown; tokenId?: unknown };
+        const identity = typeof b.identity === 'string' ? b.identity : undefined;
+        const tokenId = typeof b.tokenId === 'string' ? b.tokenId : undefined;
+        try {
+          json(res, 200, { sessionsCut: deps.revoke({ ...(identity ? { identity } : {}), ...(tokenId ? { tokenId } : {}), by: 'admin' }) });
+        } catch (err) {
+          json(res, 400, { error: (err as Error).message });
+        }
+      }, (err: Error) => json(res, 400, { error: err.message }));
+    }
     return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
   });
+}
+
+async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): Promise<void> {
+  const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  let approver: string;
+  try {
+    if (!bearer) throw new Error('an approver token is required');
+    approver = deps.approverOf(bearer);
+  } catch (err) {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="hopscope-approvals"');
+    return json(res, 403, { error: `refused: ${(err as Error).message}` });
+  }
+  if (req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, deps.approvals.list());
+  const m = /^\/approvals\/([A-Za-z0-9-]+)\/(approve|deny)$/.exec(url.pathname);
+  if (req.method !== 'POST' || !m) return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+  const body = (await readJson(req)) as { reason?: unknown };
+  try {
+    const decided = deps.approvals.decide(m[1]!, approver, m[2] === 'approve' ? 'approved' : 'denied',
+      typeof body.reason === 'string' ? body.reason : undefined);
+    return json(res, 200, { ...decided, decision: m[2] === 'approve' ? 'approved' : 'denied', approver });
+  } catch (err) {
+    const code = (err as HopscopeError).code;
+    return json(res, code === 'APPROVAL_FORBIDDEN' ? 403 : code === 'APPROVAL_UNKNOWN' ? 409 : 400, { error: (err as Error).message, code });
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > 65_536) throw new Error('request body too large');
+  }
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error('request body is not JSON');
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, 'application/json', JSON.stringify(body));
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

@@ -5,6 +5,7 @@ import { EventType } from '../../common/recording/index.js';
 import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
 import { readSecret, type PostgresTargetConfig } from '../config.js';
 import type { RecordingWriter } from '../recording/index.js';
+import type { PolicyPipeline } from '../policy/index.js';
 import type { SessionInfo } from '../sessions.js';
 import { serializeBackend as backend, FrontendParser, readPassword, type CancelRequestMessage, type StartupMessage } from './protocol/index.js';
 import { PgRelay } from './session.js';
@@ -12,6 +13,7 @@ import { connectUpstream, type Upstream } from './upstream.js';
 
 export interface PgListenerDeps extends AdmissionDeps {
   tls: SecureContext | undefined;
+  policy: PolicyPipeline;
 }
 
 /** How long a client may take from connecting to sending its password. */
@@ -164,7 +166,7 @@ class PgStartup {
     this.socket.removeAllListeners('close');
     this.socket.removeAllListeners('error');
     const relay = new PgRelay(info, this.socket, this.parser, upstream, writer, {
-      clock: this.deps.clock, metrics: this.deps.metrics, logger: this.deps.logger,
+      clock: this.deps.clock, metrics: this.deps.metrics, logger: this.deps.logger, policy: this.deps.policy,
       maxRowsPerResult: this.deps.config.recording.maxRowsPerResult, upstreamAddress: { host: target.host, port: target.port },
     });
     const key = cancelKeyOf(relay.cancelKey.processId, relay.cancelKey.secretKey);

@@ -34,6 +34,8 @@ export class ResultRecorder {
     private readonly writer: RecordingWriter,
     private readonly maxRows: number,
     private readonly now: () => number,
+    /** Which rules masked how many values in the result that just ended. */
+    private readonly takeMasked: () => Record<string, number> = () => ({}),
   ) {}
 
   statementSent(kind: 'query' | 'execute', seq: number): void {
@@ -110,6 +112,7 @@ export class ResultRecorder {
       rows: this.rows,
       rowsRecorded: this.rows.length,
       ...(this.copyBytes ? { copyBytes: this.copyBytes } : {}),
+      ...maskedField(this.takeMasked()),
       ...(extra.suspended ? { suspended: true } : {}),
       durationMicros: op ? this.now() - op.startedMicros : null,
     });
@@ -144,4 +147,8 @@ function recordable(value: string | null, format: 'text' | 'binary' | undefined)
   if (format === 'binary') return { binary: true };
   if (value.length <= MAX_RECORDED_VALUE) return value;
   return { cut: value.slice(0, MAX_RECORDED_VALUE), length: value.length };
+}
+
+function maskedField(counts: Record<string, number>): { masked?: Record<string, number> } {
+  return Object.keys(counts).length ? { masked: counts } : {};
 }

@@ -6,9 +6,12 @@ import { HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
+import type { PolicyContext, PolicyPipeline, Verdict } from '../policy/index.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
+import { RowMasker } from './masking.js';
 import { serializeBackend as backend, FrontendParser, type BindMessage, type FrontendMessage } from './protocol/index.js';
+import { ResponseStream } from './responses.js';
 import { ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
 
@@ -16,6 +19,7 @@ export interface RelayDeps {
   clock: Clock;
   metrics: GatewayMetrics;
   logger: Logger;
+  policy: PolicyPipeline;
   maxRowsPerResult: number;
   upstreamAddress: { host: string; port: number };
 }
@@ -23,18 +27,28 @@ export interface RelayDeps {
 /** The random key a client uses to cancel; it never learns the upstream's. */
 export interface CancelKey { processId: number; secretKey: Buffer }
 
+type Admissible = Exclude<FrontendMessage, { name: 'error' }>;
+
 /**
- * The steady state of one PostgreSQL session: every client message is decoded,
- * recorded (write before forward), then forwarded unchanged; every server answer
- * is followed for the recording and relayed. Backpressure both ways keeps memory
- * bounded however large a result is.
+ * The steady state of one PostgreSQL session. Client messages are decoded,
+ * recorded, judged by the policy pipeline and — when allowed — forwarded
+ * unchanged after their events are written (write before forward). A blocked
+ * statement is answered by the gateway; one under review is held until an
+ * approver decides. Server answers are framed, masked, recorded and relayed in
+ * order with the gateway's own answers. Backpressure both ways bounds memory.
  */
 export class PgRelay implements LiveSession {
   readonly cancelKey: CancelKey = { processId: randomBytes(4).readUInt32BE() & 0x7fffffff, secretKey: randomBytes(4) };
+  private readonly ctx: PolicyContext;
   private readonly results: ResultRecorder;
+  private readonly responses: ResponseStream;
   private readonly backendParser = new BackendParser();
   private readonly statements = new Map<string, string>(); // prepared statement name → SQL
   private readonly portals = new Map<string, { statement: string; params: unknown[] }>();
+  private readonly inbox: Admissible[] = [];
+  private outbox: Buffer[] = [];
+  private skippingToSync = false;
+  private holding: AbortController | undefined;
   private closed = false;
   private onClosed: (() => void) | undefined;
 
@@ -46,7 +60,11 @@ export class PgRelay implements LiveSession {
     private readonly writer: RecordingWriter,
     private readonly deps: RelayDeps,
   ) {
-    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros());
+    this.ctx = { session: info.id, identity: info.identity, target: info.target, protocol: 'postgres' };
+    const masker = deps.policy.maskerFor(this.ctx);
+    const rows = masker.active ? new RowMasker(masker) : undefined;
+    this.responses = new ResponseStream(rows);
+    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), () => rows?.take() ?? {});
   }
 
   /** Sends the client what it expects after authentication, then relays until either side ends. */
@@ -61,138 +79,230 @@ export class PgRelay implements LiveSession {
     this.client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     up.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
     this.client.on('drain', () => up.resume());
-    up.on('drain', () => this.client.resume());
+    up.on('drain', () => { if (!this.holding) this.client.resume(); });
     this.client.on('close', () => this.end('client closed the connection'));
     up.on('close', () => this.end('the target closed the connection'));
     this.client.on('error', (err) => this.end(`client error: ${err.message}`));
     up.on('error', (err) => this.end(`target error: ${err.message}`));
   }
 
-  /** Asks the upstream backend to cancel its current statement, and records that. */
+  /** Cancels a held statement, or asks the upstream backend to cancel its current one; recorded either way. */
   cancel(client: string): Promise<void> {
-    this.record(EventType.PgCancel, { client });
+    this.record(EventType.PgCancel, { client, held: this.holding !== undefined });
     this.commitResults();
+    if (this.holding) {
+      this.holding.abort();
+      return Promise.resolve();
+    }
     return cancelUpstream(this.deps.upstreamAddress.host, this.deps.upstreamAddress.port, this.upstream.processId, this.upstream.secretKey);
   }
 
   /** Ends the session from the gateway's side (shutdown, revocation) with a FATAL error to the client. */
   terminate(reason: TerminationReason): void {
     if (this.closed) return;
-    // 57P01 admin_shutdown for both: the client's session was ended by the gateway's operator.
+    this.holding?.abort();
     this.client.write(backend.errorResponse({ severity: 'FATAL', code: '57P01', message: `hopscope: ${reason.message}` }));
     this.end(reason.detail, reason.code);
   }
 
   private fromClient(chunk: Buffer): void {
     this.deps.metrics.bytesTotal.inc({ direction: 'client_to_target' }, chunk.length);
-    const forward: Buffer[] = [];
-    let terminate = false;
     let violation: string | undefined;
-    try {
-      this.clientParser.parse(chunk, (msg) => {
-        if (msg.name === 'error') violation = msg.message;
-        else if (msg.name === 'terminate') terminate = true;
-        else if (this.admit(msg)) forward.push(msg.raw);
-      });
-      const durable = this.writer.commit();
-      if (durable) {
-        // fsync=always: hold the client until the events are on stable storage.
-        this.client.pause();
-        durable.then(() => {
-          this.forwardToUpstream(forward);
-          this.client.resume();
-        }, (err: unknown) => this.failClosed(err));
-      } else {
-        this.forwardToUpstream(forward);
+    this.clientParser.parse(chunk, (msg) => {
+      if (msg.name === 'error') violation = msg.message;
+      else this.inbox.push(msg);
+    });
+    void this.pump().then(() => {
+      if (violation) {
+        this.client.write(backend.errorResponse({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${violation}` }));
+        this.end(`protocol violation: ${violation}`);
       }
+    });
+  }
+
+  /** Works through the client's messages in order; pauses the client while a statement is held. */
+  private async pump(): Promise<void> {
+    if (this.holding || this.closed) return;
+    try {
+      while (this.inbox.length && !this.closed) {
+        const msg = this.inbox.shift()!;
+        if (msg.name === 'terminate') {
+          await this.flush();
+          return this.end('client terminated the session');
+        }
+        const verdict = this.admit(msg);
+        if (verdict.action === 'review' && (msg.name === 'query' || msg.name === 'parse')) {
+          await this.flush();
+          await this.hold(msg, verdict);
+        }
+      }
+      await this.flush();
     } catch (err) {
       this.failClosed(err);
-      return;
-    }
-    if (violation) {
-      this.client.write(backend.errorResponse({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${violation}` }));
-      this.end(`protocol violation: ${violation}`);
-    } else if (terminate) {
-      this.end('client terminated the session');
     }
   }
 
-  /** Records what the client sends; returns whether to forward it. */
-  private admit(msg: FrontendMessage): msg is Exclude<FrontendMessage, { name: 'error' }> {
+  /** Records a message and decides: forwarded (queued in the outbox), answered by the gateway, or held. */
+  private admit(msg: Admissible): Verdict {
+    if (this.skippingToSync && msg.name !== 'sync') return { action: 'allow' }; // dropped, as the server would
     switch (msg.name) {
-      case 'query':
-        this.results.statementSent('query', this.record(EventType.PgQuery, { sql: msg.sql }));
-        this.deps.metrics.statementsTotal.inc({ protocol: 'postgres' });
-        return true;
-      case 'parse':
+      case 'query': {
+        const seq = this.record(EventType.PgQuery, { sql: msg.sql });
+        const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
+        if (verdict.action === 'block') this.refuse(seq, verdict, true);
+        else if (verdict.action === 'allow') this.send(msg.raw, 'query', seq);
+        return verdict;
+      }
+      case 'parse': {
         this.statements.set(msg.statement, msg.sql);
-        return true;
+        const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
+        if (verdict.action === 'allow') {
+          this.send(msg.raw, 'parse');
+        } else {
+          const seq = this.record(EventType.PgParse, { statement: msg.statement, sql: msg.sql });
+          if (verdict.action === 'block') this.refuse(seq, verdict, false);
+        }
+        return verdict;
+      }
       case 'bind':
         this.portals.set(msg.portal, { statement: msg.statement, params: renderParams(msg) });
-        return true;
+        this.send(msg.raw, 'bind');
+        break;
       case 'execute': {
         const portal = this.portals.get(msg.portal);
-        const sql = portal ? this.statements.get(portal.statement) : undefined;
         const seq = this.record(EventType.PgExecute, {
-          sql: sql ?? null,
-          statement: portal?.statement ?? null,
-          portal: msg.portal,
-          params: portal?.params ?? [],
-          ...(msg.maxRows > 0 ? { maxRows: msg.maxRows } : {}),
+          sql: (portal && this.statements.get(portal.statement)) ?? null, statement: portal?.statement ?? null,
+          portal: msg.portal, params: portal?.params ?? [], ...(msg.maxRows > 0 ? { maxRows: msg.maxRows } : {}),
         });
-        this.results.statementSent('execute', seq);
-        this.deps.metrics.statementsTotal.inc({ protocol: 'postgres' });
-        return true;
+        this.send(msg.raw, 'execute', seq);
+        break;
       }
       case 'sync':
-        this.results.syncSent();
-        return true;
+        this.skippingToSync = false;
+        this.send(msg.raw, 'sync');
+        break;
+      case 'describe':
+        this.send(msg.raw, 'describe');
+        break;
       case 'close':
         if (msg.kind === 'S') this.statements.delete(msg.objectName);
         else this.portals.delete(msg.objectName);
-        return true;
+        this.send(msg.raw, 'close');
+        break;
       case 'copyData':
         this.record(EventType.PgCopyData, { bytes: msg.data.length });
-        return true;
-      case 'describe': case 'flush': case 'copyDone': case 'copyFail':
-        return true;
+        this.outbox.push(msg.raw);
+        break;
+      case 'flush': case 'copyDone': case 'copyFail':
+        this.outbox.push(msg.raw);
+        break;
       case 'functionCall':
-        // The fast-path interface calls functions by OID, out of reach of SQL guardrails: refused.
-        this.record(EventType.PgError, { refused: true, code: '0A000', message: 'function call protocol is not allowed through the gateway' });
-        this.client.write(Buffer.concat([
-          backend.errorResponse({ severity: 'ERROR', code: '0A000', message: 'hopscope: the fast-path function call protocol is not allowed' }),
-          backend.readyForQuery(this.results.transactionStatus as 'I' | 'T' | 'E'),
-        ]));
-        return false;
+        // Fast-path calls name functions by OID, out of reach of SQL guardrails: refused.
+        this.refuse(this.record(EventType.PgQuery, { functionCall: true }),
+          { action: 'block', rule: 'function-call-protocol', reason: 'the fast-path function call protocol is not allowed' }, true);
+        return { action: 'block', rule: 'function-call-protocol', reason: '' };
       default:
-        // Startup-phase messages or an authentication response after startup.
         throw new HopscopeError('PROTOCOL_VIOLATION', `unexpected ${msg.name} message after startup`);
     }
+    return { action: 'allow' };
+  }
+
+  private send(raw: Buffer, kind: 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync', seq?: number): void {
+    this.outbox.push(raw);
+    this.responses.expect(kind);
+    if (seq !== undefined) {
+      this.results.statementSent(kind === 'query' ? 'query' : 'execute', seq);
+      this.deps.metrics.statementsTotal.inc({ protocol: 'postgres' });
+    }
+    if (kind === 'sync') this.results.syncSent();
+  }
+
+  /** Answers a statement the gateway will not forward; the extended protocol then skips to Sync, as the server would. */
+  private refuse(seq: number, verdict: Extract<Verdict, { rule: string }>, simple: boolean, code = '42501', message?: string): void {
+    this.record(EventType.PolicyBlock, { statement: seq, rule: verdict.rule, reason: verdict.reason, action: verdict.action });
+    this.deps.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' });
+    const error = backend.errorResponse({
+      severity: 'ERROR', code, message: message ?? `hopscope: blocked by rule ${verdict.rule}: ${verdict.reason}`,
+    });
+    const answer = simple ? Buffer.concat([error, backend.readyForQuery(this.results.transactionStatus as 'I' | 'T' | 'E')]) : error;
+    if (!simple) this.skippingToSync = true;
+    const now = this.responses.inject(answer);
+    if (now) this.client.write(now);
+  }
+
+  /** Holds a statement for an approver; the client waits (and may cancel). */
+  private async hold(msg: Extract<Admissible, { name: 'query' | 'parse' }>, verdict: Extract<Verdict, { rule: string }>): Promise<void> {
+    const seq = this.writer.lastSeq;
+    const controller = new AbortController();
+    this.holding = controller;
+    this.client.pause();
+    const { id, outcome } = this.deps.policy.requestApproval(this.ctx, msg.sql, verdict.rule, controller.signal);
+    this.record(EventType.ApprovalRequested, { statement: seq, id, rule: verdict.rule, reason: verdict.reason, operation: msg.sql });
+    await this.commit();
+    this.client.write(backend.noticeResponse({
+      severity: 'NOTICE', code: '01000',
+      message: `hopscope: held for approval ${id} (rule ${verdict.rule}: ${verdict.reason}); waiting for an approver`,
+    }));
+    const result = await outcome;
+    this.holding = undefined;
+    if (this.closed) return;
+    this.record(EventType.ApprovalDecided, {
+      statement: seq, id, decision: result.decision, approver: result.approver ?? null, reason: result.reason ?? null, waitedMicros: result.waitedMicros,
+    });
+    if (result.decision === 'approved') {
+      this.send(msg.raw, msg.name, msg.name === 'query' ? seq : undefined);
+    } else {
+      const cancelled = result.decision === 'cancelled';
+      this.refuse(seq, verdict, msg.name === 'query', cancelled ? '57014' : '42501',
+        cancelled ? 'canceling statement due to user request (it was held for approval)'
+          : `hopscope: approval ${id} ${result.decision === 'timeout' ? 'timed out' : 'was denied'}${result.reason ? `: ${result.reason}` : ''} (rule ${verdict.rule})`);
+    }
+    this.client.resume();
+  }
+
+  /** Writes the recorded events, then forwards what was admitted: write before forward. */
+  private async flush(): Promise<void> {
+    const durable = this.writer.commit();
+    if (durable) {
+      this.client.pause(); // fsync=always: hold the client until the events are on stable storage
+      await durable;
+      if (!this.holding) this.client.resume();
+    }
+    if (this.outbox.length === 0 || this.closed) return;
+    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    this.outbox = [];
+    if (!this.upstream.socket.write(data)) this.client.pause();
+  }
+
+  private async commit(): Promise<void> {
+    await this.writer.commit();
   }
 
   private fromUpstream(chunk: Buffer): void {
     this.deps.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
+    let toClient: Buffer[];
     try {
-      // pg-protocol's Parser may later write into a chunk it was given (to join a split
-      // message), and the original may still sit in the client socket's queue: give it a copy.
-      this.backendParser.parse(Buffer.from(chunk), (msg) => this.results.onMessage(msg));
+      const out = this.responses.push(chunk);
+      toClient = out.toClient;
+      // Whole messages only, so pg-protocol's Parser never keeps (and later rewrites) a partial chunk.
+      for (const frame of out.fromServer) this.backendParser.parse(frame, (msg) => this.results.onMessage(msg));
       this.commitResults();
     } catch (err) {
       this.failClosed(err);
       return;
     }
-    if (!this.client.write(chunk)) this.upstream.socket.pause();
+    if (toClient.length && !this.client.write(toClient.length === 1 ? toClient[0]! : Buffer.concat(toClient))) {
+      this.upstream.socket.pause();
+    }
   }
 
   /** Results are written before they are relayed; their fsync (policy `always`) is not waited for. */
   private commitResults(): void {
-    this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
-  }
-
-  private forwardToUpstream(frames: Buffer[]): void {
-    if (frames.length === 0 || this.closed) return;
-    const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-    if (!this.upstream.socket.write(data)) this.client.pause();
+    try {
+      this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
+    } catch (err) {
+      this.failClosed(err);
+    }
   }
 
   private record(type: string, data: Record<string, unknown>): number {
@@ -200,6 +310,7 @@ export class PgRelay implements LiveSession {
   }
 
   private failClosed(err: unknown): void {
+    if (this.closed) return;
     const recording = err instanceof HopscopeError && err.code === 'RECORDING_UNAVAILABLE';
     this.deps.logger.error({ session: this.info.id, code: (err as HopscopeError).code, detail: (err as HopscopeError).detail ?? String(err) },
       recording ? 'recording failed: session closed' : 'session failed');
@@ -213,6 +324,7 @@ export class PgRelay implements LiveSession {
   private end(reason: string, cause?: TerminationReason['code']): void {
     if (this.closed) return;
     this.closed = true;
+    this.holding?.abort();
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
     this.client.end();
     setTimeout(() => { this.client.destroy(); this.upstream.socket.destroy(); }, 1000).unref();

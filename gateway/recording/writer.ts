@@ -64,6 +64,11 @@ export class RecordingWriter {
     return this.opts.session;
   }
 
+  /** The seq of the last event appended. */
+  get lastSeq(): number {
+    return this.encoder.lastSeq;
+  }
+
   get isOpen(): boolean {
     return this.fd !== undefined && !this.encoder.isSealed;
   }

@@ -1,0 +1,101 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../common/clock.js';
+import { issueToken } from '../common/tokens/index.js';
+import { parseConfig, startGateway } from '../gateway/index.js';
+import { freePort, waitForPort } from '../test/helpers/ports.js';
+import type { PgConn } from '../test/helpers/postgres.js';
+import { run, spawnLong } from '../test/helpers/processes.js';
+
+export type GatewayMode = 'in-process' | 'child';
+
+export interface BenchGateway {
+  /** How clients reach the upstream through the gateway: user=identity, dbname=target, password=token. */
+  conn: PgConn;
+  /** VmHWM of the gateway process; only known for a child process. */
+  peakRssBytes(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+const IDENTITY = 'bench';
+const TARGET = 'bench-db';
+const PASSWORD_ENV = 'BENCH_DB_PASSWORD';
+// Per-session info lines would interleave with the table; warnings still show.
+const LOG_LEVEL = process.env.HOPSCOPE_LOG_LEVEL ?? 'warn';
+
+/** Starts a gateway in front of `upstream` with one machine identity allowed to reach it. */
+export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, repoRoot: string): Promise<BenchGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-gw-'));
+  try {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const raw = {
+      recording: { dir: join(dir, 'recordings'), fsync: 'batch' },
+      keys: { dir: join(dir, 'keys') },
+      admin: { listen: `127.0.0.1:${await freePort()}` },
+      listeners: { postgres: listen },
+      targets: [{
+        name: TARGET, type: 'postgres', host: upstream.host, port: upstream.port,
+        database: upstream.database, user: upstream.user, password: { env: PASSWORD_ENV },
+      }],
+      identities: [{ name: IDENTITY, kind: 'machine', targets: [TARGET] }],
+    };
+    const started = mode === 'in-process' ? await inProcess(raw, dir, upstream.password) : await child(raw, dir, upstream.password, repoRoot);
+    return {
+      ...started,
+      async stop() {
+        await started.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function inProcess(raw: object, dir: string, password: string): Promise<BenchGateway> {
+  process.env[PASSWORD_ENV] = password;
+  process.env.HOPSCOPE_LOG_LEVEL = LOG_LEVEL;
+  const gw = await startGateway(parseConfig(raw, dir));
+  if (!gw.postgres) throw new Error('the gateway started without a PostgreSQL listener');
+  const { token } = issueToken(gw.signer, systemClock, { identity: IDENTITY, ttlSeconds: 3600 });
+  return {
+    conn: { ...gw.postgres, user: IDENTITY, password: token, database: TARGET },
+    peakRssBytes: async () => undefined,
+    stop: () => gw.stop(),
+  };
+}
+
+async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string): Promise<BenchGateway> {
+  // JSON is YAML, so the config file can be written as JSON.
+  const configFile = join(dir, 'gateway.yaml');
+  await writeFile(configFile, JSON.stringify(raw, null, 2));
+  const cli = join(repoRoot, 'bin', 'hopscope');
+  const proc = spawnLong('node', [cli, 'gateway', '--config', configFile], { env: { [PASSWORD_ENV]: password, HOPSCOPE_LOG_LEVEL: LOG_LEVEL } });
+  const [host, port] = raw.listeners.postgres.split(':') as [string, string];
+  try {
+    await Promise.race([
+      waitForPort(host, Number(port), 30_000),
+      proc.exited.then(() => Promise.reject(new Error('the gateway exited'))),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
+  }
+  // The gateway creates its signing key on first start; the CLI signs with it.
+  const issued = await run('node', [cli, 'token', 'issue', '--config', configFile, '--identity', IDENTITY, '--ttl', '1h']);
+  if (issued.code !== 0) {
+    await proc.stop();
+    throw new Error(`hopscope token issue failed: ${issued.stderr}`);
+  }
+  return {
+    conn: { host, port: Number(port), user: IDENTITY, password: issued.stdout.trim(), database: TARGET },
+    async peakRssBytes() {
+      const status = await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => '');
+      const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+      return kib === undefined ? undefined : Number(kib) * 1024;
+    },
+    stop: () => proc.stop(15_000), // SIGTERM drains and seals recordings
+  };
+}

@@ -1,0 +1,56 @@
+import { inScope, type CompiledMasking } from './rules.js';
+import type { MaskCounts, SessionMasker } from './types.js';
+
+/** Applies masking rules; rules are chosen per session by identity and target scope. */
+export class Masker {
+  constructor(private readonly rules: CompiledMasking[]) {}
+
+  forSession(identity: string, target: string): SessionMasker {
+    return new ScopedMasker(this.rules.filter((r) => inScope(r, identity, target)));
+  }
+
+  /** Pattern rules over free text for every session (SSH output is masked by pattern only). */
+  maskText(text: string): { text: string; counts: MaskCounts } {
+    return maskWith(this.rules, text);
+  }
+}
+
+class ScopedMasker implements SessionMasker {
+  readonly active: boolean;
+  private readonly byName: Map<string, CompiledMasking>;
+
+  constructor(private readonly rules: CompiledMasking[]) {
+    this.active = rules.length > 0;
+    this.byName = new Map(rules.map((r) => [r.name, r]));
+  }
+
+  columnRules(columns: readonly string[]): (string | undefined)[] {
+    return columns.map((c) => this.rules.find((r) => r.column?.test(c))?.name);
+  }
+
+  replacementFor(rule: string): string {
+    return this.byName.get(rule)?.replacement ?? '[masked]';
+  }
+
+  maskText(text: string): { text: string; counts: MaskCounts } {
+    return maskWith(this.rules, text);
+  }
+}
+
+function maskWith(rules: CompiledMasking[], input: string): { text: string; counts: MaskCounts } {
+  const counts: MaskCounts = {};
+  let text = input;
+  for (const rule of rules) {
+    if (!rule.pattern) continue;
+    text = text.replace(rule.pattern, (match) => {
+      if (rule.accept && !rule.accept(match)) return match;
+      counts[rule.name] = (counts[rule.name] ?? 0) + 1;
+      return rule.replacement;
+    });
+  }
+  return { text, counts };
+}
+
+export function addCounts(into: MaskCounts, from: MaskCounts): void {
+  for (const [rule, n] of Object.entries(from)) into[rule] = (into[rule] ?? 0) + n;
+}

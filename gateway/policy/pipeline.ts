@@ -1,0 +1,33 @@
+import type { Clock } from '../../common/clock.js';
+import { parseDuration } from '../../common/tokens/index.js';
+import type { LoadedConfig } from '../config.js';
+import { ApprovalBroker } from './approvals.js';
+import { judgeCommand, loadSqlParser, SqlJudge } from './guardrails.js';
+import { Masker } from './masking.js';
+import { compileGuardrails, compileMasking } from './rules.js';
+import type { PolicyPipeline } from './types.js';
+
+export interface Policies {
+  pipeline: PolicyPipeline;
+  approvals: ApprovalBroker;
+}
+
+/** Compiles the rules of a configuration (stopping at the first bad one) and loads the SQL parser. */
+export async function createPolicies(config: LoadedConfig, clock: Clock): Promise<Policies> {
+  const masking = compileMasking(config.masking, config.source);
+  const guardrails = compileGuardrails(config.guardrails, config.source);
+  const sql = new SqlJudge(guardrails);
+  if (sql.hasRules) await loadSqlParser();
+  const masker = new Masker(masking);
+  const approvals = new ApprovalBroker(parseDuration(config.approvals.timeout) * 1000, clock);
+  return {
+    approvals,
+    pipeline: {
+      judgeSql: (ctx, text) => (sql.hasRules ? sql.judge(ctx, text) : { action: 'allow' }),
+      judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
+      maskText: (text) => masker.maskText(text),
+      maskerFor: (ctx) => masker.forSession(ctx.identity, ctx.target),
+      requestApproval: (ctx, operation, rule, signal) => approvals.request(ctx, operation, rule, signal),
+    },
+  };
+}

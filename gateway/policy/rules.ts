@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { HopscopeError } from '../../common/errors.js';
+import { BUILTIN_RECOGNIZERS } from './recognizers.js';
+import { STATEMENT_TYPES } from './statement-types.js';
+
+const Scope = {
+  identities: z.array(z.string()).optional(),
+  targets: z.array(z.string()).optional(),
+};
+
+export const MaskingRule = z.object({
+  name: z.string().min(1),
+  column: z.string().min(1).optional(), // glob over result column names, case-insensitive
+  pattern: z.string().min(1).optional(), // regex over text values and SSH output
+  builtin: z.string().min(1).optional(),
+  replace: z.string().optional(),
+  ...Scope,
+}).strict();
+
+export const GuardrailRule = z.object({
+  name: z.string().min(1),
+  sql: z.object({
+    statements: z.array(z.string()).optional(),
+    withoutWhere: z.boolean().optional(),
+    functions: z.array(z.string()).optional(),
+    tables: z.array(z.string()).optional(),
+    copyProgram: z.boolean().optional(),
+  }).strict().optional(),
+  ssh: z.object({ pattern: z.string().min(1) }).strict().optional(),
+  action: z.enum(['allow', 'block', 'review']),
+  ...Scope,
+}).strict();
+
+export interface CompiledMasking {
+  name: string;
+  column: RegExp | undefined;
+  pattern: RegExp | undefined;
+  /** A recognizer's own validity check (e.g. Luhn for card numbers), applied to each match. */
+  accept: ((match: string) => boolean) | undefined;
+  replacement: string;
+  identities: string[] | undefined;
+  targets: string[] | undefined;
+}
+
+export interface CompiledGuardrail {
+  name: string;
+  action: 'allow' | 'block' | 'review';
+  sql: {
+    statements: Set<string> | undefined;
+    withoutWhere: boolean;
+    functions: Set<string> | undefined;
+    tables: RegExp[] | undefined;
+    copyProgram: boolean;
+  } | undefined;
+  ssh: RegExp | undefined;
+  identities: string[] | undefined;
+  targets: string[] | undefined;
+}
+
+/** Compiles masking rules; any problem stops the gateway with the file, the rule and the problem. */
+export function compileMasking(raw: unknown[], source: string): CompiledMasking[] {
+  return raw.map((entry, i) => {
+    const rule = parseRule(MaskingRule, entry, source, 'masking', i);
+    const where = `${source}: masking rule ${rule.name}`;
+    const kinds = [rule.column, rule.pattern, rule.builtin].filter((k) => k !== undefined).length;
+    if (kinds !== 1) throw configError(`${where}: give exactly one of column, pattern or builtin`);
+    let pattern: RegExp | undefined;
+    let accept: CompiledMasking['accept'];
+    if (rule.builtin !== undefined) {
+      const builtin = BUILTIN_RECOGNIZERS[rule.builtin];
+      if (!builtin) throw configError(`${where}: unknown builtin ${rule.builtin} (known: ${Object.keys(BUILTIN_RECOGNIZERS).join(', ')})`);
+      pattern = builtin.pattern;
+      accept = builtin.accept;
+    } else if (rule.pattern !== undefined) {
+      pattern = regex(rule.pattern, 'g', where);
+    }
+    return {
+      name: rule.name,
+      column: rule.column === undefined ? undefined : glob(rule.column),
+      pattern,
+      accept,
+      replacement: rule.replace ?? `[masked:${rule.name}]`,
+      identities: rule.identities,
+      targets: rule.targets,
+    };
+  });
+}
+
+export function compileGuardrails(raw: unknown[], source: string): CompiledGuardrail[] {
+  return raw.map((entry, i) => {
+    const rule = parseRule(GuardrailRule, entry, source, 'guardrails', i);
+    const where = `${source}: guardrail ${rule.name}`;
+    if (!rule.sql && !rule.ssh) throw configError(`${where}: give an sql or an ssh matcher`);
+    for (const type of rule.sql?.statements ?? []) {
+      if (!STATEMENT_TYPES.has(type)) throw configError(`${where}: unknown statement type ${type} (e.g. SelectStmt, DeleteStmt, DropStmt)`);
+    }
+    if (rule.sql?.withoutWhere && !(rule.sql.statements ?? []).every((s) => s === 'DeleteStmt' || s === 'UpdateStmt')) {
+      throw configError(`${where}: withoutWhere applies to DeleteStmt and UpdateStmt only`);
+    }
+    return {
+      name: rule.name,
+      action: rule.action,
+      sql: rule.sql && {
+        statements: rule.sql.statements && new Set(rule.sql.statements),
+        withoutWhere: rule.sql.withoutWhere ?? false,
+        functions: rule.sql.functions && new Set(rule.sql.functions.map((f) => f.toLowerCase())),
+        tables: rule.sql.tables?.map(glob),
+        copyProgram: rule.sql.copyProgram ?? false,
+      },
+      ssh: rule.ssh && regex(rule.ssh.pattern, '', where),
+      identities: rule.identities,
+      targets: rule.targets,
+    };
+  });
+}
+
+function parseRule<T extends z.ZodTypeAny>(schema: T, entry: unknown, source: string, list: string, i: number): z.infer<T> {
+  const parsed = schema.safeParse(entry);
+  if (parsed.success) return parsed.data;
+  const name = (entry as { name?: unknown } | null)?.name;
+  const label = typeof name === 'string' ? name : `#${i + 1}`;
+  const problems = parsed.error.issues.map((x) => `${x.path.join('.') || '(rule)'}: ${x.message}`).join('; ');
+  throw configError(`${source}: ${list} rule ${label}: ${problems}`);
+}
+
+function regex(source: string, flags: string, where: string): RegExp {
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    throw configError(`${where}: invalid regular expression: ${(err as Error).message}`);
+  }
+}
+
+/** `*` matches any run of characters, `?` one; case-insensitive, whole name. */
+function glob(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+function configError(message: string): HopscopeError {
+  return new HopscopeError('CONFIG_INVALID', message);
+}
+
+export function inScope(rule: { identities: string[] | undefined; targets: string[] | undefined }, identity: string, target: string): boolean {
+  return (!rule.identities || rule.identities.includes(identity)) && (!rule.targets || rule.targets.includes(target));
+}

@@ -4,6 +4,10 @@ import { registerGateway } from './commands/gateway.js';
 import { registerToken } from './commands/token.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDemo } from './commands/demo.js';
+import { registerApprovals } from './commands/approvals.js';
+
+/** A command used the wrong way: exit status 2. */
+export class UsageError extends Error {}
 
 /** Thrown by commands to exit with a status after printing their own report. */
 export class ExitStatus extends Error {
@@ -20,6 +24,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerToken(program);
   registerVerify(program);
+  registerApprovals(program);
   registerDemo(program);
   return program;
 }
@@ -31,6 +36,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UsageError) {
+      process.stderr.write(`hopscope: ${err.message}\n`);
+      return 2;
+    }
     const message = isHopscopeError(err) || err instanceof Error ? err.message : String(err);
     process.stderr.write(`hopscope: ${message}\n`);
     return 1;

@@ -8,6 +8,7 @@ import { createAdminServer, GatewayMetrics, loadOrCreateAdminToken } from './adm
 import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createPgListener } from './pg/listener.js';
+import { createSshListener } from './ssh/index.js';
 import { SessionRegistry } from './sessions.js';
 import { createPolicies, RevocationStore } from './policy/index.js';
 import { approverOf, revoke } from './revocation.js';
@@ -20,6 +21,7 @@ export interface StartOptions {
 
 export interface RunningGateway {
   readonly postgres: { host: string; port: number } | undefined;
+  readonly ssh: { host: string; port: number } | undefined;
   readonly admin: { host: string; port: number; url: string; token: string };
   readonly signer: Signer;
   readonly auditPath: string;
@@ -43,7 +45,6 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const registry = new SessionRegistry();
   const tls = loadTls(config);
   const servers: Server[] = [];
-  warnUnenforced(config, logger);
   const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations };
 
   try {
@@ -51,6 +52,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     if (config.listeners.postgres) {
       const server = createPgListener({ ...admission, tls, policy: policies.pipeline });
       postgres = await listen(server, config.listeners.postgres);
+      servers.push(server);
+    }
+    let ssh: RunningGateway['ssh'];
+    if (config.listeners.ssh) {
+      const server = createSshListener({ ...admission, policy: policies.pipeline });
+      ssh = await listen(server, config.listeners.ssh);
       servers.push(server);
     }
     const adminServer = createAdminServer({
@@ -66,12 +73,13 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     });
     const admin = await listen(adminServer, config.admin.listen);
     servers.push(adminServer);
-    audit.record(EventType.GatewayStart, { keyId: signer.keyId, listeners: { postgres, admin }, config: config.source });
-    logger.info({ postgres, admin, keyId: signer.keyId, recordings: config.recording.dir }, 'gateway started');
+    audit.record(EventType.GatewayStart, { keyId: signer.keyId, listeners: { postgres, ssh, admin }, config: config.source });
+    logger.info({ postgres, ssh, admin, keyId: signer.keyId, recordings: config.recording.dir }, 'gateway started');
 
     let stopping: Promise<void> | undefined;
     return {
       postgres,
+      ssh,
       admin: { ...admin, url: `http://${admin.host}:${admin.port}`, token: adminToken },
       signer,
       auditPath: audit.path,
@@ -114,9 +122,4 @@ function loadTls(config: LoadedConfig): SecureContext | undefined {
     key: readSecret(config.tls.key, 'tls.key'),
     minVersion: 'TLSv1.2',
   });
-}
-
-/** Parts of the configuration this build reads but cannot yet enforce are said out loud, never silently skipped. */
-function warnUnenforced(config: LoadedConfig, logger: Logger): void {
-  if (config.listeners.ssh) logger.warn({ listener: config.listeners.ssh }, 'listeners.ssh is configured, but this build has no SSH gateway yet: no SSH listener is started');
 }

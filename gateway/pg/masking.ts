@@ -52,6 +52,45 @@ export class RowMasker {
     return changed ? writeDataRow(values) : frame;
   }
 
+  /** COPY TO STDOUT rows: pattern rules over the text (column rules refuse such a COPY up front). */
+  maskCopyData(frame: Buffer): Buffer {
+    const { text, counts } = this.masker.maskText(frame.toString('utf8', 5));
+    if (!Object.keys(counts).length) return frame;
+    for (const [r, n] of Object.entries(counts)) this.counts[r] = (this.counts[r] ?? 0) + n;
+    const body = Buffer.from(text);
+    const out = Buffer.allocUnsafe(5 + body.length);
+    out[0] = 0x64; // 'd'
+    out.writeUInt32BE(4 + body.length, 1);
+    body.copy(out, 5);
+    return out;
+  }
+
+  /**
+   * ErrorResponse / NoticeResponse: their texts may quote data (a unique
+   * violation's DETAIL names the key value): pattern rules apply to every field.
+   */
+  maskNotice(frame: Buffer): Buffer {
+    let changed = false;
+    const parts: Buffer[] = [frame.subarray(0, 5)];
+    let offset = 5;
+    while (offset < frame.length && frame[offset] !== 0) {
+      const end = frame.indexOf(0, offset + 1);
+      const { text, counts } = this.masker.maskText(frame.toString('utf8', offset + 1, end));
+      if (Object.keys(counts).length) {
+        changed = true;
+        parts.push(Buffer.from([frame[offset]!]), Buffer.from(text), Buffer.from([0]));
+      } else {
+        parts.push(frame.subarray(offset, end + 1));
+      }
+      offset = end + 1;
+    }
+    if (!changed) return frame;
+    parts.push(Buffer.from([0]));
+    const out = Buffer.concat(parts);
+    out.writeUInt32BE(out.length - 1, 1);
+    return out;
+  }
+
   /** The counts of the result that just ended, and a fresh start for the next. */
   take(): MaskCounts {
     const counts = this.counts;

@@ -7,7 +7,8 @@ export type PendingReply =
   | { kind: 'inject'; bytes: Buffer };
 
 const TAG = { DataRow: 0x44, RowDescription: 0x54, NoData: 0x6e, CommandComplete: 0x43, EmptyQuery: 0x49,
-  PortalSuspended: 0x73, Error: 0x45, Ready: 0x5a, ParseComplete: 0x31, BindComplete: 0x32, CloseComplete: 0x33 } as const;
+  PortalSuspended: 0x73, Error: 0x45, Ready: 0x5a, ParseComplete: 0x31, BindComplete: 0x32, CloseComplete: 0x33,
+  CopyData: 0x64, Notice: 0x4e } as const;
 
 /**
  * Orders the server's answers and the gateway's own (a blocked or denied
@@ -45,6 +46,8 @@ export class ResponseStream {
       if (this.masker) {
         if (tag === TAG.RowDescription) this.masker.describe(readRowDescription(raw));
         else if (tag === TAG.DataRow) frame = this.masker.mask(raw);
+        else if (tag === TAG.CopyData) frame = this.masker.maskCopyData(raw);
+        else if (tag === TAG.Error || tag === TAG.Notice) frame = this.masker.maskNotice(raw);
       }
       toClient.push(frame);
       fromServer.push(frame);

@@ -9,6 +9,8 @@ interface StatementFacts {
   functions: Set<string>;
   tables: string[];
   copyProgram: boolean;
+  /** COPY ... TO STDOUT: rows reach the client as raw text, without column names to mask by. */
+  copyToClient: boolean;
 }
 
 type Parsed = StatementFacts[] | { error: string };
@@ -37,11 +39,23 @@ export class SqlJudge {
     return this.rules.some((r) => r.sql);
   }
 
-  judge(ctx: PolicyContext, sql: string): Verdict {
+  /** Whether judging needs the parser at all for a session (rules, or COPY under column masking). */
+  needed(columnMasking: boolean): boolean {
+    return columnMasking || this.hasRules;
+  }
+
+  /**
+   * `columnMasking`: the session has column masking rules, which COPY TO STDOUT
+   * would bypass (its rows carry no column names): such a COPY is refused.
+   */
+  judge(ctx: PolicyContext, sql: string, columnMasking = false): Verdict {
     const parsed = this.parse(sql);
     if ('error' in parsed) return { action: 'block', rule: 'sql-parse', reason: `the SQL does not parse: ${parsed.error}` };
     let verdict: Verdict = { action: 'allow' };
     for (const facts of parsed) {
+      if (columnMasking && facts.copyToClient) {
+        return { action: 'block', rule: 'masking-copy-out', reason: 'COPY TO STDOUT would bypass column masking; use SELECT' };
+      }
       const rule = this.rules.find((r) => r.sql && inScope(r, ctx.identity, ctx.target) && matches(r.sql, facts));
       if (rule && SEVERITY[rule.action] > SEVERITY[verdict.action]) {
         verdict = rule.action === 'allow' ? verdict : { action: rule.action, rule: rule.name, reason: describe(rule, facts) };
@@ -97,8 +111,16 @@ function factsOf(stmt: Record<string, unknown>): StatementFacts {
     functions: new Set(),
     tables: [],
     copyProgram: type === 'CopyStmt' && body?.is_program === true,
+    copyToClient: type === 'CopyStmt' && body?.is_from !== true && body?.filename === undefined,
   };
   walk(stmt, facts);
+  if (type === 'DropStmt') {
+    // DROP names its objects as qualified-name lists, not RangeVars.
+    for (const obj of (body?.objects as { List?: { items?: { String?: { sval?: string } }[] } }[] | undefined) ?? []) {
+      const name = obj.List?.items?.map((i) => i.String?.sval).filter(Boolean).join('.');
+      if (name) facts.tables.push(name);
+    }
+  }
   return facts;
 }
 

@@ -5,6 +5,10 @@ import type { MaskCounts, SessionMasker } from './types.js';
 export class Masker {
   constructor(private readonly rules: CompiledMasking[]) {}
 
+  hasColumnRules(identity: string, target: string): boolean {
+    return this.rules.some((r) => r.column && inScope(r, identity, target));
+  }
+
   forSession(identity: string, target: string): SessionMasker {
     return new ScopedMasker(this.rules.filter((r) => inScope(r, identity, target)));
   }

@@ -17,13 +17,17 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
   const masking = compileMasking(config.masking, config.source);
   const guardrails = compileGuardrails(config.guardrails, config.source);
   const sql = new SqlJudge(guardrails);
-  if (sql.hasRules) await loadSqlParser();
+  const columnRules = masking.some((r) => r.column);
+  if (sql.hasRules || columnRules) await loadSqlParser();
   const masker = new Masker(masking);
   const approvals = new ApprovalBroker(parseDuration(config.approvals.timeout) * 1000, clock);
   return {
     approvals,
     pipeline: {
-      judgeSql: (ctx, text) => (sql.hasRules ? sql.judge(ctx, text) : { action: 'allow' }),
+      judgeSql: (ctx, text) => {
+        const columnMasking = masker.hasColumnRules(ctx.identity, ctx.target);
+        return sql.needed(columnMasking) ? sql.judge(ctx, text, columnMasking) : { action: 'allow' };
+      },
       judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
       maskText: (text) => masker.maskText(text),
       maskerFor: (ctx) => masker.forSession(ctx.identity, ctx.target),

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../common/clock.js';
@@ -8,10 +9,13 @@ import { parseConfig, startGateway, type LoadedConfig, type RunningGateway } fro
 import { createLogger, silentLogger } from '../../gateway/log.js';
 import { freePort } from './ports.js';
 import type { PgConn, PgServer } from './postgres.js';
+import { sshTargetOf, type SshdServer } from './sshd.js';
 
 export interface TestGateway {
   gateway: RunningGateway;
   config: LoadedConfig;
+  /** The configuration written as YAML, for the CLI. */
+  configPath: string;
   dir: string;
   recordingsDir: string;
   keysDir: string;
@@ -29,27 +33,40 @@ export const TARGET_PASSWORD_ENV = 'HOPSCOPE_TEST_DB_PASSWORD';
 
 /**
  * Starts the gateway in-process in front of `pg`, with identities `agent`
- * (may reach `db`) and `outsider` (no targets), in a temporary folder.
+ * (may reach `db`) and `outsider` (no targets), in a temporary folder. With
+ * `ssh`, an SSH listener too and the sshd as target `host` (reachable by `agent`).
  */
-export async function startTestGateway(pg: PgServer, overrides: Record<string, unknown> = {}): Promise<TestGateway> {
+export async function startTestGateway(pg: PgServer | undefined, overrides: Record<string, unknown> = {}, opts: { ssh?: SshdServer } = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'hopscope-gw-'));
-  process.env[TARGET_PASSWORD_ENV] = pg.appPassword;
+  if (pg) process.env[TARGET_PASSWORD_ENV] = pg.appPassword;
+  const targets: Record<string, unknown>[] = [];
+  if (pg) {
+    targets.push({ name: 'db', type: 'postgres', host: pg.host, port: pg.port, database: pg.appDatabase, user: pg.appUser,
+      password: { env: TARGET_PASSWORD_ENV } });
+  }
+  if (opts.ssh) targets.push(sshTargetOf(opts.ssh, 'host'));
   const raw = {
     recording: { dir: './recordings', fsync: 'batch' },
     keys: { dir: './keys' },
     admin: { listen: `127.0.0.1:${await freePort()}` },
-    listeners: { postgres: `127.0.0.1:${await freePort()}` },
-    targets: [{ name: 'db', type: 'postgres', host: pg.host, port: pg.port, database: pg.appDatabase, user: pg.appUser,
-      password: { env: TARGET_PASSWORD_ENV } }],
-    identities: [{ name: 'agent', kind: 'machine', targets: ['db'] }, { name: 'outsider', kind: 'human', targets: [] }],
+    listeners: {
+      ...(pg ? { postgres: `127.0.0.1:${await freePort()}` } : {}),
+      ...(opts.ssh ? { ssh: `127.0.0.1:${await freePort()}` } : {}),
+    },
+    targets,
+    identities: [{ name: 'agent', kind: 'machine', targets: targets.map((t) => t.name) }, { name: 'outsider', kind: 'human', targets: [] }],
     ...overrides,
   };
   const config = parseConfig(raw, dir);
+  // The same configuration as a file, for CLI commands (token revoke, approvals) run against this gateway.
+  const configPath = join(dir, 'gateway.yml');
+  await writeFile(configPath, stringify(raw));
   const gateway = await startGateway(config, { logger: process.env.HOPSCOPE_TEST_LOG ? createLogger(process.env.HOPSCOPE_TEST_LOG) : silentLogger });
   const token = (identity = 'agent', ttlSeconds = 600) => issueToken(gateway.signer, systemClock, { identity, ttlSeconds }).token;
   return {
     gateway,
     config,
+    configPath,
     dir,
     recordingsDir: config.recording.dir,
     keysDir: config.keys.dir,
@@ -88,8 +105,6 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
  * (`bin/hopscope gateway`) as a child process; needs a build (`npm run build`).
  */
 export async function spawnGatewayProcess(raw: Record<string, unknown>, env: Record<string, string> = {}) {
-  const { stringify } = await import('yaml');
-  const { writeFile } = await import('node:fs/promises');
   const { spawnLong } = await import('./processes.js');
   const dir = await mkdtemp(join(tmpdir(), 'hopscope-gwp-'));
   const configPath = join(dir, 'gateway.yml');

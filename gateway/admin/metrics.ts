@@ -9,6 +9,13 @@ const labelText = (labels: Labels) => {
   return parts.length ? `{${parts.join(',')}}` : '';
 };
 
+/** A cheap map key on the hot path; the escaped text is only built when rendering. */
+function labelKey(labels: Labels): string {
+  let key = '';
+  for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+}
+
 interface Metric {
   render(): string;
 }
@@ -18,18 +25,18 @@ export class Counter implements Metric {
   constructor(readonly name: string, readonly help: string, readonly kind: 'counter' | 'gauge' = 'counter') {}
 
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
+    const key = labelKey(labels);
     const entry = this.values.get(key);
     if (entry) entry.value += by;
     else this.values.set(key, { labels, value: by });
   }
 
   set(labels: Labels, value: number): void {
-    this.values.set(labelText(labels), { labels, value });
+    this.values.set(labelKey(labels), { labels, value });
   }
 
   get(labels: Labels = {}): number {
-    return this.values.get(labelText(labels))?.value ?? 0;
+    return this.values.get(labelKey(labels))?.value ?? 0;
   }
 
   render(): string {

@@ -29,6 +29,8 @@ export interface CancelKey { processId: number; secretKey: Buffer }
 
 type Admissible = Exclude<FrontendMessage, { name: 'error' }>;
 
+const RESULT_WRITE_DELAY_MS = 5;
+
 /**
  * The steady state of one PostgreSQL session. Client messages are decoded,
  * recorded, judged by the policy pipeline and — when allowed — forwarded
@@ -50,6 +52,7 @@ export class PgRelay implements LiveSession {
   private skippingToSync = false;
   private holding: AbortController | undefined;
   private closed = false;
+  private resultTimer: NodeJS.Timeout | undefined;
   private onClosed: (() => void) | undefined;
 
   constructor(
@@ -296,13 +299,23 @@ export class PgRelay implements LiveSession {
     }
   }
 
-  /** Results are written before they are relayed; their fsync (policy `always`) is not waited for. */
+  /**
+   * Result events are not commands: nothing waits for them, so they ride along
+   * with the next command's write (one write(2) per round trip instead of two),
+   * or are written within RESULT_WRITE_DELAY_MS when the client goes quiet.
+   * Either way they are on disk long before a human could ask for them, and a
+   * crash loses at most that window of result events, never a command.
+   */
   private commitResults(): void {
-    try {
-      this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
-    } catch (err) {
-      this.failClosed(err);
-    }
+    if (this.resultTimer || this.closed) return;
+    this.resultTimer = setTimeout(() => {
+      this.resultTimer = undefined;
+      try {
+        this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
+      } catch (err) {
+        this.failClosed(err);
+      }
+    }, RESULT_WRITE_DELAY_MS);
   }
 
   private record(type: string, data: Record<string, unknown>): number {
@@ -324,6 +337,7 @@ export class PgRelay implements LiveSession {
   private end(reason: string, cause?: TerminationReason['code']): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.resultTimer);
     this.holding?.abort();
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
     this.client.end();

@@ -60,6 +60,16 @@ describe('PostgreSQL through the gateway', () => {
     expect(report.sealed).toBe(true);
   });
 
+  it('serves interactive psql on a terminal (script gives it a pty)', async () => {
+    const conn = gw.conn();
+    const input = 'SELECT 6 * 7 AS answer;\n\\q\n';
+    const res = await run('sh', ['-c', `(sleep 1; printf '${input.replace(/\\/g, '\\\\')}') | script -qfec "psql -X" /dev/null`],
+      { env: { ...libpqEnv(conn), PGAPPNAME: 'psql-interactive' } });
+    expect(res.stdout).toMatch(/answer\s*\r?\n-+\r?\n\s*42/);
+    const { events } = await recordingOf('psql-interactive');
+    expect(events.some((e) => e.type === EventType.PgQuery && e.data.sql === 'SELECT 6 * 7 AS answer;')).toBe(true);
+  });
+
   it('records the statement before PostgreSQL sees it (write before forward)', async () => {
     const marker = `wbf_${Date.now()}`;
     await psql(gw.conn(), `SELECT '${marker}'`, []);

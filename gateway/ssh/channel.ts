@@ -1,0 +1,221 @@
+import type ssh2 from 'ssh2';
+import { EventType } from '../../common/recording/index.js';
+import type { MaskCounts, Verdict } from '../policy/types.js';
+import { recordBytes } from './bytes.js';
+import type { ChannelContext } from './context.js';
+import { InputRelay } from './input.js';
+import { LineEditor } from './line-editor.js';
+import { OutputMasker } from './masking.js';
+import { SftpTracker } from './sftp.js';
+
+const SECRET_NAME = /TOKEN|SECRET|PASS|KEY|CREDENTIAL/i;
+/** Exit status of an exec the gateway refused (blocked, or denied on review): "command cannot execute". */
+export const REFUSED_EXIT_STATUS = 126;
+
+type Pty = { term: string; cols: number; rows: number; width: number; height: number };
+
+/**
+ * One SSH session channel: collects pty and env requests, then relays an exec,
+ * a shell or the sftp subsystem to the same request on the target, recording
+ * and applying policies on the way. `accept()` comes at once; the stream is
+ * joined to the target's once that is open.
+ */
+export class SessionChannel {
+  private pty: Pty | undefined;
+  private readonly env: Record<string, string> = {};
+  private up: ssh2.ClientChannel | undefined;
+  private down: ssh2.ServerChannel | undefined;
+  private kind: 'exec' | 'shell' | 'subsystem' | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+  private resized = false;
+
+  constructor(readonly id: number, session: ssh2.Session, private readonly ctx: ChannelContext) {
+    session.on('pty', (accept, _reject, info) => {
+      this.pty = { term: info.term, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+      ctx.note(EventType.SshPty, { channel: id, ...this.pty });
+      accept?.();
+    });
+    session.on('env', (accept, reject, info: ssh2.SetEnvInfo) => {
+      // HOPSCOPE_* belongs to the gateway: a client may not forge its own hop token or session.
+      const allowed = !info.key.startsWith('HOPSCOPE_');
+      ctx.note(EventType.SshEnv, { channel: id, name: info.key, value: SECRET_NAME.test(info.key) ? '[redacted]' : info.val, accepted: allowed });
+      if (allowed) this.env[info.key] = info.val;
+      (allowed ? accept : reject)?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      ctx.note(EventType.SshResize, { channel: id, cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      if (this.pty) Object.assign(this.pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      // Before the target's channel is open, the size is applied once it is (see relay).
+      this.up?.setWindow(info.rows, info.cols, info.height, info.width);
+      this.resized = !this.up;
+      accept?.();
+    });
+    session.on('signal', (accept, _reject, info) => {
+      ctx.note(EventType.SshSignal, { channel: id, signal: info.name });
+      this.up?.signal(info.name);
+      accept?.();
+    });
+    session.on('exec', (accept, _reject, info) => void this.exec(accept(), info.command).catch(() => this.close()));
+    session.on('shell', (accept) => void this.shell(accept()).catch(() => this.close()));
+    session.on('subsystem', (accept, reject, info) => {
+      ctx.note(EventType.SshSubsystem, { channel: id, name: info.name, accepted: info.name === 'sftp' });
+      if (info.name !== 'sftp') return reject?.();
+      this.sftp(accept());
+    });
+    for (const kind of ['auth-agent', 'x11'] as const) {
+      session.on(kind, (_accept: unknown, reject: (() => void) | undefined) => {
+        ctx.note(EventType.SshForward, { channel: id, kind, allowed: false, reason: 'not allowed through the gateway' });
+        ctx.metrics.refusalsTotal.inc({ reason: 'FORWARDING_NOT_ALLOWED' });
+        reject?.();
+      });
+    }
+    session.on('close', () => this.close());
+  }
+
+  /** Ends the channel from the gateway's side, telling the client why on stderr. */
+  terminate(message: string): void {
+    if (this.down && !this.closed) {
+      this.down.stderr.write(`\r\nhopscope: ${message}\r\n`);
+      this.down.exit(REFUSED_EXIT_STATUS);
+      this.down.end();
+    }
+    this.close();
+  }
+
+  private async exec(down: ssh2.ServerChannel, command: string): Promise<void> {
+    this.bind(down, 'exec');
+    const verdict = this.ctx.policy.judgeCommand(this.ctx.policyContext, command);
+    await this.ctx.record(EventType.SshExec, { channel: this.id, command, pty: this.pty !== undefined, action: verdict.action, ...ruleOf(verdict) });
+    this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
+    if (!(await this.decide(verdict, command, (text) => down.stderr.write(`hopscope: ${text}\r\n`)))) {
+      down.exit(REFUSED_EXIT_STATUS);
+      down.end();
+      return;
+    }
+    this.open((cb) => this.ctx.upstream.exec(command, { env: this.targetEnv(), pty: this.pty ?? false }, cb));
+  }
+
+  private async shell(down: ssh2.ServerChannel): Promise<void> {
+    this.bind(down, 'shell');
+    await this.ctx.record(EventType.SshShell, { channel: this.id, pty: this.pty !== undefined });
+    this.open((cb) => this.ctx.upstream.shell(this.pty ?? false, { env: this.targetEnv() }, cb));
+  }
+
+  private sftp(down: ssh2.ServerChannel): void {
+    this.bind(down, 'subsystem');
+    this.open((cb) => this.ctx.upstream.subsys('sftp', cb));
+  }
+
+  /** allow → true; block → false; review → holds until an approver decides. Every step is recorded. */
+  private async decide(verdict: Verdict, operation: string, tell: (text: string) => void): Promise<boolean> {
+    if (verdict.action === 'allow') return true;
+    this.ctx.metrics.refusalsTotal.inc({ reason: verdict.action === 'block' ? 'POLICY_BLOCKED' : 'POLICY_REVIEW' });
+    if (verdict.action === 'block') {
+      tell(`blocked by rule ${verdict.rule}: ${verdict.reason}`);
+      return false;
+    }
+    const held = this.ctx.policy.requestApproval(this.ctx.policyContext, operation, verdict.rule, this.abort.signal);
+    tell(`held for approval (request ${held.id}) by rule ${verdict.rule}: ${verdict.reason}; waiting for an approver...`);
+    await this.ctx.record(EventType.SshPolicy, { channel: this.id, operation, rule: verdict.rule, step: 'held', approvalId: held.id });
+    const outcome = await held.outcome;
+    await this.ctx.record(EventType.SshPolicy, { channel: this.id, operation, rule: verdict.rule, step: outcome.decision,
+      approver: outcome.approver ?? null, approvalId: outcome.id, waitedMicros: outcome.waitedMicros });
+    if (outcome.decision === 'approved') tell(`approved by ${outcome.approver}`);
+    else tell(`not approved (${outcome.decision}${outcome.approver ? ` by ${outcome.approver}` : ''})`);
+    return outcome.decision === 'approved' && this.ctx.live && !this.closed;
+  }
+
+  private bind(down: ssh2.ServerChannel, kind: 'exec' | 'shell' | 'subsystem'): void {
+    this.down = down;
+    this.kind = kind;
+    down.pause(); // nothing from the client moves before the target's channel is open
+    down.on('close', () => this.close());
+    down.on('error', () => this.close());
+  }
+
+  private targetEnv(): Record<string, string> {
+    return { ...this.env, ...this.ctx.hopEnv };
+  }
+
+  private open(request: (cb: (err: Error | undefined, channel: ssh2.ClientChannel) => void) => void): void {
+    const down = this.down!;
+    if (this.closed || !this.ctx.live) return;
+    request((err, up) => {
+      if (err) {
+        this.ctx.note(EventType.SshChannelEnd, { channel: this.id, error: err.message });
+        down.stderr.write(`hopscope: the target refused the request: ${err.message}\r\n`);
+        down.exit(REFUSED_EXIT_STATUS);
+        down.end();
+        return;
+      }
+      if (this.closed) return void up.close();
+      this.up = up;
+      this.relay(down, up);
+    });
+  }
+
+  private relay(down: ssh2.ServerChannel, up: ssh2.ClientChannel): void {
+    if (this.resized && this.pty) up.setWindow(this.pty.rows, this.pty.cols, this.pty.height, this.pty.width);
+    const sftp = this.kind === 'subsystem'
+      ? new SftpTracker((op) => this.ctx.note(EventType.SshSftp, { channel: this.id, ...op }))
+      : undefined;
+    const output = (stream: 'stdout' | 'stderr', target: NodeJS.WritableStream) => {
+      const masker = new OutputMasker(sftp ? undefined : (t) => this.ctx.policy.maskText(t), (chunk, counts) => {
+        if (!this.ctx.live) return;
+        this.ctx.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
+        if (sftp) sftp.fromServer.push(chunk);
+        else this.ctx.note(EventType.SshOutput, { channel: this.id, stream, ...recordBytes(chunk), ...maskedOf(counts) });
+        if (!target.write(chunk)) {
+          up.pause();
+          down.once('drain', () => up.resume());
+        }
+      });
+      return masker;
+    };
+    const stdout = output('stdout', down);
+    const stderr = output('stderr', down.stderr);
+    up.on('data', (chunk: Buffer) => stdout.push(chunk));
+    up.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    up.on('exit', (code: number | null, signal?: string, dump?: string) => {
+      stdout.flush();
+      stderr.flush();
+      if (code !== null) {
+        this.ctx.note(EventType.SshExit, { channel: this.id, status: code });
+        down.exit(code);
+      } else {
+        // Recorded as on the wire (TERM); ssh2 reports it as SIGTERM.
+        this.ctx.note(EventType.SshExit, { channel: this.id, signal: (signal ?? 'KILL').replace(/^SIG/, ''), coreDumped: Boolean(dump) });
+        down.exit(signal ?? 'KILL', Boolean(dump), '');
+      }
+    });
+    up.on('close', () => {
+      stdout.flush();
+      stderr.flush();
+      down.end();
+      this.close();
+    });
+    up.on('drain', () => down.resume());
+    const editor = this.kind === 'shell' && this.pty ? new LineEditor() : undefined;
+    const input = new InputRelay(this.id, this.ctx, down, up, editor, sftp, (v, line, tell) => this.decide(v, line, tell));
+    down.on('data', (chunk: Buffer) => input.push(chunk));
+    down.on('end', () => input.end());
+    down.resume();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    this.up?.close();
+    if (this.kind) this.ctx.note(EventType.SshChannelEnd, { channel: this.id });
+  }
+}
+
+function ruleOf(v: Verdict): Record<string, unknown> {
+  return v.action === 'allow' ? {} : { rule: v.rule, reason: v.reason };
+}
+
+function maskedOf(counts: MaskCounts | undefined): Record<string, unknown> {
+  return counts ? { masked: counts } : {};
+}

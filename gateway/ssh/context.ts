@@ -1,0 +1,27 @@
+import type ssh2 from 'ssh2';
+import type { GatewayMetrics } from '../admin/index.js';
+import type { Logger } from '../log.js';
+import type { PolicyContext, PolicyPipeline } from '../policy/types.js';
+import type { RecordingWriter } from '../recording/index.js';
+
+/** What a channel of an SSH session needs from its session. */
+export interface ChannelContext {
+  readonly policyContext: PolicyContext;
+  readonly policy: PolicyPipeline;
+  readonly upstream: ssh2.Client;
+  readonly writer: RecordingWriter;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  /** HOPSCOPE_TOKEN and HOPSCOPE_SESSION, offered to the target with every exec and shell. */
+  readonly hopEnv: Record<string, string>;
+  /**
+   * Stages an event and writes it (write before forward); returns a promise to
+   * wait for when fsync=always, undefined when there is nothing to wait for. A
+   * failure fails the whole session closed, then throws (or rejects).
+   */
+  record(type: string, data: Record<string, unknown>): Promise<void> | undefined;
+  /** Stages and writes an event without waiting for fsync (output, bookkeeping). */
+  note(type: string, data: Record<string, unknown>): void;
+  /** Whether the session still forwards (false once ended or failed closed). */
+  readonly live: boolean;
+}

@@ -1,0 +1,122 @@
+import ssh2 from 'ssh2';
+import { HopscopeError } from '../../common/errors.js';
+import { EventType } from '../../common/recording/index.js';
+import { issueToken, parseDuration, type TokenClaims } from '../../common/tokens/index.js';
+import type { RecordingWriter } from '../recording/index.js';
+import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
+import { SessionChannel } from './channel.js';
+import type { ChannelContext } from './context.js';
+import { handleForwarding } from './forwarding.js';
+import type { SshListenerDeps } from './listener.js';
+import type { SshUpstream } from './upstream.js';
+
+/**
+ * One authenticated SSH connection: a live session in the registry, its
+ * recording, its connection to the target, and the hop token it offers the
+ * target. Channels (exec, shell, sftp) are relayed by SessionChannel;
+ * forwarding requests by handleForwarding.
+ */
+export class SshSession implements LiveSession {
+  private readonly channels = new Set<SessionChannel>();
+  private nextChannel = 0;
+  private ended = false;
+  private readonly context: ChannelContext;
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly conn: ssh2.Connection,
+    private readonly upstream: SshUpstream,
+    private readonly writer: RecordingWriter,
+    claims: TokenClaims,
+    private readonly deps: SshListenerDeps,
+  ) {
+    const isLive = () => !this.ended;
+    this.context = {
+      policyContext: { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' },
+      policy: deps.policy,
+      upstream: upstream.client,
+      writer,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      hopEnv: this.mintHopToken(claims),
+      record: (type, data) => this.record(type, data),
+      note: (type, data) => {
+        try {
+          this.record(type, data)?.catch(() => undefined);
+        } catch { /* failed closed already */ }
+      },
+      get live() {
+        return isLive();
+      },
+    };
+  }
+
+  start(): void {
+    const { deps, info } = this;
+    deps.registry.add(this);
+    deps.metrics.sessionsTotal.inc({ protocol: 'ssh' });
+    deps.metrics.sessionsActive.inc({ protocol: 'ssh' });
+    deps.logger.info({ session: info.id, identity: info.identity, target: info.target, client: info.client, parent: info.parent }, 'ssh session started');
+    this.conn.on('session', (accept) => {
+      const channel = new SessionChannel(this.nextChannel++, accept(), this.context);
+      this.channels.add(channel);
+    });
+    handleForwarding(this.conn, this.context, this.deps.config.targets.find((t) => t.name === info.target));
+    this.conn.on('error', (err) => deps.logger.debug({ session: info.id, err: err.message }, 'ssh client error'));
+    this.conn.on('close', () => this.end('client closed the connection'));
+    this.upstream.client.on('error', (err) => deps.logger.warn({ session: info.id, err: err.message }, 'ssh target error'));
+    this.upstream.client.on('close', () => this.end('the target closed the connection'));
+  }
+
+  /** Ends the session from the gateway's side; every open channel is told why on stderr. */
+  terminate(reason: TerminationReason): void {
+    if (this.ended) return;
+    for (const channel of this.channels) channel.terminate(reason.message);
+    this.end(reason.detail, reason.code);
+  }
+
+  /** The hop token for what runs on the target: same identity, parent = this session, never outliving it. */
+  private mintHopToken(claims: TokenClaims): Record<string, string> {
+    const { deps, info } = this;
+    const now = Math.floor(deps.clock.nowMicros() / 1e6);
+    const ttl = Math.max(1, Math.min(claims.exp - now, parseDuration(deps.config.tokens.maxTtl)));
+    const hop = issueToken(deps.signer, deps.clock, { identity: info.identity, ttlSeconds: ttl, kind: 'hop', parentSession: info.id, rootTokenId: info.rootTokenId });
+    this.record(EventType.SshHop, { tokenId: hop.claims.jti, expiresAt: hop.claims.exp, offered: ['HOPSCOPE_TOKEN', 'HOPSCOPE_SESSION'] });
+    return { HOPSCOPE_TOKEN: hop.token, HOPSCOPE_SESSION: info.id };
+  }
+
+  /** Stages and writes an event; on a recording failure the session fails closed and this throws. */
+  private record(type: string, data: Record<string, unknown>): Promise<void> | undefined {
+    if (this.ended) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the session has ended');
+    try {
+      this.writer.append(type, data);
+      return this.writer.commit()?.catch((err: unknown) => {
+        this.failClosed(err);
+        throw err;
+      });
+    } catch (err) {
+      this.failClosed(err);
+      throw err;
+    }
+  }
+
+  private failClosed(err: unknown): void {
+    const e = err as HopscopeError;
+    this.deps.logger.error({ session: this.info.id, code: e.code, detail: e.detail ?? String(err) }, 'recording failed: ssh session closed');
+    for (const channel of this.channels) channel.terminate('the session cannot be recorded, so nothing more is forwarded');
+    this.end('recording failed');
+  }
+
+  private end(reason: string, cause?: TerminationReason['code']): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { deps, info } = this;
+    this.upstream.client.end();
+    // Let what was written to the client (a refusal, a revocation notice) leave before the connection goes.
+    setTimeout(() => this.conn.end(), 50).unref();
+    this.writer.close({ reason, ...(cause ? { cause } : {}) });
+    deps.registry.remove(info.id);
+    deps.metrics.sessionsActive.inc({ protocol: 'ssh' }, -1);
+    deps.logger.info({ session: info.id, reason }, 'ssh session ended');
+  }
+}

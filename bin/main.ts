@@ -4,6 +4,11 @@ import { registerGateway } from './commands/gateway.js';
 import { registerToken } from './commands/token.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDemo } from './commands/demo.js';
+import { registerImport } from './commands/import.js';
+import { registerSessions } from './commands/sessions.js';
+import { registerChain } from './commands/chain.js';
+import { registerShow } from './commands/show.js';
+import { registerExport } from './commands/export.js';
 import { registerApprovals } from './commands/approvals.js';
 
 /** A command used the wrong way: exit status 2. */
@@ -26,6 +31,11 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerApprovals(program);
   registerDemo(program);
+  registerImport(program);
+  registerSessions(program);
+  registerChain(program);
+  registerShow(program);
+  registerExport(program);
   return program;
 }
 

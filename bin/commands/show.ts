@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { ForensicsError, showSession } from '../../forensics/index.js';
+import { ExitStatus } from '../main.js';
+import { openCaseOrExit } from './case-options.js';
+
+export function registerShow(program: Command): void {
+  program
+    .command('show')
+    .description("one hop's commands and statements beside their masked responses, in time order, as text")
+    .requiredOption('--db <file>', 'the case file')
+    .requiredOption('--session <id>', 'the session (see `hopscope sessions`)')
+    .addHelpText('after', '\n→ marks what the hop sent, ← what came back (as recorded: masked), !! a policy step;\n' +
+      'a ? after the sequence number marks an event past a break in the recording\'s hash chain.')
+    .action((opts: { db: string; session: string }) => {
+      const c = openCaseOrExit(opts.db, true);
+      try {
+        for (const line of showSession(c, opts.session)) process.stdout.write(`${line}\n`);
+      } catch (err) {
+        if (err instanceof ForensicsError) {
+          process.stderr.write(`hopscope: ${err.message}\n`);
+          throw new ExitStatus(1);
+        }
+        throw err;
+      } finally {
+        c.close();
+      }
+    });
+}

@@ -1,0 +1,166 @@
+import { microsToIso } from '../../common/clock.js';
+import type { CaseFile } from '../store/case.js';
+import { getSession, listSessions, type SessionSummary } from '../store/queries.js';
+
+export interface HopLink {
+  kind: string; // hop-token | token-reuse | address-time | …
+  inferred: boolean;
+  evidence: unknown;
+  /** The parent session is not in this case file. */
+  parentMissing: boolean;
+}
+
+export interface HopCounts {
+  statements: number; // SQL
+  commands: number; // exec, typed lines, sftp
+  errors: number;
+  blocked: number;
+  held: number;
+  approved: number;
+  denied: number;
+  maskedValues: number;
+  /** Values in fields that look sensitive and carry no masking note. */
+  unmaskedSensitive: number;
+}
+
+export interface HopCommand {
+  seq: number;
+  time: string;
+  kind: string; // sql | exec | line | sftp
+  text: string;
+}
+
+export interface HopSensitive {
+  field: string;
+  rule: string | null;
+  masked: boolean;
+  count: number;
+}
+
+export interface HopDecision {
+  seq: number;
+  time: string;
+  action: string;
+  rule: string | null;
+  approvalId: string | null;
+  actor: string | null;
+  statement: string | null;
+}
+
+export interface ChainHop extends SessionSummary {
+  link: HopLink | null;
+  counts: HopCounts;
+  /** What this hop issued, in order (the first MAX_COMMANDS). */
+  commands: HopCommand[];
+  commandsOmitted: number;
+  /** Sensitive fields returned to this hop, masked or not. */
+  sensitive: HopSensitive[];
+  decisions: HopDecision[];
+  children: ChainHop[];
+}
+
+export interface ChainRoot {
+  /** The identity that triggered this chain. */
+  identity: string;
+  sessions: ChainHop[];
+}
+
+export interface ChainEdge {
+  from: string;
+  to: string;
+  kind: string; // triggered (identity → session) | connects (session → target) | a link kind (session → session)
+  inferred: boolean;
+  evidence?: unknown;
+}
+
+export interface Chain {
+  roots: ChainRoot[];
+  edges: ChainEdge[];
+}
+
+const MAX_COMMANDS = 500;
+
+/** The forest of hops from each root identity; with `session`, only the tree that contains it. */
+export function buildChain(c: CaseFile, opts: { session?: string } = {}): Chain {
+  const all = listSessions(c);
+  const byId = new Map(all.map((s) => [s.id, s]));
+  const hopRows = c.db.prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops').all() as
+    { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }[];
+  const links = new Map(hopRows.map((h) => [h.child, h]));
+  const hops = new Map<string, ChainHop>();
+  for (const s of all) {
+    const h = links.get(s.id);
+    const link = h ? { kind: h.link_kind, inferred: h.inferred === 1, evidence: h.evidence ? JSON.parse(h.evidence) as unknown : null, parentMissing: !byId.has(h.parent) } : null;
+    hops.set(s.id, { ...s, link, ...details(c, s.id), children: [] });
+  }
+  const tops: ChainHop[] = [];
+  for (const hop of hops.values()) {
+    const parent = hop.parent ? hops.get(hop.parent) : undefined;
+    if (parent && parent !== hop) parent.children.push(hop);
+    else tops.push(hop);
+  }
+  let selected = tops;
+  if (opts.session) {
+    getSession(c, opts.session);
+    let top = hops.get(opts.session)!;
+    const seen = new Set<string>();
+    while (top.parent && hops.has(top.parent) && !seen.has(top.id)) {
+      seen.add(top.id);
+      top = hops.get(top.parent)!;
+    }
+    selected = [top];
+  }
+  const roots = new Map<string, ChainRoot>();
+  for (const top of selected) {
+    const identity = top.identity ?? '(unknown identity)';
+    if (!roots.has(identity)) roots.set(identity, { identity, sessions: [] });
+    roots.get(identity)!.sessions.push(top);
+  }
+  const edges: ChainEdge[] = [];
+  const walk = (hop: ChainHop, top: boolean) => {
+    if (top) edges.push({ from: `identity:${hop.identity ?? '(unknown identity)'}`, to: hop.id, kind: 'triggered', inferred: false });
+    if (hop.link) edges.push({ from: hop.parent!, to: hop.id, kind: hop.link.kind, inferred: hop.link.inferred, evidence: hop.link.evidence });
+    if (hop.target) edges.push({ from: hop.id, to: `target:${hop.target}`, kind: 'connects', inferred: false });
+    for (const child of hop.children) walk(child, false);
+  };
+  for (const top of selected) walk(top, true);
+  return { roots: [...roots.values()], edges };
+}
+
+function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'commands' | 'commandsOmitted' | 'sensitive' | 'decisions'> {
+  const q = <T>(sql: string) => c.db.prepare(sql).all(session) as T[];
+  const stmts = q<{ kind: string; n: number }>('SELECT kind, count(*) AS n FROM statements WHERE session = ? GROUP BY kind');
+  const actions = q<{ action: string; n: number }>('SELECT action, count(DISTINCT coalesce(statement, seq)) AS n FROM policy_decisions WHERE session = ? GROUP BY action');
+  const errors = q<{ n: number }>("SELECT count(*) AS n FROM results WHERE session = ? AND kind = 'error'")[0]!.n;
+  const sensitive = q<{ field: string; rule: string | null; masked: number; count: number }>(
+    'SELECT field, rule, masked, sum(count) AS count FROM sensitive_fields WHERE session = ? GROUP BY field, rule, masked ORDER BY field, rule');
+  const commands = c.db.prepare(`SELECT seq, t, kind, text FROM statements WHERE session = ? ORDER BY seq LIMIT ${MAX_COMMANDS}`).all(session) as
+    { seq: number; t: number; kind: string; text: string }[];
+  const decisions = q<{ seq: number; t: number; action: string; rule: string | null; approval_id: string | null; actor: string | null; text: string | null }>(
+    `SELECT p.seq, p.t, p.action, p.rule, p.approval_id, p.actor, s.text FROM policy_decisions p
+     LEFT JOIN statements s ON s.session = p.session AND s.seq = p.statement WHERE p.session = ? ORDER BY p.seq`);
+  const byKind = (k: string) => stmts.find((s) => s.kind === k)?.n ?? 0;
+  const act = (...names: string[]) => actions.filter((a) => names.includes(a.action)).reduce((n, a) => n + a.n, 0);
+  const total = stmts.reduce((n, s) => n + s.n, 0);
+  return {
+    counts: {
+      statements: byKind('sql'), commands: total - byKind('sql'), errors,
+      blocked: act('block', 'blocked', 'refused'), held: act('review', 'held'), approved: act('approved'), denied: act('denied', 'timeout'),
+      maskedValues: sensitive.filter((s) => s.masked).reduce((n, s) => n + s.count, 0),
+      unmaskedSensitive: sensitive.filter((s) => !s.masked).reduce((n, s) => n + s.count, 0),
+    },
+    commands: commands.map((r) => ({ seq: r.seq, time: microsToIso(r.t), kind: r.kind, text: r.text })),
+    commandsOmitted: Math.max(0, total - commands.length),
+    sensitive: sensitive.map((s) => ({ field: s.field, rule: s.rule, masked: s.masked === 1, count: s.count })),
+    decisions: decisions.map((d) => ({ seq: d.seq, time: microsToIso(d.t), action: d.action, rule: d.rule, approvalId: d.approval_id, actor: d.actor, statement: d.text })),
+  };
+}
+
+/** Every hop of a chain, depth first. */
+export function* hopsOf(chain: Chain): Generator<ChainHop> {
+  const walk = function* (h: ChainHop): Generator<ChainHop> {
+    yield h;
+    for (const child of h.children) yield* walk(child);
+  };
+  for (const root of chain.roots) for (const s of root.sessions) yield* walk(s);
+}

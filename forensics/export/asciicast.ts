@@ -1,0 +1,51 @@
+import type { CaseFile } from '../store/case.js';
+import { getSession } from '../store/queries.js';
+import { terminalBytes } from '../replay/emulator.js';
+import type { FileSink } from './sink.js';
+
+/**
+ * asciicast v2 (asciinema): a header line, then `[seconds, code, data]` events:
+ * "o" output, "i" input, "r" resize ("COLSxROWS"), "m" a marker at each command.
+ * Only the session's terminal channel is played; bytes are decoded as UTF-8
+ * across event boundaries.
+ */
+export function writeAsciicast(c: CaseFile, session: string, out: FileSink): number {
+  const s = getSession(c, session);
+  const meta = c.db.prepare('SELECT cols, rows, terminal_channel, start_data FROM sessions WHERE id = ?').get(session) as
+    { cols: number | null; rows: number | null; terminal_channel: string | null; start_data: string | null };
+  const channel: unknown = meta.terminal_channel === null ? null : JSON.parse(meta.terminal_channel);
+  const pty = c.db.prepare("SELECT data FROM events WHERE session = ? AND type = 'ssh.pty' ORDER BY seq LIMIT 1").get(session) as { data: string } | undefined;
+  const term = pty ? (JSON.parse(pty.data) as { term?: string }).term : undefined;
+  const start = s.startMicros ?? 0;
+  out.line(JSON.stringify({
+    version: 2, width: meta.cols ?? 80, height: meta.rows ?? 24, timestamp: Math.floor(start / 1_000_000),
+    title: `${s.identity ?? '?'} → ${s.target ?? '?'} (${s.id})`, env: { TERM: term ?? 'xterm-256color', SHELL: '/bin/sh' },
+  }));
+  const decoders = { o: new TextDecoder('utf-8'), i: new TextDecoder('utf-8') };
+  const seconds = (t: number) => Math.max(0, (t - start) / 1_000_000);
+  const stmt = c.db.prepare(`SELECT t, type, data FROM events WHERE session = ?
+    AND type IN ('ssh.output', 'ssh.input', 'ssh.resize', 'ssh.exec', 'ssh.line') ORDER BY seq`);
+  let n = 0;
+  for (const e of stmt.iterate(session) as Iterable<{ t: number; type: string; data: string }>) {
+    const d = JSON.parse(e.data) as Record<string, unknown>;
+    let ev: [string, string] | undefined;
+    if (e.type === 'ssh.exec' || e.type === 'ssh.line') ev = ['m', String(d.command ?? d.line ?? '')];
+    else if ((d.channel ?? null) !== channel) continue;
+    else if (e.type === 'ssh.resize') ev = ['r', `${String(d.cols)}x${String(d.rows)}`];
+    else {
+      const code = e.type === 'ssh.output' ? 'o' : 'i';
+      const text = decoders[code].decode(terminalBytes(d), { stream: true });
+      if (text) ev = [code, text];
+    }
+    if (!ev) continue;
+    out.line(JSON.stringify([Number(seconds(e.t).toFixed(6)), ev[0], ev[1]]));
+    n++;
+  }
+  return n;
+}
+
+/** The SSH sessions that have terminal output (one asciicast each). */
+export function terminalSessions(c: CaseFile): string[] {
+  return (c.db.prepare(`SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete'
+    WHERE s.protocol = 'ssh' AND s.terminal_channel IS NOT NULL ORDER BY s.start_t, s.id`).all() as { id: string }[]).map((r) => r.id);
+}

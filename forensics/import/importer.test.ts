@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateSigner, trustedKeysOf } from '../../common/keys.js';
+import { TempDir, buildRecording, withField } from '../../common/recording/testing/recordings.js';
+import { openCase, type CaseFile } from '../store/case.js';
+import { listSessions } from '../store/queries.js';
+import { FixtureRecording, T0, writeScenario, type Scenario } from '../testing/scenario.js';
+import { importFile } from './importer.js';
+import { findRecordings, importPaths } from './paths.js';
+
+let tmp: TempDir;
+let c: CaseFile;
+let sc: Scenario;
+
+beforeEach(() => {
+  tmp = new TempDir();
+  sc = writeScenario(tmp.path);
+  c = openCase(join(tmp.path, 'case.db'));
+});
+afterEach(() => {
+  c.close();
+  tmp.remove();
+});
+
+const count = (sql: string, ...args: unknown[]) => (c.db.prepare(sql).get(...args) as { n: number }).n;
+
+describe('import', () => {
+  it('imports a folder of recordings with derived rows, custody and lineage', async () => {
+    const summary = await importPaths(c, findRecordings([tmp.path]), { trusted: sc.trusted });
+    expect(summary).toMatchObject({ imported: 3, unchanged: 0, conflicts: 0, rejected: 0, failed: 0, allIntact: true });
+    const sessions = listSessions(c);
+    expect(sessions.map((s) => [s.id, s.parent, s.linkKind, s.rootIdentity, s.depth, s.integrity])).toEqual([
+      [sc.ids.root, null, null, 'contractor-ci', 0, 'intact'],
+      [sc.ids.pg, sc.ids.root, 'hop-token', 'contractor-ci', 1, 'intact'],
+      [sc.ids.ssh2, sc.ids.root, 'address-time', 'contractor-ci', 1, 'intact'],
+    ]);
+    const files = c.db.prepare('SELECT path, sha256, size, integrity, sealed, key_trusted FROM files ORDER BY path').all() as
+      { path: string; sha256: string; size: number; integrity: string; sealed: number; key_trusted: number }[];
+    expect(files).toHaveLength(3);
+    for (const f of files) {
+      expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(f.size).toBe(readFileSync(f.path).length);
+      expect([f.integrity, f.sealed, f.key_trusted]).toEqual(['intact', 1, 1]);
+    }
+    expect(c.db.prepare('SELECT inferred, evidence FROM hops WHERE child = ?').get(sc.ids.ssh2))
+      .toEqual({ inferred: 1, evidence: JSON.stringify({ clientAddress: '10.0.0.9', parentTarget: 'build-host', parentLive: true }) });
+    // Typed lines rebuilt with their edits; FTS5 finds statements and commands.
+    const lines = (c.db.prepare("SELECT text FROM statements WHERE session = ? AND kind = 'line' ORDER BY seq").all(sc.ids.root) as { text: string }[]).map((r) => r.text);
+    expect(lines).toEqual(['ls -la', 'psql -c "select email, ssn from customers"', 'ssh jump-host uname -a']);
+    const hits = c.db.prepare("SELECT s.session, s.kind FROM statements_fts f JOIN statements s ON s.id = f.rowid WHERE statements_fts MATCH 'customers' ORDER BY s.session, s.seq").all();
+    expect(hits).toEqual([{ session: sc.ids.root, kind: 'line' }, { session: sc.ids.pg, kind: 'sql' }, { session: sc.ids.pg, kind: 'sql' }, { session: sc.ids.pg, kind: 'sql' }]);
+    // Masked email, unmasked values that look like SSNs, a block and a denied approval.
+    expect(c.db.prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ? ORDER BY field').all(sc.ids.pg)).toEqual([
+      { field: 'email', rule: 'email', masked: 1, count: 2 },
+      { field: 'ssn', rule: 'looks-sensitive:value', masked: 0, count: 2 },
+    ]);
+    expect(c.db.prepare('SELECT action, rule, approval_id FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.pg)).toEqual([
+      { action: 'block', rule: 'no-drop', approval_id: null },
+      { action: 'review', rule: 'unbounded-write', approval_id: 'apr-1' },
+      { action: 'denied', rule: null, approval_id: 'apr-1' },
+    ]);
+    expect(c.db.prepare('SELECT action, rule, approval_id, actor FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.ssh2)).toEqual([
+      { action: 'block', rule: 'no-pipe-to-shell', approval_id: null, actor: null },
+      { action: 'review', rule: 'restarts', approval_id: null, actor: null },
+      { action: 'approved', rule: 'restarts', approval_id: 'apr-2', actor: 'alice' },
+    ]);
+    expect(c.db.prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ?').all(sc.ids.ssh2))
+      .toEqual([{ field: 'stdout', rule: 'api-key', masked: 1, count: 1 }]);
+    expect(c.db.prepare('SELECT id, status, approver, operation, waited_micros, decided_t - requested_t AS waited FROM approvals ORDER BY id').all()).toEqual([
+      { id: 'apr-1', status: 'denied', approver: 'alice', operation: 'DELETE FROM customers', waited_micros: 4_000_000, waited: 1000 },
+      { id: 'apr-2', status: 'approved', approver: 'alice', operation: 'systemctl restart app', waited_micros: 2_000_000, waited: 2_000_000 },
+    ]);
+    expect(c.db.prepare("SELECT action FROM policy_decisions WHERE session = ?").all(sc.ids.root)).toEqual([{ action: 'revoked' }]);
+    expect(count('SELECT count(*) AS n FROM keyframes WHERE session = ?', sc.ids.root)).toBe(1);
+  });
+
+  it('is idempotent: re-importing the same file is a no-op recorded in custody', async () => {
+    await importPaths(c, [sc.files.pg], { trusted: sc.trusted });
+    const events = count('SELECT count(*) AS n FROM events');
+    const again = await importFile(c, sc.files.pg, { trusted: sc.trusted });
+    expect(again).toMatchObject({ action: 'unchanged', session: sc.ids.pg, integrity: 'intact', sealed: true });
+    expect(count('SELECT count(*) AS n FROM events')).toBe(events);
+    expect(count('SELECT count(*) AS n FROM statements')).toBe(3);
+    expect((c.db.prepare('SELECT action FROM custody ORDER BY id').all() as { action: string }[]).map((r) => r.action)).toEqual(['imported', 'unchanged']);
+  });
+
+  it('reports a changed file with the same session id as a conflict and keeps the first', async () => {
+    await importFile(c, sc.files.pg, { trusted: sc.trusted });
+    const lines = readFileSync(sc.files.pg, 'utf8').split('\n');
+    const changed = tmp.write('changed.jsonl', `${lines.slice(0, 4).join('\n')}\n`); // a shorter, unsealed copy
+    const r = await importFile(c, changed, { trusted: sc.trusted });
+    expect(r.action).toBe('conflict');
+    expect(r.message).toMatch(new RegExp(`session ${sc.ids.pg} was already imported from .*; not merged`));
+    expect(count('SELECT count(*) AS n FROM files')).toBe(1);
+    expect(count('SELECT count(*) AS n FROM custody WHERE action = ?', 'conflict')).toBe(1);
+  });
+
+  it('keeps the intact prefix of a truncated file and flags it', async () => {
+    const rec = buildRecording({ events: 10 });
+    const file = tmp.write('torn.jsonl', `${rec.lines.slice(0, 9).join('\n')}\n${rec.lines[9]!.slice(0, 25)}`);
+    const r = await importFile(c, file, { trusted: rec.trusted });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'truncated', sealed: false, events: 8 });
+    expect(r.findings.map((f) => f.kind)).toEqual(['truncated', 'unsealed']);
+    expect(count('SELECT count(*) AS n FROM events WHERE session = ? AND intact = 1', 'sess-1')).toBe(8);
+    expect(c.db.prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 8, signed_through: 6 });
+    expect(listSessions(c)[0]!.integrity).toBe('truncated');
+  });
+
+  it('surfaces tampering as findings and marks events after the break', async () => {
+    const rec = buildRecording();
+    const tampered = rec.lines.map((l, i) => (i === 8 ? withField(l, 'data', { sql: 'select 666' }) : l));
+    const file = tmp.writeLines('tampered.jsonl', tampered);
+    const r = await importFile(c, file, { trusted: rec.trusted });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'tampered', sealed: false });
+    expect(r.findings[0]).toMatchObject({ kind: 'altered', seq: 8 });
+    expect(c.db.prepare('SELECT kind, seq FROM findings ORDER BY rowid LIMIT 1').get()).toEqual({ kind: 'altered', seq: 8 });
+    expect(count('SELECT count(*) AS n FROM events WHERE intact = 0')).toBe(rec.lines.length - 9);
+  });
+
+  it('rejects a non-recording with a clear message and goes on with the next file', async () => {
+    const junk = tmp.write('junk.jsonl', 'hello\nworld\n');
+    const empty = tmp.write('empty.jsonl', '');
+    const s = await importPaths(c, [junk, empty, sc.files.ssh2], { trusted: sc.trusted });
+    expect(s.files.map((f) => [f.action, f.message])).toEqual([
+      ['rejected', 'the first line is not JSON: not a hopscope recording'],
+      ['rejected', 'the file is empty'],
+      ['imported', null],
+    ]);
+    expect(s.allIntact).toBe(false);
+  });
+
+  it('imports a file from an unknown key flagged, or rejects it with requireKnownKey', async () => {
+    const other = trustedKeysOf([generateSigner().publicKey]);
+    const flagged = await importFile(c, sc.files.ssh2, { trusted: other });
+    expect(flagged).toMatchObject({ action: 'imported', integrity: 'unknown-key' });
+    expect(c.db.prepare('SELECT key_trusted FROM files').get()).toEqual({ key_trusted: 0 });
+    const strict = await importFile(c, sc.files.pg, { trusted: other, requireKnownKey: true });
+    expect(strict.action).toBe('rejected');
+    expect(strict.message).toMatch(/not trusted \(--require-known-key\)/);
+    expect(count('SELECT count(*) AS n FROM sessions WHERE id = ?', sc.ids.pg)).toBe(0);
+  });
+
+  it('leaves no half-imported session when a batch fails', async () => {
+    // A trigger makes the second batch fail, as a full disk would.
+    c.db.exec("CREATE TEMP TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 7 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
+    const r = await importFile(c, sc.files.root, { trusted: sc.trusted, batchRows: 3 });
+    expect(r.action).toBe('failed');
+    expect(r.message).toMatch(/disk I\/O error/);
+    for (const table of ['files', 'sessions', 'events', 'statements', 'keyframes']) expect(count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
+    expect(count("SELECT count(*) AS n FROM custody WHERE action = 'failed'")).toBe(1);
+  });
+
+  it('sweeps an import that crashed half-way when the case is opened again', async () => {
+    await importFile(c, sc.files.pg, { trusted: sc.trusted });
+    c.db.prepare("UPDATE files SET state = 'importing'").run();
+    c.close();
+    c = openCase(join(tmp.path, 'case.db'));
+    expect(count('SELECT count(*) AS n FROM events')).toBe(0);
+    expect(count('SELECT count(*) AS n FROM sessions')).toBe(0);
+    expect(c.db.prepare("SELECT detail FROM custody WHERE action = 'failed'").get()).toEqual({ detail: 'an interrupted import was rolled back' });
+    // And the file imports cleanly afterwards.
+    expect((await importFile(c, sc.files.pg, { trusted: sc.trusted })).action).toBe('imported');
+  });
+
+  it('stores unknown event types as events, without failing', async () => {
+    const rec = new FixtureRecording('future-1', 'ssh', sc.signer, T0);
+    rec.event('session.start', { identity: 'bot', target: 'box', protocol: 'ssh' });
+    rec.event('ssh.port-forward', { host: 'db.internal', port: 5432, allowedBy: 'rule-7' });
+    rec.event('quantum.thing', { nested: { deep: [1, 2, 3] } });
+    rec.event('session.end', { reason: 'done' });
+    const r = await importFile(c, rec.write(join(tmp.path, 'future.jsonl')), { trusted: sc.trusted });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'intact', events: 5 });
+    expect(c.db.prepare("SELECT type, data FROM events WHERE session = 'future-1' AND seq IN (2, 3) ORDER BY seq").all()).toEqual([
+      { type: 'ssh.port-forward', data: '{"host":"db.internal","port":5432,"allowedBy":"rule-7"}' },
+      { type: 'quantum.thing', data: '{"nested":{"deep":[1,2,3]}}' },
+    ]);
+  });
+});

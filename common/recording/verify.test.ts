@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSigner, trustedKeysOf } from '../keys.js';
-import { EventType } from './format.js';
+import { EventType, RecordingEvent } from './format.js';
 import { verifyRecordingFile } from './read.js';
 import {
   TempDir, buildRecording, flipSignature, rechain, seqsOfType, withField,
 } from './testing/recordings.js';
-import type { Finding, VerifiedLine, VerifyReport } from './verify.js';
+import { parseEvent, type Finding, type VerifiedLine, type VerifyReport } from './verify.js';
 
 // Default layout: seq 1 session.start, 2–5 queries, 6 checkpoint, 7–10 queries,
 // 11 checkpoint, 12–13 queries, 14 session.end, 15 seal; lines[seq] is that event.
@@ -263,5 +263,19 @@ describe('long recordings', () => {
     const r = await verifyLines(big.lines);
     expect(r).toMatchObject({ status: 'intact', lastSeq: 10_013, intactThroughSeq: 10_013, signedThroughSeq: 10_013, findings: [] });
     expect(seqsOfType(big.lines, EventType.Checkpoint)).toHaveLength(10);
+  });
+});
+
+describe('parseEvent agrees with the RecordingEvent schema', () => {
+  const good = { seq: 3, t: 1_700_000_000_000_000, type: 'pg.query', data: { sql: 'SELECT 1' }, prev: 'a'.repeat(64) };
+  const cases: unknown[] = [
+    good,
+    { ...good, seq: 0 }, { ...good, seq: 1.5 }, { ...good, seq: '3' }, { ...good, t: 1.5 }, { ...good, type: '' },
+    { ...good, data: [] }, { ...good, data: null }, { ...good, prev: 'A'.repeat(64) }, { ...good, prev: 'a'.repeat(63) },
+    { ...good, extra: 1 }, { seq: 3, t: 1, type: 'x', data: {} }, [good], null, 'text', 42,
+    { prev: good.prev, data: good.data, type: good.type, t: good.t, seq: good.seq },
+  ];
+  it.each(cases.map((c) => [JSON.stringify(c)]))('%s', (line) => {
+    expect(parseEvent(line) !== undefined).toBe(RecordingEvent.safeParse(JSON.parse(line)).success);
   });
 });

@@ -96,6 +96,20 @@ describe('import', () => {
     expect(count('SELECT count(*) AS n FROM custody WHERE action = ?', 'conflict')).toBe(1);
   });
 
+  it('lets the finished file supersede an unsealed copy of its beginning, and nothing else', async () => {
+    const lines = readFileSync(sc.files.pg, 'utf8').split('\n');
+    const early = tmp.write('early.jsonl', `${lines.slice(0, 4).join('\n')}\n`); // copied while the gateway ran
+    expect(await importFile(c, early, { trusted: sc.trusted })).toMatchObject({ action: 'imported', integrity: 'unsealed' });
+    const full = await importFile(c, sc.files.pg, { trusted: sc.trusted });
+    expect(full).toMatchObject({ action: 'imported', integrity: 'intact', sealed: true, message: expect.stringMatching(/^supersedes .*early\.jsonl/) });
+    expect(count("SELECT count(*) AS n FROM files WHERE state = 'complete'")).toBe(1);
+    expect(count('SELECT count(*) AS n FROM sessions WHERE id = ?', sc.ids.pg)).toBe(1);
+    expect(count('SELECT count(*) AS n FROM statements')).toBe(3);
+    // A different unsealed copy (same length, other bytes) is still a conflict.
+    const forged = tmp.write('forged.jsonl', `${lines.slice(0, 3).join('\n')}\n${lines[3]!.replace('SELECT', 'SELEC')}\n`);
+    expect((await importFile(c, forged, { trusted: sc.trusted })).action).toBe('conflict');
+  });
+
   it('keeps the intact prefix of a truncated file and flags it', async () => {
     const rec = buildRecording({ events: 10 });
     const file = tmp.write('torn.jsonl', `${rec.lines.slice(0, 9).join('\n')}\n${rec.lines[9]!.slice(0, 25)}`);

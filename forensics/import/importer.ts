@@ -83,9 +83,21 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       return custody('rejected', report.findings[0]?.message ?? 'not a hopscope recording');
     }
     out.session = header.session;
-    const prior = c.db.prepare("SELECT path, sha256 FROM files WHERE session_id = ? AND state = 'complete'").get(header.session) as { path: string; sha256: string } | undefined;
+    const prior = c.db.prepare("SELECT id, path, sha256, size, sealed FROM files WHERE session_id = ? AND state = 'complete'")
+      .get(header.session) as { id: number; path: string; sha256: string; size: number; sealed: number } | undefined;
+    let supersedes: string | null = null;
     if (prior) {
-      return custody('conflict', `session ${header.session} was already imported from ${prior.path} (SHA-256 ${prior.sha256.slice(0, 16)}…) and this file differs; not merged`);
+      // A copy taken while the gateway was still writing is a prefix of the finished file: the
+      // longer file supersedes it (same bytes, more of them). Anything else is a conflict, never merged.
+      const grown = prior.sealed === 0 && out.size > prior.size && (await sha256File(path, prior.size)) === prior.sha256;
+      if (!grown) {
+        return custody('conflict', `session ${header.session} was already imported from ${prior.path} (SHA-256 ${prior.sha256.slice(0, 16)}…) and this file differs; not merged`);
+      }
+      c.db.transaction(() => {
+        deleteSessionRows(c.db, header.session);
+        c.db.prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
+      })();
+      supersedes = `supersedes ${prior.path} (SHA-256 ${prior.sha256.slice(0, 16)}…), an unsealed copy of its first ${prior.size} bytes`;
     }
     const key = opts.trusted.get(header.gateway.keyId);
     const keyTrusted = !!key && sameKey(key, header.gateway.publicKey);
@@ -107,7 +119,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     out.sealed = report.sealed;
     out.events = report.events;
     finishSession(c.db, fileId, report.indexer, report);
-    return custody('imported', null);
+    return custody('imported', supersedes);
   } catch (err) {
     const described = describeSqliteError(err, c.path);
     const message = described?.message ?? `cannot import ${path}: ${(err as Error).message}`;
@@ -196,8 +208,11 @@ function sameKey(key: KeyObject, pem: string): boolean {
   }
 }
 
-export async function sha256File(path: string): Promise<string> {
+/** SHA-256 of a file, or of its first `bytes` bytes. */
+export async function sha256File(path: string, bytes?: number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  if (bytes === 0) return hash.digest('hex');
+  const range = bytes === undefined ? {} : { start: 0, end: bytes - 1 };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, ...range })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

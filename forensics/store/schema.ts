@@ -26,7 +26,7 @@ export const MIGRATIONS: readonly string[] = [
     last_seq INTEGER NOT NULL DEFAULT 0,
     intact_through INTEGER NOT NULL DEFAULT 0,
     signed_through INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL                 -- importing | complete (importing rows are swept on open)
+    state TEXT NOT NULL                 -- importing | complete | superseded (importing rows are swept on open)
   );
   -- Every import attempt, including no-ops, conflicts and rejections.
   CREATE TABLE custody (

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { loadTrustedKeys, type TrustedKeys } from '../../common/keys.js';
 import { loadConfig } from '../../gateway/index.js';
 import { ForensicsError, openCase, type CaseFile } from '../../forensics/index.js';
-import { ExitStatus } from '../main.js';
+import { ExitStatus, UsageError } from '../main.js';
 
-/** Shared by the forensic commands (import, sessions, chain, show, export). */
-export const USAGE = 2;
+/** Options and errors shared by verify and the forensic commands (import, sessions, chain, show, export). */
 
+/** A usage error: main prints it and exits with status 2. */
 export function usageError(message: string): never {
-  process.stderr.write(`hopscope: ${message}\n`);
-  throw new ExitStatus(USAGE);
+  throw new UsageError(message);
 }
 
 export function collect(value: string, previous: string[]): string[] {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadTrustedKeys, type TrustedKeys } from '../../common/keys.js';
+import type { TrustedKeys } from '../../common/keys.js';
 import { verifyRecordingFile, type Finding, type IntegrityStatus } from '../../common/recording/index.js';
-import { loadConfig } from '../../gateway/index.js';
+import { findRecordings } from '../../forensics/index.js';
 import { ExitStatus } from '../main.js';
+import { collect, trustedKeysFrom, usageError } from './case-options.js';
 
 /** One file's result, as printed by `--json`. */
 export interface FileReport {
@@ -25,7 +24,6 @@ interface VerifyOptions {
   json?: boolean;
 }
 
-const USAGE = 2;
 const LABEL: Record<FileReport['status'], string> = {
   intact: 'intact',
   unsealed: 'UNSEALED',
@@ -47,8 +45,8 @@ export function registerVerify(program: Command): void {
     .addHelpText('after', '\nWithout --key or --config, the keys in ./keys are trusted if that folder exists.\n' +
       'Exit status: 0 every recording intact and sealed, 1 a problem in at least one, 2 a usage error.')
     .action(async (paths: string[], opts: VerifyOptions) => {
-      const files = findRecordings(paths);
-      const trusted = trustedKeys(opts);
+      const files = recordingsIn(paths);
+      const trusted = trustedKeysFrom(opts);
       if (trusted.size === 0) {
         process.stderr.write('hopscope: no trusted keys (use --key or --config): signatures cannot be checked, every recording reports unknown-key\n');
       }
@@ -60,48 +58,16 @@ export function registerVerify(program: Command): void {
     });
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function usageError(message: string): never {
-  process.stderr.write(`hopscope: ${message}\n`);
-  throw new ExitStatus(USAGE);
-}
-
 /** Named files as given; folders searched recursively for *.jsonl, in name order. */
-function findRecordings(paths: string[]): string[] {
-  const files: string[] = [];
-  for (const path of paths) {
-    if (!existsSync(path)) usageError(`no such file or directory: ${path}`);
-    if (statSync(path).isDirectory()) files.push(...recordingsUnder(path));
-    else files.push(path);
-  }
-  const unique = [...new Map(files.map((f) => [resolve(f), f])).values()];
-  if (unique.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
-  return unique;
-}
-
-function recordingsUnder(dir: string): string[] {
-  const out: string[] = [];
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...recordingsUnder(path));
-    else if (entry.isFile() && entry.name.endsWith('.jsonl')) out.push(path);
-  }
-  return out;
-}
-
-function trustedKeys(opts: VerifyOptions): TrustedKeys {
-  const sources = [...opts.key];
+function recordingsIn(paths: string[]): string[] {
+  let files: string[];
   try {
-    if (opts.config) sources.push(loadConfig(opts.config).keys.dir);
-    if (sources.length === 0 && existsSync('keys')) sources.push('keys');
-    return loadTrustedKeys(sources);
+    files = findRecordings(paths);
   } catch (err) {
-    return usageError(`cannot load trusted keys: ${(err as Error).message}`);
+    return usageError((err as Error).message);
   }
+  if (files.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
+  return files;
 }
 
 async function verifyFile(path: string, trusted: TrustedKeys): Promise<FileReport> {

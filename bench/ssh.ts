@@ -20,7 +20,7 @@ if (!(mb > 0)) throw new Error('--mb must be a positive number');
 type Direction = 'download' | 'upload';
 type Path = 'direct' | 'gateway';
 const startedAt = new Date().toISOString();
-const results: Array<{ path: Path; direction: Direction; seconds: number; mbPerSecond: number }> = [];
+const results: Array<{ path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number }> = [];
 
 const sshd = await startSshd();
 const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-ssh-'));
@@ -52,11 +52,16 @@ try {
   for (const direction of ['download', 'upload'] as const) {
     for (const [path, sshArgs] of [['direct', direct], ['gateway', viaGateway]] as const) {
       const started = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
       const res = await run('sh', ['-c', commands[direction]([...sshArgs])], { env: path === 'gateway' ? client.env : {}, timeoutMs: 600_000 });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const used = process.cpuUsage(cpu);
+      // CPU of this process: the gateway's, for the gateway path (less sensitive than MB/s to other load on the machine).
+      const benchCpuSeconds = (used.user + used.system) / 1e6;
       if (res.code !== 0) throw new Error(`${path} ${direction} failed (exit ${res.code}): ${res.stderr}`);
-      results.push({ path, direction, seconds, mbPerSecond: mb / seconds });
-      console.log(`  ${direction.padEnd(8)} ${path.padEnd(8)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s`);
+      results.push({ path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds });
+      const cpuNote = path === 'gateway' ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : '';
+      console.log(`  ${direction.padEnd(8)} ${path.padEnd(8)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${cpuNote}`);
     }
   }
   const ratio = (d: Direction) => results.find((r) => r.path === 'gateway' && r.direction === d)!.mbPerSecond

@@ -27,6 +27,23 @@ describe('RecordingEncoder', () => {
     expect(enc.lastSeq).toBe(2);
   });
 
+  it('writes a base64 payload event as one Buffer that reads and chains like any other line', () => {
+    const enc = make();
+    const payload = Buffer.from([0, 0xff, 0x0a, 0x22, 0x5c, 0xc3, 0x28, 7]);
+    const line = enc.eventWithBase64('ssh.output', { channel: 0, stream: 'stdout', encoding: 'base64', bytes: 8 }, 'data', payload, 1005);
+    const text = line.toString('utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.split('\n')).toHaveLength(2);
+    const ev = RecordingEvent.parse(JSON.parse(text));
+    expect(ev).toMatchObject({ seq: 1, t: 1005, type: 'ssh.output', prev: lineHash(enc.header.slice(0, -1)) });
+    expect(ev.data).toEqual({ channel: 0, stream: 'stdout', encoding: 'base64', bytes: 8, data: payload.toString('base64') });
+    expect(Buffer.from(ev.data.data as string, 'base64')).toEqual(payload);
+    const next = RecordingEvent.parse(JSON.parse(enc.event('ssh.exit', {})));
+    expect(next.prev).toBe(lineHash(text.slice(0, -1)));
+    const empty = enc.eventWithBase64('ssh.input', {}, 'data', Buffer.alloc(0)).toString();
+    expect(JSON.parse(empty).data).toEqual({ data: '' });
+  });
+
   it('signs checkpoints and the seal over session, seq, time and chain head', () => {
     const enc = make();
     const start = enc.event(EventType.SessionStart, {});

@@ -51,8 +51,33 @@ export class RecordingEncoder {
     return this.sealed;
   }
 
-  event(type: string, data: Record<string, unknown>): string {
-    return this.append(type, data, this.opts.clock.nowMicros());
+  event(type: string, data: Record<string, unknown>, t = this.opts.clock.nowMicros()): string {
+    return this.append(type, data, t);
+  }
+
+  /**
+   * An event carrying a byte payload as base64 in `data[field]` (written last),
+   * assembled and hashed as one Buffer: the payload never becomes part of a
+   * JSON-escaped string, and the line is not re-encoded for the disk. Reads back
+   * exactly like `event(type, { ...data, [field]: payload.toString('base64') })`.
+   * `t` may name an earlier time (when the first byte arrived), never one before
+   * the previous event's.
+   */
+  eventWithBase64(type: string, data: Record<string, unknown>, field: string, payload: Buffer, t = this.opts.clock.nowMicros()): Buffer {
+    if (this.sealed) throw new Error(`recording ${this.opts.session} is sealed`);
+    const seq = ++this.seq;
+    const meta = JSON.stringify(data);
+    const open = `${meta.length > 2 ? `${meta.slice(0, -1)},` : '{'}${JSON.stringify(field)}:"`;
+    const head = `{"seq":${seq},"t":${t},"type":${JSON.stringify(type)},"data":${open}`;
+    const tail = `"},"prev":"${this.prev}"}\n`;
+    const base64 = payload.toString('base64');
+    const headBytes = Buffer.byteLength(head);
+    const line = Buffer.allocUnsafe(headBytes + base64.length + tail.length);
+    line.write(head, 0, 'utf8');
+    line.write(base64, headBytes, 'latin1');
+    line.write(tail, headBytes + base64.length, 'latin1');
+    this.prev = createHash('sha256').update(line.subarray(0, line.length - 1)).digest('hex');
+    return line;
   }
 
   /** A signed statement that every event up to now is as written. */

@@ -33,7 +33,8 @@ export class RecordingWriter {
   readonly path: string;
   private readonly encoder: RecordingEncoder;
   private fd: number | undefined;
-  private staged: string[] = [];
+  private staged: Array<string | Buffer> = [];
+  private stagedLength = 0;
   private sinceCheckpoint = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private failed: HopscopeError | undefined;
@@ -73,11 +74,31 @@ export class RecordingWriter {
     return this.fd !== undefined && !this.encoder.isSealed;
   }
 
-  /** Stages an event and returns its seq; nothing is on disk until `commit`. */
-  append(type: string, data: Record<string, unknown>): number {
+  /** Bytes (roughly: characters of text lines) staged and not yet written. */
+  get stagedBytes(): number {
+    return this.stagedLength;
+  }
+
+  /** Stages an event and returns its seq; nothing is on disk until `commit`. `t` defaults to now. */
+  append(type: string, data: Record<string, unknown>, t?: number): number {
+    this.checkOpen();
+    return this.stage(this.encoder.event(type, data, t));
+  }
+
+  /** Stages an event whose `data[field]` is `payload` in base64, built as bytes (see RecordingEncoder.eventWithBase64). */
+  appendBase64(type: string, data: Record<string, unknown>, field: string, payload: Buffer, t?: number): number {
+    this.checkOpen();
+    return this.stage(this.encoder.eventWithBase64(type, data, field, payload, t));
+  }
+
+  private checkOpen(): void {
     if (this.failed) throw this.failed;
     if (!this.isOpen) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the recording is closed');
-    this.staged.push(this.encoder.event(type, data));
+  }
+
+  private stage(line: string | Buffer): number {
+    this.staged.push(line);
+    this.stagedLength += line.length;
     const seq = this.encoder.lastSeq;
     if (++this.sinceCheckpoint >= this.opts.checkpointEvery) {
       this.staged.push(this.encoder.checkpoint());
@@ -136,8 +157,11 @@ export class RecordingWriter {
   private writeStaged(): number {
     if (this.failed) throw this.failed;
     if (this.staged.length === 0 || this.fd === undefined) return 0;
-    const bytes = Buffer.from(this.staged.length === 1 ? this.staged[0]! : this.staged.join(''));
+    const bytes = this.staged.every((l) => typeof l === 'string')
+      ? Buffer.from(this.staged.join(''))
+      : Buffer.concat(this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
     this.staged = [];
+    this.stagedLength = 0;
     try {
       writeFully(this.fd, bytes);
     } catch (err) {

@@ -1,7 +1,6 @@
 import type ssh2 from 'ssh2';
 import { EventType } from '../../common/recording/index.js';
-import type { MaskCounts, Verdict } from '../policy/types.js';
-import { recordBytes } from './bytes.js';
+import type { Verdict } from '../policy/types.js';
 import type { ChannelContext } from './context.js';
 import { InputRelay } from './input.js';
 import { LineEditor } from './line-editor.js';
@@ -165,7 +164,7 @@ export class SessionChannel {
         if (!this.ctx.live) return;
         this.ctx.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
         if (sftp) sftp.fromServer.push(chunk);
-        else this.ctx.note(EventType.SshOutput, { channel: this.id, stream, ...recordBytes(chunk), ...maskedOf(counts) });
+        else this.ctx.data(EventType.SshOutput, this.id, stream, chunk, counts);
         if (!target.write(chunk)) {
           up.pause();
           down.once('drain', () => up.resume());
@@ -214,8 +213,4 @@ export class SessionChannel {
 
 function ruleOf(v: Verdict): Record<string, unknown> {
   return v.action === 'allow' ? {} : { rule: v.rule, reason: v.reason };
-}
-
-function maskedOf(counts: MaskCounts | undefined): Record<string, unknown> {
-  return counts ? { masked: counts } : {};
 }

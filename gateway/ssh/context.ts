@@ -1,7 +1,7 @@
 import type ssh2 from 'ssh2';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
-import type { PolicyContext, PolicyPipeline } from '../policy/types.js';
+import type { MaskCounts, PolicyContext, PolicyPipeline } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
 
 /** What a channel of an SSH session needs from its session. */
@@ -22,6 +22,13 @@ export interface ChannelContext {
   record(type: string, data: Record<string, unknown>): Promise<void> | undefined;
   /** Stages and writes an event without waiting for fsync (output, bookkeeping). */
   note(type: string, data: Record<string, unknown>): void;
+  /**
+   * Records SSH data (output, exec/subsystem input) in full, coalesced per channel
+   * and stream and written in batches (see DataRecorder); never for commands.
+   */
+  data(type: string, channel: number, stream: 'stdout' | 'stderr' | undefined, chunk: Buffer, counts?: MaskCounts): void;
+  /** Writes the data held by `data` now (input, before it is forwarded). */
+  flushData(): void;
   /** Whether the session still forwards (false once ended or failed closed). */
   readonly live: boolean;
 }

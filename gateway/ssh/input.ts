@@ -4,6 +4,7 @@ import { EventType } from '../../common/recording/index.js';
 import type { Verdict } from '../policy/types.js';
 import { recordBytes } from './bytes.js';
 import type { ChannelContext } from './context.js';
+import { COALESCE_BYTES } from './data.js';
 import type { LineEditor } from './line-editor.js';
 import type { SftpTracker } from './sftp.js';
 
@@ -14,7 +15,9 @@ const KILL_LINE = Buffer.from('\x05\x15');
 
 /**
  * Client → target bytes of one channel, recorded before they are forwarded.
- * Exec stdin and sftp stream straight through (with backpressure); a shell with
+ * Exec stdin (and a shell's without a pty) is gathered for one turn of the
+ * event loop (up to COALESCE_BYTES), recorded as one event, written, then
+ * forwarded; sftp streams straight through (with backpressure); a shell with
  * a pty is cut at each Enter, and the line the person typed is judged before
  * the Enter reaches the target — a blocked line is killed, a line under review
  * waits (and the client's input with it) until an approver decides.
@@ -23,6 +26,9 @@ export class InputRelay {
   private readonly decoder = new StringDecoder('utf8');
   private queue: Promise<void> = Promise.resolve();
   private busy = 0;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private release: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly channel: number,
@@ -37,31 +43,46 @@ export class InputRelay {
   push(chunk: Buffer): void {
     if (!this.ctx.live) return;
     this.ctx.metrics.bytesTotal.inc({ direction: 'client_to_target' }, chunk.length);
-    if (this.busy === 0 && !this.editor) {
-      // The fast path: record, forward; wait only when fsync=always asks to.
-      const durable = this.recordRaw(chunk);
-      if (!durable) return this.forward(chunk);
+    const editor = this.editor;
+    if (!editor) {
+      if (this.sftp) {
+        this.sftp.fromClient.push(chunk);
+        return this.forward(chunk);
+      }
+      // The fast path: gather, then record and write, then forward (write before forward).
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes >= COALESCE_BYTES) return this.releaseHeld();
+      this.release ??= setImmediate(() => this.releaseHeld());
+      return;
     }
     this.busy++;
     this.down.pause();
     this.queue = this.queue
-      .then(() => (this.editor ? this.typed(chunk, this.editor) : this.recordRaw(chunk)?.then(() => this.forward(chunk))))
+      .then(() => this.typed(chunk, editor))
       .then(() => {
         if (--this.busy === 0 && this.ctx.live) this.down.resume();
       }, () => undefined); // the session has failed closed
   }
 
   end(): void {
-    this.queue = this.queue.then(() => void this.up.end());
+    this.queue = this.queue.then(() => {
+      this.releaseHeld();
+      this.up.end();
+    });
   }
 
-  private recordRaw(chunk: Buffer): Promise<void> | undefined {
-    if (this.sftp) {
-      this.sftp.fromClient.push(chunk);
-      return undefined;
-    }
-    this.ctx.note(EventType.SshInput, { channel: this.channel, ...recordBytes(chunk) });
-    return undefined;
+  /** Records what was gathered as one input event, writes it, then forwards it. */
+  private releaseHeld(): void {
+    if (this.release) clearImmediate(this.release);
+    this.release = undefined;
+    if (this.heldBytes === 0) return;
+    const chunk = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    this.ctx.data(EventType.SshInput, this.channel, undefined, chunk);
+    this.ctx.flushData();
+    this.forward(chunk);
   }
 
   private forward(chunk: Buffer): void {

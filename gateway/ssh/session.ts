@@ -6,6 +6,7 @@ import type { RecordingWriter } from '../recording/index.js';
 import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
 import { SessionChannel } from './channel.js';
 import type { ChannelContext } from './context.js';
+import { DataRecorder } from './data.js';
 import { handleForwarding } from './forwarding.js';
 import type { SshListenerDeps } from './listener.js';
 import type { SshUpstream } from './upstream.js';
@@ -21,6 +22,7 @@ export class SshSession implements LiveSession {
   private nextChannel = 0;
   private ended = false;
   private readonly context: ChannelContext;
+  private readonly data: DataRecorder;
 
   constructor(
     readonly info: SessionInfo,
@@ -31,6 +33,7 @@ export class SshSession implements LiveSession {
     private readonly deps: SshListenerDeps,
   ) {
     const isLive = () => !this.ended;
+    this.data = new DataRecorder(writer, deps.clock, (err) => !this.ended && this.failClosed(err));
     this.context = {
       policyContext: { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' },
       policy: deps.policy,
@@ -40,6 +43,12 @@ export class SshSession implements LiveSession {
       logger: deps.logger,
       hopEnv: this.mintHopToken(claims),
       record: (type, data) => this.record(type, data),
+      data: (type, channel, stream, chunk, counts) => {
+        if (!this.ended) this.data.push(type, channel, stream, chunk, counts);
+      },
+      flushData: () => {
+        if (!this.ended) this.data.flush();
+      },
       note: (type, data) => {
         try {
           this.record(type, data)?.catch(() => undefined);
@@ -89,6 +98,7 @@ export class SshSession implements LiveSession {
   private record(type: string, data: Record<string, unknown>): Promise<void> | undefined {
     if (this.ended) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the session has ended');
     try {
+      this.data.stage(); // data that came before this event goes before it
       this.writer.append(type, data);
       return this.writer.commit()?.catch((err: unknown) => {
         this.failClosed(err);
@@ -112,6 +122,7 @@ export class SshSession implements LiveSession {
     this.ended = true;
     const { deps, info } = this;
     this.upstream.client.end();
+    this.data.close();
     // Let what was written to the client (a refusal, a revocation notice) leave before the connection goes.
     setTimeout(() => this.conn.end(), 50).unref();
     this.writer.close({ reason, ...(cause ? { cause } : {}) });

@@ -1,0 +1,103 @@
+import { isUtf8 } from 'node:buffer';
+import type { Clock } from '../../common/clock.js';
+import { addCounts } from '../policy/index.js';
+import type { MaskCounts } from '../policy/types.js';
+import type { RecordingWriter } from '../recording/index.js';
+
+/** The largest data event: consecutive chunks of one channel and stream are joined up to this many bytes. */
+export const COALESCE_BYTES = 256 * 1024;
+/** Staged data events are written once this many bytes wait... */
+export const COMMIT_BYTES = 1024 * 1024;
+/** ...or this long after the first of them, whichever comes first. */
+export const COMMIT_DELAY_MS = 5;
+
+interface Pending {
+  type: string;
+  channel: number;
+  stream: 'stdout' | 'stderr' | undefined;
+  chunks: Buffer[];
+  size: number;
+  /** When the first byte arrived: the event's time. */
+  t: number;
+  counts: MaskCounts | undefined;
+}
+
+/**
+ * SSH data (output, and exec or subsystem input) on its way to a session's
+ * recording, always in full. Data is not a command, so it need not reach the
+ * disk one SSH packet at a time: consecutive chunks of one channel and stream
+ * become one event (up to COALESCE_BYTES), and data events are written in
+ * batches (COMMIT_BYTES or COMMIT_DELAY_MS). Commands and every other event go
+ * through the session's `record`, which first stages what is pending here, so
+ * the file keeps the order of the wire; input is flushed before it is forwarded
+ * (see InputRelay). Memory is bounded by COALESCE_BYTES + COMMIT_BYTES; output
+ * forwarded in the last COMMIT_DELAY_MS is what a gateway crash could lose.
+ *
+ * Payloads are recorded as `{channel, stream?, data, encoding, bytes, masked?}`
+ * (see bytes.ts): valid UTF-8 as text, anything else as base64 built without
+ * a detour through a JSON-escaped string.
+ */
+export class DataRecorder {
+  private pending: Pending | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly writer: RecordingWriter, private readonly clock: Clock, private readonly failClosed: (err: unknown) => void) {}
+
+  push(type: string, channel: number, stream: Pending['stream'], chunk: Buffer, counts?: MaskCounts): void {
+    if (chunk.length === 0) return;
+    try {
+      const p = this.pending;
+      if (p && (p.type !== type || p.channel !== channel || p.stream !== stream || p.size + chunk.length > COALESCE_BYTES)) this.stage();
+      const q = (this.pending ??= { type, channel, stream, chunks: [], size: 0, t: this.clock.nowMicros(), counts: undefined });
+      q.chunks.push(chunk);
+      q.size += chunk.length;
+      if (counts) addCounts((q.counts ??= {}), counts);
+      if (q.size >= COALESCE_BYTES) this.stage();
+      if (this.writer.stagedBytes >= COMMIT_BYTES) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), COMMIT_DELAY_MS);
+    } catch (err) {
+      this.failClosed(err);
+    }
+  }
+
+  /** Stages what is pending as one event; nothing reaches the disk before the next commit. Throws if the recording failed. */
+  stage(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    const payload = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks, p.size);
+    const head = p.stream ? { channel: p.channel, stream: p.stream } : { channel: p.channel };
+    const masked = p.counts ? { masked: p.counts } : {};
+    if (isUtf8(payload)) {
+      this.writer.append(p.type, { ...head, data: payload.toString('utf8'), encoding: 'utf8', bytes: p.size, ...masked }, p.t);
+    } else {
+      this.writer.appendBase64(p.type, { ...head, encoding: 'base64', bytes: p.size, ...masked }, 'data', payload, p.t);
+    }
+  }
+
+  /** Stages and writes every data event held; a failure fails the session closed. */
+  flush(): void {
+    this.clearTimer();
+    try {
+      this.stage();
+      this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
+    } catch (err) {
+      this.failClosed(err);
+    }
+  }
+
+  /** At the end of the session: stages what is pending (the writer's close writes it), and stops the timer. */
+  close(): void {
+    this.clearTimer();
+    try {
+      this.stage();
+    } catch {
+      // the recording has failed; the session reports it
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

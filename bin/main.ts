@@ -10,6 +10,7 @@ import { registerChain } from './commands/chain.js';
 import { registerShow } from './commands/show.js';
 import { registerExport } from './commands/export.js';
 import { registerApprovals } from './commands/approvals.js';
+import { registerWorkbench } from './commands/workbench.js';
 
 /** A command used the wrong way: exit status 2. */
 export class UsageError extends Error {}
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerChain(program);
   registerShow(program);
   registerExport(program);
+  registerWorkbench(program);
   return program;
 }
 

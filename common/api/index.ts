@@ -1,0 +1,280 @@
+/**
+ * The one typed API between the workbench UI (renderer/) and its backend: over
+ * IPC in Electron (electron/preload.ts → electron/ipc.ts) and over HTTP on
+ * 127.0.0.1 in the browser mode (electron/web/). Types only: the renderer
+ * imports this and nothing else of the project, and it imports nothing.
+ * Times are microseconds since the epoch (numbers), with ISO strings beside them.
+ */
+import type { GatewayApproval, GatewaySession, GatewayTarget } from './gateway.js';
+
+export type { GatewayApproval, GatewaySession, GatewayTarget };
+
+/** The verifier's status of a recording (common/recording): intact, unsealed, truncated, unknown-key, tampered, invalid. */
+export type Integrity = string;
+
+export interface CaseInfo {
+  /** The case file on the backend's disk; null when none is open yet. */
+  path: string | null;
+  sessions: number;
+  files: number;
+  events: number;
+}
+
+export interface FileFinding {
+  kind: string;
+  line: number | null;
+  seq: number | null;
+  message: string;
+}
+
+/** One imported recording file: its chain-of-custody facts and integrity. */
+export interface CaseFileEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  importedAt: string;
+  session: string | null;
+  protocol: string | null;
+  integrity: Integrity;
+  sealed: boolean;
+  keyTrusted: boolean;
+  events: number;
+  findings: FileFinding[];
+}
+
+export interface ImportResult {
+  path: string;
+  action: 'imported' | 'unchanged' | 'conflict' | 'rejected' | 'failed';
+  session: string | null;
+  integrity: Integrity | null;
+  sealed: boolean;
+  events: number;
+  message: string | null;
+}
+
+/** An import running in the backend; polled with `importStatus` for its progress. */
+export interface ImportJob {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  filesTotal: number;
+  filesDone: number;
+  current: string | null;
+  bytesRead: number;
+  bytesTotal: number;
+  events: number;
+  results: ImportResult[];
+  message: string | null;
+}
+
+/** A recording picked or dropped in the browser: its name and its text (recordings are JSON lines). */
+export interface UploadFile {
+  name: string;
+  text: string;
+}
+
+export interface HopCounts {
+  statements: number;
+  commands: number;
+  errors: number;
+  blocked: number;
+  held: number;
+  approved: number;
+  denied: number;
+  maskedValues: number;
+  unmaskedSensitive: number;
+}
+
+/** A session (one hop) as listed, graphed and searched. */
+export interface SessionRow {
+  id: string;
+  parent: string | null;
+  linkKind: string | null;
+  inferred: boolean;
+  rootIdentity: string | null;
+  identity: string | null;
+  target: string | null;
+  protocol: string;
+  start: string | null;
+  end: string | null;
+  startMicros: number | null;
+  endMicros: number | null;
+  integrity: Integrity;
+  sealed: boolean;
+  depth: number;
+  endReason: string | null;
+  revoked: boolean;
+  counts: HopCounts;
+}
+
+export interface SessionQuery {
+  /** Full text over commands and SQL (FTS5); words are matched as prefixes. */
+  text?: string;
+}
+
+export interface TextMatch {
+  session: string;
+  seq: number;
+  kind: string;
+  text: string;
+}
+
+export interface SessionSearch {
+  sessions: SessionRow[];
+  /** With `text`: the statements that matched (the first 500). */
+  matches: TextMatch[];
+}
+
+export interface GraphLink {
+  from: string;
+  to: string;
+  kind: string; // hop-token (proven) | token-reuse | address-time (inferred) | …
+  inferred: boolean;
+  evidence: unknown;
+  parentMissing: boolean;
+}
+
+export interface GraphData {
+  identities: string[];
+  hops: SessionRow[];
+  links: GraphLink[];
+}
+
+export interface MaskNote {
+  field: string;
+  rule: string | null;
+  masked: boolean;
+  count: number;
+}
+
+export interface PolicyStep {
+  seq: number;
+  t: number;
+  action: string;
+  rule: string | null;
+  approvalId: string | null;
+  actor: string | null;
+  message: string | null;
+}
+
+export interface Response {
+  seq: number;
+  t: number;
+  kind: 'result' | 'error' | 'notice' | 'output' | 'exit';
+  /** `SELECT 2`, an error code, an exit status. */
+  summary: string;
+  columns?: string[];
+  rows?: string[][];
+  rowCount?: number;
+  /** Output text (terminal escapes removed), or an error/notice message. */
+  text?: string;
+  truncated?: boolean;
+}
+
+/** A command or statement and what came back: one row of the hop view. */
+export interface Exchange {
+  seq: number;
+  t: number;
+  kind: string; // sql | exec | line | sftp | session
+  text: string;
+  responses: Response[];
+  policy: PolicyStep[];
+  masked: MaskNote[];
+}
+
+export interface Marker {
+  t: number;
+  seq: number;
+  kind: 'command' | 'block' | 'held' | 'approved' | 'denied' | 'revoked' | 'child';
+  label: string;
+  /** For a child marker: the child session. */
+  session?: string;
+}
+
+export interface HopDetail {
+  session: SessionRow;
+  link: GraphLink | null;
+  file: { path: string; sha256: string; integrity: Integrity; sealed: boolean } | null;
+  children: SessionRow[];
+  exchanges: Exchange[];
+  exchangesOmitted: number;
+  markers: Marker[];
+  /** An SSH session with terminal output: its size at the start. */
+  terminal: { cols: number; rows: number } | null;
+}
+
+export interface Screen {
+  session: string;
+  time: number;
+  seq: number;
+  t: number;
+  cols: number;
+  rows: number;
+  lines: string[];
+  /** Escape sequences that rebuild the screen on a fresh terminal of that size. */
+  serialized: string;
+}
+
+export interface TerminalChunk {
+  seq: number;
+  t: number;
+  /** Terminal bytes, base64 (output), or a new size (resize). */
+  data?: string;
+  cols?: number;
+  rows?: number;
+}
+
+export interface TerminalChunks {
+  chunks: TerminalChunk[];
+  /** No terminal events after the last chunk. */
+  done: boolean;
+  /** Where the next call starts (`afterSeq`). */
+  nextSeq: number;
+}
+
+export type ExportFormat = 'timesketch' | 'csv' | 'jsonl' | 'ocsf' | 'asciicast' | 'html';
+
+export interface ExportRequest {
+  format: ExportFormat;
+  /** The current filter: these sessions only (all when absent or empty). */
+  sessions?: string[];
+}
+
+export interface ExportResult {
+  fileName: string;
+  records: number;
+  bytes: number;
+  /** Browser mode: where to download it (same origin, secret included). */
+  href?: string;
+  /** Electron: where it was saved; absent when the user cancelled. */
+  savedTo?: string;
+}
+
+/** What the UI can ask of its backend. Every method is one IPC channel and one HTTP route. */
+export interface WorkbenchApi {
+  caseInfo(): Promise<CaseInfo>;
+  openCase(path: string): Promise<CaseInfo>;
+  files(): Promise<CaseFileEntry[]>;
+  importPaths(paths: string[]): Promise<ImportJob>;
+  importUpload(files: UploadFile[]): Promise<ImportJob>;
+  importStatus(id: string): Promise<ImportJob>;
+  sessions(query: SessionQuery): Promise<SessionSearch>;
+  graph(): Promise<GraphData>;
+  hop(session: string): Promise<HopDetail>;
+  screenAt(session: string, time: number): Promise<Screen>;
+  terminalEvents(session: string, afterSeq: number, limit: number): Promise<TerminalChunks>;
+  exportCase(request: ExportRequest): Promise<ExportResult>;
+  gatewaySessions(target: GatewayTarget): Promise<GatewaySession[]>;
+  gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]>;
+  gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }>;
+  gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }>;
+}
+
+export type ApiMethod = keyof WorkbenchApi;
+
+/** What crosses the wire: a value, or an error with a stable code and a sentence for the user. */
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+
+/** What the Electron preload exposes as `window.hopscope`: one method per channel, results enveloped. */
+export type WorkbenchBridge = {
+  [K in ApiMethod]: (...args: Parameters<WorkbenchApi[K]>) => Promise<ApiResult<Awaited<ReturnType<WorkbenchApi[K]>>>>;
+};

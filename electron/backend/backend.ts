@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type {
+  CaseFileEntry, CaseInfo, ExportRequest, ExportResult, GatewayApproval, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
+  Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
+} from '../../common/api/index.js';
+import type { TrustedKeys } from '../../common/keys.js';
+import { findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
+import { ApiError } from '../contract.js';
+import { exportFiltered } from './export.js';
+import { GatewayClient } from './gateway-client.js';
+import { hopDetail } from './hop.js';
+import { caseCounts, fileEntries, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
+
+export interface BackendOptions {
+  /** The case file to open at start (created if missing). */
+  db?: string;
+  trusted: TrustedKeys;
+  /** Where uploads and exports are written (a private temporary folder). */
+  workDir: string;
+  /** Hands an export to the user: a download link in the browser, a save dialog in Electron. */
+  deliver: (file: string, fileName: string) => Promise<Pick<ExportResult, 'href' | 'savedTo'>>;
+  fetch?: typeof fetch;
+}
+
+/** The workbench API over the forensic library; one per window or web server. */
+export class CaseBackend implements WorkbenchApi {
+  private current: CaseFile | undefined;
+  private rows: SessionRow[] | undefined;
+  private readonly jobs = new Map<string, ImportJob>();
+  private readonly gateway: GatewayClient;
+  private importing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: BackendOptions) {
+    mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
+    if (opts.db) this.current = openCase(opts.db);
+    this.warm();
+    this.gateway = new GatewayClient(opts.fetch ?? fetch);
+  }
+
+  /** Computes the session rows (about a second for 5,000 sessions) before the UI first asks. */
+  private warm(): void {
+    setImmediate(() => {
+      try {
+        if (this.current) this.allRows();
+      } catch {
+        // the UI's own request reports the error
+      }
+    });
+  }
+
+  close(): void {
+    this.current?.close();
+    this.current = undefined;
+  }
+
+  private get case(): CaseFile {
+    if (!this.current) throw new ApiError('NO_CASE', 'no case file is open: open or create one first');
+    return this.current;
+  }
+
+  private allRows(): SessionRow[] {
+    this.rows ??= sessionRows(this.case);
+    return this.rows;
+  }
+
+  private row(id: string): SessionRow {
+    const r = this.allRows().find((s) => s.id === id);
+    if (!r) throw new ApiError('SESSION_UNKNOWN', `no session ${id} in this case`);
+    return r;
+  }
+
+  async caseInfo(): Promise<CaseInfo> {
+    if (!this.current) return { path: null, sessions: 0, files: 0, events: 0 };
+    return { path: this.current.path, ...caseCounts(this.current) };
+  }
+
+  async openCase(path: string): Promise<CaseInfo> {
+    if (!path.trim()) throw new ApiError('BAD_REQUEST', 'give the path of a case file');
+    const next = openCase(path);
+    this.close();
+    this.current = next;
+    this.rows = undefined;
+    this.warm();
+    return this.caseInfo();
+  }
+
+  async files(): Promise<CaseFileEntry[]> {
+    return fileEntries(this.case);
+  }
+
+  async importPaths(paths: string[]): Promise<ImportJob> {
+    let files: string[];
+    try {
+      files = findRecordings(paths);
+    } catch (err) {
+      throw new ApiError('IMPORT_PATH', (err as Error).message);
+    }
+    return this.startImport(files);
+  }
+
+  async importUpload(uploads: UploadFile[]): Promise<ImportJob> {
+    const dir = join(this.opts.workDir, `upload-${randomBytes(6).toString('hex')}`);
+    mkdirSync(dir, { mode: 0o700 });
+    const files = uploads.map((u, i) => {
+      const path = join(dir, `${String(i).padStart(4, '0')}-${basename(u.name)}`);
+      writeFileSync(path, u.text, { mode: 0o600 });
+      return path;
+    });
+    return this.startImport(files);
+  }
+
+  async importStatus(id: string): Promise<ImportJob> {
+    const job = this.jobs.get(id);
+    if (!job) throw new ApiError('IMPORT_UNKNOWN', `no import ${id}`);
+    return { ...job, results: [...job.results] };
+  }
+
+  /** Imports run one at a time (one writer); the job is polled for progress. */
+  private startImport(files: string[]): ImportJob {
+    const c = this.case;
+    const job: ImportJob = {
+      id: randomBytes(8).toString('hex'), state: 'running', filesTotal: files.length, filesDone: 0, current: null,
+      bytesRead: 0, bytesTotal: 0, events: 0, results: [], message: null,
+    };
+    this.jobs.set(job.id, job);
+    this.importing = this.importing.then(async () => {
+      try {
+        for (const path of files) {
+          job.current = path;
+          const r = await importFile(c, path, {
+            trusted: this.opts.trusted,
+            onProgress: (p) => Object.assign(job, { bytesRead: p.bytesRead, bytesTotal: p.bytesTotal }),
+          });
+          job.results.push({ path: r.path, action: r.action, session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message });
+          job.events += r.action === 'imported' ? r.events : 0;
+          job.filesDone++;
+          this.rows = undefined;
+        }
+        job.state = 'done';
+      } catch (err) {
+        job.state = 'failed';
+        job.message = (err as Error).message;
+      } finally {
+        job.current = null;
+        this.rows = undefined;
+      }
+    });
+    return { ...job };
+  }
+
+  async sessions(query: SessionQuery): Promise<SessionSearch> {
+    const rows = this.allRows();
+    if (!query.text?.trim()) return { sessions: rows, matches: [] };
+    const matches = searchStatements(this.case, query.text);
+    const hit = new Set(matches.map((m) => m.session));
+    const needle = query.text.trim().toLowerCase();
+    const meta = (r: SessionRow) => [r.id, r.identity, r.target, r.protocol].some((v) => v?.toLowerCase().includes(needle));
+    return { sessions: rows.filter((r) => hit.has(r.id) || meta(r)), matches };
+  }
+
+  async graph(): Promise<GraphData> {
+    const hops = this.allRows();
+    const ids = new Set(hops.map((h) => h.id));
+    const identities = [...new Set(hops.filter((h) => !h.parent || !ids.has(h.parent)).map((h) => h.identity ?? '(unknown identity)'))];
+    return { identities, hops, links: hopLinks(this.case) };
+  }
+
+  async hop(session: string): Promise<HopDetail> {
+    return hopDetail(this.case, this.row(session), this.allRows());
+  }
+
+  async screenAt(session: string, time: number): Promise<Screen> {
+    const s = await screenAt(this.case, session, time);
+    return { session: s.session, time: s.time, seq: s.seq, t: s.t, cols: s.cols, rows: s.rows, lines: s.lines, serialized: s.serialized };
+  }
+
+  async terminalEvents(session: string, afterSeq: number, limit: number): Promise<TerminalChunks> {
+    this.row(session);
+    return terminalChunks(this.case, session, afterSeq, limit);
+  }
+
+  async exportCase(request: ExportRequest): Promise<ExportResult> {
+    for (const s of request.sessions ?? []) this.row(s);
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+    const path = join(this.opts.workDir, `export-${randomBytes(8).toString('hex')}`);
+    const out = exportFiltered(this.case, request, path, stamp);
+    return { fileName: out.fileName, records: out.records, bytes: out.bytes, ...(await this.opts.deliver(out.file, out.fileName)) };
+  }
+
+  gatewaySessions(target: GatewayTarget): Promise<GatewaySession[]> {
+    return this.gateway.sessions(target);
+  }
+
+  gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]> {
+    return this.gateway.approvals(target);
+  }
+
+  gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
+    return this.gateway.decide(target, id, decision, reason);
+  }
+
+  gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
+    return this.gateway.revoke(target, by, value);
+  }
+}

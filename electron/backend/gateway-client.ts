@@ -1,0 +1,56 @@
+import type { GatewayApproval, GatewaySession, GatewayTarget } from '../../common/api/index.js';
+import { ApiError } from '../contract.js';
+
+/**
+ * The gateway's admin API (gateway/admin/server.ts) as the Gateway view uses
+ * it: the backend calls it, so the page never holds a cross-origin token and
+ * the CSP keeps `connect-src 'self'`.
+ */
+export class GatewayClient {
+  constructor(private readonly fetchFn: typeof fetch) {}
+
+  sessions(g: GatewayTarget): Promise<GatewaySession[]> {
+    return this.call<GatewaySession[]>(g, 'GET', '/sessions');
+  }
+
+  approvals(g: GatewayTarget): Promise<GatewayApproval[]> {
+    return this.call<GatewayApproval[]>(g, 'GET', '/approvals');
+  }
+
+  async decide(g: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
+    await this.call(g, 'POST', `/approvals/${encodeURIComponent(id)}/${decision}`, reason ? { reason } : {});
+    return { ok: true };
+  }
+
+  async revoke(g: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
+    await this.call(g, 'POST', '/revocations', { [by]: value });
+    return { ok: true };
+  }
+
+  private async call<T>(g: GatewayTarget, method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(new URL(path, g.url.endsWith('/') ? g.url : `${g.url}/`), {
+        method,
+        headers: { authorization: `Bearer ${g.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new ApiError('GATEWAY_UNREACHABLE', `cannot reach the gateway at ${g.url}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) {
+      const message = (parsed as { error?: unknown } | null)?.error;
+      throw new ApiError(res.status === 401 || res.status === 403 ? 'GATEWAY_REFUSED' : 'GATEWAY_ERROR',
+        `the gateway answered ${res.status}${typeof message === 'string' ? `: ${message}` : ''}`);
+    }
+    return parsed as T;
+  }
+}

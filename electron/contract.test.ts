@@ -1,0 +1,110 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { WorkbenchApi } from '../common/api/index.js';
+import { createBridge } from './bridge.js';
+import { API_METHODS, CHANNELS, channelOf, dispatch } from './contract.js';
+import { isAppUrl, registerIpc, type IpcEventLike } from './ipc.js';
+
+// The preload/IPC contract, without the Electron binary: the bridge, the handlers and their checks use
+// small interfaces (Invoker, IpcMainLike) that Electron's ipcRenderer and ipcMain satisfy.
+
+type Listener = (event: IpcEventLike, ...args: unknown[]) => Promise<unknown>;
+
+function fakeIpcMain() {
+  const handlers = new Map<string, Listener>();
+  return {
+    handlers,
+    handle: (channel: string, listener: Listener) => {
+      if (handlers.has(channel)) throw new Error(`second handler for ${channel}`);
+      handlers.set(channel, listener);
+    },
+    removeHandler: (channel: string) => handlers.delete(channel),
+  };
+}
+
+function fakeApi(): WorkbenchApi & { calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const api = Object.fromEntries(API_METHODS.map((m) => [m, async (...args: unknown[]) => {
+    calls.push([m, ...args]);
+    if (m === 'hop') throw new Error('secret internal detail /var/lib/x');
+    return { method: m };
+  }]));
+  return Object.assign(api as unknown as WorkbenchApi, { calls });
+}
+
+const APP = { senderFrame: { url: 'hopscope://app/index.html' } };
+
+describe('preload bridge', () => {
+  it('exposes exactly one function per channel, each bound to its own channel, and nothing of ipcRenderer', async () => {
+    const invoke = vi.fn(async (channel: string, ...args: unknown[]) => ({ ok: true, value: [channel, args] }));
+    const bridge = createBridge({ invoke });
+    expect(Object.keys(bridge).sort()).toEqual([...API_METHODS].sort());
+    expect(Object.isFrozen(bridge)).toBe(true);
+    for (const key of ['invoke', 'send', 'on', 'ipcRenderer']) expect(key in bridge).toBe(false);
+    await bridge.screenAt('s1', 42);
+    expect(invoke).toHaveBeenLastCalledWith('hopscope:screenAt', 's1', 42);
+    for (const m of API_METHODS) {
+      await (bridge[m] as (...a: unknown[]) => Promise<unknown>)();
+      expect(invoke.mock.lastCall?.[0]).toBe(channelOf(m));
+    }
+  });
+
+  it('covers every method of the API with an argument check', () => {
+    const methods: Record<keyof WorkbenchApi, true> = {
+      caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, hop: true,
+      screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
+    };
+    expect([...API_METHODS].sort()).toEqual(Object.keys(methods).sort());
+    expect(new Set(API_METHODS.map(channelOf)).size).toBe(API_METHODS.length);
+  });
+});
+
+describe('IPC handlers', () => {
+  it('register one handler per channel and remove them all', () => {
+    const ipc = fakeIpcMain();
+    const off = registerIpc(ipc, fakeApi(), () => {});
+    expect([...ipc.handlers.keys()].sort()).toEqual(API_METHODS.map(channelOf).sort());
+    off();
+    expect(ipc.handlers.size).toBe(0);
+  });
+
+  it('refuse every sender that is not the app\'s own frame', async () => {
+    const ipc = fakeIpcMain();
+    const api = fakeApi();
+    const log = vi.fn();
+    registerIpc(ipc, api, log);
+    const call = ipc.handlers.get('hopscope:graph')!;
+    for (const url of ['file:///etc/passwd', 'https://evil.example/', 'hopscope://other/index.html', 'hopscope://user:pw@app/', 'not a url', '']) {
+      expect(await call({ senderFrame: { url } })).toEqual({ ok: false, error: { code: 'FORBIDDEN', message: expect.any(String) } });
+    }
+    expect(await call({ senderFrame: null })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await call({})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(api.calls).toEqual([]);
+    expect(await call(APP)).toEqual({ ok: true, value: { method: 'graph' } });
+    expect(isAppUrl('hopscope://app/assets/x.js')).toBe(true);
+  });
+
+  it('check the arguments before the backend sees them, and never pass the event on', async () => {
+    const ipc = fakeIpcMain();
+    const api = fakeApi();
+    registerIpc(ipc, api, () => {});
+    const h = (m: string) => ipc.handlers.get(`hopscope:${m}`)!;
+    expect(await h('screenAt')(APP, 's1', '42')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await h('screenAt')(APP, 's1')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await h('exportCase')(APP, { format: 'pdf' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await h('importUpload')(APP, [{ name: '../../etc/cron.d/x', text: '' }])).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await h('gatewayDecide')(APP, { url: 'file:///x', token: 't' }, 'a1', 'approve', '')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await h('terminalEvents')(APP, 's1', 0, 1e9)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(api.calls).toEqual([]);
+    expect(await h('screenAt')(APP, 's1', 42)).toMatchObject({ ok: true });
+    expect(await h('sessions')(APP, { text: 'drop', extra: 'ignored' })).toMatchObject({ ok: true });
+    expect(api.calls).toEqual([['screenAt', 's1', 42], ['sessions', { text: 'drop' }]]);
+  });
+
+  it('show a stable code for an unexpected failure and keep its detail in the log', async () => {
+    const log = vi.fn();
+    const result = await dispatch(fakeApi(), 'hop', ['s1'], log);
+    expect(result).toEqual({ ok: false, error: { code: 'INTERNAL', message: expect.not.stringContaining('/var/lib') } });
+    expect(log).toHaveBeenCalledWith(expect.objectContaining({ message: 'secret internal detail /var/lib/x' }));
+    expect(Object.keys(CHANNELS)).toContain('hop');
+  });
+});

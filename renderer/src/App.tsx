@@ -1,0 +1,69 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { CaseInfo, SessionRow } from '../../common/api/index.js';
+import { api } from './api.js';
+import { NO_FILTER, type Filter } from './format.js';
+import { href, useRoute, type View } from './route.js';
+import { CaseView } from './views/CaseView.js';
+import { ChainView } from './views/ChainView.js';
+import { ExportView } from './views/ExportView.js';
+import { GatewayView } from './views/GatewayView.js';
+import { HopView } from './views/HopView.js';
+import { SessionsView } from './views/SessionsView.js';
+
+const TABS: { view: View; label: string }[] = [
+  { view: 'case', label: 'Case' }, { view: 'chain', label: 'Chain' }, { view: 'sessions', label: 'Sessions' },
+  { view: 'hop', label: 'Hop' }, { view: 'export', label: 'Export' }, { view: 'gateway', label: 'Gateway' },
+];
+
+export function App() {
+  const route = useRoute();
+  const [info, setInfo] = useState<CaseInfo | null>(null);
+  const [sessions, setSessions] = useState<SessionRow[]>([]);
+  const [filter, setFilter] = useState<Filter>(NO_FILTER);
+  const [error, setError] = useState<string | null>(null);
+  const [lastHop, setLastHop] = useState<string | undefined>(undefined);
+  const [generation, setGeneration] = useState(0);
+
+  const refresh = useCallback(() => {
+    api.caseInfo().then(async (i) => {
+      setInfo(i);
+      setSessions(i.path ? (await api.sessions({})).sessions : []);
+      setGeneration((g) => g + 1);
+      setError(null);
+    }).catch((err: Error) => setError(err.message));
+  }, []);
+  useEffect(refresh, [refresh]);
+  useEffect(() => {
+    if (route.session) setLastHop(route.session);
+  }, [route.session]);
+
+  const hopSession = route.view === 'hop' ? route.session ?? lastHop : undefined;
+  return (
+    <div className="app">
+      <header className="topbar">
+        <span className="brand">hopscope</span>
+        <nav>
+          {TABS.map((t) => (
+            <a key={t.view} className={route.view === t.view ? 'tab active' : 'tab'} data-testid={`tab-${t.view}`}
+              href={href(t.view === 'hop' && lastHop ? { view: 'hop', session: lastHop } : { view: t.view })}>{t.label}</a>
+          ))}
+        </nav>
+        <span className="case-path" title={info?.path ?? ''}>
+          {info?.path ? `${info.path} · ${info.sessions} sessions · ${info.events.toLocaleString()} events` : 'no case open'}
+        </span>
+      </header>
+      {error && <div className="error-banner" role="alert">{error}</div>}
+      <main className="content">
+        {route.view === 'case' && <CaseView info={info} onChanged={refresh} />}
+        {route.view === 'chain' && <ChainView sessions={sessions} filter={filter} setFilter={setFilter} generation={generation} />}
+        {route.view === 'sessions' && <SessionsView sessions={sessions} filter={filter} setFilter={setFilter} />}
+        {route.view === 'hop' && (hopSession
+          ? <HopView key={hopSession} session={hopSession} {...(route.t ? { at: route.t } : {})}
+            {...(sessions.find((x) => x.id === hopSession)?.protocol ? { protocol: sessions.find((x) => x.id === hopSession)!.protocol } : {})} />
+          : <p className="empty">Pick a hop in the chain or the session list.</p>)}
+        {route.view === 'export' && <ExportView sessions={sessions} filter={filter} setFilter={setFilter} {...(lastHop ? { hop: lastHop } : {})} />}
+        {route.view === 'gateway' && <GatewayView />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,153 @@
+import { Terminal } from '@xterm/xterm';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Marker, Screen } from '../../../common/api/index.js';
+import { api } from '../api.js';
+import { clock } from '../format.js';
+
+const SPEEDS = [0.5, 1, 2, 4, 16];
+/** Idle gaps longer than this are shortened in playback (ms). */
+const MAX_GAP_MS = 1500;
+
+function decode(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export interface SeekRequest {
+  t: number;
+  /** Changes with every request, so the same time can be asked twice. */
+  n: number;
+}
+
+/**
+ * xterm.js playback of an SSH hop. A seek asks the store for the screen at
+ * that time (its nearest keyframe plus the rest), so any point opens at once;
+ * play then streams the output after that screen, at the chosen speed.
+ */
+export function TerminalPlayer({ session, start, end, size, commands, seek, prefetch, onTime }: {
+  session: string; start: number; end: number; size: { cols: number; rows: number }; commands: Marker[];
+  seek: SeekRequest | null; prefetch?: { t: number; screen: Promise<Screen | null> }; onTime: (t: number) => void;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const term = useRef<Terminal | null>(null);
+  const pos = useRef({ seq: 0, t: start });
+  const run = useRef(0);
+  const pending = useRef<number | null>(null);
+  const loading = useRef(false);
+  const [playing, setPlaying] = useState(false);
+  const [speed, setSpeed] = useState(1);
+  const [t, setT] = useState(start);
+  const [ready, setReady] = useState(false);
+
+  useEffect(() => {
+    const x = new Terminal({ cols: size.cols, rows: size.rows, disableStdin: true, scrollback: 500, fontSize: 13, convertEol: false,
+      fontFamily: 'DejaVu Sans Mono, Menlo, Consolas, monospace', theme: { background: '#0f172a' } });
+    x.open(host.current!);
+    term.current = x;
+    return () => {
+      run.current++;
+      x.dispose();
+      term.current = null;
+    };
+  }, [session, size.cols, size.rows]);
+
+  const moved = useCallback((at: number) => {
+    setT(at);
+    onTime(at);
+  }, [onTime]);
+
+  /** Latest wins: while a screen is loading, only the last asked time is loaded next (dragging the slider). */
+  const load = useCallback(async (at: number) => {
+    pending.current = Math.min(end, Math.max(start, at));
+    if (loading.current) return;
+    loading.current = true;
+    try {
+      while (pending.current !== null) {
+        const want = pending.current;
+        pending.current = null;
+        const early = prefetch && prefetch.t === want ? await prefetch.screen : null;
+        const screen = early ?? await api.screenAt(session, want);
+        const x = term.current;
+        if (!x) return;
+        x.reset();
+        if (x.cols !== screen.cols || x.rows !== screen.rows) x.resize(screen.cols, screen.rows);
+        await new Promise<void>((resolve) => x.write(screen.serialized, resolve));
+        pos.current = { seq: screen.seq, t: want };
+        moved(want);
+        setReady(true);
+      }
+    } finally {
+      loading.current = false;
+    }
+  }, [session, start, end, moved, prefetch]);
+
+  const seekTo = useCallback((at: number) => {
+    run.current++;
+    setPlaying(false);
+    void load(at);
+  }, [load]);
+
+  const loadLatest = useRef(load);
+  loadLatest.current = load;
+  useEffect(() => {
+    // A new request (its `n`), not a new callback, triggers the seek.
+    run.current++;
+    setPlaying(false);
+    void loadLatest.current(seek?.t ?? start);
+  }, [seek?.n, seek?.t, session, start]);
+
+  const play = useCallback(async (rate: number) => {
+    const me = ++run.current;
+    setPlaying(true);
+    for (;;) {
+      const batch = await api.terminalEvents(session, pos.current.seq, 400);
+      for (const c of batch.chunks) {
+        const wait = Math.min(MAX_GAP_MS, Math.max(0, (c.t - pos.current.t) / 1000 / rate));
+        if (wait > 4) await new Promise((r) => setTimeout(r, wait));
+        if (run.current !== me || !term.current) return;
+        if (c.data !== undefined) term.current.write(decode(c.data));
+        else if (c.cols && c.rows) term.current.resize(c.cols, c.rows);
+        pos.current = { seq: c.seq, t: c.t };
+        moved(c.t);
+      }
+      if (run.current !== me) return;
+      pos.current.seq = Math.max(pos.current.seq, batch.nextSeq);
+      if (batch.done) break;
+    }
+    moved(end);
+    setPlaying(false);
+  }, [session, end, moved]);
+
+  const next = commands.find((m) => m.t > t + 1);
+  return (
+    <div className="terminal-player" data-testid="terminal-player">
+      <div className="term-host" ref={host} data-testid="terminal" data-ready={ready ? 'yes' : 'no'} data-seq={pos.current.seq} />
+      <div className="term-controls">
+        {playing
+          ? <button type="button" onClick={() => { run.current++; setPlaying(false); }} data-testid="pause">❚❚ pause</button>
+          : <button type="button" onClick={() => void play(speed)} data-testid="play">▶ play</button>}
+        <label>speed
+          <select value={speed} data-testid="speed" onChange={(e) => {
+            const s = Number(e.target.value);
+            setSpeed(s);
+            if (playing) void play(s);
+          }}>{SPEEDS.map((s) => <option key={s} value={s}>{s}×</option>)}</select>
+        </label>
+        <button type="button" disabled={!next} onClick={() => next && seekTo(next.t)} data-testid="next-command" title={next?.label}>next command ›</button>
+        <span className="mono" data-testid="term-time">{clock(t)}</span>
+      </div>
+      <div className="seek">
+        <input type="range" min={start} max={end} step="any" value={t} data-testid="seek"
+          onChange={(e) => seekTo(Number(e.target.value))} aria-label="seek" />
+        <div className="seek-marks">
+          {commands.map((m) => (
+            <button type="button" key={m.seq} className="seek-mark" style={{ left: `${((m.t - start) / Math.max(1, end - start)) * 100}%` }}
+              title={`${clock(m.t)} ${m.label}`} onClick={() => seekTo(m.t)} />
+          ))}
+        </div>
+      </div>
+    </div>
+  );
+}

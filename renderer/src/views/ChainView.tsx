@@ -1,0 +1,103 @@
+import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } from '@xyflow/react';
+import { useEffect, useMemo, useState } from 'react';
+import type { GraphData, SessionRow } from '../../../common/api/index.js';
+import { api } from '../api.js';
+import { FilterBar } from '../components/FilterBar.js';
+import { clock, matches, type Filter } from '../format.js';
+import { layoutForest, pathToRoot, type LaidEdge } from '../graph/layout.js';
+import { nodeTypes } from '../graph/nodes.js';
+import { go } from '../route.js';
+import { EvidencePanel, HopPanel } from './ChainPanels.js';
+
+/** Hops laid out at once; beyond it whole chains wait for a narrower filter or "show all" (5,000 nodes take React Flow seconds). */
+const BUDGET = 300;
+
+export function ChainView({ sessions, filter, setFilter, generation }: { sessions: SessionRow[]; filter: Filter; setFilter: (f: Filter) => void; generation: number }) {
+  const [graph, setGraph] = useState<GraphData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [edge, setEdge] = useState<LaidEdge | null>(null);
+  const [all, setAll] = useState(false);
+  useEffect(() => {
+    api.graph().then(setGraph, (err: Error) => setError(err.message));
+  }, [generation]);
+
+  const layout = useMemo(() => (graph ? layoutForest(graph.hops, graph.links, (h) => matches(filter, h), all ? Infinity : BUDGET) : null), [graph, filter, all]);
+  const path = useMemo(() => (layout && selected ? pathToRoot(layout, selected) : null), [layout, selected]);
+  const missing = useMemo(() => new Set(graph?.links.filter((l) => l.parentMissing).map((l) => l.to)), [graph]);
+
+  const nodes: Node[] = useMemo(() => (layout?.nodes ?? []).map((n) => n.kind === 'hop'
+    ? { id: n.id, type: 'hop', position: { x: n.x, y: n.y }, data: { hop: n.hop!, dimmed: n.dimmed, onPath: path?.nodes.has(n.id) ?? false, parentMissing: missing.has(n.id) },
+      selected: n.id === selected }
+    : { id: n.id, type: 'identity', position: { x: n.x, y: n.y + 38 }, data: { identity: n.identity!, onPath: path?.nodes.has(n.id) ?? false } }), [layout, path, selected, missing]);
+  const edges: Edge[] = useMemo(() => (layout?.edges ?? []).map((e) => {
+    const onPath = path?.edges.has(e.id) ?? false;
+    const color = onPath ? '#2563eb' : e.kind === 'triggered' ? '#94a3b8' : e.inferred ? '#d97706' : '#15803d';
+    return {
+      id: e.id, source: e.from, target: e.to, label: e.kind === 'triggered' ? undefined : `${e.kind}${e.inferred ? ' (inferred)' : ' (proven)'}`,
+      className: `edge-${e.kind === 'triggered' ? 'triggered' : e.inferred ? 'inferred' : 'proven'}`,
+      style: { stroke: color, strokeWidth: onPath ? 4 : 2, ...(e.inferred ? { strokeDasharray: '7 5' } : {}) },
+      labelStyle: { fill: color, fontWeight: 600, fontSize: 11 }, labelBgStyle: { fill: '#fff' },
+      markerEnd: { type: MarkerType.ArrowClosed, color }, data: { kind: e.kind, inferred: e.inferred },
+    };
+  }), [layout, path]);
+
+  if (error) return <p className="error-banner">{error}</p>;
+  if (!graph || !layout) return <p className="muted">Loading the chain…</p>;
+  if (graph.hops.length === 0) return <p className="empty">No sessions in this case yet: import recordings in the <a href="#/case">Case</a> view.</p>;
+  const hop = selected ? graph.hops.find((h) => h.id === selected) : undefined;
+  // Beyond a screenful, open at the first chains at a readable zoom instead of fitting everything.
+  const big = layout.laidHops > 40;
+  return (
+    <div className="chain-view">
+      <div className="chain-toolbar">
+        <FilterBar sessions={sessions} filter={filter} setFilter={setFilter} shown={graph.hops.filter((h) => matches(filter, h)).length} />
+        <div className="legend">
+          <span className="legend-proven">━ proven (hop token)</span>
+          <span className="legend-inferred">╍ inferred</span>
+          <span className="legend-path">━ path to root</span>
+        </div>
+      </div>
+      {layout.laidHops < layout.visibleHops && (
+        <div className="notice" data-testid="chain-budget">
+          Showing the first {layout.laidHops.toLocaleString()} of {layout.visibleHops.toLocaleString()} hops (whole chains, by start time).
+          Narrow the filter by identity, target or time, or <button type="button" onClick={() => setAll(true)}>show all (slow)</button>
+        </div>
+      )}
+      <div className="chain-body">
+        <div className="chain-canvas" data-testid="chain-canvas" data-nodes={layout.nodes.length}>
+          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onlyRenderVisibleElements={big} minZoom={0.05} maxZoom={2}
+            nodesDraggable={false} nodesConnectable={false} elementsSelectable
+            {...(big ? { defaultViewport: { x: 20, y: 20, zoom: 0.75 } } : { fitView: true, fitViewOptions: { padding: 0.15, maxZoom: 1 } })}
+            onNodeClick={(_e, n) => {
+              setEdge(null);
+              setSelected(n.type === 'hop' ? n.id : null);
+            }}
+            onNodeDoubleClick={(_e, n) => n.type === 'hop' && go({ view: 'hop', session: n.id })}
+            onEdgeClick={(_e, ed) => {
+              setEdge(layout.edges.find((x) => x.id === ed.id) ?? null);
+              setSelected(ed.target);
+            }}
+            onPaneClick={() => {
+              setSelected(null);
+              setEdge(null);
+            }}
+            proOptions={{ hideAttribution: true }}>
+            <Background gap={24} />
+            <Controls showInteractive={false} />
+          </ReactFlow>
+        </div>
+        <aside className="chain-side" data-testid="chain-side">
+          {edge ? <EvidencePanel edge={edge} /> : hop ? <HopPanel hop={hop} path={path ? [...path.nodes] : []} /> : (
+            <div className="muted">
+              <p>{graph.identities.length} identit{graph.identities.length === 1 ? 'y' : 'ies'}, {graph.hops.length} hops,
+                {' '}{graph.links.filter((l) => l.inferred).length} inferred links.</p>
+              <p>Click a hop to see its path to the root; click an edge for its evidence; double-click a hop to open it.</p>
+              <p>First session {clock(graph.hops[0]?.startMicros)}.</p>
+            </div>
+          )}
+        </aside>
+      </div>
+    </div>
+  );
+}

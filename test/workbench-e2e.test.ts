@@ -1,0 +1,174 @@
+import { request } from 'node:http';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedSigner, T0, writeScenario, type Scenario } from '../forensics/testing/scenario.js';
+import { freePort } from './helpers/ports.js';
+import { artifacts, assertBuilt, launchChromium, root, startWorkbench, type Workbench } from './workbench-support.js';
+
+// The workbench in browser mode, end to end: the real CLI serves the built UI; Debian's Chromium drives it.
+// Recordings: the forensic fixtures' nested-agents scenario (SSH root with a pty, its psql hop with masked
+// values and guardrail decisions, an inferred SSH hop) — no SSH recording from the real gateway exists yet —
+// plus the real PostgreSQL recording of examples/ (from the gateway in front of a real PostgreSQL).
+const EXAMPLE = join(root, 'examples', 'recordings', '20261125T225616Z-b8462d08b493.jsonl');
+let work: string;
+let scenario: Scenario;
+let wb: Workbench;
+let browser: BrowserContext;
+let page: Page;
+
+const shot = (name: string) => page.screenshot({ path: join(artifacts, `workbench-${name}.png`) });
+const terminalText = () => page.locator('.xterm-rows').innerText();
+
+beforeAll(async () => {
+  assertBuilt();
+  work = mkdtempSync(join(tmpdir(), 'hopscope-workbench-e2e-'));
+  scenario = writeScenario(work, fixedSigner());
+  copyFileSync(EXAMPLE, join(work, 'example-pg.jsonl'));
+  writeFileSync(join(work, 'scenario.pub'), scenario.signer.publicKey);
+  wb = await startWorkbench(['--db', join(work, 'case.db'), '--key', join(work, 'scenario.pub'), '--key', join(root, 'examples', 'keys', 'gateway_ed25519.pub')]);
+  browser = await launchChromium();
+  page = browser.pages()[0] ?? (await browser.newPage());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await wb?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function rawRequest(path: string, opts: { method?: string; host?: string; body?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: wb.port, path, method: opts.method ?? 'POST',
+      headers: { host: opts.host ?? `127.0.0.1:${wb.port}`, 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.method === 'GET' ? undefined : opts.body ?? '[]');
+  });
+}
+
+describe('workbench in browser mode', () => {
+  it('prints a 127.0.0.1 URL with a secret, and the API refuses requests without it', async () => {
+    expect(wb.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24,}\/$/);
+    expect((await rawRequest('/api/caseInfo')).status).toBe(403);
+    expect((await rawRequest(`/${'x'.repeat(wb.secret.length)}/api/caseInfo`)).status).toBe(403);
+    expect((await rawRequest('/', { method: 'GET' })).status).toBe(403);
+    expect((await rawRequest(`/${wb.secret}/api/caseInfo`, { host: `evil.example:${wb.port}` })).status).toBe(421);
+    expect((await rawRequest(`/${wb.secret}/%2e%2e/package.json`, { method: 'GET' })).status).toBe(403); // '..' leaves the secret
+    expect((await rawRequest(`/${wb.secret}/assets/..%2f..%2f..%2fpackage.json`, { method: 'GET' })).status).toBe(404); // never out of the UI folder
+    const ok = await rawRequest(`/${wb.secret}/api/caseInfo`);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toMatchObject({ ok: true, value: { sessions: 0 } });
+  });
+
+  it('imports the recordings picked in the Case view, with progress and integrity per file', async () => {
+    await page.goto(`${wb.url}#/case`);
+    await page.getByTestId('file-input').setInputFiles([...Object.values(scenario.files), join(work, 'example-pg.jsonl')]);
+    await expect.poll(() => page.getByTestId('import-progress').getAttribute('data-state'), { timeout: 20_000 }).toBe('done');
+    await expect.poll(() => page.getByTestId('file-row').count()).toBe(4);
+    expect(await page.getByTestId('integrity-summary').innerText()).toContain('4 intact');
+    await shot('case');
+  });
+
+  it('draws the chain: the identity, four hops, a proven and an inferred edge, evidence and the path to the root', async () => {
+    await page.goto(`${wb.url}#/chain`);
+    await page.getByTestId('hop-node').first().waitFor();
+    expect(await page.getByTestId('identity-node').allInnerTexts()).toEqual([expect.stringContaining('contractor-ci')]);
+    expect(await page.getByTestId('hop-node').count()).toBe(4);
+    expect(await page.locator('.react-flow__edge.edge-proven').count()).toBe(1);
+    expect(await page.locator('.react-flow__edge.edge-inferred').count()).toBe(1);
+    expect(await page.locator('.react-flow__edge.edge-inferred path.react-flow__edge-path').getAttribute('style')).toContain('stroke-dasharray');
+    await page.locator('.react-flow__edge.edge-inferred .react-flow__edge-interaction').click({ force: true });
+    const evidence = await page.getByTestId('evidence').innerText();
+    expect(evidence).toContain('address-time');
+    expect(evidence).toContain('inferred');
+    expect(evidence).toContain('10.0.0.9');
+    await page.locator(`[data-testid="hop-node"][data-session="${scenario.ids.pg}"]`).click();
+    const path = await page.getByTestId('path-to-root').locator('li').allInnerTexts();
+    expect(path).toEqual(['identity:contractor-ci', scenario.ids.root, scenario.ids.pg]);
+    expect(await page.locator('.hop-node.on-path').count()).toBe(2);
+    await shot('chain');
+  });
+
+  it('opens the psql hop: statements beside masked results, guardrail decisions, timeline markers', async () => {
+    await page.getByTestId('open-hop').click();
+    await page.getByTestId('hop-view').waitFor();
+    expect(await page.getByTestId('hop-view').getAttribute('data-session')).toBe(scenario.ids.pg);
+    const masked = page.getByTestId('masked-value');
+    expect(await masked.count()).toBe(2);
+    expect(await masked.first().innerText()).toContain('email');
+    const exchanges = await page.getByTestId('exchange').allInnerTexts();
+    expect(exchanges.join('\n')).toContain('select email, ssn from customers');
+    expect(await page.getByTestId('policy-step').allInnerTexts()).toEqual(expect.arrayContaining([
+      expect.stringContaining('BLOCK · rule no-drop'), expect.stringContaining('DENIED · by alice')]));
+    expect(await page.getByTestId('marker-block').count()).toBe(1);
+    await shot('hop-psql');
+  });
+
+  it('plays the terminal hop and seeks to a command, from the store\'s keyframes', async () => {
+    await page.goto(`${wb.url}#/hop/${scenario.ids.root}`);
+    await page.getByTestId('terminal').and(page.locator('[data-ready="yes"]')).waitFor();
+    await page.getByTestId('speed').selectOption('16');
+    await page.getByTestId('play').click();
+    await expect.poll(terminalText, { timeout: 15_000 }).toContain('Linux jump-host 6.1');
+    // Seek back by dragging the slider to the start, then jump to the next commands.
+    await page.getByTestId('seek').fill(String(T0 + 1000));
+    await expect.poll(terminalText).not.toContain('Linux jump-host');
+    await page.getByTestId('next-command').click(); // ls -la (typed at +5 ms)
+    await page.getByTestId('next-command').click(); // psql … (typed at +8 ms): the ls output is on screen
+    await expect.poll(() => page.getByTestId('term-time').innerText()).toBe('08:53:20.008');
+    await expect.poll(terminalText).toContain('total 8');
+    expect(await terminalText()).not.toContain('psql output');
+    expect(await page.locator('.ex-row.current').innerText()).toContain('psql -c');
+    await page.getByTestId('marker-child').last().click(); // a child marker opens that hop
+    await expect.poll(() => page.getByTestId('hop-view').getAttribute('data-session')).toBe(scenario.ids.ssh2);
+    await page.goto(`${wb.url}#/hop/${scenario.ids.root}?t=1760000000010000`);
+    await expect.poll(terminalText).toContain('psql output');
+    await shot('hop-terminal');
+  });
+
+  it('searches sessions in full text over commands and SQL, and sorts them', async () => {
+    await page.goto(`${wb.url}#/sessions`);
+    await page.getByTestId('session-search').fill('DROP');
+    await expect.poll(() => page.getByTestId('session-row').count()).toBe(1);
+    expect(await page.getByTestId('session-row').getAttribute('data-session')).toBe(scenario.ids.pg);
+    expect(await page.getByTestId('search-match').innerText()).toContain('DROP TABLE customers');
+    await page.getByTestId('session-search').fill('');
+    await expect.poll(() => page.getByTestId('session-row').count()).toBe(4);
+    await page.locator('th', { hasText: 'target' }).click();
+    const targets = await page.locator('[data-testid="session-row"] td:nth-child(4)').allInnerTexts();
+    expect(targets).toEqual([...targets].sort());
+    await shot('sessions');
+  });
+
+  it('exports a Timesketch file that names every hop, its chain and its masking', async () => {
+    await page.goto(`${wb.url}#/export`);
+    await page.getByTestId('format-timesketch').check();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-run').click()]);
+    const file = join(artifacts, 'workbench-export.timesketch.jsonl');
+    await download.saveAs(file);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) expect(Object.keys(l)).toEqual(expect.arrayContaining(['message', 'datetime', 'timestamp_desc', 'session_id', 'root_identity', 'hop_depth']));
+    expect(new Set(lines.map((l) => l.session_id))).toEqual(new Set([...Object.values(scenario.ids), '20261125T225616Z-b8462d08b493']));
+    const pg = lines.filter((l) => l.session_id === scenario.ids.pg);
+    expect(pg.some((l) => l.parent_session_id === scenario.ids.root && l.hop_depth === 1)).toBe(true);
+    expect(pg.some((l) => String(l.masked_fields ?? '').includes('email'))).toBe(true);
+    expect(await page.getByTestId('export-result').innerText()).toContain(`${lines.length} records`);
+    await shot('export');
+  });
+
+  it('says clearly when the gateway of the Gateway view cannot be reached', async () => {
+    const port = await freePort();
+    await page.goto(`${wb.url}#/gateway`);
+    await page.getByTestId('gateway-url').fill(`http://127.0.0.1:${port}`);
+    await page.getByTestId('gateway-token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toContain(`cannot reach the gateway at http://127.0.0.1:${port}`);
+    await shot('gateway');
+  });
+});

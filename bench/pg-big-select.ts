@@ -1,5 +1,8 @@
 // A large SELECT direct vs through the gateway (child process, recording on): rows/s, ratio and the
 // gateway's peak RSS. `npm run bench:pg:big -- --rows 5000000`.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PgConn } from '../test/helpers/postgres.js';
@@ -34,6 +37,14 @@ try {
     console.log(`  direct   ${direct.toFixed(0)} rows/s`);
     console.log(`  gateway  ${through.toFixed(0)} rows/s   ratio ${(through / direct).toFixed(2)}`);
     console.log(`  gateway peak RSS ${mib(peak)} MiB (after start: ${mib(baseline)} MiB)`);
+    const at = new Date().toISOString();
+    const file = join(repoRoot, 'bench', 'results', `pg-big-${at.replace(/[:.]/g, '-')}.json`);
+    await mkdir(join(repoRoot, 'bench', 'results'), { recursive: true });
+    await writeFile(file, `${JSON.stringify({
+      bench: 'pg-big', at, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+      rows, rowsPerSecond: { direct, gateway: through }, ratio: through / direct, gatewayRssBytes: { afterStart: baseline, peak },
+    }, null, 2)}\n`);
+    console.log(`raw results: ${file}`);
   } finally {
     await gateway.stop();
   }

@@ -66,6 +66,10 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       approvals: policies.approvals,
       approverOf: (token) => approverOf(token, config, trusted, clock, revocations),
       revoke: (request) => revoke(request, { registry, revocations, audit, clock }),
+      refused: ({ route, ...refusal }) => {
+        metrics.refusalsTotal.inc({ reason: refusal.reason });
+        audit.refused({ protocol: 'admin', ...refusal, detail: route });
+      },
       sessions: () => registry.list().map(({ info }) => ({
         id: info.id, protocol: info.protocol, identity: info.identity, target: info.target, client: info.client,
         parent: info.parent, linkKind: info.linkKind, startedAt: new Date(info.startedMicros / 1000).toISOString(),

@@ -12,7 +12,8 @@ import { artifacts, assertBuilt, launchChromium, root, startWorkbench, type Work
 // Recordings: the forensic fixtures' nested-agents scenario (SSH root with a pty, its psql hop with masked
 // values and guardrail decisions, an inferred SSH hop) — no SSH recording from the real gateway exists yet —
 // plus the real PostgreSQL recording of examples/ (from the gateway in front of a real PostgreSQL).
-const EXAMPLE = join(root, 'examples', 'recordings', '20261125T225616Z-b8462d08b493.jsonl');
+// A real recording of `hopscope demo` (psql through the gateway), committed with its gateway's public key.
+const EXAMPLE = join(root, 'test', 'fixtures', 'demo-pg.jsonl');
 let work: string;
 let scenario: Scenario;
 let wb: Workbench;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   scenario = writeScenario(work, fixedSigner());
   copyFileSync(EXAMPLE, join(work, 'example-pg.jsonl'));
   writeFileSync(join(work, 'scenario.pub'), scenario.signer.publicKey);
-  wb = await startWorkbench(['--db', join(work, 'case.db'), '--key', join(work, 'scenario.pub'), '--key', join(root, 'examples', 'keys', 'gateway_ed25519.pub')]);
+  wb = await startWorkbench(['--db', join(work, 'case.db'), '--key', join(work, 'scenario.pub'), '--key', join(root, 'test', 'fixtures', 'demo-gateway.pub')]);
   browser = await launchChromium();
   page = browser.pages()[0] ?? (await browser.newPage());
 });

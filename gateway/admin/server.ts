@@ -38,6 +38,8 @@ export interface AdminDeps {
   /** The approver identity of a bearer token; throws when it may not approve. */
   approverOf: (token: string) => string;
   revoke: (req: { identity?: string; tokenId?: string; by: string }) => string[];
+  /** Every refused call is recorded (the gateway's audit recording) with its reason. */
+  refused: (refusal: { reason: string; message: string; client: string; route: string; identity?: string }) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export function createAdminServer(deps: AdminDeps): Server {
       return void handleApprovals(req, res, url, deps).catch((err: Error) => json(res, 500, { error: err.message }));
     }
     if (!authorized(req)) {
+      deps.refused({ reason: 'ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required', client: clientOf(req), route: `${req.method} ${url.pathname}` });
       res.setHeader('WWW-Authenticate', 'Bearer realm="hopscope-admin"');
       return send(res, 401, 'application/json', JSON.stringify({ error: 'a valid bearer token is required' }));
     }
@@ -91,6 +94,7 @@ async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: U
     if (!bearer) throw new Error('an approver token is required');
     approver = deps.approverOf(bearer);
   } catch (err) {
+    deps.refused({ reason: (err as HopscopeError).code ?? 'APPROVAL_FORBIDDEN', message: (err as Error).message, client: clientOf(req), route: `${req.method} ${url.pathname}` });
     res.setHeader('WWW-Authenticate', 'Bearer realm="hopscope-approvals"');
     return json(res, 403, { error: `refused: ${(err as Error).message}` });
   }
@@ -104,8 +108,13 @@ async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: U
     return json(res, 200, { ...decided, decision: m[2] === 'approve' ? 'approved' : 'denied', approver });
   } catch (err) {
     const code = (err as HopscopeError).code;
+    deps.refused({ reason: code ?? 'APPROVAL_INVALID', message: (err as Error).message, client: clientOf(req), route: `${req.method} ${url.pathname}`, identity: approver });
     return json(res, code === 'APPROVAL_FORBIDDEN' ? 403 : code === 'APPROVAL_UNKNOWN' ? 409 : 400, { error: (err as Error).message, code });
   }
+}
+
+function clientOf(req: IncomingMessage): string {
+  return `${req.socket.remoteAddress}:${req.socket.remotePort}`;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

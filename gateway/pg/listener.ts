@@ -60,6 +60,16 @@ class PgStartup {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.parse(chunk);
+    } catch (err) {
+      // A malformed message that the frame decoder let through (e.g. a password
+      // without its terminator): this client is refused; nothing escapes to the process.
+      this.refuse('PROTOCOL_VIOLATION', '08P01', `protocol violation: ${(err as Error).message}`);
+    }
+  };
+
+  private parse(chunk: Buffer): void {
     this.parser.parse(chunk, (msg) => {
       if (this.done) return;
       switch (msg.name) {
@@ -80,7 +90,7 @@ class PgStartup {
           return this.refuse('PROTOCOL_VIOLATION', '08P01', `unexpected ${msg.name} message during startup`);
       }
     });
-  };
+  }
 
   private startTls(): void {
     if (!this.deps.tls || this.socket instanceof TLSSocket) {

@@ -169,7 +169,7 @@ export class SessionChannel {
           up.pause();
           down.once('drain', () => up.resume());
         }
-      });
+      }, this.pty !== undefined);
       return masker;
     };
     const stdout = output('stdout', down);

@@ -5,6 +5,14 @@ export type MaskFn = (text: string) => { text: string; counts: MaskCounts };
 
 /** How long a line without its newline (a prompt, a progress bar) may wait for the rest of it. */
 const TAIL_WAIT_MS = 15;
+/**
+ * Characters a sensitive value is made of (emails, card numbers with their
+ * spaces and dashes, SSNs, keys, tokens). A run of them at the end of a held
+ * line could be the first half of a value, so a non-interactive stream never
+ * lets it go on the timer: only its end, a character outside the set, or the
+ * size limit releases it.
+ */
+const VALUE_RUN = /[A-Za-z0-9@._%+\-/=: ]+$/;
 /** A line longer than this is masked in parts rather than held. */
 const TAIL_LIMIT = 8192;
 
@@ -19,7 +27,17 @@ export class OutputMasker {
   private tail: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly mask: MaskFn | undefined, private readonly emit: (chunk: Buffer, counts: MaskCounts | undefined) => void) {}
+  /**
+   * `interactive` (a pty): the wait ends the hold, so echo and prompts appear at
+   * once; a value split by a pause of more than TAIL_WAIT_MS may then pass in two
+   * unmatched parts. Otherwise the trailing run of value characters is kept back
+   * until what follows it shows where it ends.
+   */
+  constructor(
+    private readonly mask: MaskFn | undefined,
+    private readonly emit: (chunk: Buffer, counts: MaskCounts | undefined) => void,
+    private readonly interactive = true,
+  ) {}
 
   push(chunk: Buffer): void {
     if (!this.mask) return this.emit(chunk, undefined);
@@ -32,15 +50,21 @@ export class OutputMasker {
     if (rest.length > TAIL_LIMIT) return this.maskAndEmit(rest);
     this.tail = Buffer.from(rest);
     this.clearTimer();
-    this.timer = setTimeout(() => this.flush(), TAIL_WAIT_MS);
+    this.timer = setTimeout(() => this.flush(false), TAIL_WAIT_MS);
   }
 
-  /** Emits what is held (end of stream, or the wait ran out). */
-  flush(): void {
+  /** Emits what is held: all of it at the end of the stream, or after the wait what cannot be part of a value. */
+  flush(final = true): void {
     this.clearTimer();
     const tail = this.tail;
     this.tail = undefined;
-    if (tail) this.maskAndEmit(tail);
+    if (!tail) return;
+    if (final || this.interactive) return this.maskAndEmit(tail);
+    const text = tail.toString('latin1');
+    const run = VALUE_RUN.exec(text);
+    const keep = run ? run[0].length : 0;
+    if (keep < tail.length) this.maskAndEmit(tail.subarray(0, tail.length - keep));
+    if (keep > 0) this.tail = Buffer.from(tail.subarray(tail.length - keep));
   }
 
   private clearTimer(): void {

@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { compileMasking, Masker } from '../policy/index.js';
+import { OutputMasker } from './masking.js';
+
+const masker = new Masker(compileMasking([{ name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' }, { name: 'email', builtin: 'email' }], 't'));
+
+function collect(interactive: boolean) {
+  const out: string[] = [];
+  const m = new OutputMasker((t) => masker.maskText(t), (chunk) => out.push(chunk.toString()), interactive);
+  return { m, out, text: () => out.join('') };
+}
+
+describe('OutputMasker', () => {
+  it('masks a value split across chunks and a pause, on a non-interactive stream', async () => {
+    const { m, text } = collect(false);
+    m.push(Buffer.from('ssn 123-4'));
+    await sleep(60); // well past the wait: the partial value must still be held
+    expect(text()).toBe('');
+    m.push(Buffer.from('5-6789 mail bob@exa'));
+    await sleep(60);
+    m.push(Buffer.from('mple.org done\n'));
+    m.flush();
+    expect(text()).toBe('ssn [masked:ssn] mail [masked:email] done\n');
+  });
+
+  it('releases what cannot be part of a value after the wait, and the rest at the end', async () => {
+    const { m, out } = collect(false);
+    m.push(Buffer.from('progress ## 50%|'));
+    await sleep(60);
+    expect(out.join('')).toBe('progress ## 50%|');
+    m.push(Buffer.from('tail 123-45'));
+    m.flush();
+    expect(out.join('')).toBe('progress ## 50%|tail 123-45');
+  });
+
+  it('shows a prompt at once on an interactive stream', async () => {
+    const { m, text } = collect(true);
+    m.push(Buffer.from('user@host:~$ '));
+    await sleep(60);
+    expect(text()).toBe('user@host:~$ ');
+  });
+});

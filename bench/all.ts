@@ -49,8 +49,8 @@ for (const part of parts) {
   if (part.script === 'pg.js') {
     const r = json.ratios as Record<string, number | undefined>;
     const tps = json.meanTps as Record<string, number | undefined>;
-    rows.push([part.name, `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}`,
-      `TPS direct ${f(tps.direct, 0)}, pgbouncer ${f(tps.pgbouncer, 0)}, gateway ${f(tps.gateway, 0)}; gateway peak RSS ${mib((json.gateway as { peakRssBytes?: number }).peakRssBytes)}`]);
+    rows.push([part.name, `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}, with policies/pgbouncer ${f(r['policies/pgbouncer'])}`,
+      `TPS direct ${f(tps.direct, 0)}, pgbouncer ${f(tps.pgbouncer, 0)}, gateway ${f(tps.gateway, 0)}, gateway+policies ${f(tps['gateway+policies'], 0)}; gateway peak RSS ${mib((json.gateway as { peakRssBytes?: number }).peakRssBytes)}`]);
   } else if (part.script === 'pg-big-select.js') {
     const rps = json.rowsPerSecond as { direct: number; gateway: number };
     rows.push([part.name, `gateway/direct ${f(json.ratio)}`, `${json.rows} rows; rows/s direct ${f(rps.direct, 0)}, gateway ${f(rps.gateway, 0)}; gateway peak RSS ${mib((json.gatewayRssBytes as { peak?: number }).peak)}`]);

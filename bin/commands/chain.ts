@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { buildChain, chainDot, chainJson, chainMermaid, chainText, ForensicsError } from '../../forensics/index.js';
-import { ExitStatus } from '../main.js';
+import { buildChain, chainDot, chainJson, chainMermaid, chainText } from '../../forensics/index.js';
 import { openCaseOrExit, usageError } from './case-options.js';
 
 const RENDER = { text: chainText, json: chainJson, dot: chainDot, mermaid: chainMermaid } as const;
@@ -20,12 +19,6 @@ export function registerChain(program: Command): void {
       const c = openCaseOrExit(opts.db, true);
       try {
         process.stdout.write(render(buildChain(c, { session: opts.session })));
-      } catch (err) {
-        if (err instanceof ForensicsError) {
-          process.stderr.write(`hopscope: ${err.message}\n`);
-          throw new ExitStatus(1);
-        }
-        throw err;
       } finally {
         c.close();
       }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { findRecordings, importPaths, type FileImport, type ImportSummary, type Progress } from '../../forensics/index.js';
+import { importPaths, type FileImport, type ImportSummary, type Progress } from '../../forensics/index.js';
 import { ExitStatus } from '../main.js';
-import { collect, openCaseOrExit, trustedKeysFrom, usageError } from './case-options.js';
+import { collect, openCaseOrExit, recordingsIn, trustedKeysFrom } from './case-options.js';
 
 interface ImportOptions {
   db?: string;
@@ -24,13 +24,7 @@ export function registerImport(program: Command): void {
     .addHelpText('after', '\nWithout --key or --config, the keys in ./keys are trusted if that folder exists.\n' +
       'Exit status: 0 every file imported (or already present) intact and sealed, 1 otherwise, 2 a usage error.')
     .action(async (paths: string[], opts: ImportOptions) => {
-      let files: string[];
-      try {
-        files = findRecordings(paths);
-      } catch (err) {
-        return usageError((err as Error).message);
-      }
-      if (files.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
+      const files = recordingsIn(paths);
       const trusted = trustedKeysFrom(opts);
       if (trusted.size === 0) process.stderr.write('hopscope: no trusted keys (use --key or --config): every recording is flagged unknown-key\n');
       const c = openCaseOrExit(opts.db, false);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { ForensicsError, showSession } from '../../forensics/index.js';
-import { ExitStatus } from '../main.js';
+import { showSession } from '../../forensics/index.js';
 import { openCaseOrExit } from './case-options.js';
 
 export function registerShow(program: Command): void {
@@ -15,12 +14,6 @@ export function registerShow(program: Command): void {
       const c = openCaseOrExit(opts.db, true);
       try {
         for (const line of showSession(c, opts.session)) process.stdout.write(`${line}\n`);
-      } catch (err) {
-        if (err instanceof ForensicsError) {
-          process.stderr.write(`hopscope: ${err.message}\n`);
-          throw new ExitStatus(1);
-        }
-        throw err;
       } finally {
         c.close();
       }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import type { TrustedKeys } from '../../common/keys.js';
 import { verifyRecordingFile, type Finding, type IntegrityStatus } from '../../common/recording/index.js';
-import { findRecordings } from '../../forensics/index.js';
 import { ExitStatus } from '../main.js';
-import { collect, trustedKeysFrom, usageError } from './case-options.js';
+import { collect, recordingsIn, trustedKeysFrom } from './case-options.js';
 
 /** One file's result, as printed by `--json`. */
 export interface FileReport {
@@ -58,17 +57,6 @@ export function registerVerify(program: Command): void {
     });
 }
 
-/** Named files as given; folders searched recursively for *.jsonl, in name order. */
-function recordingsIn(paths: string[]): string[] {
-  let files: string[];
-  try {
-    files = findRecordings(paths);
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (files.length === 0) usageError(`no recordings (*.jsonl) found in ${paths.join(', ')}`);
-  return files;
-}
 
 async function verifyFile(path: string, trusted: TrustedKeys): Promise<FileReport> {
   try {

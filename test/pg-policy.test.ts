@@ -204,18 +204,19 @@ describe('revocation', () => {
       const res = await fetch(`${gw.gateway.admin.url}/sessions`, { headers: { authorization: `Bearer ${gw.gateway.admin.token}` } });
       return ((await res.json()) as { identity: string }[]).some((s) => s.identity === 'bob') ? true : undefined;
     });
+    // Revoking an identity refuses the tokens it was issued until then (a token issued later works again).
+    const oldToken = gw.token('bob');
     const started = Date.now();
     const res = await cli('token', 'revoke', '--config', gw.configPath, '--identity', 'bob');
     expect(res.stdout).toMatch(/revoked identity bob; 1 live session\(s\) cut/);
     await session.exited;
     expect(Date.now() - started).toBeLessThan(5000);
     expect(session.output()).toMatch(/the session was revoked \(identity bob\)/);
-    const refused = await psql('SELECT 1', 'bob');
+    const refused = await run('psql', ['-X', '-c', 'SELECT 1'], { env: libpqEnv({ ...gw.conn('bob'), password: oldToken }) });
     expect(refused.stderr).toMatch(/the token is revoked: identity bob was revoked/);
     const persisted = JSON.parse(await readFile(`${gw.keysDir}/revocations.json`, 'utf8')) as { identity?: string }[];
     expect(persisted.some((r) => r.identity === 'bob')).toBe(true);
     // A restarted gateway on the same keys.dir still refuses bob's tokens of before.
-    const oldToken = gw.token('bob');
     await gw.gateway.stop();
     const restarted = await startGateway(gw.config, { logger: silentLogger });
     try {

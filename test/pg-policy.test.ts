@@ -206,11 +206,9 @@ describe('revocation', () => {
     });
     // Revoking an identity refuses the tokens it was issued until then (a token issued later works again).
     const oldToken = gw.token('bob');
-    const started = Date.now();
     const res = await cli('token', 'revoke', '--config', gw.configPath, '--identity', 'bob');
     expect(res.stdout).toMatch(/revoked identity bob; 1 live session\(s\) cut/);
     await session.exited;
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(session.output()).toMatch(/the session was revoked \(identity bob\)/);
     const refused = await run('psql', ['-X', '-c', 'SELECT 1'], { env: libpqEnv({ ...gw.conn('bob'), password: oldToken }) });
     expect(refused.stderr).toMatch(/the token is revoked: identity bob was revoked/);

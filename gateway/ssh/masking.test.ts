@@ -41,3 +41,17 @@ describe('OutputMasker', () => {
     expect(text()).toBe('user@host:~$ ');
   });
 });
+
+describe('OutputMasker on a pty', () => {
+  it('holds a partial number value briefly, and still echoes typed letters at once', async () => {
+    const { m, text } = collect(true);
+    m.push(Buffer.from('ssn 123-4'));
+    await sleep(60);
+    expect(text()).toBe('ssn '); // the digits wait a little longer for their end
+    m.push(Buffer.from('5-6789\r\n'));
+    expect(text()).toBe('ssn [masked:ssn]\r\n');
+    m.push(Buffer.from('l'));
+    await sleep(60);
+    expect(text()).toBe('ssn [masked:ssn]\r\nl');
+  });
+});

@@ -13,6 +13,13 @@ const TAIL_WAIT_MS = 15;
  * size limit releases it.
  */
 const VALUE_RUN = /[A-Za-z0-9@._%+\-/=: ]+$/;
+/**
+ * On a pty, the tail of a held line that looks like the start of a number
+ * value (digits with spaces or dashes) or of an email gets a second, longer
+ * wait: typed letters still echo at once, a partial SSN or card number does not.
+ */
+const PARTIAL_VALUE = /(?:\d[\d -]{2,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]*)$/;
+const PARTIAL_WAIT_MS = 300;
 /** A line longer than this is masked in parts rather than held. */
 const TAIL_LIMIT = 8192;
 
@@ -26,6 +33,7 @@ const TAIL_LIMIT = 8192;
 export class OutputMasker {
   private tail: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private partialWaited = false;
 
   /**
    * `interactive` (a pty): the wait ends the hold, so echo and prompts appear at
@@ -50,6 +58,7 @@ export class OutputMasker {
     if (rest.length > TAIL_LIMIT) return this.maskAndEmit(rest);
     this.tail = Buffer.from(rest);
     this.clearTimer();
+    this.partialWaited = false;
     this.timer = setTimeout(() => this.flush(false), TAIL_WAIT_MS);
   }
 
@@ -59,12 +68,19 @@ export class OutputMasker {
     const tail = this.tail;
     this.tail = undefined;
     if (!tail) return;
-    if (final || this.interactive) return this.maskAndEmit(tail);
+    if (final) return this.maskAndEmit(tail);
     const text = tail.toString('latin1');
-    const run = VALUE_RUN.exec(text);
+    const pattern = !this.interactive ? VALUE_RUN : this.partialWaited ? undefined : PARTIAL_VALUE;
+    const run = pattern?.exec(text);
     const keep = run ? run[0].length : 0;
     if (keep < tail.length) this.maskAndEmit(tail.subarray(0, tail.length - keep));
-    if (keep > 0) this.tail = Buffer.from(tail.subarray(tail.length - keep));
+    if (keep > 0) {
+      this.tail = Buffer.from(tail.subarray(tail.length - keep));
+      if (this.interactive) {
+        this.partialWaited = true;
+        this.timer = setTimeout(() => this.flush(false), PARTIAL_WAIT_MS);
+      }
+    }
   }
 
   private clearTimer(): void {

@@ -63,10 +63,15 @@ it(`serves ${PG_SESSIONS + SSH_SESSIONS} concurrent sessions without losing an e
     });
     // Each SSH session keeps one shell (`sh` over exec) and types commands into it: starting a
     // process per command costs sshd more than two cores give (about 7 execs/s here, direct or not).
-    const sshClients = await openAll(SSH_SESSIONS, 6, async () => {
+    // A shell counts as open once it has answered a first `echo`: the gateway accepts the channel at
+    // once, but the target's sshd starts the 110 shells at its own pace (a CI run saw the last ones
+    // take over 30 s), and that pace is sshd's, not the path's.
+    const sshClients = await openAll(SSH_SESSIONS, 6, async (i) => {
       const c = await within(ssh2Client(gw.sshPort, 'agent:host', { password: gw.token() }), 30_000, 'ssh connect');
       c.on('error', () => undefined);
-      return { client: c, shell: await within(openShell(c), 30_000, 'ssh shell') };
+      const shell = await within(openShell(c), 30_000, 'ssh shell');
+      await within(shell.run(`load_ssh_ready_${i}`), 120_000, `first answer of shell ${i}`);
+      return { client: c, shell };
     });
     const adminToken = readFileSync(join(gw.keysDir, 'admin.token'), 'utf8').trim();
     const live = (await (await fetch(`${gw.adminUrl}/sessions`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as unknown[];
@@ -98,7 +103,7 @@ it(`serves ${PG_SESSIONS + SSH_SESSIONS} concurrent sessions without losing an e
           try {
             sshDone.set(marker, await within(shell.run(marker), 30_000, 'shell command'));
           } catch (err) {
-            failures.push(`${marker}: ${(err as Error).message}`);
+            failures.push(`${marker}: ${(err as Error).message}; its stderr: ${JSON.stringify(shell.stderr())}`);
           }
           await sleep(300 + ((i * 53 + n * 7) % 400));
         }
@@ -154,7 +159,7 @@ it(`serves ${PG_SESSIONS + SSH_SESSIONS} concurrent sessions without losing an e
 });
 
 /** A shell on the target; `run(marker)` types `echo marker` and resolves with the line it answers. */
-function openShell(client: ssh2.Client): Promise<{ run(marker: string): Promise<string>; close(): void }> {
+function openShell(client: ssh2.Client): Promise<{ run(marker: string): Promise<string>; stderr(): string; close(): void }> {
   return new Promise((resolve, reject) => {
     client.exec('sh', (err, channel) => {
       if (err) return reject(err);
@@ -169,8 +174,11 @@ function openShell(client: ssh2.Client): Promise<{ run(marker: string): Promise<
           w.done(w.marker);
         }
       });
-      channel.stderr.on('data', () => undefined);
+      let errText = '';
+      channel.stderr.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-500)));
+      channel.on('exit', (code: number | null, signal?: string) => (errText += `[exit ${code ?? signal}]`));
       resolve({
+        stderr: () => errText,
         run: (marker) => new Promise((done) => {
           waiter = { marker, done };
           channel.write(`echo ${marker}\n`);

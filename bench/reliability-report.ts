@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
 interface Row { check: string; tried: number; passed: number; note?: string }
 interface Report { name: string; title: string; at: string; seconds: number; machine: { cpus: number; cpuModel?: string; memGiB: number; node: string }; rows: Row[] }
 
-const ORDER = ['crash', 'fail-closed', 'load', 'tamper', 'bad-input', 'auth', 'leaks'];
+const ORDER = ['crash', 'fail-closed', 'load', 'big-transfer', 'tamper', 'bad-input', 'auth', 'leaks'];
 if (!existsSync(args.in)) throw new Error(`${args.in} does not exist: run npm run test:reliability first`);
 const reports = readdirSync(args.in).filter((f) => f.endsWith('.json'))
   .map((f) => JSON.parse(readFileSync(join(args.in, f), 'utf8')) as Report)

@@ -47,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ExitStatus) return err.status;
-    if (err instanceof CommanderError) return err.exitCode;
+    // Commander has printed its message (unknown command or option, missing argument): a usage error, as ours.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UsageError) {
       process.stderr.write(`hopscope: ${err.message}\n`);
       return 2;

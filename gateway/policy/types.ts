@@ -29,6 +29,8 @@ export interface PolicyPipeline {
   judgeCommand(ctx: PolicyContext, command: string): Verdict;
   /** Masks free text (SSH output, a PostgreSQL text value) by pattern and built-in recognizers. */
   maskText(text: string): { text: string; counts: MaskCounts };
+  /** False when no pattern or built-in rule exists: free text passes as it is, with no hold for a split value. */
+  readonly masksText: boolean;
   /** A masker for one session's result columns (PostgreSQL), with the rules in scope for it. */
   maskerFor(ctx: PolicyContext): SessionMasker;
   /**

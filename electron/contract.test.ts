@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkbenchApi } from '../common/api/index.js';
-import { createBridge } from './bridge.js';
+import { EVENT_CHANNELS, createBridge } from './bridge.js';
 import { API_METHODS, CHANNELS, channelOf, dispatch } from './contract.js';
 import { isAppUrl, registerIpc, type IpcEventLike } from './ipc.js';
 
@@ -37,7 +37,7 @@ describe('preload bridge', () => {
   it('exposes exactly one function per channel, each bound to its own channel, and nothing of ipcRenderer', async () => {
     const invoke = vi.fn(async (channel: string, ...args: unknown[]) => ({ ok: true, value: [channel, args] }));
     const bridge = createBridge({ invoke });
-    expect(Object.keys(bridge).sort()).toEqual([...API_METHODS].sort());
+    expect(Object.keys(bridge).sort()).toEqual([...API_METHODS, ...Object.keys(EVENT_CHANNELS)].sort());
     expect(Object.isFrozen(bridge)).toBe(true);
     for (const key of ['invoke', 'send', 'on', 'ipcRenderer']) expect(key in bridge).toBe(false);
     await bridge.screenAt('s1', 42);
@@ -52,6 +52,7 @@ describe('preload bridge', () => {
     const methods: Record<keyof WorkbenchApi, true> = {
       caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, hop: true,
       screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
+      localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true,
     };
     expect([...API_METHODS].sort()).toEqual(Object.keys(methods).sort());
     expect(new Set(API_METHODS.map(channelOf)).size).toBe(API_METHODS.length);
@@ -98,6 +99,36 @@ describe('IPC handlers', () => {
     expect(await h('screenAt')(APP, 's1', 42)).toMatchObject({ ok: true });
     expect(await h('sessions')(APP, { text: 'drop', extra: 'ignored' })).toMatchObject({ ok: true });
     expect(api.calls).toEqual([['screenAt', 's1', 42], ['sessions', { text: 'drop' }]]);
+  });
+
+  it('check the local gateway channels: a config path, no arguments, and a local target by id that carries no token', async () => {
+    const api = fakeApi();
+    const call = (m: keyof WorkbenchApi, ...args: unknown[]) => dispatch(api, m, args, () => {});
+    for (const args of [[], [''], ['  '], [42], ['/etc/gw.yml', 'extra'], ['/etc/gw\0.yml'], ['x'.repeat(5000)]]) {
+      expect(await call('localGatewayStart', ...args), JSON.stringify(args).slice(0, 80)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    }
+    for (const m of ['localGatewayStatus', 'localGatewayStop', 'localGatewayImport'] as const) {
+      expect(await call(m, '/etc/gw.yml')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    }
+    const badTargets = [
+      { local: 'not-hex!' }, { local: 7 }, { local: '' }, { local: 'ab', token: 'smuggled' }, { local: 'ab', url: 'http://x' },
+      { local: 'ab', approver: 'alice; drop' }, { local: 'ab', approver: 3 }, { url: 'http://x' }, null, 'ab',
+    ];
+    for (const t of badTargets) {
+      expect(await call('gatewaySessions', t), JSON.stringify(t)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    }
+    expect(api.calls).toEqual([]);
+    expect(await call('localGatewayStart', '/etc/hopscope/gateway.yml')).toMatchObject({ ok: true });
+    expect(await call('localGatewayStop')).toMatchObject({ ok: true });
+    expect(await call('gatewayDecide', { local: '0a1b', approver: 'alice', extra: 1 }, 'a1', 'approve', 'ok by me')).toMatchObject({ ok: true });
+    expect(await call('gatewayRevoke', { local: '0a1b' }, 'identity', 'agent')).toMatchObject({ ok: true });
+    expect(await call('gatewaySessions', { url: 'http://127.0.0.1:8099', token: 't', local: undefined })).toMatchObject({ ok: true });
+    expect(api.calls).toEqual([
+      ['localGatewayStart', '/etc/hopscope/gateway.yml'], ['localGatewayStop'],
+      ['gatewayDecide', { local: '0a1b', approver: 'alice' }, 'a1', 'approve', 'ok by me'],
+      ['gatewayRevoke', { local: '0a1b' }, 'identity', 'agent'],
+      ['gatewaySessions', { url: 'http://127.0.0.1:8099', token: 't' }],
+    ]);
   });
 
   it('show a stable code for an unexpected failure and keep its detail in the log', async () => {

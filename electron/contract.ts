@@ -32,12 +32,30 @@ const str = (v: unknown, what: string, max = 4096): string => (typeof v === 'str
 const int = (v: unknown, what: string): number => (typeof v === 'number' && Number.isSafeInteger(v) ? v : bad(`${what} must be an integer`));
 const strings = (v: unknown, what: string): string[] => (Array.isArray(v) && v.length <= 100_000 ? v.map((x, i) => str(x, `${what}[${i}]`)) : bad(`${what} must be a list of strings`));
 
+const IDENTITY = /^[A-Za-z0-9._-]{1,200}$/;
+
+/** A remote gateway `{ url, token }`, or the local one by its run id `{ local, approver? }` (its tokens stay in the backend). */
 function gatewayTarget(v: unknown): GatewayTarget {
-  const o = v as Partial<GatewayTarget> | null;
-  if (!o || typeof o !== 'object') bad('gateway must be { url, token }');
+  const o = v as { url?: unknown; token?: unknown; local?: unknown; approver?: unknown } | null;
+  if (!o || typeof o !== 'object') bad('gateway must be { url, token } or { local }');
+  if (o.local !== undefined) {
+    if (o.url !== undefined || o.token !== undefined) bad('a local gateway takes no url or token');
+    const local = str(o.local, 'gateway.local', 64);
+    if (!/^[0-9a-f]{1,64}$/.test(local)) bad('gateway.local must be a local gateway id');
+    if (o.approver === undefined) return { local };
+    const approver = str(o.approver, 'gateway.approver', 200);
+    if (!IDENTITY.test(approver)) bad('gateway.approver must be an identity name');
+    return { local, approver };
+  }
   const url = str(o.url, 'gateway.url');
   if (!/^https?:\/\//.test(url)) bad('gateway.url must be an http(s) URL');
   return { url, token: str(o.token, 'gateway.token') };
+}
+
+function configPath(v: unknown): string {
+  const path = str(v, 'configPath');
+  if (!path.trim() || path.includes('\0')) bad('configPath must be a file path');
+  return path;
 }
 
 function uploads(v: unknown): UploadFile[] {
@@ -94,6 +112,10 @@ export const CHANNELS: { readonly [K in ApiMethod]: Check<K> } = {
     if (a[1] !== 'identity' && a[1] !== 'tokenId') bad('revoke by identity or tokenId');
     return [gatewayTarget(a[0]), a[1], str(a[2], 'value', 200)];
   },
+  localGatewayStart: (a) => (arity(a, 1, 'localGatewayStart'), [configPath(a[0])]),
+  localGatewayStatus: (a) => (arity(a, 0, 'localGatewayStatus'), []),
+  localGatewayStop: (a) => (arity(a, 0, 'localGatewayStop'), []),
+  localGatewayImport: (a) => (arity(a, 0, 'localGatewayImport'), []),
 };
 
 export const API_METHODS = Object.keys(CHANNELS) as ApiMethod[];

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, session } from 'electron';
 import { loadTrustedKeys } from '../common/keys.js';
 import { CaseBackend } from './backend/backend.js';
+import { EVENT_CHANNELS } from './bridge.js';
 import { APP_HOST, APP_SCHEME, APP_URL, isAppUrl, registerIpc } from './ipc.js';
 import { CONTENT_SECURITY_POLICY, rendererDist } from './paths.js';
 
@@ -68,11 +69,22 @@ function menu(backend: CaseBackend): Menu {
     await backend.openCase(r.filePaths[0]).catch((err: Error) => dialog.showErrorBox('Cannot open the case file', err.message));
     win?.webContents.reload();
   };
+  // The import runs in the backend; once it is over the page is told, and refreshes its files, sessions and graph (no reload).
   const importFolder = async () => {
     const r = await dialog.showOpenDialog(win!, { title: 'Import recordings', properties: ['openFile', 'openDirectory', 'multiSelections'] });
     if (r.canceled || r.filePaths.length === 0) return;
-    await backend.importPaths(r.filePaths).catch((err: Error) => dialog.showErrorBox('Cannot import', err.message));
-    win?.webContents.reload();
+    try {
+      let job = await backend.importPaths(r.filePaths);
+      while (job.state === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        job = await backend.importStatus(job.id);
+      }
+      if (job.state === 'failed') dialog.showErrorBox('The import stopped', job.message ?? 'see the log');
+    } catch (err) {
+      dialog.showErrorBox('Cannot import', (err as Error).message);
+    } finally {
+      if (win && !win.isDestroyed()) win.webContents.send(EVENT_CHANNELS.onCaseChanged);
+    }
   };
   return Menu.buildFromTemplate([
     { label: 'File', submenu: [

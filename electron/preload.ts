@@ -2,4 +2,11 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import { createBridge } from './bridge.js';
 
-contextBridge.exposeInMainWorld('hopscope', createBridge({ invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args) }));
+contextBridge.exposeInMainWorld('hopscope', createBridge({
+  invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args),
+  on: (channel, listener) => {
+    const onEvent = () => listener(); // the IpcRendererEvent and any arguments stay here
+    ipcRenderer.on(channel, onEvent);
+    return () => void ipcRenderer.removeListener(channel, onEvent);
+  },
+}));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixedSigner, T0, writeScenario, type Scenario } from '../forensics/testing/scenario.js';
+import { FixtureRecording, fixedSigner, T0, writeScenario, type Scenario } from '../forensics/testing/scenario.js';
 import { freePort } from './helpers/ports.js';
 import { artifacts, assertBuilt, launchChromium, root, startWorkbench, type Workbench } from './workbench-support.js';
 
@@ -171,5 +171,54 @@ describe('workbench in browser mode', () => {
     await page.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => page.getByRole('alert').innerText()).toContain(`cannot reach the gateway at http://127.0.0.1:${port}`);
     await shot('gateway');
+  });
+  it('keeps a hop of thousands of statements usable: binned markers, blocks on top, rows drawn near the view, seek in step', async () => {
+    // A busy psql session (its own root, so the chain above is unchanged): 3,000 statements 1 ms apart, one in 100 blocked.
+    const busy = '20251009T090000Z-busy00000001';
+    const rec = new FixtureRecording(busy, 'postgres', scenario.signer, T0 + 600_000_000);
+    rec.event('session.start', { identity: 'batch-job', tokenId: 'tok-busy', tokenKind: 'identity', target: 'prod-db', protocol: 'postgres', client: '10.0.0.7:40000', tls: true });
+    for (let i = 0; i < 3000; i++) {
+      const q = rec.event('pg.query', { sql: `select ${i} as n` });
+      if (i % 100 === 50) rec.event('policy.block', { statement: q, rule: 'no-drop', reason: 'blocked for the test', action: 'block' });
+      else rec.event('pg.result', { statement: q, command: 'SELECT 1', rowCount: 1, columns: [{ name: 'n', typeOid: 23, format: 0 }], rows: [[String(i)]], rowsRecorded: 1, durationMicros: 100 });
+      if (i % 500 === 499) rec.checkpoint();
+    }
+    rec.event('session.end', { reason: 'client closed' });
+    const file = rec.write(join(work, `${busy}.jsonl`));
+    await page.goto(`${wb.url}#/case`);
+    await page.getByTestId('file-input').setInputFiles([file]);
+    await expect.poll(() => page.getByTestId('file-row').count(), { timeout: 30_000 }).toBe(5);
+
+    await page.goto(`${wb.url}#/hop/${busy}`);
+    await page.getByTestId('exchange').first().waitFor();
+    expect(await page.getByTestId('exchanges').getAttribute('data-rows')).toBe('2000'); // the session start and the first 1,999 statements; the rest is said below
+    expect(await page.getByText('1001 more commands not shown').count()).toBe(1);
+    expect(await page.getByTestId('exchange').count()).toBeLessThan(100); // only the rows near the view are in the page
+    const counts = async (testId: string) => (await page.getByTestId(testId).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count')))));
+    const commandBins = await counts('marker-command');
+    expect(commandBins.length).toBeLessThan(400); // one bar per few pixels, not one per command
+    expect(commandBins.reduce((a, b) => a + b, 0)).toBe(1999); // every statement shown is in a bar
+    expect((await counts('marker-block')).reduce((a, b) => a + b, 0)).toBe(30); // every block, none hidden under a bar
+    const block = page.getByTestId('marker-block').first();
+    expect(await block.evaluate((el) => Number(getComputedStyle(el).zIndex) > Number(getComputedStyle(el.parentElement!.querySelector('[data-testid="marker-command"]')!).zIndex))).toBe(true);
+    expect(await block.getAttribute('title')).toContain('block: ');
+
+    // A bar in the middle seeks to its first command: that row is drawn, marked and in view.
+    const bar = page.getByTestId('marker-command').nth(Math.floor(commandBins.length / 2));
+    const at = /at (\d\d:\d\d:\d\d\.\d{3})$/.exec((await bar.getAttribute('aria-label')) ?? '')?.[1];
+    expect(at).toBeDefined();
+    await bar.click();
+    await expect.poll(() => page.locator('.ex-row.current .ex-cmd .ex-meta').innerText()).toContain(at!);
+    expect(await page.locator('.ex-row.current').isVisible()).toBe(true);
+    expect(await page.locator('.ex-row.current').evaluate((row) => {
+      const r = row.getBoundingClientRect();
+      const box = row.closest('.exchanges')!.getBoundingClientRect();
+      return r.top >= box.top && r.top < box.bottom;
+    })).toBe(true);
+    // Zooming in shows fewer commands per bar, around the cursor.
+    await page.getByTestId('timeline-zoom-in').click();
+    await expect.poll(async () => (await counts('marker-command')).reduce((a, b) => a + b, 0)).toBeLessThan(1999);
+    expect(Math.max(...(await counts('marker-command')))).toBeLessThan(Math.max(...commandBins));
+    await shot('hop-many');
   });
 });

@@ -27,14 +27,16 @@ export interface Workbench {
   secret: string;
   output: () => string;
   stop(): Promise<void>;
+  /** The workbench process itself (to kill it as a crash would). */
+  child: ChildProcess;
 }
 
 /** `hopscope workbench --web` on a free port; resolves with the URL it prints. */
-export async function startWorkbench(args: string[]): Promise<Workbench> {
+export async function startWorkbench(args: string[], opts: { env?: Record<string, string> } = {}): Promise<Workbench> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const child = spawn(process.execPath, [join(root, 'bin', 'hopscope'), 'workbench', '--web', '--port', String(port), ...args],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -58,7 +60,7 @@ export async function startWorkbench(args: string[]): Promise<Workbench> {
       if (attempt < 3 && isAddressInUse(out)) continue;
       throw new Error(`hopscope workbench did not start:\n${out}`);
     }
-    return { url, port, secret: new URL(url).pathname.split('/')[1]!, output: () => out, stop: () => stopChild(child) };
+    return { url, port, secret: new URL(url).pathname.split('/')[1]!, output: () => out, stop: () => stopChild(child), child };
   }
 }
 

@@ -1,10 +1,24 @@
-// The gateway's admin API as the workbench's Gateway view sees it (gateway/admin/server.ts). Types only.
+// The gateway's admin API as the workbench's Gateway view sees it (gateway/admin/server.ts), and the
+// local gateway the workbench starts in a child process. Types only.
 
-export interface GatewayTarget {
+/** A gateway reached by its admin URL, with a token the user gave. */
+export interface RemoteGateway {
   url: string;
   /** The admin bearer token (sessions, revocations) or an approver's token (approvals). */
   token: string;
 }
+
+/**
+ * The local gateway, by the id of its run (LocalGatewayStatus.id): the backend holds its admin token
+ * and issues the approver's token itself, so neither reaches the page.
+ */
+export interface LocalGatewayRef {
+  local: string;
+  /** The approver identity (approver: true in its config) to decide approvals as. */
+  approver?: string;
+}
+
+export type GatewayTarget = RemoteGateway | LocalGatewayRef;
 
 export interface GatewaySession {
   id: string;
@@ -21,4 +35,32 @@ export interface GatewayApproval {
   target: string;
   operation: string;
   requestedAt: string;
+}
+
+/**
+ * The gateway the workbench started from a config file (`hopscope gateway --config FILE` in its own
+ * process group: it keeps running if the workbench dies; Stop sends SIGTERM, which seals recordings).
+ * `starting` until it reports its listeners; `failed` when it exited before that or with an error.
+ */
+export interface LocalGatewayStatus {
+  state: 'none' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+  /** This run's id, for LocalGatewayRef; null when none ran. */
+  id: string | null;
+  configPath: string | null;
+  pid: number | null;
+  /** Started by an earlier workbench and found still running. */
+  adopted: boolean;
+  startedAt: string | null;
+  listeners: { postgres?: string; ssh?: string };
+  adminUrl: string | null;
+  recordingsDir: string | null;
+  /** The identities its config lets approve. */
+  approvers: string[];
+  exitCode: number | null;
+  signal: string | null;
+  /** Why it failed or stopped, in the gateway's own words. */
+  message: string | null;
+  /** The last lines it wrote to stderr, and where the whole log is. */
+  logTail: string[];
+  logFile: string | null;
 }

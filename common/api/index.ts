@@ -5,9 +5,9 @@
  * imports this and nothing else of the project, and it imports nothing.
  * Times are microseconds since the epoch (numbers), with ISO strings beside them.
  */
-import type { GatewayApproval, GatewaySession, GatewayTarget } from './gateway.js';
+import type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from './gateway.js';
 
-export type { GatewayApproval, GatewaySession, GatewayTarget };
+export type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway };
 
 /** The verifier's status of a recording (common/recording): intact, unsealed, truncated, unknown-key, tampered, invalid. */
 export type Integrity = string;
@@ -267,6 +267,13 @@ export interface WorkbenchApi {
   gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]>;
   gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }>;
   gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }>;
+  /** Starts `hopscope gateway --config FILE` in a child process; resolves once it listens, fails or keeps starting. */
+  localGatewayStart(configPath: string): Promise<LocalGatewayStatus>;
+  localGatewayStatus(): Promise<LocalGatewayStatus>;
+  /** SIGTERM: the gateway ends its sessions and seals their recordings; resolves once it exited (or is still stopping). */
+  localGatewayStop(): Promise<LocalGatewayStatus>;
+  /** Imports the local gateway's recording.dir into the open case, trusting its signing key. */
+  localGatewayImport(): Promise<ImportJob>;
 }
 
 export type ApiMethod = keyof WorkbenchApi;
@@ -274,7 +281,13 @@ export type ApiMethod = keyof WorkbenchApi;
 /** What crosses the wire: a value, or an error with a stable code and a sentence for the user. */
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
-/** What the Electron preload exposes as `window.hopscope`: one method per channel, results enveloped. */
+/** What the Electron preload exposes as `window.hopscope`: one method per channel, results enveloped, and the main process's events. */
 export type WorkbenchBridge = {
   [K in ApiMethod]: (...args: Parameters<WorkbenchApi[K]>) => Promise<ApiResult<Awaited<ReturnType<WorkbenchApi[K]>>>>;
-};
+} & WorkbenchEvents;
+
+/** Notifications from the Electron main process: a listener gets no argument (it asks the API what changed); each returns its unsubscribe. */
+export interface WorkbenchEvents {
+  /** The case changed outside the page (File › Import Recordings… in the menu): refresh files, sessions and the graph. */
+  onCaseChanged(listener: () => void): () => void;
+}

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, join, resolve, sep } from 'node:path';
 import type {
   CaseFileEntry, CaseInfo, ExportRequest, ExportResult, GatewayApproval, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
-  Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
+  LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
 import { findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
 import { ApiError } from '../contract.js';
+import { packageRoot } from '../paths.js';
 import { exportFiltered } from './export.js';
 import { GatewayClient } from './gateway-client.js';
 import { hopDetail } from './hop.js';
+import { LocalGateway } from './local-gateway.js';
 import { caseCounts, fileEntries, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
 
 export interface BackendOptions {
@@ -22,6 +25,8 @@ export interface BackendOptions {
   /** Hands an export to the user: a download link in the browser, a save dialog in Electron. */
   deliver: (file: string, fileName: string) => Promise<Pick<ExportResult, 'href' | 'savedTo'>>;
   fetch?: typeof fetch;
+  /** Where the local gateway's log and run record live (default $HOPSCOPE_STATE_DIR or ~/.hopscope). */
+  stateDir?: string;
 }
 
 /** The workbench API over the forensic library; one per window or web server. */
@@ -30,6 +35,7 @@ export class CaseBackend implements WorkbenchApi {
   private rows: SessionRow[] | undefined;
   private readonly jobs = new Map<string, ImportJob>();
   private readonly gateway: GatewayClient;
+  private local: LocalGateway | undefined;
   private importing: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BackendOptions) {
@@ -118,7 +124,7 @@ export class CaseBackend implements WorkbenchApi {
   }
 
   /** Imports run one at a time (one writer); the job is polled for progress. */
-  private startImport(files: string[]): ImportJob {
+  private startImport(files: string[], trusted = this.opts.trusted): ImportJob {
     const c = this.case;
     const job: ImportJob = {
       id: randomBytes(8).toString('hex'), state: 'running', filesTotal: files.length, filesDone: 0, current: null,
@@ -130,7 +136,7 @@ export class CaseBackend implements WorkbenchApi {
         for (const path of files) {
           job.current = path;
           const r = await importFile(c, path, {
-            trusted: this.opts.trusted,
+            trusted,
             onProgress: (p) => Object.assign(job, { bytesRead: p.bytesRead, bytesTotal: p.bytesTotal }),
           });
           job.results.push({ path: r.path, action: r.action, session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message });
@@ -190,18 +196,54 @@ export class CaseBackend implements WorkbenchApi {
   }
 
   gatewaySessions(target: GatewayTarget): Promise<GatewaySession[]> {
-    return this.gateway.sessions(target);
+    return this.gateway.sessions(this.remote(target, 'admin'));
   }
 
   gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]> {
-    return this.gateway.approvals(target);
+    return this.gateway.approvals(this.remote(target, 'approve'));
   }
 
   gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
-    return this.gateway.decide(target, id, decision, reason);
+    return this.gateway.decide(this.remote(target, 'approve'), id, decision, reason);
   }
 
   gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
-    return this.gateway.revoke(target, by, value);
+    return this.gateway.revoke(this.remote(target, 'admin'), by, value);
+  }
+
+  async localGatewayStart(configPath: string): Promise<LocalGatewayStatus> {
+    // The page can write files here (uploads); a config it wrote could send local secrets to a host of its choosing.
+    const path = resolve(configPath.trim());
+    if (path === resolve(this.opts.workDir) || path.startsWith(resolve(this.opts.workDir) + sep)) {
+      throw new ApiError('LOCAL_GATEWAY_CONFIG', 'a gateway config cannot come from the workbench\'s upload folder');
+    }
+    return this.localGateway.start(path);
+  }
+
+  async localGatewayStatus(): Promise<LocalGatewayStatus> {
+    return this.localGateway.status();
+  }
+
+  async localGatewayStop(): Promise<LocalGatewayStatus> {
+    return this.localGateway.stop();
+  }
+
+  async localGatewayImport(): Promise<ImportJob> {
+    const { dir, trusted } = this.localGateway.recordings();
+    const files = findRecordings([dir]);
+    return this.startImport(files, new Map([...this.opts.trusted, ...trusted]));
+  }
+
+  /** Created on first use: it looks for a gateway an earlier workbench left running. */
+  private get localGateway(): LocalGateway {
+    this.local ??= new LocalGateway({
+      stateDir: this.opts.stateDir ?? process.env.HOPSCOPE_STATE_DIR ?? join(homedir(), '.hopscope'),
+      launcher: join(packageRoot(), 'bin', 'hopscope'),
+    });
+    return this.local;
+  }
+
+  private remote(target: GatewayTarget, purpose: 'admin' | 'approve'): RemoteGateway {
+    return 'local' in target ? this.localGateway.remote(target, purpose) : target;
   }
 }

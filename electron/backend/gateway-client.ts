@@ -1,33 +1,34 @@
-import type { GatewayApproval, GatewaySession, GatewayTarget } from '../../common/api/index.js';
+import type { GatewayApproval, GatewaySession, RemoteGateway } from '../../common/api/index.js';
 import { ApiError } from '../contract.js';
 
 /**
  * The gateway's admin API (gateway/admin/server.ts) as the Gateway view uses
  * it: the backend calls it, so the page never holds a cross-origin token and
- * the CSP keeps `connect-src 'self'`.
+ * the CSP keeps `connect-src 'self'`. A local gateway's target is resolved to
+ * its URL and token by LocalGateway first.
  */
 export class GatewayClient {
   constructor(private readonly fetchFn: typeof fetch) {}
 
-  sessions(g: GatewayTarget): Promise<GatewaySession[]> {
+  sessions(g: RemoteGateway): Promise<GatewaySession[]> {
     return this.call<GatewaySession[]>(g, 'GET', '/sessions');
   }
 
-  approvals(g: GatewayTarget): Promise<GatewayApproval[]> {
+  approvals(g: RemoteGateway): Promise<GatewayApproval[]> {
     return this.call<GatewayApproval[]>(g, 'GET', '/approvals');
   }
 
-  async decide(g: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
+  async decide(g: RemoteGateway, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
     await this.call(g, 'POST', `/approvals/${encodeURIComponent(id)}/${decision}`, reason ? { reason } : {});
     return { ok: true };
   }
 
-  async revoke(g: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
+  async revoke(g: RemoteGateway, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
     await this.call(g, 'POST', '/revocations', { [by]: value });
     return { ok: true };
   }
 
-  private async call<T>(g: GatewayTarget, method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(g: RemoteGateway, method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchFn(new URL(path, g.url.endsWith('/') ? g.url : `${g.url}/`), {

@@ -1,6 +1,6 @@
 import type { Exchange, HopDetail, Marker, MaskNote, Response, SessionRow } from '../../common/api/index.js';
 import { iterateEvents, type CaseFile } from '../../forensics/index.js';
-import { hopLinks, terminalMeta } from './queries.js';
+import { hopLinkTo, terminalMeta } from './queries.js';
 
 const MAX_EXCHANGES = 2000;
 const MAX_ROWS = 50;
@@ -85,7 +85,7 @@ export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[]): HopD
   const term = terminalMeta(c, id);
   return {
     session: row,
-    link: hopLinks(c).find((l) => l.to === id) ?? null,
+    link: hopLinkTo(c, id),
     file: file ? { path: file.path, sha256: file.sha256, integrity: file.integrity, sealed: file.sealed === 1 } : null,
     children, exchanges, exchangesOmitted: omitted, markers,
     terminal: term.hasOutput ? { cols: term.cols ?? 80, rows: term.rows ?? 24 } : null,

@@ -79,13 +79,24 @@ export function toRow(s: SessionSummary, counts: HopCounts, inferred: boolean, r
   };
 }
 
+interface HopLinkRow { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }
+
+const toLink = (h: HopLinkRow, parentMissing: boolean): GraphLink => ({
+  from: h.parent, to: h.child, kind: h.link_kind, inferred: h.inferred === 1,
+  evidence: h.evidence ? JSON.parse(h.evidence) as unknown : null, parentMissing,
+});
+
 export function hopLinks(c: CaseFile): GraphLink[] {
   const ids = new Set((c.db.prepare('SELECT id FROM sessions').all() as { id: string }[]).map((r) => r.id));
-  return (c.db.prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops ORDER BY child').all() as
-    { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }[]).map((h) => ({
-    from: h.parent, to: h.child, kind: h.link_kind, inferred: h.inferred === 1,
-    evidence: h.evidence ? JSON.parse(h.evidence) as unknown : null, parentMissing: !ids.has(h.parent),
-  }));
+  return (c.db.prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops ORDER BY child').all() as HopLinkRow[])
+    .map((h) => toLink(h, !ids.has(h.parent)));
+}
+
+/** The link to one hop from its parent (a primary-key lookup: the hop view must not read every link of a 5,000-session case). */
+export function hopLinkTo(c: CaseFile, child: string): GraphLink | null {
+  const h = c.db.prepare(`SELECT child, parent, link_kind, inferred, evidence, EXISTS (SELECT 1 FROM sessions s WHERE s.id = hops.parent) AS known
+    FROM hops WHERE child = ?`).get(child) as (HopLinkRow & { known: number }) | undefined;
+  return h ? toLink(h, h.known === 0) : null;
 }
 
 /** FTS5 over commands and SQL: each word a quoted prefix term, all required. */

@@ -33,6 +33,8 @@ export function App() {
     }).catch((err: Error) => setError(err.message));
   }, []);
   useEffect(refresh, [refresh]);
+  // Electron: an import from the application menu says so; the Case view and the graph refresh without a reload.
+  useEffect(() => window.hopscope?.onCaseChanged(refresh), [refresh]);
   useEffect(() => {
     if (route.session) setLastHop(route.session);
   }, [route.session]);
@@ -62,7 +64,7 @@ export function App() {
             {...(sessions.find((x) => x.id === hopSession)?.protocol ? { protocol: sessions.find((x) => x.id === hopSession)!.protocol } : {})} />
           : <p className="empty">Pick a hop in the chain or the session list.</p>)}
         {route.view === 'export' && <ExportView sessions={sessions} filter={filter} setFilter={setFilter} {...(lastHop ? { hop: lastHop } : {})} />}
-        {route.view === 'gateway' && <GatewayView />}
+        {route.view === 'gateway' && <GatewayView onCaseChanged={refresh} />}
       </main>
     </div>
   );

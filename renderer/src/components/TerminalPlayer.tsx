@@ -1,8 +1,9 @@
 import { Terminal } from '@xterm/xterm';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Marker, Screen } from '../../../common/api/index.js';
 import { api } from '../api.js';
 import { clock } from '../format.js';
+import { bin } from './Timeline.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 16];
 /** Idle gaps longer than this are shortened in playback (ms). */
@@ -13,6 +14,28 @@ function decode(b64: string): Uint8Array {
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
+}
+
+let shared: { term: Terminal; element: HTMLDivElement } | undefined;
+
+/**
+ * One xterm.js terminal for the page, moved into each hop's player and reset: opening a hop then costs
+ * no terminal creation, font measurement or teardown (they were a third of opening an SSH hop).
+ */
+function sharedTerminal(): { term: Terminal; element: HTMLDivElement } {
+  if (!shared) {
+    const element = document.createElement('div');
+    element.className = 'term-screen';
+    const term = new Terminal({ cols: 80, rows: 24, disableStdin: true, scrollback: 500, fontSize: 13, convertEol: false,
+      fontFamily: 'DejaVu Sans Mono, Menlo, Consolas, monospace', theme: { background: '#0f172a' } });
+    // xterm measures its font when opened: open it attached (off screen), once.
+    element.style.cssText = 'position: absolute; left: -10000px; top: 0';
+    document.body.appendChild(element);
+    term.open(element);
+    element.style.cssText = '';
+    shared = { term, element };
+  }
+  return shared;
 }
 
 export interface SeekRequest {
@@ -42,13 +65,14 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
   const [ready, setReady] = useState(false);
 
   useEffect(() => {
-    const x = new Terminal({ cols: size.cols, rows: size.rows, disableStdin: true, scrollback: 500, fontSize: 13, convertEol: false,
-      fontFamily: 'DejaVu Sans Mono, Menlo, Consolas, monospace', theme: { background: '#0f172a' } });
-    x.open(host.current!);
+    const { term: x, element } = sharedTerminal();
+    x.reset();
+    if (x.cols !== size.cols || x.rows !== size.rows) x.resize(size.cols, size.rows);
+    host.current!.appendChild(element);
     term.current = x;
     return () => {
       run.current++;
-      x.dispose();
+      element.remove();
       term.current = null;
     };
   }, [session, size.cols, size.rows]);
@@ -141,13 +165,22 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
       <div className="seek">
         <input type="range" min={start} max={end} step="any" value={t} data-testid="seek"
           onChange={(e) => seekTo(Number(e.target.value))} aria-label="seek" />
-        <div className="seek-marks">
-          {commands.map((m) => (
-            <button type="button" key={m.seq} className="seek-mark" style={{ left: `${((m.t - start) / Math.max(1, end - start)) * 100}%` }}
-              title={`${clock(m.t)} ${m.label}`} onClick={() => seekTo(m.t)} />
-          ))}
-        </div>
+        <SeekMarks commands={commands} start={start} end={end} onSeek={seekTo} />
       </div>
     </div>
   );
 }
+
+/** Command marks under the slider, one per few pixels (a hop may have thousands), drawn once per hop rather than at every tick of playback. */
+const SeekMarks = memo(function SeekMarks({ commands, start, end, onSeek }: { commands: Marker[]; start: number; end: number; onSeek: (t: number) => void }) {
+  const marks = useMemo(() => bin(commands, start, end, 600, 4), [commands, start, end]);
+  return (
+    <div className="seek-marks">
+      {marks.map((c) => (
+        <button type="button" key={c.x} className="seek-mark" style={{ left: `${c.x * 100}%` }}
+          title={`${clock(c.markers[0]!.t)} ${c.markers[0]!.label}${c.markers.length > 1 ? ` (+${c.markers.length - 1} more)` : ''}`}
+          onClick={() => onSeek(c.markers[0]!.t)} />
+      ))}
+    </div>
+  );
+});

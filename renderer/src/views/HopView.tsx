@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useLayoutEffect, useMemo, useState } from 'react';
 import type { Exchange, HopDetail, Screen } from '../../../common/api/index.js';
 import { api } from '../api.js';
 import { CountBadges, IntegrityBadge } from '../components/Badges.js';
@@ -17,7 +17,8 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
   const [follow, setFollow] = useState(true);
 
   const [prefetch, setPrefetch] = useState<{ t: number; screen: Promise<Screen | null> } | undefined>(undefined);
-  useEffect(() => {
+  // A layout effect: the requests leave before the first paint rather than a frame after it.
+  useLayoutEffect(() => {
     const opened = performance.now();
     const asked = api.hop(session);
     // An SSH hop opened at a time: its screen is asked for right after the hop, not once the hop has rendered.
@@ -36,11 +37,21 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
     setFollow(true);
     setSeek((s) => ({ t, n: (s?.n ?? 0) + 1 }));
   }, []);
+  // The row at the cursor: the last exchange at or before it (they are in time order), found by bisection.
   const current = useMemo(() => {
-    let seq = -1;
-    for (const x of hop?.exchanges ?? []) if (x.t <= cursor) seq = x.seq;
-    return seq;
+    const xs = hop?.exchanges ?? [];
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid]!.t <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? xs[lo - 1]!.seq : -1;
   }, [hop, cursor]);
+  const commands = useMemo(() => hop?.markers.filter((m) => m.kind === 'command') ?? [], [hop]);
+  const pick = useCallback((x: Exchange) => seekTo(x.t), [seekTo]);
+  const unfollow = useCallback(() => setFollow(false), []);
 
   if (error) return <p className="error-banner">{error}</p>;
   if (!hop) return <p className="muted">Opening {session}…</p>;
@@ -48,7 +59,6 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
   const start = s.startMicros ?? 0;
   // Markers after the end (a child that outlived its parent) sit at the right edge.
   const end = Math.max(s.endMicros ?? Math.max(start, ...hop.markers.map((m) => m.t)), start + 1);
-  const commands = hop.markers.filter((m) => m.kind === 'command');
   return (
     <div className="hop-view" data-testid="hop-view" data-session={s.id}>
       <div className="hop-header">
@@ -73,13 +83,13 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
       </div>
       <Timeline start={start} end={end} markers={hop.markers} cursor={cursor} onSeek={seekTo} />
       <div className={hop.terminal ? 'hop-body with-terminal' : 'hop-body'}>
-        <div onWheel={() => setFollow(false)}>
-          <Exchanges exchanges={hop.exchanges} current={current} follow={follow} onPick={(x: Exchange) => seekTo(x.t)} />
+        <div className="ex-pane" onWheel={unfollow}>
+          <Exchanges exchanges={hop.exchanges} current={current} follow={follow} onPick={pick} />
           {hop.exchangesOmitted > 0 && <p className="muted">{hop.exchangesOmitted} more commands not shown; export the hop for all of them.</p>}
         </div>
         {hop.terminal && (
           <TerminalPlayer session={s.id} start={start} end={end} size={hop.terminal} commands={commands} seek={seek} {...(prefetch ? { prefetch } : {})}
-            onTime={(t) => setCursor(t)} />
+            onTime={setCursor} />
         )}
       </div>
     </div>

@@ -4,4 +4,4 @@ export {
   type EventTypeName,
 } from './format.js';
 export { RecordingVerifier, type Finding, type FindingKind, type IntegrityStatus, type VerifiedLine, type VerifyReport } from './verify.js';
-export { readRecordingLines, verifyRecordingFile } from './read.js';
+export { readRecordingBatches, readRecordingLines, verifyRecordingFile, type ReadOptions, type RecordingLine } from './read.js';

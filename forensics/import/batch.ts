@@ -13,44 +13,85 @@ export interface Batch {
   approvals: [id: string, session: string, statement: number | null, operation: string | null, requestedT: number | null,
     status: string, approver: string | null, decidedT: number | null, waited: number | null][];
   keyframes: [session: string, seq: number, t: number, cols: number, rows: number, screen: string][];
+  /** Bytes of the recording lines staged (with `batchSize`, what decides a flush). */
+  bytes: number;
 }
 
+type Table = Exclude<keyof Batch, 'bytes'>;
+
+/** A batch is written when it holds this many bytes of recording, whatever its row count. */
+export const BATCH_BYTES = 8 * 1024 * 1024;
+
 export function emptyBatch(): Batch {
-  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [] };
+  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], bytes: 0 };
 }
 
 export function batchSize(b: Batch): number {
   return b.events.length + b.statements.length + b.results.length + b.sensitive.length + b.decisions.length + b.keyframes.length;
 }
 
+/**
+ * Rows per multi-row INSERT: one statement step per this many rows instead of
+ * per row roughly halves the cost of a row (at most 13 × 64 bound values, far
+ * under SQLite's limit).
+ */
+const ROWS_PER_INSERT = 64;
+
+/** An INSERT prepared for one row and for ROWS_PER_INSERT rows. */
+class Insert {
+  private readonly one: Database.Statement;
+  private readonly many: Database.Statement | undefined;
+  private readonly params: unknown[];
+
+  /** `head` is `INSERT … INTO t(cols) VALUES`, `tail` what follows the values (an upsert clause). */
+  constructor(db: Database.Database, head: string, private readonly width: number, multi: boolean, tail = '') {
+    const row = `(${Array(width).fill('?').join(', ')})`;
+    this.one = db.prepare(`${head} ${row} ${tail}`);
+    this.many = multi ? db.prepare(`${head} ${Array(ROWS_PER_INSERT).fill(row).join(', ')} ${tail}`) : undefined;
+    this.params = multi ? new Array<unknown>(width * ROWS_PER_INSERT) : [];
+  }
+
+  /** Rows are inserted in order, so `OR IGNORE` keeps the first of two with the same key, as row by row. */
+  run(rows: readonly (readonly unknown[])[]): void {
+    let i = 0;
+    if (this.many) {
+      const { params, width } = this;
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+        for (let r = 0; r < ROWS_PER_INSERT; r++) {
+          const row = rows[i + r]!;
+          for (let k = 0; k < width; k++) params[r * width + k] = row[k];
+        }
+        this.many.run(params);
+      }
+    }
+    for (; i < rows.length; i++) this.one.run(rows[i]);
+  }
+}
+
 /** Prepared once per import; `write` runs inside the caller's transaction. */
 export class BatchWriter {
-  private readonly ins: { [K in keyof Batch]: Database.Statement };
+  private readonly ins: { [K in Table]: Insert };
 
   constructor(db: Database.Database) {
     this.ins = {
       // A tampered file may repeat a seq: the first copy is kept, the repeat is a finding.
-      events: db.prepare('INSERT OR IGNORE INTO events(session, seq, t, type, data, intact) VALUES (?, ?, ?, ?, ?, ?)'),
-      statements: db.prepare('INSERT OR IGNORE INTO statements(session, seq, t, kind, text, name, params) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      results: db.prepare(`INSERT OR IGNORE INTO results(session, seq, t, statement, kind, command, row_count, rows_recorded, columns,
-        duration, code, message, masked_values) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      sensitive: db.prepare('INSERT INTO sensitive_fields(session, seq, statement, field, rule, masked, count) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      decisions: db.prepare(`INSERT OR IGNORE INTO policy_decisions(session, seq, t, statement, action, rule, approval_id, actor, message)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      // Request and decision arrive as separate events: later values fill in, never erase, earlier ones.
-      approvals: db.prepare(`INSERT INTO approvals(id, session, statement, operation, requested_t, status, approver, decided_t, waited_micros)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET statement = coalesce(excluded.statement, statement), operation = coalesce(excluded.operation, operation),
+      events: new Insert(db, 'INSERT OR IGNORE INTO events(session, seq, t, type, data, intact) VALUES', 6, true),
+      statements: new Insert(db, 'INSERT OR IGNORE INTO statements(session, seq, t, kind, text, name, params) VALUES', 7, true),
+      results: new Insert(db, `INSERT OR IGNORE INTO results(session, seq, t, statement, kind, command, row_count, rows_recorded, columns,
+        duration, code, message, masked_values) VALUES`, 13, true),
+      sensitive: new Insert(db, 'INSERT INTO sensitive_fields(session, seq, statement, field, rule, masked, count) VALUES', 7, true),
+      decisions: new Insert(db, `INSERT OR IGNORE INTO policy_decisions(session, seq, t, statement, action, rule, approval_id, actor, message)
+        VALUES`, 9, true),
+      // Request and decision arrive as separate events: later values fill in, never erase, earlier ones (row by row).
+      approvals: new Insert(db, 'INSERT INTO approvals(id, session, statement, operation, requested_t, status, approver, decided_t, waited_micros) VALUES', 9, false,
+        `ON CONFLICT(id) DO UPDATE SET statement = coalesce(excluded.statement, statement), operation = coalesce(excluded.operation, operation),
           requested_t = coalesce(requested_t, excluded.requested_t), status = excluded.status, approver = coalesce(excluded.approver, approver),
           decided_t = coalesce(excluded.decided_t, decided_t), waited_micros = coalesce(excluded.waited_micros, waited_micros)`),
-      keyframes: db.prepare('INSERT OR REPLACE INTO keyframes(session, seq, t, cols, rows, screen) VALUES (?, ?, ?, ?, ?, ?)'),
+      keyframes: new Insert(db, 'INSERT OR REPLACE INTO keyframes(session, seq, t, cols, rows, screen) VALUES', 6, false),
     };
   }
 
   write(b: Batch): void {
-    for (const key of Object.keys(this.ins) as (keyof Batch)[]) {
-      const stmt = this.ins[key];
-      for (const row of b[key]) stmt.run(...(row as unknown[]));
-    }
+    for (const key of Object.keys(this.ins) as Table[]) this.ins[key].run(b[key]);
   }
 }

@@ -2,16 +2,26 @@ import type Database from 'better-sqlite3';
 import type { VerifyReport } from '../../common/recording/index.js';
 import type { SessionIndexer } from './derive.js';
 
+/** What custody records of the bytes imported: known once the last one is read. */
+export interface FileFacts {
+  sha256: string;
+  size: number;
+}
+
 /**
  * The last transaction of a file's import: integrity and custody facts, the
  * session row, identities, targets and the hop edge, then lineage (root
- * identity and depth) for every session, since a parent may arrive after its children.
+ * identity and depth) of the sessions it touches, since a parent may arrive after its children.
  */
-export function finishSession(db: Database.Database, fileId: number, indexer: SessionIndexer, report: VerifyReport): void {
+export function finishSession(db: Database.Database, fileId: number, indexer: SessionIndexer, report: VerifyReport, file: FileFacts): void {
   const f = indexer.facts;
   db.transaction(() => {
-    db.prepare(`UPDATE files SET integrity = ?, sealed = ?, events = ?, last_seq = ?, intact_through = ?, signed_through = ?, state = 'complete'
-      WHERE id = ?`).run(report.status, report.sealed ? 1 : 0, report.events, report.lastSeq, report.intactThroughSeq, report.signedThroughSeq, fileId);
+    db.prepare(`UPDATE files SET sha256 = ?, size = ?, integrity = ?, sealed = ?, events = ?, last_seq = ?, intact_through = ?, signed_through = ?,
+      state = 'complete' WHERE id = ?`).run(file.sha256, file.size, report.status, report.sealed ? 1 : 0, report.events, report.lastSeq,
+      report.intactThroughSeq, report.signedThroughSeq, fileId);
+    // Events are stored as they stream, flagged by the chain so far; a break found later (an event
+    // altered is seen at the next one's link, a bad signature voids what it covered) takes back the flag.
+    db.prepare('UPDATE events SET intact = 0 WHERE session = ? AND seq > ? AND intact = 1').run(f.id, report.intactThroughSeq);
     const finding = db.prepare('INSERT INTO findings(file_id, kind, line, seq, message) VALUES (?, ?, ?, ?, ?)');
     for (const x of report.findings) finding.run(fileId, x.kind, x.line, x.seq ?? null, x.message);
     db.prepare(`UPDATE sessions SET identity = ?, token_id = ?, token_kind = ?, target = ?, client = ?, start_t = coalesce(?, start_t),
@@ -25,31 +35,48 @@ export function finishSession(db: Database.Database, fileId: number, indexer: Se
       db.prepare('INSERT OR REPLACE INTO hops(child, parent, link_kind, inferred, evidence) VALUES (?, ?, ?, ?, ?)')
         .run(f.id, f.parent, f.linkKind, f.inferred ? 1 : 0, f.evidence === null ? null : JSON.stringify(f.evidence));
     }
-    refreshLineage(db);
+    refreshLineage(db, f.id);
   })();
 }
 
 /**
- * Root identity and hop depth of every session, walking parent links. A parent
- * that is not in the case still counts as a hop (depth), and the root identity
- * is then the identity of the oldest session present.
+ * Root identity and hop depth of a session and of every session below it (the
+ * only ones an arriving session can change), walking parent links. A parent that
+ * is not in the case still counts as a hop (depth), and the root identity is then
+ * the identity of the oldest session present. The gateway's own recordings are
+ * not part of any chain.
  */
-export function refreshLineage(db: Database.Database): void {
-  const rows = db.prepare("SELECT id, parent, identity, root_identity, depth FROM sessions WHERE protocol != 'gateway'").all() as
-    { id: string; parent: string | null; identity: string | null; root_identity: string | null; depth: number }[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
+export function refreshLineage(db: Database.Database, session: string): void {
+  const below = db.prepare(`WITH RECURSIVE below(id) AS (SELECT ? UNION SELECT s.id FROM sessions s JOIN below b ON s.parent = b.id)
+    SELECT s.id, s.parent, s.identity, s.root_identity, s.depth FROM sessions s JOIN below b ON b.id = s.id WHERE s.protocol != 'gateway'`)
+    .all(session) as LineageRow[];
+  const one = db.prepare("SELECT id, parent, identity, root_identity, depth FROM sessions WHERE id = ? AND protocol != 'gateway'");
+  const byId = new Map<string, LineageRow | null>(below.map((r) => [r.id, r]));
+  const get = (id: string) => {
+    let r = byId.get(id);
+    if (r === undefined) byId.set(id, (r = (one.get(id) as LineageRow | undefined) ?? null));
+    return r;
+  };
   const update = db.prepare('UPDATE sessions SET root_identity = ?, depth = ? WHERE id = ?');
-  for (const r of rows) {
+  for (const r of below) {
     let depth = 0;
     let top = r;
     const seen = new Set([r.id]);
     while (top.parent) {
       depth++;
-      const up = byId.get(top.parent);
+      const up = get(top.parent);
       if (!up || seen.has(up.id)) break;
       seen.add(up.id);
       top = up;
     }
     if (top.identity !== r.root_identity || depth !== r.depth) update.run(top.identity, depth, r.id);
   }
+}
+
+interface LineageRow {
+  id: string;
+  parent: string | null;
+  identity: string | null;
+  root_identity: string | null;
+  depth: number;
 }

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigner, trustedKeysOf } from '../../common/keys.js';
-import { TempDir, buildRecording, withField } from '../../common/recording/testing/recordings.js';
-import { openCase, type CaseFile } from '../store/case.js';
+import { TempDir, buildRecording, rechain, withField } from '../../common/recording/testing/recordings.js';
+import { PENDING_HASH, openCase, type CaseFile } from '../store/case.js';
 import { listSessions } from '../store/queries.js';
 import { FixtureRecording, T0, writeScenario, type Scenario } from '../testing/scenario.js';
 import { importFile } from './importer.js';
@@ -129,7 +130,72 @@ describe('import', () => {
     expect(r).toMatchObject({ action: 'imported', integrity: 'tampered', sealed: false });
     expect(r.findings[0]).toMatchObject({ kind: 'altered', seq: 8 });
     expect(c.db.prepare('SELECT kind, seq FROM findings ORDER BY rowid LIMIT 1').get()).toEqual({ kind: 'altered', seq: 8 });
-    expect(count('SELECT count(*) AS n FROM events WHERE intact = 0')).toBe(rec.lines.length - 9);
+    // The altered event itself is found at the next one's link, after it was stored: it is not intact either.
+    expect(c.db.prepare('SELECT intact_through FROM files').get()).toEqual({ intact_through: 7 });
+    expect(count('SELECT count(*) AS n FROM events WHERE intact = 0')).toBe(rec.lines.length - 8);
+    expect(count('SELECT max(seq) AS n FROM events WHERE intact = 1')).toBe(7);
+  });
+
+  it('detects a broken line in the middle of a long recording, across batches, and flags everything after it', async () => {
+    // 3,000 events in batches of 100 rows (multi-row inserts and their remainders): line 1,500 is cut short.
+    const rec = buildRecording({ events: 3000, checkpointEvery: 250 });
+    const broken = rec.lines.map((l, i) => (i === 1500 ? l.slice(0, 40) : l));
+    const file = tmp.writeLines('broken.jsonl', broken);
+    const r = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'tampered', sealed: false, events: rec.lines.length - 2 });
+    expect(r.findings.map((f) => [f.kind, f.line])).toEqual([['corrupt-line', 1501], ['missing', 1502]]);
+    const f = c.db.prepare('SELECT intact_through, signed_through, state FROM files').get() as { intact_through: number; signed_through: number; state: string };
+    expect(f).toEqual({ intact_through: 1499, signed_through: 1256, state: 'complete' }); // the last checkpoint before the break
+    expect(count('SELECT count(*) AS n FROM events WHERE intact = 1')).toBe(1499);
+    expect(count('SELECT count(*) AS n FROM events WHERE intact = 1 AND seq > 1499')).toBe(0);
+    expect(count('SELECT count(*) AS n FROM events WHERE seq = 1500')).toBe(0);
+    expect(listSessions(c)[0]!.integrity).toBe('tampered');
+    // Seen from a reader, the session is only there once its import is complete, with its integrity.
+    expect(count("SELECT count(*) AS n FROM sessions s JOIN files f ON f.id = s.file_id WHERE f.state != 'complete'")).toBe(0);
+  });
+
+  it('takes the intact flag back from events covered by a forged checkpoint', async () => {
+    const rec = buildRecording({ events: 12, checkpointEvery: 4 });
+    // An attacker without the key rewrote seq 8 and re-chained the rest: the checkpoint after it (seq 11) fails.
+    const forged = rechain(rec.lines.map((l, i) => (i === 8 ? withField(l, 'data', { sql: 'select 666' }) : l)), 8);
+    const r = await importFile(c, tmp.writeLines('forged.jsonl', forged), { trusted: rec.trusted });
+    expect(r).toMatchObject({ integrity: 'tampered' });
+    expect(r.findings.map((x) => [x.kind, x.seq])).toContainEqual(['bad-signature', 11]);
+    expect(c.db.prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 6, signed_through: 6 });
+    expect(count('SELECT max(seq) AS n FROM events WHERE intact = 1')).toBe(6);
+  });
+
+  it('keeps the first of two events with the same seq inside one multi-row insert', async () => {
+    const rec = buildRecording({ events: 150, checkpointEvery: 0 });
+    const twin = withField(rec.lines[40]!, 'data', { sql: 'select twin' });
+    const lines = [...rec.lines.slice(0, 41), twin, ...rec.lines.slice(41)];
+    const r = await importFile(c, tmp.writeLines('twin.jsonl', lines), { trusted: rec.trusted });
+    expect(r.findings.map((f) => f.kind)).toContain('duplicated');
+    expect(count('SELECT count(*) AS n FROM events')).toBe(rec.lines.length - 1);
+    expect(c.db.prepare('SELECT data FROM events WHERE seq = 40').get()).toEqual({ data: '{"sql":"select 39"}' });
+    expect(c.db.prepare('SELECT text FROM statements WHERE seq = 40').get()).toEqual({ text: 'select 39' });
+  });
+
+  it('records the SHA-256 and size of exactly the bytes it read, in one pass', async () => {
+    const rec = buildRecording({ events: 20_000, checkpointEvery: 1000, data: (i) => ({ sql: `select ${'x'.repeat(i % 300)}` }) });
+    const file = tmp.writeLines('long.jsonl', rec.lines);
+    const bytes = readFileSync(file);
+    const r = await importFile(c, file, { trusted: rec.trusted });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'intact', sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+    expect(c.db.prepare('SELECT sha256, size FROM files').get()).toEqual({ sha256: r.sha256, size: bytes.length });
+    expect(c.db.prepare('SELECT sha256, size FROM custody').get()).toEqual({ sha256: r.sha256, size: bytes.length });
+    expect(count('SELECT count(*) AS n FROM statements_fts')).toBe(20_000);
+  });
+
+  it('updates the lineage of sessions imported before their parent', async () => {
+    for (const file of [sc.files.ssh2, sc.files.pg]) await importFile(c, file, { trusted: sc.trusted });
+    expect(listSessions(c).map((s) => [s.id, s.rootIdentity, s.depth])).toEqual([
+      [sc.ids.pg, 'contractor-ci', 1], [sc.ids.ssh2, 'contractor-ci', 1],
+    ].map(([id, , depth]) => [id, expect.anything(), depth]));
+    await importFile(c, sc.files.root, { trusted: sc.trusted });
+    expect(listSessions(c).map((s) => [s.id, s.rootIdentity, s.depth])).toEqual([
+      [sc.ids.root, 'contractor-ci', 0], [sc.ids.pg, 'contractor-ci', 1], [sc.ids.ssh2, 'contractor-ci', 1],
+    ]);
   });
 
   it('rejects a non-recording with a clear message and goes on with the next file', async () => {
@@ -163,6 +229,17 @@ describe('import', () => {
     expect(r.message).toMatch(/disk I\/O error/);
     for (const table of ['files', 'sessions', 'events', 'statements', 'keyframes']) expect(count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
     expect(count("SELECT count(*) AS n FROM custody WHERE action = 'failed'")).toBe(1);
+  });
+
+  it('sweeps an import that crashed before its file was read to the end, with no SHA-256 in custody', async () => {
+    const file = tmp.write('half.jsonl', 'x');
+    c.db.prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, integrity, state)
+      VALUES (?, ?, 1, 0, 'half-1', 'importing', 'importing')`).run(file, `${PENDING_HASH}1234`);
+    c.close();
+    c = openCase(join(tmp.path, 'case.db'));
+    expect(count('SELECT count(*) AS n FROM files')).toBe(0);
+    expect(c.db.prepare("SELECT sha256, session_id, detail FROM custody WHERE action = 'failed'").get())
+      .toEqual({ sha256: null, session_id: 'half-1', detail: 'an interrupted import was rolled back' });
   });
 
   it('sweeps an import that crashed half-way when the case is opened again', async () => {

@@ -1,12 +1,13 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type { TrustedKeys } from '../../common/keys.js';
 import {
-  RecordingHeader, RecordingVerifier, readRecordingLines, type Finding, type IntegrityStatus, type RecordingEvent, type VerifyReport,
+  RecordingHeader, RecordingVerifier, readRecordingBatches, type Finding, type IntegrityStatus, type RecordingEvent, type RecordingLine,
+  type VerifyReport,
 } from '../../common/recording/index.js';
 import { describeSqliteError } from '../errors.js';
-import { deleteSessionRows, type CaseFile } from '../store/case.js';
-import { BatchWriter, batchSize, emptyBatch, type Batch } from './batch.js';
+import { PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
+import { BATCH_BYTES, BatchWriter, batchSize, emptyBatch, type Batch } from './batch.js';
 import { SessionIndexer } from './derive.js';
 import { finishSession } from './finish.js';
 
@@ -61,25 +62,21 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     return out;
   };
   let fileId: number | undefined;
+  let file: HashedRead | undefined;
   try {
     out.size = statSync(path).size;
-    out.sha256 = await sha256File(path);
-    const same = c.db.prepare("SELECT session_id FROM files WHERE sha256 = ? AND state = 'complete'").get(out.sha256) as { session_id: string } | undefined;
-    if (same) {
-      out.session = same.session_id;
-      const f = c.db.prepare('SELECT integrity, sealed, events FROM files WHERE sha256 = ?').get(out.sha256) as { integrity: IntegrityStatus; sealed: number; events: number };
-      Object.assign(out, { integrity: f.integrity, sealed: f.sealed === 1, events: f.events });
-      return custody('unchanged', 'already imported (same SHA-256)');
-    }
+    file = new HashedRead(path);
     const verifier = new RecordingVerifier(opts.trusted);
-    const lines = readRecordingLines(path)[Symbol.asyncIterator]();
-    const first = await lines.next();
-    const header = first.done ? undefined : parseHeader(first.value.line);
-    if (!first.done) verifier.push(first.value.line, first.value.complete);
+    let lines = await file.next();
+    const head = lines[0];
+    const header = head ? parseHeader(head.line) : undefined;
+    if (head) verifier.push(head.line, head.complete, head.bytes);
     if (!header) {
       const report = verifier.end();
       out.findings = report.findings;
       out.integrity = report.status;
+      await file.close();
+      out.sha256 = await sha256File(path);
       return custody('rejected', report.findings[0]?.message ?? 'not a hopscope recording');
     }
     out.session = header.session;
@@ -87,40 +84,60 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       .get(header.session) as { id: number; path: string; sha256: string; size: number; sealed: number } | undefined;
     let supersedes: string | null = null;
     if (prior) {
+      // The session is in the case already: this file is the same (a no-op), a longer copy, or a
+      // conflict, and telling them apart needs the whole file's hash before anything is stored.
+      await file.close();
+      out.sha256 = await sha256File(path);
+      if (out.sha256 === prior.sha256) {
+        const f = c.db.prepare('SELECT integrity, sealed, events FROM files WHERE id = ?').get(prior.id) as { integrity: IntegrityStatus; sealed: number; events: number };
+        Object.assign(out, { integrity: f.integrity, sealed: f.sealed === 1, events: f.events });
+        return custody('unchanged', 'already imported (same SHA-256)');
+      }
       // A copy taken while the gateway was still writing is a prefix of the finished file: the
       // longer file supersedes it (same bytes, more of them). Anything else is a conflict, never merged.
       const grown = prior.sealed === 0 && out.size > prior.size && (await sha256File(path, prior.size)) === prior.sha256;
       if (!grown) {
         return custody('conflict', `session ${header.session} was already imported from ${prior.path} (SHA-256 ${prior.sha256.slice(0, 16)}…) and this file differs; not merged`);
       }
-      c.db.transaction(() => {
-        deleteSessionRows(c.db, header.session);
-        c.db.prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
-      })();
       supersedes = `supersedes ${prior.path} (SHA-256 ${prior.sha256.slice(0, 16)}…), an unsealed copy of its first ${prior.size} bytes`;
     }
     const key = opts.trusted.get(header.gateway.keyId);
     const keyTrusted = !!key && sameKey(key, header.gateway.publicKey);
     if (opts.requireKnownKey && !keyTrusted) {
       out.integrity = 'unknown-key';
+      await file.close();
+      out.sha256 ??= await sha256File(path);
       return custody('rejected', `signed by key ${header.gateway.keyId}, which is not trusted (--require-known-key)`);
     }
+    if (prior) {
+      c.db.transaction(() => {
+        deleteSessionRows(c.db, header.session);
+        c.db.prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
+      })();
+      // Read it again from the start, so that the custody hash covers exactly what is imported.
+      file = new HashedRead(path);
+      lines = await file.next();
+    }
     fileId = c.db.transaction(() => {
+      // The SHA-256 is known once the last byte is read; until then the row holds a unique placeholder.
       const id = Number(c.db.prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, protocol, key_id, key_trusted, integrity, state)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'importing', 'importing')`)
-        .run(path, out.sha256, out.size, now(), header.session, header.protocol, header.gateway.keyId, keyTrusted ? 1 : 0).lastInsertRowid);
+        .run(path, `${PENDING_HASH}${randomUUID()}`, out.size, now(), header.session, header.protocol, header.gateway.keyId, keyTrusted ? 1 : 0).lastInsertRowid);
       c.db.prepare("INSERT INTO sessions(id, file_id, protocol, integrity, start_t) VALUES (?, ?, ?, 'importing', ?)")
         .run(header.session, id, header.protocol, header.createdAt);
       return id;
     })();
-    const report = await streamEvents(c, lines, verifier, header, path, out, opts);
+    const report = await streamEvents(c, lines.slice(1), file, verifier, header, path, out, opts);
+    out.sha256 = file.sha256();
+    out.size = file.bytes;
     out.findings = report.findings;
     out.integrity = report.status;
     out.sealed = report.sealed;
     out.events = report.events;
-    finishSession(c.db, fileId, report.indexer, report);
+    finishSession(c.db, fileId, report.indexer, report, { sha256: out.sha256, size: out.size });
     return custody('imported', supersedes);
   } catch (err) {
+    await file?.close().catch(() => undefined);
     const described = describeSqliteError(err, c.path);
     const message = described?.message ?? `cannot import ${path}: ${(err as Error).message}`;
     try {
@@ -141,42 +158,67 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
   }
 }
 
+/** A recording's lines, chunk by chunk, with the SHA-256 and count of the bytes read so far. */
+class HashedRead {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  private readonly batches: AsyncGenerator<RecordingLine[]>;
+
+  constructor(path: string) {
+    this.batches = readRecordingBatches(path, { onBytes: (chunk) => { this.hash.update(chunk); this.bytes += chunk.length; } });
+  }
+
+  /** The lines of the next chunk; empty at the end of the file. */
+  async next(): Promise<RecordingLine[]> {
+    const r = await this.batches.next();
+    return r.done ? [] : r.value;
+  }
+
+  async close(): Promise<void> {
+    await this.batches.return(undefined);
+  }
+
+  /** Once the whole file has been read. */
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
+}
+
 async function streamEvents(
-  c: CaseFile, lines: AsyncIterator<{ line: string; complete: boolean }>, verifier: RecordingVerifier,
+  c: CaseFile, firstLines: RecordingLine[], file: HashedRead, verifier: RecordingVerifier,
   header: RecordingHeader, path: string, out: FileImport, opts: ImportOptions,
 ): Promise<VerifyReport & { indexer: SessionIndexer }> {
   const writer = new BatchWriter(c.db);
   const flush = c.db.transaction((b: Batch) => writer.write(b));
   const indexer = new SessionIndexer(header.session, header.protocol);
-  const limit = opts.batchRows ?? 5000;
-  let batch = emptyBatch();
-  let bytes = first(header);
-  let events = 0;
+  const rowLimit = opts.batchRows ?? 5000;
+  const session = header.session;
   const total = out.size ?? 0;
-  for (let r = await lines.next(); !r.done; r = await lines.next()) {
-    const { line, complete } = r.value;
-    bytes += line.length + 1;
-    const verified = verifier.push(line, complete);
-    if (!verified) continue;
-    const e = verified.event;
-    events++;
-    batch.events.push([header.session, e.seq, e.t, e.type, dataText(line, e), verified.intact ? 1 : 0]);
-    indexer.add(e, batch);
-    if (indexer.keyframeDue) await indexer.keyframe(batch);
-    if (batchSize(batch) >= limit) {
-      flush(batch);
-      batch = emptyBatch();
-      opts.onProgress?.({ path, bytesRead: Math.min(bytes, total), bytesTotal: total, events });
+  let batch = emptyBatch();
+  let events = 0;
+  // The first chunk may hold nothing but the header: reading goes on until a chunk comes back empty.
+  for (let lines = firstLines, more = true; more; lines = await file.next(), more = lines.length > 0) {
+    for (const { line, bytes, complete } of lines) {
+      const verified = verifier.push(line, complete, bytes);
+      if (!verified) continue;
+      const e = verified.event;
+      events++;
+      batch.events.push([session, e.seq, e.t, e.type, dataText(line, e), verified.intact ? 1 : 0]);
+      batch.bytes += bytes.length;
+      indexer.add(e, batch);
+      if (indexer.keyframeDue) await indexer.keyframe(batch);
+      // Rows and bytes both bound a batch, so memory stays flat however long the lines are.
+      if (batchSize(batch) >= rowLimit || batch.bytes >= BATCH_BYTES) {
+        flush(batch);
+        batch = emptyBatch();
+        opts.onProgress?.({ path, bytesRead: Math.min(file.bytes, total), bytesTotal: total, events });
+      }
     }
   }
   await indexer.finish(batch);
   flush(batch);
-  opts.onProgress?.({ path, bytesRead: total, bytesTotal: total, events });
+  opts.onProgress?.({ path, bytesRead: file.bytes, bytesTotal: Math.max(total, file.bytes), events });
   return { ...verifier.end(), indexer };
-}
-
-function first(header: RecordingHeader): number {
-  return JSON.stringify(header).length + 1;
 }
 
 /**

@@ -45,30 +45,39 @@ const MASK_MARK = /\[masked(?::([^\]]*))?\]/g;
 /**
  * Masked values per column, read from the recorded rows (the gateway writes
  * `[masked:<rule>]`); what the rows do not account for (rows beyond those
- * recorded, custom replacements) stays on field '*'.
+ * recorded, custom replacements) stays on field '*'. Runs on every recorded
+ * result: plain loops, one regex reused.
  */
 export function maskedFields(columns: unknown, rows: unknown, notes: MaskNote[]): MaskNote[] {
-  if (notes.every((n) => n.field !== '*')) return notes;
+  let wildcards = 0;
+  for (const n of notes) if (n.field === '*') wildcards++;
+  if (wildcards === 0) return notes;
   const found = new Map<string, MaskNote>();
   if (Array.isArray(columns) && Array.isArray(rows)) {
     for (const row of rows) {
       if (!Array.isArray(row)) continue;
-      row.forEach((v, i) => {
-        if (typeof v !== 'string' || !v.includes('[masked')) return;
+      for (let i = 0; i < row.length; i++) {
+        const v: unknown = row[i];
+        if (typeof v !== 'string' || !v.includes('[masked')) continue;
         const field = str((columns[i] as Record<string, unknown> | undefined)?.name) ?? `#${i}`;
-        for (const m of v.matchAll(MASK_MARK)) {
+        MASK_MARK.lastIndex = 0;
+        for (let m = MASK_MARK.exec(v); m; m = MASK_MARK.exec(v)) {
           const rule = m[1] ?? null;
           const key = `${field}\0${rule}`;
-          const note = found.get(key) ?? { field, rule, count: 0 };
-          note.count++;
-          found.set(key, note);
+          const note = found.get(key);
+          if (note) note.count++;
+          else found.set(key, { field, rule, count: 1 });
         }
-      });
+      }
     }
   }
-  const out = [...notes.filter((n) => n.field !== '*'), ...found.values()];
-  for (const n of notes.filter((x) => x.field === '*')) {
-    const seen = [...found.values()].filter((f) => f.rule === n.rule).reduce((k, f) => k + f.count, 0);
+  const out: MaskNote[] = [];
+  for (const n of notes) if (n.field !== '*') out.push(n);
+  for (const f of found.values()) out.push(f);
+  for (const n of notes) {
+    if (n.field !== '*') continue;
+    let seen = 0;
+    for (const f of found.values()) if (f.rule === n.rule) seen += f.count;
     if (n.count > seen) out.push({ field: '*', rule: n.rule, count: n.count - seen });
   }
   return out;

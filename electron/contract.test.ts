@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkbenchApi } from '../common/api/index.js';
-import { EVENT_CHANNELS, createBridge } from './bridge.js';
-import { API_METHODS, CHANNELS, channelOf, dispatch } from './contract.js';
-import { isAppUrl, registerIpc, type IpcEventLike } from './ipc.js';
+import { DESKTOP_CHANNELS, EVENT_CHANNELS, createBridge } from './bridge.js';
+import { API_METHODS, CHANNELS, MAX_PAGE_ROWS, channelOf, dispatch } from './contract.js';
+import { isAppUrl, registerDesktop, registerIpc, type IpcEventLike } from './ipc.js';
 
 // The preload/IPC contract, without the Electron binary: the bridge, the handlers and their checks use
 // small interfaces (Invoker, IpcMainLike) that Electron's ipcRenderer and ipcMain satisfy.
@@ -37,7 +37,7 @@ describe('preload bridge', () => {
   it('exposes exactly one function per channel, each bound to its own channel, and nothing of ipcRenderer', async () => {
     const invoke = vi.fn(async (channel: string, ...args: unknown[]) => ({ ok: true, value: [channel, args] }));
     const bridge = createBridge({ invoke });
-    expect(Object.keys(bridge).sort()).toEqual([...API_METHODS, ...Object.keys(EVENT_CHANNELS)].sort());
+    expect(Object.keys(bridge).sort()).toEqual([...API_METHODS, ...Object.keys(EVENT_CHANNELS), ...Object.keys(DESKTOP_CHANNELS)].sort());
     expect(Object.isFrozen(bridge)).toBe(true);
     for (const key of ['invoke', 'send', 'on', 'ipcRenderer']) expect(key in bridge).toBe(false);
     await bridge.screenAt('s1', 42);
@@ -48,10 +48,25 @@ describe('preload bridge', () => {
     }
   });
 
+  it('hands the page an announced import\'s id only when it is one, and calls the dialog channel with nothing', async () => {
+    const listeners = new Map<string, (...a: unknown[]) => void>();
+    const invoke = vi.fn(async () => ({ ok: true, value: '/etc/hopscope/gateway.yml' }));
+    const bridge = createBridge({ invoke, on: (channel, listener) => (listeners.set(channel, listener), () => undefined) });
+    const page = vi.fn();
+    bridge.onImportStarted(page);
+    const send = listeners.get(EVENT_CHANNELS.onImportStarted)!;
+    for (const bad of [[], [42], ['not hex'], ['ab'.repeat(40)], [{ id: 'ab' }]]) send(...bad);
+    expect(page).not.toHaveBeenCalled();
+    send('0a1b2c', 'extra');
+    expect(page).toHaveBeenCalledWith('0a1b2c');
+    expect(await bridge.chooseGatewayConfig()).toEqual({ ok: true, value: '/etc/hopscope/gateway.yml' });
+    expect(invoke).toHaveBeenCalledWith(DESKTOP_CHANNELS.chooseGatewayConfig);
+  });
+
   it('covers every method of the API with an argument check', () => {
     const methods: Record<keyof WorkbenchApi, true> = {
       caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, hop: true,
-      screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
+      hopExchanges: true, screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
       localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true,
     };
     expect([...API_METHODS].sort()).toEqual(Object.keys(methods).sort());
@@ -129,6 +144,34 @@ describe('IPC handlers', () => {
       ['gatewayRevoke', { local: '0a1b' }, 'identity', 'agent'],
       ['gatewaySessions', { url: 'http://127.0.0.1:8099', token: 't' }],
     ]);
+  });
+
+  it('answer the desktop dialogs for the app\'s own frame only, and envelope their failures', async () => {
+    const ipc = fakeIpcMain();
+    const log = vi.fn();
+    const choose = vi.fn().mockResolvedValueOnce('/etc/gw.yml').mockResolvedValueOnce(null).mockRejectedValueOnce(new Error('no window /x'));
+    const off = registerDesktop(ipc, { chooseGatewayConfig: choose }, log);
+    const call = ipc.handlers.get(DESKTOP_CHANNELS.chooseGatewayConfig)!;
+    expect(await call({ senderFrame: { url: 'https://evil.example/' } })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(choose).not.toHaveBeenCalled();
+    expect(await call(APP, 'ignored')).toEqual({ ok: true, value: '/etc/gw.yml' });
+    expect(choose).toHaveBeenLastCalledWith();
+    expect(await call(APP)).toEqual({ ok: true, value: null });
+    expect(await call(APP)).toEqual({ ok: false, error: { code: 'INTERNAL', message: expect.not.stringContaining('/x') } });
+    off();
+    expect(ipc.handlers.size).toBe(0);
+  });
+
+  it('check the page of a hop: a session, a seq and a bounded row count', async () => {
+    const api = fakeApi();
+    const call = (...args: unknown[]) => dispatch(api, 'hopExchanges', args, () => {});
+    const bad = [[], ['s1', 0], ['s1', 0, 100, 'extra'], [42, 0, 100], ['s1', '0', 100], ['s1', -1, 100], ['s1', 1.5, 100], ['s1', Number.NaN, 100],
+      ['s1', 2 ** 60, 100], ['s1', 0, 0], ['s1', 0, MAX_PAGE_ROWS + 1], ['s1', 0, '100'], ['s1', 0, 1e9], ['x'.repeat(201), 0, 100], [null, 0, 100]];
+    for (const args of bad) expect(await call(...args), JSON.stringify(args)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(api.calls).toEqual([]);
+    expect(await call('s1', 0, 1)).toMatchObject({ ok: true });
+    expect(await call('s1', 3001, MAX_PAGE_ROWS)).toMatchObject({ ok: true });
+    expect(api.calls).toEqual([['hopExchanges', 's1', 0, 1], ['hopExchanges', 's1', 3001, MAX_PAGE_ROWS]]);
   });
 
   it('show a stable code for an unexpected failure and keep its detail in the log', async () => {

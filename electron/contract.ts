@@ -19,6 +19,8 @@ type Check<K extends ApiMethod> = (args: readonly unknown[]) => Parameters<Workb
 
 const EXPORT_FORMATS: readonly ExportFormat[] = ['timesketch', 'csv', 'jsonl', 'ocsf', 'asciicast', 'html'];
 const MAX_UPLOAD_CHARS = 512 * 1024 * 1024;
+/** Rows of a hop view per request: a page the backend reads and the page draws in a moment. */
+export const MAX_PAGE_ROWS = 2000;
 
 function bad(what: string): never {
   throw new ApiError('BAD_REQUEST', `invalid argument: ${what}`);
@@ -87,6 +89,14 @@ export const CHANNELS: { readonly [K in ApiMethod]: Check<K> } = {
   },
   graph: (a) => (arity(a, 0, 'graph'), []),
   hop: (a) => (arity(a, 1, 'hop'), [str(a[0], 'session', 200)]),
+  hopExchanges: (a) => {
+    arity(a, 3, 'hopExchanges');
+    const fromSeq = int(a[1], 'fromSeq');
+    if (fromSeq < 0) bad('fromSeq must be a seq (0 or more)');
+    const limit = int(a[2], 'limit');
+    if (limit < 1 || limit > MAX_PAGE_ROWS) bad(`limit must be 1..${MAX_PAGE_ROWS}`);
+    return [str(a[0], 'session', 200), fromSeq, limit];
+  },
   screenAt: (a) => (arity(a, 2, 'screenAt'), [str(a[0], 'session', 200), int(a[1], 'time')]),
   terminalEvents: (a) => {
     arity(a, 3, 'terminalEvents');

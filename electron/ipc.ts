@@ -1,5 +1,6 @@
-import type { WorkbenchApi } from '../common/api/index.js';
-import { API_METHODS, channelOf, dispatch } from './contract.js';
+import type { ApiResult, WorkbenchApi, WorkbenchDesktop } from '../common/api/index.js';
+import { DESKTOP_CHANNELS } from './bridge.js';
+import { API_METHODS, channelOf, dispatch, errorOf } from './contract.js';
 
 /** The app's own origin: pages are served by the custom protocol, never from file:// or the network. */
 export const APP_SCHEME = 'hopscope';
@@ -35,15 +36,37 @@ export function isAppUrl(url: string | undefined): boolean {
  */
 export function registerIpc(ipc: IpcMainLike, api: WorkbenchApi, log: (err: unknown) => void = console.error): () => void {
   for (const method of API_METHODS) {
-    ipc.handle(channelOf(method), async (event, ...args) => {
-      if (!isAppUrl(event.senderFrame?.url)) {
-        log(new Error(`IPC ${method} refused from ${event.senderFrame?.url ?? 'an unknown frame'}`));
-        return { ok: false, error: { code: 'FORBIDDEN', message: 'this request did not come from the workbench window' } };
-      }
-      return dispatch(api, method, args, log);
-    });
+    ipc.handle(channelOf(method), async (event, ...args) => refused(event, method, log) ?? dispatch(api, method, args, log));
   }
   return () => {
     for (const method of API_METHODS) ipc.removeHandler(channelOf(method));
   };
+}
+
+/** What the main process does for the desktop's own channels: each takes no argument from the page. */
+export type DesktopHandlers = { [K in keyof WorkbenchDesktop]: () => Promise<Awaited<ReturnType<WorkbenchDesktop[K]>> extends ApiResult<infer T> ? T : never> };
+
+/** The desktop channels (native dialogs), under the same sender check; whatever the page sends with them is ignored. */
+export function registerDesktop(ipc: IpcMainLike, handlers: DesktopHandlers, log: (err: unknown) => void = console.error): () => void {
+  const names = Object.keys(DESKTOP_CHANNELS) as (keyof WorkbenchDesktop)[];
+  for (const name of names) {
+    ipc.handle(DESKTOP_CHANNELS[name], async (event) => {
+      const no = refused(event, name, log);
+      if (no) return no;
+      try {
+        return { ok: true, value: await handlers[name]() };
+      } catch (err) {
+        return { ok: false, error: errorOf(err, log) };
+      }
+    });
+  }
+  return () => {
+    for (const name of names) ipc.removeHandler(DESKTOP_CHANNELS[name]);
+  };
+}
+
+function refused(event: IpcEventLike, what: string, log: (err: unknown) => void): ApiResult<never> | undefined {
+  if (isAppUrl(event.senderFrame?.url)) return undefined;
+  log(new Error(`IPC ${what} refused from ${event.senderFrame?.url ?? 'an unknown frame'}`));
+  return { ok: false, error: { code: 'FORBIDDEN', message: 'this request did not come from the workbench window' } };
 }

@@ -8,7 +8,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, session } fro
 import { loadTrustedKeys } from '../common/keys.js';
 import { CaseBackend } from './backend/backend.js';
 import { EVENT_CHANNELS } from './bridge.js';
-import { APP_HOST, APP_SCHEME, APP_URL, isAppUrl, registerIpc } from './ipc.js';
+import { APP_HOST, APP_SCHEME, APP_URL, isAppUrl, registerDesktop, registerIpc } from './ipc.js';
 import { CONTENT_SECURITY_POLICY, rendererDist } from './paths.js';
 
 const { values: args } = parseArgs({
@@ -69,12 +69,14 @@ function menu(backend: CaseBackend): Menu {
     await backend.openCase(r.filePaths[0]).catch((err: Error) => dialog.showErrorBox('Cannot open the case file', err.message));
     win?.webContents.reload();
   };
-  // The import runs in the backend; once it is over the page is told, and refreshes its files, sessions and graph (no reload).
+  // The import runs in the backend; the page is given its id (the Case view shows its progress) and told once it is over,
+  // and refreshes its files, sessions and graph (no reload).
   const importFolder = async () => {
     const r = await dialog.showOpenDialog(win!, { title: 'Import recordings', properties: ['openFile', 'openDirectory', 'multiSelections'] });
     if (r.canceled || r.filePaths.length === 0) return;
     try {
       let job = await backend.importPaths(r.filePaths);
+      if (win && !win.isDestroyed()) win.webContents.send(EVENT_CHANNELS.onImportStarted, job.id);
       while (job.state === 'running') {
         await new Promise((resolve) => setTimeout(resolve, 200));
         job = await backend.importStatus(job.id);
@@ -117,6 +119,13 @@ void app.whenReady().then(() => {
     },
   });
   registerIpc(ipcMain, backend);
+  registerDesktop(ipcMain, {
+    chooseGatewayConfig: async () => {
+      const r = await dialog.showOpenDialog(win!, { title: 'Local gateway config', properties: ['openFile'],
+        filters: [{ name: 'gateway config', extensions: ['yml', 'yaml', 'json'] }, { name: 'all files', extensions: ['*'] }] });
+      return r.canceled ? null : r.filePaths[0] ?? null;
+    },
+  });
   win = createWindow(backend);
   app.on('window-all-closed', () => {
     backend.close();

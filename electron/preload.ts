@@ -1,11 +1,11 @@
 // The sandboxed preload (bundled to dist/electron/preload.cjs: a sandboxed preload cannot load other files).
-import { contextBridge, ipcRenderer } from 'electron';
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { createBridge } from './bridge.js';
 
 contextBridge.exposeInMainWorld('hopscope', createBridge({
   invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args),
   on: (channel, listener) => {
-    const onEvent = () => listener(); // the IpcRendererEvent and any arguments stay here
+    const onEvent = (_event: IpcRendererEvent, ...args: unknown[]) => listener(...args); // the IpcRendererEvent stays here; the bridge checks the arguments
     ipcRenderer.on(channel, onEvent);
     return () => void ipcRenderer.removeListener(channel, onEvent);
   },

@@ -190,13 +190,30 @@ export interface Marker {
   session?: string;
 }
 
+/** Every row of a hop view in order, without texts or responses (parallel lists): enough for the timeline and the scroll bar. */
+export interface ExchangeIndex {
+  seq: number[];
+  t: number[];
+  kind: string[];
+}
+
+/** Rows of a hop view from a seq on; `nextSeq` is where the following page starts (null: the hop ends here). */
+export interface ExchangePage {
+  exchanges: Exchange[];
+  nextSeq: number | null;
+}
+
 export interface HopDetail {
   session: SessionRow;
   link: GraphLink | null;
   file: { path: string; sha256: string; integrity: Integrity; sealed: boolean } | null;
   children: SessionRow[];
+  /** Every row of the hop (its commands, statements and the session start). */
+  index: ExchangeIndex;
+  /** The first page of rows in full; the others come with `hopExchanges`. */
   exchanges: Exchange[];
-  exchangesOmitted: number;
+  nextSeq: number | null;
+  /** Every command (labelled with its kind only: the text is in its row), policy step and child hop. */
   markers: Marker[];
   /** An SSH session with terminal output: its size at the start. */
   terminal: { cols: number; rows: number } | null;
@@ -259,7 +276,10 @@ export interface WorkbenchApi {
   importStatus(id: string): Promise<ImportJob>;
   sessions(query: SessionQuery): Promise<SessionSearch>;
   graph(): Promise<GraphData>;
+  /** Opens a hop: its index, markers and first page of rows. */
   hop(session: string): Promise<HopDetail>;
+  /** Up to `limit` rows of a hop from the row at `fromSeq` (a seq of the hop's index). */
+  hopExchanges(session: string, fromSeq: number, limit: number): Promise<ExchangePage>;
   screenAt(session: string, time: number): Promise<Screen>;
   terminalEvents(session: string, afterSeq: number, limit: number): Promise<TerminalChunks>;
   exportCase(request: ExportRequest): Promise<ExportResult>;
@@ -281,13 +301,21 @@ export type ApiMethod = keyof WorkbenchApi;
 /** What crosses the wire: a value, or an error with a stable code and a sentence for the user. */
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
-/** What the Electron preload exposes as `window.hopscope`: one method per channel, results enveloped, and the main process's events. */
+/** What the Electron preload exposes as `window.hopscope`: one method per channel, results enveloped, the main process's events and its native dialogs. */
 export type WorkbenchBridge = {
   [K in ApiMethod]: (...args: Parameters<WorkbenchApi[K]>) => Promise<ApiResult<Awaited<ReturnType<WorkbenchApi[K]>>>>;
-} & WorkbenchEvents;
+} & WorkbenchEvents & WorkbenchDesktop;
 
-/** Notifications from the Electron main process: a listener gets no argument (it asks the API what changed); each returns its unsubscribe. */
+/** Notifications from the Electron main process; each returns its unsubscribe. A listener gets nothing but what its event names (checked in the preload). */
 export interface WorkbenchEvents {
   /** The case changed outside the page (File › Import Recordings… in the menu): refresh files, sessions and the graph. */
   onCaseChanged(listener: () => void): () => void;
+  /** An import started outside the page (the menu): its job id, to follow with `importStatus`. */
+  onImportStarted(listener: (jobId: string) => void): () => void;
+}
+
+/** Electron only (not HTTP routes: the browser mode has no native UI): the main process's dialogs. */
+export interface WorkbenchDesktop {
+  /** A native open dialog for the local gateway's config file: its path, or null when the user cancelled. */
+  chooseGatewayConfig(): Promise<ApiResult<string | null>>;
 }

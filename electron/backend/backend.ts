@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import type {
-  CaseFileEntry, CaseInfo, ExportRequest, ExportResult, GatewayApproval, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
+  CaseFileEntry, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
   LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
@@ -12,7 +12,7 @@ import { ApiError } from '../contract.js';
 import { packageRoot } from '../paths.js';
 import { exportFiltered } from './export.js';
 import { GatewayClient } from './gateway-client.js';
-import { hopDetail } from './hop.js';
+import { exchangePage, hopDetail } from './hop.js';
 import { LocalGateway } from './local-gateway.js';
 import { caseCounts, fileEntries, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
 
@@ -175,6 +175,11 @@ export class CaseBackend implements WorkbenchApi {
 
   async hop(session: string): Promise<HopDetail> {
     return hopDetail(this.case, this.row(session), this.allRows());
+  }
+
+  async hopExchanges(session: string, fromSeq: number, limit: number): Promise<ExchangePage> {
+    this.row(session);
+    return exchangePage(this.case, session, fromSeq, limit);
   }
 
   async screenAt(session: string, time: number): Promise<Screen> {

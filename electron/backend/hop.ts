@@ -1,76 +1,36 @@
-import type { Exchange, HopDetail, Marker, MaskNote, Response, SessionRow } from '../../common/api/index.js';
-import { iterateEvents, type CaseFile } from '../../forensics/index.js';
+import type { Exchange, ExchangeIndex, ExchangePage, HopDetail, Marker, MaskNote, Response, SessionRow } from '../../common/api/index.js';
+import type { CaseFile } from '../../forensics/index.js';
 import { hopLinkTo, terminalMeta } from './queries.js';
 
-const MAX_EXCHANGES = 2000;
+/** Rows in the page that opens a hop; the rest come with `hopExchanges` as the user scrolls or seeks. */
+export const FIRST_PAGE = 300;
 const MAX_ROWS = 50;
 const MAX_OUTPUT = 8000;
 const COMMAND_TYPES: Record<string, string> = { 'pg.query': 'sql', 'pg.execute': 'sql', 'ssh.exec': 'exec', 'ssh.line': 'line', 'ssh.sftp': 'sftp' };
+/** Event types that open a row of the hop view (besides every seq of the statements table). */
+const OPENERS = ['session.start', ...Object.keys(COMMAND_TYPES)];
+
+type DecisionRow = { seq: number; t: number; statement: number | null; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null };
+type MaskRow = { seq: number; statement: number | null; field: string; rule: string | null; masked: number; count: number };
+type EventRow = { seq: number; t: number; type: string; data: string };
 
 /**
- * One hop as the hop view shows it: each command or statement (the statements
- * table, which also holds the lines typed at a shell) beside the responses,
- * policy steps and masking notes that followed it, plus the timeline markers.
+ * One hop as the hop view opens it: the light index of every row (seq, time, kind), the first page of
+ * rows in full, and the timeline's markers (every command, policy step and child hop). A hop of any
+ * length opens in the time of one page; the others are read with `exchangePage` when they are needed.
  */
-export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[]): HopDetail {
+export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[], firstPage = FIRST_PAGE): HopDetail {
   const id = row.id;
-  const statements = new Map((c.db.prepare('SELECT seq, kind, text FROM statements WHERE session = ?').all(id) as
-    { seq: number; kind: string; text: string }[]).map((s) => [s.seq, s]));
-  const decisions = c.db.prepare('SELECT seq, t, statement, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = ? ORDER BY seq')
-    .all(id) as { seq: number; t: number; statement: number | null; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null }[];
-  const masks = c.db.prepare('SELECT seq, statement, field, rule, masked, count FROM sensitive_fields WHERE session = ? ORDER BY seq').all(id) as
-    { seq: number; statement: number | null; field: string; rule: string | null; masked: number; count: number }[];
-  const decisionAt = new Map(decisions.map((d) => [d.seq, d]));
-  const masksAt = groupBy(masks, (m) => m.seq);
-
-  const exchanges: Exchange[] = [];
-  const bySeq = new Map<number, Exchange>();
-  let current: Exchange | undefined;
-  let omitted = 0;
-  let output: Response | undefined;
-  const open = (seq: number, t: number, kind: string, text: string) => {
-    output = undefined;
-    if (exchanges.length >= MAX_EXCHANGES) {
-      omitted++;
-      current = undefined;
-      return;
-    }
-    current = { seq, t, kind, text, responses: [], policy: [], masked: [] };
-    exchanges.push(current);
-    bySeq.set(seq, current);
-  };
-  for (const e of iterateEvents(c, id)) {
-    const d = e.data;
-    const stmt = statements.get(e.seq);
-    if (e.type === 'session.start') open(e.seq, e.t, 'session', `session start${typeof d.client === 'string' ? ` from ${d.client}` : ''}`);
-    else if (stmt) open(e.seq, e.t, stmt.kind, stmt.text);
-    else if (COMMAND_TYPES[e.type]) open(e.seq, e.t, COMMAND_TYPES[e.type]!, String(d.command ?? d.sql ?? d.line ?? `${String(d.op ?? '')} ${String(d.path ?? '')}`));
-    const target = (typeof d.statement === 'number' ? bySeq.get(d.statement) : undefined) ?? current;
-    const response = responseOf(e.seq, e.t, e.type, d);
-    if (response && target) {
-      if (response.kind === 'output') {
-        if (output && target.responses.at(-1) === output) appendOutput(output, response.text ?? '');
-        else target.responses.push((output = response));
-      } else {
-        output = undefined;
-        target.responses.push(response);
-      }
-    }
-    const decision = decisionAt.get(e.seq);
-    if (decision) {
-      const owner = (decision.statement !== null ? bySeq.get(decision.statement) : undefined) ?? target;
-      owner?.policy.push({ seq: decision.seq, t: decision.t, action: decision.action, rule: decision.rule, approvalId: decision.approval_id,
-        actor: decision.actor, message: decision.message });
-    }
-    for (const m of masksAt.get(e.seq) ?? []) {
-      const owner = (m.statement !== null ? bySeq.get(m.statement) : undefined) ?? target;
-      if (owner) addMask(owner.masked, { field: m.field, rule: m.rule, masked: m.masked === 1, count: m.count });
-    }
-  }
-
+  const index = exchangeIndex(c, id);
+  const page = index.seq.length > 0 ? exchangePage(c, id, index.seq[0]!, firstPage) : { exchanges: [], nextSeq: null };
+  const decisions = c.db.prepare('SELECT seq, t, action, rule, actor FROM policy_decisions WHERE session = ? ORDER BY seq').all(id) as
+    Pick<DecisionRow, 'seq' | 't' | 'action' | 'rule' | 'actor'>[];
   const children = all.filter((s) => s.parent === id);
   const markers: Marker[] = [];
-  for (const x of exchanges) if (x.kind !== 'session') markers.push({ t: x.t, seq: x.seq, kind: 'command', label: x.text.slice(0, 120) });
+  // Commands carry their kind only (the text is in the rows): the markers stay light for a hop of 100,000 commands.
+  for (let i = 0; i < index.seq.length; i++) {
+    if (index.kind[i] !== 'session') markers.push({ t: index.t[i]!, seq: index.seq[i]!, kind: 'command', label: index.kind[i]! });
+  }
   for (const d of decisions) {
     const kind = markerKind(d.action);
     if (kind) markers.push({ t: d.t, seq: d.seq, kind, label: `${d.action}${d.rule ? ` (${d.rule})` : ''}${d.actor ? ` by ${d.actor}` : ''}` });
@@ -87,9 +47,132 @@ export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[]): HopD
     session: row,
     link: hopLinkTo(c, id),
     file: file ? { path: file.path, sha256: file.sha256, integrity: file.integrity, sealed: file.sealed === 1 } : null,
-    children, exchanges, exchangesOmitted: omitted, markers,
+    children, index, exchanges: page.exchanges, nextSeq: page.nextSeq, markers,
     terminal: term.hasOutput ? { cols: term.cols ?? 80, rows: term.rows ?? 24 } : null,
   };
+}
+
+/** Every row of the hop view (the same rule as exchangePage opens them by), without texts or responses. */
+export function exchangeIndex(c: CaseFile, session: string): ExchangeIndex {
+  const rows = c.db.prepare(`SELECT e.seq, e.t, e.type, s.kind FROM events e LEFT JOIN statements s ON s.session = e.session AND s.seq = e.seq
+    WHERE e.session = ? AND (s.seq IS NOT NULL OR e.type IN (${OPENERS.map(() => '?').join(', ')})) ORDER BY e.seq`)
+    .raw().all(session, ...OPENERS) as [number, number, string, string | null][];
+  const index: ExchangeIndex = { seq: new Array<number>(rows.length), t: new Array<number>(rows.length), kind: new Array<string>(rows.length) };
+  rows.forEach(([seq, t, type, kind], i) => {
+    index.seq[i] = seq;
+    index.t[i] = t;
+    index.kind[i] = kind ?? (type === 'session.start' ? 'session' : COMMAND_TYPES[type]!);
+  });
+  return index;
+}
+
+/**
+ * Up to `limit` rows from the one opened at `fromSeq`: each command or statement (the statements table,
+ * which also holds the lines typed at a shell) beside the responses, policy steps and masking notes that
+ * followed it. What a row of this page owns is what the whole hop read in order would give it: an event
+ * naming an earlier row (`statement`) is left to that row's page, and one after the page naming a row of
+ * it (a pipelined result, a late approval) is fetched through the statement indexes.
+ */
+export function exchangePage(c: CaseFile, session: string, fromSeq: number, limit: number): ExchangePage {
+  const statements = new Map((c.db.prepare('SELECT seq, kind, text FROM statements WHERE session = ? AND seq >= ? ORDER BY seq LIMIT ?')
+    .all(session, fromSeq, limit + 1) as { seq: number; kind: string; text: string }[]).map((s) => [s.seq, s]));
+  const opens = (r: EventRow) => r.type === 'session.start' || statements.has(r.seq) || COMMAND_TYPES[r.type] !== undefined;
+  const inPage: EventRow[] = [];
+  let opened = 0;
+  let nextSeq: number | null = null;
+  for (const r of c.db.prepare('SELECT seq, t, type, data FROM events WHERE session = ? AND seq >= ? ORDER BY seq').iterate(session, fromSeq) as Iterable<EventRow>) {
+    if (opens(r) && opened++ === limit) {
+      nextSeq = r.seq;
+      break;
+    }
+    inPage.push(r);
+  }
+  const until = nextSeq ?? Number.MAX_SAFE_INTEGER;
+  const lateSeqs = nextSeq === null ? [] : (c.db.prepare(`SELECT seq FROM results WHERE session = @session AND statement >= @from AND statement < @until AND seq >= @until
+      UNION SELECT seq FROM policy_decisions WHERE session = @session AND statement >= @from AND statement < @until AND seq >= @until
+      UNION SELECT seq FROM sensitive_fields WHERE session = @session AND seq >= @until AND statement >= @from AND statement < @until ORDER BY seq`)
+    .pluck().all({ session, from: fromSeq, until: nextSeq }) as number[]);
+  const eventAt = c.db.prepare('SELECT seq, t, type, data FROM events WHERE session = ? AND seq = ?');
+  const late = lateSeqs.map((seq) => eventAt.get(session, seq) as EventRow | undefined).filter((r): r is EventRow => r !== undefined);
+  const decisionAt = new Map((c.db.prepare(`SELECT seq, t, statement, action, rule, approval_id, actor, message FROM policy_decisions
+    WHERE session = ? AND seq >= ? AND seq < ? ORDER BY seq`).all(session, fromSeq, until) as DecisionRow[]).map((d) => [d.seq, d]));
+  const masks = c.db.prepare('SELECT seq, statement, field, rule, masked, count FROM sensitive_fields WHERE session = ? AND seq >= ? AND seq < ? ORDER BY seq')
+    .all(session, fromSeq, until) as MaskRow[];
+  if (late.length > 0) {
+    const decision = c.db.prepare('SELECT seq, t, statement, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = ? AND seq = ?');
+    const maskAt = c.db.prepare('SELECT seq, statement, field, rule, masked, count FROM sensitive_fields WHERE session = ? AND seq = ?');
+    for (const r of late) {
+      const d = decision.get(session, r.seq) as DecisionRow | undefined;
+      if (d) decisionAt.set(d.seq, d);
+      masks.push(...(maskAt.all(session, r.seq) as MaskRow[]));
+    }
+  }
+  const masksAt = groupBy(masks, (m) => m.seq);
+
+  // Whether `ref` names a row outside this page that an event at `seq` would have found already (it owns the event).
+  const elsewhere = new Map<number, boolean>();
+  const statementAt = c.db.prepare('SELECT 1 FROM statements WHERE session = ? AND seq = ?');
+  const isRowElsewhere = (ref: number, seq: number): boolean => {
+    if (ref > seq || (ref >= fromSeq && ref < until)) return false;
+    let known = elsewhere.get(ref);
+    if (known === undefined) {
+      const r = eventAt.get(session, ref) as EventRow | undefined;
+      const stmt = statementAt.get(session, ref);
+      known = r !== undefined && (stmt !== undefined || r.type === 'session.start' || COMMAND_TYPES[r.type] !== undefined);
+      elsewhere.set(ref, known);
+    }
+    return known;
+  };
+
+  const exchanges: Exchange[] = [];
+  const bySeq = new Map<number, Exchange>();
+  let current: Exchange | undefined;
+  let output: Response | undefined;
+  // The row an event (or its policy step, or masking note) belongs to: the row it names, else `fallback`; undefined when another page's.
+  const owner = (ref: unknown, seq: number, fallback: Exchange | undefined): Exchange | undefined => {
+    if (typeof ref !== 'number') return fallback;
+    return bySeq.get(ref) ?? (isRowElsewhere(ref, seq) ? undefined : fallback);
+  };
+  const take = (r: EventRow, isLate: boolean) => {
+    const d = JSON.parse(r.data) as Record<string, unknown>;
+    if (!isLate) {
+      const stmt = statements.get(r.seq);
+      let text: string | undefined;
+      if (r.type === 'session.start') text = `session start${typeof d.client === 'string' ? ` from ${d.client}` : ''}`;
+      else if (stmt) text = stmt.text;
+      else if (COMMAND_TYPES[r.type]) text = String(d.command ?? d.sql ?? d.line ?? `${String(d.op ?? '')} ${String(d.path ?? '')}`);
+      if (text !== undefined) {
+        output = undefined;
+        current = { seq: r.seq, t: r.t, kind: r.type === 'session.start' ? 'session' : stmt?.kind ?? COMMAND_TYPES[r.type]!, text, responses: [], policy: [], masked: [] };
+        exchanges.push(current);
+        bySeq.set(r.seq, current);
+      }
+    }
+    // After the page, only what names a row of it is read (and nothing falls back to the row being read).
+    const target = isLate ? (typeof d.statement === 'number' ? bySeq.get(d.statement) : undefined) : owner(d.statement, r.seq, current);
+    const response = responseOf(r.seq, r.t, r.type, d);
+    if (response && target) {
+      if (response.kind === 'output' && !isLate) {
+        if (output && target.responses.at(-1) === output) appendOutput(output, response.text ?? '');
+        else target.responses.push((output = response));
+      } else {
+        if (!isLate) output = undefined;
+        target.responses.push(response);
+      }
+    }
+    const decision = decisionAt.get(r.seq);
+    if (decision) {
+      owner(decision.statement, r.seq, target)?.policy.push({ seq: decision.seq, t: decision.t, action: decision.action, rule: decision.rule,
+        approvalId: decision.approval_id, actor: decision.actor, message: decision.message });
+    }
+    for (const m of masksAt.get(r.seq) ?? []) {
+      const x = owner(m.statement, r.seq, target);
+      if (x) addMask(x.masked, { field: m.field, rule: m.rule, masked: m.masked === 1, count: m.count });
+    }
+  };
+  for (const r of inPage) take(r, false);
+  for (const r of late) take(r, true);
+  return { exchanges, nextSeq };
 }
 
 function responseOf(seq: number, t: number, type: string, d: Record<string, unknown>): Response | undefined {

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { CaseInfo, SessionRow } from '../../common/api/index.js';
 import { api } from './api.js';
 import { NO_FILTER, type Filter } from './format.js';
-import { href, useRoute, type View } from './route.js';
+import { go, href, useRoute, type View } from './route.js';
 import { CaseView } from './views/CaseView.js';
 import { ChainView } from './views/ChainView.js';
 import { ExportView } from './views/ExportView.js';
@@ -35,6 +35,12 @@ export function App() {
   useEffect(refresh, [refresh]);
   // Electron: an import from the application menu says so; the Case view and the graph refresh without a reload.
   useEffect(() => window.hopscope?.onCaseChanged(refresh), [refresh]);
+  // Electron: an import started from the menu shows its progress in the Case view.
+  const [menuImport, setMenuImport] = useState<string | undefined>(undefined);
+  useEffect(() => window.hopscope?.onImportStarted((id) => {
+    setMenuImport(id);
+    go({ view: 'case' });
+  }), []);
   useEffect(() => {
     if (route.session) setLastHop(route.session);
   }, [route.session]);
@@ -56,7 +62,7 @@ export function App() {
       </header>
       {error && <div className="error-banner" role="alert">{error}</div>}
       <main className="content">
-        {route.view === 'case' && <CaseView info={info} onChanged={refresh} />}
+        {route.view === 'case' && <CaseView info={info} onChanged={refresh} {...(menuImport ? { announced: menuImport } : {})} />}
         {route.view === 'chain' && <ChainView sessions={sessions} filter={filter} setFilter={setFilter} generation={generation} />}
         {route.view === 'sessions' && <SessionsView sessions={sessions} filter={filter} setFilter={setFilter} />}
         {route.view === 'hop' && (hopSession

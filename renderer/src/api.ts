@@ -47,3 +47,12 @@ export const api = new Proxy({} as WorkbenchApi, {
 });
 
 export const inElectron = (): boolean => window.hopscope !== undefined;
+
+/** Electron: a native open dialog for the local gateway's config (its path, or null when cancelled). The browser mode has none: the path is typed. */
+export async function chooseGatewayConfig(): Promise<string | null> {
+  const bridge = window.hopscope;
+  if (!bridge) throw new ApiError('NO_DIALOG', 'type the path of the config file');
+  const result = await bridge.chooseGatewayConfig();
+  if (!result.ok) throw new ApiError(result.error.code, result.error.message);
+  return result.value;
+}

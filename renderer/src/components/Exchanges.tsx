@@ -1,5 +1,5 @@
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { Exchange, Response } from '../../../common/api/index.js';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { Exchange, ExchangeIndex, Response } from '../../../common/api/index.js';
 import { clock } from '../format.js';
 import { Masked } from './Masked.js';
 
@@ -16,55 +16,80 @@ function estimate(x: Exchange): number {
   return 14 + Math.max(16 + lines(x.text, 40) * 15 + x.policy.length * 18, resp);
 }
 
+/** The height given to the rows not read yet: the mean guess of the first rows read, fixed (a change would move everything below). */
+function placeholderHeight(rows: (Exchange | undefined)[]): number | null {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < rows.length && n < 1000; i++) {
+    const x = rows[i];
+    if (x) {
+      sum += estimate(x);
+      n++;
+    }
+  }
+  return n > 0 ? Math.round(sum / n) : null;
+}
+
 /**
  * Commands and statements on the left, their masked responses on the right, row by row; the row at the
- * cursor is marked and, while following, kept in view. Only the rows near the visible part are in the
- * page (heights measured once drawn, guessed before), so a hop of thousands of commands opens at once.
+ * cursor is marked and, while following, kept in view. Every row of the hop has its place (from the
+ * index), but only the rows near the visible part are in the page (heights measured once drawn, guessed
+ * before), and rows not read yet are asked for with `onNeed` and drawn as placeholders until they come.
  */
-export const Exchanges = memo(function Exchanges({ exchanges, current, follow, onPick }: {
-  exchanges: Exchange[]; current: number; follow: boolean; onPick: (x: Exchange) => void;
+export const Exchanges = memo(function Exchanges({ index, rows, current, follow, onPick, onNeed }: {
+  index: ExchangeIndex; rows: (Exchange | undefined)[]; current: number; follow: boolean;
+  onPick: (t: number) => void; onNeed: (first: number, last: number) => void;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const measured = useRef(new Map<number, number>());
+  const unread = useRef<number | null>(null);
+  const moved = useRef<number | null>(null); // a scroll set in this commit, before its scroll event updates `view`
   const [version, setVersion] = useState(0);
   const [view, setView] = useState(() => ({ top: 0, height: Math.max(200, window.innerHeight - 260) }));
+  const count = index.seq.length;
 
+  unread.current ??= placeholderHeight(rows);
+  const guess = unread.current ?? 60;
   const offsets = useMemo(() => {
-    const out = new Float64Array(exchanges.length + 1);
-    for (let i = 0; i < exchanges.length; i++) out[i + 1] = out[i]! + (measured.current.get(exchanges[i]!.seq) ?? estimate(exchanges[i]!));
+    const out = new Float64Array(count + 1);
+    for (let i = 0; i < count; i++) {
+      const x = rows[i];
+      out[i + 1] = out[i]! + (x ? measured.current.get(x.seq) ?? estimate(x) : guess);
+    }
     return out;
-  }, [exchanges, version]); // `version`: the measured heights changed
+  }, [count, rows, guess, version]); // `version`: the measured heights changed
 
   const indexAt = useCallback((y: number) => {
     let lo = 0;
-    let hi = exchanges.length;
+    let hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (offsets[mid + 1]! <= y) lo = mid + 1;
       else hi = mid;
     }
     return lo;
-  }, [exchanges.length, offsets]);
+  }, [count, offsets]);
 
   const first = indexAt(Math.max(0, view.top - HEAD_PX - OVERSCAN_PX));
-  const last = Math.min(exchanges.length, indexAt(view.top + view.height + OVERSCAN_PX) + 1);
-  const latest = useRef({ exchanges, offsets });
-  latest.current = { exchanges, offsets };
+  const last = Math.min(count, indexAt(view.top + view.height + OVERSCAN_PX) + 1);
+  const latest = useRef({ rows, offsets });
+  latest.current = { rows, offsets };
+  useEffect(() => onNeed(first, last), [first, last, onNeed]);
 
   // Sizes come from ResizeObservers (after layout), never from reading the layout in an effect: a forced
   // layout of the page cost more than drawing the rows. A row above the visible part that turns out taller
   // or shorter than guessed moves the scroll by as much, so what is on screen stays put.
-  const rows = useMemo(() => new ResizeObserver((entries) => {
+  const observer = useMemo(() => new ResizeObserver((entries) => {
     const el = box.current;
     if (!el) return;
-    const { exchanges: xs, offsets: at } = latest.current;
+    const { rows: xs, offsets: at } = latest.current;
     let changed = false;
     let above = 0;
     for (const e of entries) {
       const row = e.target as HTMLElement;
       const i = Number(row.dataset.index);
       const x = xs[i];
-      if (!x || !row.isConnected) continue;
+      if (!x || !row.isConnected || row.dataset.placeholder) continue;
       const h = e.borderBoxSize[0]?.blockSize ?? row.offsetHeight;
       const was = measured.current.get(x.seq) ?? estimate(x);
       if (Math.abs(h - was) < 0.5) continue;
@@ -75,17 +100,20 @@ export const Exchanges = memo(function Exchanges({ exchanges, current, follow, o
     if (above !== 0) el.scrollTop += above;
     if (changed) setVersion((v) => v + 1);
   }), []);
-  useEffect(() => () => rows.disconnect(), [rows]);
+  useEffect(() => () => observer.disconnect(), [observer]);
   const observe = useCallback((row: HTMLDivElement | null) => {
     if (!row) return undefined;
-    rows.observe(row);
-    return () => rows.unobserve(row);
-  }, [rows]);
+    observer.observe(row);
+    return () => observer.unobserve(row);
+  }, [observer]);
 
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const read = () => setView({ top: el.scrollTop, height: el.clientHeight || 800 });
+    const read = () => {
+      moved.current = null;
+      setView({ top: el.scrollTop, height: el.clientHeight || 800 });
+    };
     const ro = new ResizeObserver(read);
     ro.observe(el);
     el.addEventListener('scroll', read, { passive: true });
@@ -95,36 +123,69 @@ export const Exchanges = memo(function Exchanges({ exchanges, current, follow, o
     };
   }, []);
 
-  // While following, the current row is kept in view (where it should be is known from the offsets, without reading the layout).
-  const currentIndex = useMemo(() => exchanges.findIndex((x) => x.seq === current), [exchanges, current]);
+  // Rows read above the visible part replace placeholders of another height: the scroll moves by as much, so what is on screen stays put.
+  const before = useRef(rows);
+  useLayoutEffect(() => {
+    const was = before.current;
+    before.current = rows;
+    const el = box.current;
+    if (!el || was === rows) return;
+    let delta = 0;
+    for (let i = 0; i < count; i++) {
+      const d = !was[i] && rows[i] ? offsets[i + 1]! - offsets[i]! - guess : 0;
+      if (offsets[i + 1]! - delta - d + HEAD_PX > view.top) break;
+      delta += d;
+    }
+    if (delta !== 0) el.scrollTop = moved.current = view.top + delta;
+  }, [rows]); // when rows arrive, not on every measure
+
+  // While following, the current row is kept in view (where it should be is known from the offsets, without reading the layout);
+  // again once it has been read, since its height and those of its neighbours were guesses until then.
+  const currentRead = rows[current] !== undefined;
   useLayoutEffect(() => {
     const el = box.current;
-    if (!follow || !el || currentIndex < 0) return;
-    const top = offsets[currentIndex]!;
-    const bottom = offsets[currentIndex + 1]! + HEAD_PX;
-    if (top < view.top) el.scrollTop = top;
-    else if (bottom > view.top + view.height) el.scrollTop = Math.max(top, bottom - view.height);
-  }, [currentIndex, follow]); // when the current row changes, not on every measure
+    if (!follow || !el || current < 0 || current >= count) return;
+    const at = moved.current ?? view.top;
+    const top = offsets[current]!;
+    const bottom = offsets[current + 1]! + HEAD_PX;
+    if (top < at) el.scrollTop = moved.current = top;
+    else if (bottom > at + view.height) el.scrollTop = moved.current = Math.max(top, bottom - view.height);
+  }, [current, currentRead, follow]); // when the current row changes or arrives, not on every measure
 
+  const drawn: ReactNode[] = [];
+  for (let i = first; i < last; i++) {
+    const x = rows[i];
+    drawn.push(x ? <Row key={index.seq[i]} x={x} index={i} current={i === current} onPick={onPick} observe={observe} />
+      : <Placeholder key={index.seq[i]} index={index} i={i} height={guess} current={i === current} onPick={onPick} />);
+  }
   return (
-    <div className="exchanges" ref={box} data-testid="exchanges" data-rows={exchanges.length}>
+    <div className="exchanges" ref={box} data-testid="exchanges" data-rows={count}>
       <div className="ex-head"><span>command / statement</span><span>response (as recorded: masked)</span></div>
       <div style={{ height: offsets[first] }} />
-      {exchanges.slice(first, last).map((x, k) => (
-        <Row key={x.seq} x={x} index={first + k} current={x.seq === current} onPick={onPick} observe={observe} />
-      ))}
-      <div style={{ height: offsets[exchanges.length]! - offsets[last]! }} />
+      {drawn}
+      <div style={{ height: offsets[count]! - offsets[last]! }} />
     </div>
   );
 });
 
+/** A row whose page has not come yet: its time, seq and kind from the index, at the height rows have on average. */
+function Placeholder({ index, i, height, current, onPick }: { index: ExchangeIndex; i: number; height: number; current: boolean; onPick: (t: number) => void }) {
+  return (
+    <div data-seq={index.seq[i]} data-index={i} data-placeholder="yes" className={`ex-row placeholder${current ? ' current' : ''}`} style={{ height, boxSizing: 'border-box' }}
+      data-testid="exchange-pending" onClick={() => onPick(index.t[i]!)}>
+      <div className="ex-cmd"><div className="ex-meta">{clock(index.t[i]!)} · #{index.seq[i]} · {index.kind[i]}</div><span className="muted small">loading…</span></div>
+      <div className="ex-resp" />
+    </div>
+  );
+}
+
 const Row = memo(function Row({ x, index, current, onPick, observe }: {
-  x: Exchange; index: number; current: boolean; onPick: (x: Exchange) => void; observe: (row: HTMLDivElement | null) => (() => void) | undefined;
+  x: Exchange; index: number; current: boolean; onPick: (t: number) => void; observe: (row: HTMLDivElement | null) => (() => void) | undefined;
 }) {
   const unmasked = useMemo(() => new Set(x.masked.filter((m) => !m.masked).map((m) => m.field)), [x]);
   return (
     <div ref={observe} data-seq={x.seq} data-index={index} className={`ex-row${current ? ' current' : ''}${x.policy.some((p) => p.action === 'block') ? ' blocked' : ''}`}
-      data-testid="exchange" onClick={() => onPick(x)}>
+      data-testid="exchange" onClick={() => onPick(x.t)}>
       <div className="ex-cmd">
         <div className="ex-meta">{clock(x.t)} · #{x.seq} · {x.kind}</div>
         <pre className={`ex-text kind-${x.kind}`}>{x.text}</pre>

@@ -2,14 +2,17 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CaseFileEntry, CaseInfo, ImportJob } from '../../../common/api/index.js';
 import { api } from '../api.js';
 import { IntegrityBadge } from '../components/Badges.js';
+import { ImportProgress, useImportJob } from '../components/ImportProgress.js';
 import { bytes, shortId } from '../format.js';
 
-/** Open or create a case, import recordings (picker, drop or path) with progress, and the integrity of every file. */
-export function CaseView({ info, onChanged }: { info: CaseInfo | null; onChanged: () => void }) {
+/**
+ * Open or create a case, import recordings (picker, drop or path) with progress, and the integrity of every file.
+ * `announced`: an import started elsewhere (Electron's menu), whose progress is shown here too.
+ */
+export function CaseView({ info, onChanged, announced }: { info: CaseInfo | null; onChanged: () => void; announced?: string }) {
   const [path, setPath] = useState(info?.path ?? '');
   const [importPath, setImportPath] = useState('');
   const [files, setFiles] = useState<CaseFileEntry[]>([]);
-  const [job, setJob] = useState<ImportJob | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [over, setOver] = useState(false);
   const input = useRef<HTMLInputElement>(null);
@@ -19,16 +22,10 @@ export function CaseView({ info, onChanged }: { info: CaseInfo | null; onChanged
   }, [info?.path]);
   useEffect(loadFiles, [loadFiles, info]);
 
-  const follow = useCallback(async (started: ImportJob) => {
-    setJob(started);
-    let j = started;
-    while (j.state === 'running') {
-      await new Promise((r) => setTimeout(r, 150));
-      j = await api.importStatus(j.id);
-      setJob(j);
-    }
-    onChanged();
-  }, [onChanged]);
+  const { job, follow } = useImportJob(onChanged);
+  useEffect(() => {
+    if (announced) api.importStatus(announced).then(follow).catch((err: Error) => setError(err.message));
+  }, [announced, follow]);
 
   const run = (p: Promise<ImportJob>) => {
     setError(null);
@@ -40,7 +37,6 @@ export function CaseView({ info, onChanged }: { info: CaseInfo | null; onChanged
     run(Promise.all(picked.map(async (f) => ({ name: f.name, text: await f.text() }))).then((u) => api.importUpload(u)));
   };
 
-  const frac = job ? (job.filesDone + (job.bytesTotal ? job.bytesRead / job.bytesTotal : 0) * (job.state === 'running' ? 1 : 0)) / Math.max(1, job.filesTotal) : 0;
   return (
     <div className="case-view">
       <section className="card">
@@ -66,18 +62,7 @@ export function CaseView({ info, onChanged }: { info: CaseInfo | null; onChanged
           <input value={importPath} onChange={(e) => setImportPath(e.target.value)} placeholder="/var/lib/hopscope/recordings" className="grow" data-testid="import-path" />
           <button type="submit" disabled={!info?.path || !importPath}>Import</button>
         </form>
-        {job && (
-          <div className="progress-box" data-testid="import-progress" data-state={job.state}>
-            <progress max={1} value={job.state === 'running' ? frac : 1} />
-            <span>{job.state === 'running' ? `importing ${job.filesDone + 1}/${job.filesTotal}: ${job.current ?? ''}` : `${job.state}: ${job.filesDone}/${job.filesTotal} files, ${job.events.toLocaleString()} events`}</span>
-            {job.message && <div className="error-banner">{job.message}</div>}
-            <ul className="import-results">
-              {job.results.filter((r) => r.action !== 'imported' || r.integrity !== 'intact' || !r.sealed).map((r) => (
-                <li key={r.path}><b>{r.action}</b> {r.integrity && <IntegrityBadge integrity={r.integrity} sealed={r.sealed} />} {r.path} {r.message ?? ''}</li>
-              ))}
-            </ul>
-          </div>
-        )}
+        {job && <ImportProgress job={job} />}
         {error && <div className="error-banner" role="alert">{error}</div>}
       </section>
       <section className="card">

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayStatus, RemoteGateway } from '../../../common/api/index.js';
-import { api } from '../api.js';
+import { api, chooseGatewayConfig, inElectron } from '../api.js';
 import { ImportProgress, useImportJob } from '../components/ImportProgress.js';
 import { href } from '../route.js';
 
@@ -75,6 +75,11 @@ function LocalGatewayCard({ status, setStatus, onCaseChanged }: { status: LocalG
       <form className="row" onSubmit={(e) => { e.preventDefault(); start(); }}>
         <input value={configPath} onChange={(e) => setConfigPath(e.target.value)} placeholder="/path/to/gateway.yml" className="grow mono"
           data-testid="local-config" disabled={live} />
+        {inElectron() && <button type="button" disabled={live || busy !== null} data-testid="local-choose" title="pick the config file"
+          onClick={() => run('choosing…', async () => {
+            const path = await chooseGatewayConfig();
+            if (path) setConfigPath(path);
+          })}>Choose…</button>}
         <button type="submit" className="start" disabled={live || busy !== null || !configPath.trim()} data-testid="local-start">Start</button>
         <button type="button" className="danger" disabled={!live || busy !== null} data-testid="local-stop"
           onClick={() => run('stopping…', async () => setStatus(await api.localGatewayStop()))}>Stop</button>

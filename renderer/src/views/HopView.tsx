@@ -1,5 +1,5 @@
-import { useCallback, useLayoutEffect, useMemo, useState } from 'react';
-import type { Exchange, HopDetail, Screen } from '../../../common/api/index.js';
+import { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { Exchange, HopDetail, Marker, Screen } from '../../../common/api/index.js';
 import { api } from '../api.js';
 import { CountBadges, IntegrityBadge } from '../components/Badges.js';
 import { Exchanges } from '../components/Exchanges.js';
@@ -8,10 +8,29 @@ import { Timeline } from '../components/Timeline.js';
 import { dateTime, duration, shortId } from '../format.js';
 import { href } from '../route.js';
 
+/** Rows asked for at once when the user scrolls or seeks to rows not read yet (pages start at multiples of it). */
+const PAGE = 250;
+
+/** The position of `x` in the ascending list `xs`: the number of entries <= x (upper bound). */
+function upper(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** One hop: what it issued beside what came back, on a timeline, with its terminal when it had one. */
 export function HopView({ session, at, protocol }: { session: string; at?: number; protocol?: string }) {
   const [hop, setHop] = useState<HopDetail | null>(null);
+  // Every row of the hop by its place in the index; a page at a time is read as the user scrolls or seeks.
+  const [rows, setRows] = useState<(Exchange | undefined)[]>([]);
+  const asked = useRef(new Set<number>());
   const [error, setError] = useState<string | null>(null);
+  const [pageError, setPageError] = useState<string | null>(null);
   const [cursor, setCursor] = useState(0);
   const [seek, setSeek] = useState<SeekRequest | null>(null);
   const [follow, setFollow] = useState(true);
@@ -20,10 +39,14 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
   // A layout effect: the requests leave before the first paint rather than a frame after it.
   useLayoutEffect(() => {
     const opened = performance.now();
-    const asked = api.hop(session);
+    const asking = api.hop(session);
+    asked.current = new Set();
     // An SSH hop opened at a time: its screen is asked for right after the hop, not once the hop has rendered.
     setPrefetch(at && protocol === 'ssh' ? { t: at, screen: api.screenAt(session, at).catch((): Screen | null => null) } : undefined);
-    asked.then((h) => {
+    asking.then((h) => {
+      const all = new Array<Exchange | undefined>(h.index.seq.length).fill(undefined); // no holes: every() and friends skip holes
+      for (const x of h.exchanges) all[upper(h.index.seq, x.seq) - 1] = x;
+      setRows(all);
       setHop(h);
       const t0 = at ?? h.session.startMicros ?? 0;
       setCursor(t0);
@@ -32,25 +55,45 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
     }, (err: Error) => setError(err.message));
   }, [session, at, protocol]);
 
+  // The pages under rows [first, last) that are neither read nor asked for yet.
+  const need = useCallback((first: number, last: number) => {
+    if (!hop) return;
+    const { seq } = hop.index;
+    for (let page = Math.floor(first / PAGE); page * PAGE < last; page++) {
+      const from = page * PAGE;
+      const to = Math.min(seq.length, from + PAGE);
+      if (asked.current.has(page) || !rows.slice(from, to).includes(undefined)) continue;
+      asked.current.add(page);
+      api.hopExchanges(hop.session.id, seq[from]!, to - from).then((p) => {
+        setRows((was) => {
+          const next = was.slice();
+          for (const x of p.exchanges) next[upper(seq, x.seq) - 1] = x;
+          return next;
+        });
+      }, (err: Error) => {
+        asked.current.delete(page);
+        setPageError(`rows ${from + 1}–${to} could not be read: ${err.message}`);
+      });
+    }
+  }, [hop, rows]);
+
   const seekTo = useCallback((t: number) => {
     setCursor(t);
     setFollow(true);
     setSeek((s) => ({ t, n: (s?.n ?? 0) + 1 }));
   }, []);
-  // The row at the cursor: the last exchange at or before it (they are in time order), found by bisection.
-  const current = useMemo(() => {
-    const xs = hop?.exchanges ?? [];
-    let lo = 0;
-    let hi = xs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (xs[mid]!.t <= cursor) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo > 0 ? xs[lo - 1]!.seq : -1;
-  }, [hop, cursor]);
-  const commands = useMemo(() => hop?.markers.filter((m) => m.kind === 'command') ?? [], [hop]);
-  const pick = useCallback((x: Exchange) => seekTo(x.t), [seekTo]);
+  // The row at the cursor: the last one at or before it (the index is in time order).
+  const current = useMemo(() => (hop ? upper(hop.index.t, cursor) - 1 : -1), [hop, cursor]);
+  // Commands are marked by kind only; those whose rows were read show their text in the tooltips.
+  const markers = useMemo<Marker[]>(() => {
+    if (!hop) return [];
+    return hop.markers.map((m) => {
+      if (m.kind !== 'command') return m;
+      const x = rows[upper(hop.index.seq, m.seq) - 1];
+      return x && x.seq === m.seq ? { ...m, label: x.text.slice(0, 120) } : m;
+    });
+  }, [hop, rows]);
+  const commands = useMemo(() => markers.filter((m) => m.kind === 'command'), [markers]);
   const unfollow = useCallback(() => setFollow(false), []);
 
   if (error) return <p className="error-banner">{error}</p>;
@@ -58,7 +101,7 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
   const s = hop.session;
   const start = s.startMicros ?? 0;
   // Markers after the end (a child that outlived its parent) sit at the right edge.
-  const end = Math.max(s.endMicros ?? Math.max(start, ...hop.markers.map((m) => m.t)), start + 1);
+  const end = Math.max(s.endMicros ?? hop.markers.reduce((a, m) => Math.max(a, m.t), start), start + 1);
   return (
     <div className="hop-view" data-testid="hop-view" data-session={s.id}>
       <div className="hop-header">
@@ -81,11 +124,11 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
           ))}</div>
         )}
       </div>
-      <Timeline start={start} end={end} markers={hop.markers} cursor={cursor} onSeek={seekTo} />
+      <Timeline start={start} end={end} markers={markers} cursor={cursor} onSeek={seekTo} />
       <div className={hop.terminal ? 'hop-body with-terminal' : 'hop-body'}>
         <div className="ex-pane" onWheel={unfollow}>
-          <Exchanges exchanges={hop.exchanges} current={current} follow={follow} onPick={pick} />
-          {hop.exchangesOmitted > 0 && <p className="muted">{hop.exchangesOmitted} more commands not shown; export the hop for all of them.</p>}
+          <Exchanges index={hop.index} rows={rows} current={current} follow={follow} onPick={seekTo} onNeed={need} />
+          {pageError && <p className="error-banner" role="alert">{pageError}</p>}
         </div>
         {hop.terminal && (
           <TerminalPlayer session={s.id} start={start} end={end} size={hop.terminal} commands={commands} seek={seek} {...(prefetch ? { prefetch } : {})}

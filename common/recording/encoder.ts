@@ -1,15 +1,32 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Signer } from '../keys.js';
 import { EventType, RECORDING_FORMAT, RECORDING_VERSION, signedText, type RecordingHeader } from './format.js';
 
-export function lineHash(line: string): string {
-  return createHash('sha256').update(line).digest('hex');
+/** SHA-256 of a line as UTF-8, in hex (one-shot: no Hash object per line). */
+export function lineHash(line: string | Buffer): string {
+  return hash('sha256', line, 'hex');
 }
 
 /** One event line, without its newline, in the fixed field order every writer uses. */
 export function encodeEvent(seq: number, t: number, type: string, data: Record<string, unknown>, prev: string): string {
-  return `{"seq":${seq},"t":${t},"type":${JSON.stringify(type)},"data":${JSON.stringify(data)},"prev":"${prev}"}`;
+  return encodeEventJson(seq, t, type, JSON.stringify(data), prev);
+}
+
+/** The same line with `data` already serialized (a JSON object text), for the hot events. */
+function encodeEventJson(seq: number, t: number, type: string, dataJson: string, prev: string): string {
+  return `{"seq":${seq},"t":${t},"type":${typeJson(type)},"data":${dataJson},"prev":"${prev}"}`;
+}
+
+/** Event types are a small fixed set: their JSON text is built once each. */
+const typeJsonCache = new Map<string, string>();
+function typeJson(type: string): string {
+  let json = typeJsonCache.get(type);
+  if (json === undefined) {
+    json = JSON.stringify(type);
+    if (typeJsonCache.size < 256) typeJsonCache.set(type, json);
+  }
+  return json;
 }
 
 export interface EncoderOptions {
@@ -52,7 +69,16 @@ export class RecordingEncoder {
   }
 
   event(type: string, data: Record<string, unknown>, t = this.opts.clock.nowMicros()): string {
-    return this.append(type, data, t);
+    return this.append(type, JSON.stringify(data), t);
+  }
+
+  /**
+   * An event whose data the caller serialized: `dataJson` must be exactly what
+   * JSON.stringify would give for the data object (a hot event's specialised
+   * serializer); the line is the same as `event` would write.
+   */
+  eventJson(type: string, dataJson: string, t = this.opts.clock.nowMicros()): string {
+    return this.append(type, dataJson, t);
   }
 
   /**
@@ -76,7 +102,7 @@ export class RecordingEncoder {
     line.write(head, 0, 'utf8');
     line.write(base64, headBytes, 'latin1');
     line.write(tail, headBytes + base64.length, 'latin1');
-    this.prev = createHash('sha256').update(line.subarray(0, line.length - 1)).digest('hex');
+    this.prev = lineHash(line.subarray(0, line.length - 1));
     return line;
   }
 
@@ -96,14 +122,14 @@ export class RecordingEncoder {
     const seq = this.seq + 1;
     const t = this.opts.clock.nowMicros();
     const sig = this.opts.signer.sign(signedText(kind, this.opts.session, seq, t, this.prev)).toString('base64');
-    return this.append(type, { keyId: this.opts.signer.keyId, sig, events: seq - 1 }, t);
+    return this.append(type, JSON.stringify({ keyId: this.opts.signer.keyId, sig, events: seq - 1 }), t);
   }
 
-  private append(type: string, data: Record<string, unknown>, t: number): string {
+  private append(type: string, dataJson: string, t: number): string {
     if (this.sealed) throw new Error(`recording ${this.opts.session} is sealed`);
     const seq = ++this.seq;
     // Field order is fixed by construction; readers hash the bytes, never re-serialize.
-    const line = encodeEvent(seq, t, type, data, this.prev);
+    const line = encodeEventJson(seq, t, type, dataJson, this.prev);
     this.prev = lineHash(line);
     return `${line}\n`;
   }

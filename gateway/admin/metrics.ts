@@ -31,8 +31,23 @@ export class Counter implements Metric {
     else this.values.set(key, { labels, value: by });
   }
 
+  /** A handle for one fixed set of labels, for hot paths: no key is built per increment. */
+  series(labels: Labels): { inc(by?: number): void } {
+    let entry: { labels: Labels; value: number } | undefined;
+    return {
+      inc: (by = 1) => {
+        entry ??= this.values.get(labelKey(labels));
+        if (entry) entry.value += by;
+        else this.values.set(labelKey(labels), (entry = { labels, value: by }));
+      },
+    };
+  }
+
   set(labels: Labels, value: number): void {
-    this.values.set(labelKey(labels), { labels, value });
+    const key = labelKey(labels);
+    const entry = this.values.get(key); // updated in place: a series() handle may hold it
+    if (entry) entry.value = value;
+    else this.values.set(key, { labels, value });
   }
 
   get(labels: Labels = {}): number {

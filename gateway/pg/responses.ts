@@ -4,11 +4,22 @@ import type { RowMasker } from './masking.js';
 /** What the client sent that the server will answer, in order; or an answer the gateway gives itself. */
 export type PendingReply =
   | { kind: 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' }
-  | { kind: 'inject'; bytes: Buffer };
+  | { kind: 'inject'; bytes: Buffer }
+  /** A statement the gateway refused and made the server fail in its place: the server's error is replaced by `bytes`. */
+  | { kind: 'refuse'; bytes: Buffer; simple: boolean };
+
+/** Answers without payload are shared: expecting one allocates nothing. */
+const REPLY = {
+  query: { kind: 'query' }, parse: { kind: 'parse' }, bind: { kind: 'bind' }, describe: { kind: 'describe' },
+  execute: { kind: 'execute' }, close: { kind: 'close' }, sync: { kind: 'sync' },
+} as const satisfies Record<string, PendingReply>;
 
 const TAG = { DataRow: 0x44, RowDescription: 0x54, NoData: 0x6e, CommandComplete: 0x43, EmptyQuery: 0x49,
   PortalSuspended: 0x73, Error: 0x45, Ready: 0x5a, ParseComplete: 0x31, BindComplete: 0x32, CloseComplete: 0x33,
   CopyData: 0x64, Notice: 0x4e } as const;
+
+/** What the server may send at any time, unasked: notices, parameter changes, notifications. */
+const ASYNC_TAGS = new Set<number>([TAG.Notice, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
 
 /**
  * Orders the server's answers and the gateway's own (a blocked or denied
@@ -22,8 +33,18 @@ export class ResponseStream {
 
   constructor(private readonly masker: RowMasker | undefined) {}
 
-  expect(kind: Exclude<PendingReply['kind'], 'inject'>): void {
-    this.pending.push({ kind });
+  expect(kind: keyof typeof REPLY): void {
+    this.pending.push(REPLY[kind]);
+  }
+
+  /**
+   * The server was sent a message that must fail (it aborts the batch's
+   * transaction as the refused statement would have); the client sees `error`
+   * in place of the server's error. Anything but an error is a broken promise.
+   * `simple`: the stand-in is a Query, whose ReadyForQuery the caller expects next.
+   */
+  expectRefusal(error: Buffer, simple = false): void {
+    this.pending.push({ kind: 'refuse', bytes: error, simple });
   }
 
   /** An answer of the gateway's own; returns it at once if nothing is outstanding before it. */
@@ -37,10 +58,22 @@ export class ResponseStream {
     return this.pending.length === 0;
   }
 
-  /** Frames a chunk from the server; returns what goes to the client (server messages and injected answers) and what the recorder should see. */
-  push(chunk: Buffer): { toClient: Buffer[]; fromServer: Buffer[] } {
-    const toClient: Buffer[] = [];
-    const fromServer: Buffer[] = [];
+  /**
+   * Frames a chunk from the server; `onFrame` sees each message as the client
+   * will (masked), except a refused statement's server error. Returns what goes
+   * to the client: server messages and injected answers, in order, with runs of
+   * untouched messages left as one view of the chunk (no copy).
+   */
+  push(chunk: Buffer, onFrame: (tag: number, frame: Buffer) => void): Buffer[] {
+    const out: Buffer[] = [];
+    // A run of untouched messages, contiguous in memory: [runStart, runEnd) of runBase.
+    let runBase: ArrayBufferLike | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    const closeRun = () => {
+      if (runBase && runEnd > runStart) out.push(Buffer.from(runBase, runStart, runEnd - runStart));
+      runBase = undefined;
+    };
     this.framer.push(chunk, (tag, raw) => {
       let frame = raw;
       if (this.masker) {
@@ -49,12 +82,37 @@ export class ResponseStream {
         else if (tag === TAG.CopyData) frame = this.masker.maskCopyData(raw);
         else if (tag === TAG.Error || tag === TAG.Notice) frame = this.masker.maskNotice(raw);
       }
-      toClient.push(frame);
-      fromServer.push(frame);
+      const head = this.pending[0];
+      let refused = false;
+      if (head?.kind === 'refuse') {
+        if (tag === TAG.Error) {
+          frame = head.bytes;
+          refused = true;
+        } else if (tag === TAG.ParseComplete || (head.simple && !ASYNC_TAGS.has(tag))) {
+          throw new Error('the target accepted a statement the gateway refused');
+        }
+      }
+      if (!refused) onFrame(tag, frame);
+      if (frame === raw && runBase === raw.buffer && raw.byteOffset === runEnd) {
+        runEnd += raw.length;
+      } else {
+        closeRun();
+        if (frame === raw) {
+          runBase = raw.buffer;
+          runStart = raw.byteOffset;
+          runEnd = raw.byteOffset + raw.length;
+        } else {
+          out.push(frame);
+        }
+      }
       this.settle(tag);
-      this.drainInjected(toClient);
+      if (this.pending[0]?.kind === 'inject') {
+        closeRun();
+        this.drainInjected(out);
+      }
     });
-    return { toClient, fromServer };
+    closeRun();
+    return out;
   }
 
   private settle(tag: number): void {
@@ -68,13 +126,18 @@ export class ResponseStream {
         if (head === 'execute') this.pending.shift();
         break;
       case TAG.Error:
-        if (head !== 'query') {
-          // Extended protocol: the server skips everything up to the next Sync.
+        if (head === 'refuse' && (this.pending[0] as { simple: boolean }).simple) {
+          this.pending.shift(); // a simple Query's stand-in: its ReadyForQuery follows
+        } else if (head !== 'query') {
+          // Extended protocol: the server skips everything up to the next Sync,
+          // a refused statement's stand-in too (the batch has already failed).
           while (this.pending.length && this.pending[0]!.kind !== 'sync' && this.pending[0]!.kind !== 'inject') this.pending.shift();
         }
         break;
       case TAG.Ready:
-        if (head === 'query' || head === 'sync') this.pending.shift();
+        // A refusal still waiting here was skipped by a server already failing the batch: nothing ran.
+        while (this.pending[0]?.kind === 'refuse') this.pending.shift();
+        if (this.pending[0]?.kind === 'query' || this.pending[0]?.kind === 'sync') this.pending.shift();
         break;
       default:
         break;

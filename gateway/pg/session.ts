@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Parser as BackendParser } from 'pg-protocol/dist/parser.js';
+import { serialize } from 'pg-protocol';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
@@ -32,6 +32,15 @@ type Admissible = Exclude<FrontendMessage, { name: 'error' }>;
 const RESULT_WRITE_DELAY_MS = 5;
 
 /**
+ * What the server is asked to parse in place of a refused extended-protocol
+ * statement: a syntax error, so the server fails exactly where the refused
+ * statement was and does what PostgreSQL does on any error in a batch (aborts
+ * the implicit transaction or fails the explicit one, skips to Sync). The
+ * client sees the gateway's error instead of the server's.
+ */
+const REFUSED_SQL = 'hopscope refused this statement';
+
+/**
  * The steady state of one PostgreSQL session. Client messages are decoded,
  * recorded, judged by the policy pipeline and — when allowed — forwarded
  * unchanged after their events are written (write before forward). A blocked
@@ -44,7 +53,10 @@ export class PgRelay implements LiveSession {
   private readonly ctx: PolicyContext;
   private readonly results: ResultRecorder;
   private readonly responses: ResponseStream;
-  private readonly backendParser = new BackendParser();
+  private readonly onServerFrame: (tag: number, frame: Buffer) => void;
+  private readonly bytesIn: { inc(by?: number): void };
+  private readonly bytesOut: { inc(by?: number): void };
+  private readonly statementsSent: { inc(by?: number): void };
   private readonly statements = new Map<string, string>(); // prepared statement name → SQL
   private readonly portals = new Map<string, { statement: string; params: unknown[] }>();
   private readonly inbox: Admissible[] = [];
@@ -53,6 +65,7 @@ export class PgRelay implements LiveSession {
   private holding: AbortController | undefined;
   private closed = false;
   private resultTimer: NodeJS.Timeout | undefined;
+  private resultTimerArmed = false;
   private onClosed: (() => void) | undefined;
 
   constructor(
@@ -68,6 +81,10 @@ export class PgRelay implements LiveSession {
     const rows = masker.active ? new RowMasker(masker) : undefined;
     this.responses = new ResponseStream(rows);
     this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), () => rows?.take() ?? {});
+    this.onServerFrame = (tag, frame) => this.results.onFrame(tag, frame);
+    this.bytesIn = deps.metrics.bytesTotal.series({ direction: 'client_to_target' });
+    this.bytesOut = deps.metrics.bytesTotal.series({ direction: 'target_to_client' });
+    this.statementsSent = deps.metrics.statementsTotal.series({ protocol: 'postgres' });
   }
 
   /** Sends the client what it expects after authentication, then relays until either side ends. */
@@ -109,25 +126,52 @@ export class PgRelay implements LiveSession {
   }
 
   private fromClient(chunk: Buffer): void {
-    this.deps.metrics.bytesTotal.inc({ direction: 'client_to_target' }, chunk.length);
+    this.bytesIn.inc(chunk.length);
     let violation: string | undefined;
     this.clientParser.parse(chunk, (msg) => {
       if (msg.name === 'error') violation = msg.message;
       else this.inbox.push(msg);
     });
-    void this.pump().then(() => {
-      if (violation) {
-        this.client.write(backend.errorResponse({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${violation}` }));
-        this.end(`protocol violation: ${violation}`);
-      }
-    });
+    const pumped = this.pump();
+    if (pumped) void pumped.then(() => this.violated(violation));
+    else this.violated(violation);
   }
 
-  /** Works through the client's messages in order; pauses the client while a statement is held. */
-  private async pump(): Promise<void> {
-    if (this.holding || this.closed) return;
+  private violated(violation: string | undefined): void {
+    if (!violation) return;
+    this.client.write(backend.errorResponse({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${violation}` }));
+    this.end(`protocol violation: ${violation}`);
+  }
+
+  /**
+   * Works through the client's messages in order. The common case (no approval
+   * to wait for, no fsync to wait for) runs synchronously: one recording write
+   * and one upstream write per chunk, no promise. Otherwise it goes on in `pumpSlowly`.
+   */
+  private pump(): Promise<void> | undefined {
+    if (this.holding || this.closed) return undefined;
     try {
       while (this.inbox.length && !this.closed) {
+        if (this.inbox[0]!.name === 'terminate') return this.pumpSlowly();
+        const msg = this.inbox.shift()!;
+        const verdict = this.admit(msg);
+        if (verdict.action === 'review' && (msg.name === 'query' || msg.name === 'parse')) return this.pumpSlowly({ msg, verdict });
+      }
+      return this.flush()?.catch((err: unknown) => this.failClosed(err));
+    } catch (err) {
+      this.failClosed(err);
+      return undefined;
+    }
+  }
+
+  /** The rest of `pump` when something must be waited for; pauses the client while a statement is held. */
+  private async pumpSlowly(review?: { msg: Extract<Admissible, { name: 'query' | 'parse' }>; verdict: Verdict }): Promise<void> {
+    try {
+      if (review) {
+        await this.flush();
+        await this.hold(review.msg, review.verdict as Extract<Verdict, { rule: string }>);
+      }
+      while (this.inbox.length && !this.closed && !this.holding) {
         const msg = this.inbox.shift()!;
         if (msg.name === 'terminate') {
           await this.flush();
@@ -150,20 +194,21 @@ export class PgRelay implements LiveSession {
     if (this.skippingToSync && msg.name !== 'sync') return { action: 'allow' }; // dropped, as the server would
     switch (msg.name) {
       case 'query': {
-        const seq = this.record(EventType.PgQuery, { sql: msg.sql });
+        // The same text as JSON.stringify({ sql }), without the generic walk: one per statement.
+        const seq = this.writer.appendJson(EventType.PgQuery, `{"sql":${JSON.stringify(msg.sql)}}`);
         const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
-        if (verdict.action === 'block') this.refuse(seq, verdict, true);
+        if (verdict.action === 'block') this.refuse(seq, verdict, undefined);
         else if (verdict.action === 'allow') this.send(msg.raw, 'query', seq);
         return verdict;
       }
       case 'parse': {
-        this.statements.set(msg.statement, msg.sql);
         const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
         if (verdict.action === 'allow') {
+          this.statements.set(msg.statement, msg.sql);
           this.send(msg.raw, 'parse');
         } else {
           const seq = this.record(EventType.PgParse, { statement: msg.statement, sql: msg.sql });
-          if (verdict.action === 'block') this.refuse(seq, verdict, false);
+          if (verdict.action === 'block') this.refuse(seq, verdict, msg.statement);
         }
         return verdict;
       }
@@ -173,10 +218,12 @@ export class PgRelay implements LiveSession {
         break;
       case 'execute': {
         const portal = this.portals.get(msg.portal);
-        const seq = this.record(EventType.PgExecute, {
+        const data: Record<string, unknown> = {
           sql: (portal && this.statements.get(portal.statement)) ?? null, statement: portal?.statement ?? null,
-          portal: msg.portal, params: portal?.params ?? [], ...(msg.maxRows > 0 ? { maxRows: msg.maxRows } : {}),
-        });
+          portal: msg.portal, params: portal?.params ?? [],
+        };
+        if (msg.maxRows > 0) data.maxRows = msg.maxRows;
+        const seq = this.record(EventType.PgExecute, data);
         this.send(msg.raw, 'execute', seq);
         break;
       }
@@ -202,7 +249,7 @@ export class PgRelay implements LiveSession {
       case 'functionCall':
         // Fast-path calls name functions by OID, out of reach of SQL guardrails: refused.
         this.refuse(this.record(EventType.PgQuery, { functionCall: true }),
-          { action: 'block', rule: 'function-call-protocol', reason: 'the fast-path function call protocol is not allowed' }, true);
+          { action: 'block', rule: 'function-call-protocol', reason: 'the fast-path function call protocol is not allowed' }, undefined);
         return { action: 'block', rule: 'function-call-protocol', reason: '' };
       default:
         throw new HopscopeError('PROTOCOL_VIOLATION', `unexpected ${msg.name} message after startup`);
@@ -215,22 +262,38 @@ export class PgRelay implements LiveSession {
     this.responses.expect(kind);
     if (seq !== undefined) {
       this.results.statementSent(kind === 'query' ? 'query' : 'execute', seq);
-      this.deps.metrics.statementsTotal.inc({ protocol: 'postgres' });
+      this.statementsSent.inc();
     }
     if (kind === 'sync') this.results.syncSent();
   }
 
-  /** Answers a statement the gateway will not forward; the extended protocol then skips to Sync, as the server would. */
-  private refuse(seq: number, verdict: Extract<Verdict, { rule: string }>, simple: boolean, code = '42501', message?: string): void {
+  /**
+   * Answers a statement the gateway will not forward. The server gets a stand-in
+   * that must fail (REFUSED_SQL) where the statement was, and the client gets the
+   * gateway's error in place of the server's, so the session goes on as after
+   * PostgreSQL's own error: an extended-protocol statement (`parseName`: the name
+   * its Parse gave) becomes a Parse, and the rest of its batch goes as PostgreSQL
+   * takes it — earlier statements of the batch roll back with the implicit
+   * transaction, later messages are skipped to Sync; a simple Query becomes a
+   * Query. Either way an explicit transaction fails (ReadyForQuery says E, and
+   * COMMIT rolls back), and the status byte the client sees is the server's.
+   */
+  private refuse(seq: number, verdict: Extract<Verdict, { rule: string }>, parseName: string | undefined, code = '42501', message?: string): void {
     this.record(EventType.PolicyBlock, { statement: seq, rule: verdict.rule, reason: verdict.reason, action: verdict.action });
     this.deps.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' });
     const error = backend.errorResponse({
       severity: 'ERROR', code, message: message ?? `hopscope: blocked by rule ${verdict.rule}: ${verdict.reason}`,
     });
-    const answer = simple ? Buffer.concat([error, backend.readyForQuery(this.results.transactionStatus as 'I' | 'T' | 'E')]) : error;
-    if (!simple) this.skippingToSync = true;
-    const now = this.responses.inject(answer);
-    if (now) this.client.write(now);
+    if (parseName !== undefined) {
+      this.skippingToSync = true;
+      this.outbox.push(serialize.parse({ name: parseName, text: REFUSED_SQL }));
+      this.responses.expectRefusal(error);
+      return;
+    }
+    this.outbox.push(serialize.query(REFUSED_SQL));
+    this.responses.expectRefusal(error, true);
+    this.responses.expect('query');
+    this.results.syncSent(); // the stand-in's ReadyForQuery, to the recorder: the end of nothing it records
   }
 
   /** Holds a statement for an approver; the client waits (and may cancel). */
@@ -253,24 +316,35 @@ export class PgRelay implements LiveSession {
       statement: seq, id, decision: result.decision, approver: result.approver ?? null, reason: result.reason ?? null, waitedMicros: result.waitedMicros,
     });
     if (result.decision === 'approved') {
+      if (msg.name === 'parse') this.statements.set(msg.statement, msg.sql);
       this.send(msg.raw, msg.name, msg.name === 'query' ? seq : undefined);
     } else {
       const cancelled = result.decision === 'cancelled';
-      this.refuse(seq, verdict, msg.name === 'query', cancelled ? '57014' : '42501',
+      this.refuse(seq, verdict, msg.name === 'parse' ? msg.statement : undefined, cancelled ? '57014' : '42501',
         cancelled ? 'canceling statement due to user request (it was held for approval)'
           : `hopscope: approval ${id} ${result.decision === 'timeout' ? 'timed out' : 'was denied'}${result.reason ? `: ${result.reason}` : ''} (rule ${verdict.rule})`);
     }
     this.client.resume();
   }
 
-  /** Writes the recorded events, then forwards what was admitted: write before forward. */
-  private async flush(): Promise<void> {
+  /**
+   * Writes the recorded events, then forwards what was admitted: write before
+   * forward. Returns a promise only when it must wait (fsync=always).
+   */
+  private flush(): Promise<void> | undefined {
     const durable = this.writer.commit();
-    if (durable) {
-      this.client.pause(); // fsync=always: hold the client until the events are on stable storage
-      await durable;
-      if (!this.holding) this.client.resume();
+    if (!durable) {
+      this.forward();
+      return undefined;
     }
+    this.client.pause(); // fsync=always: hold the client until the events are on stable storage
+    return durable.then(() => {
+      if (!this.holding) this.client.resume();
+      this.forward();
+    });
+  }
+
+  private forward(): void {
     if (this.outbox.length === 0 || this.closed) return;
     const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
     this.outbox = [];
@@ -282,13 +356,10 @@ export class PgRelay implements LiveSession {
   }
 
   private fromUpstream(chunk: Buffer): void {
-    this.deps.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
+    this.bytesOut.inc(chunk.length);
     let toClient: Buffer[];
     try {
-      const out = this.responses.push(chunk);
-      toClient = out.toClient;
-      // Whole messages only, so pg-protocol's Parser never keeps (and later rewrites) a partial chunk.
-      for (const frame of out.fromServer) this.backendParser.parse(frame, (msg) => this.results.onMessage(msg));
+      toClient = this.responses.push(chunk, this.onServerFrame);
       this.commitResults();
     } catch (err) {
       this.failClosed(err);
@@ -307,15 +378,20 @@ export class PgRelay implements LiveSession {
    * crash loses at most that window of result events, never a command.
    */
   private commitResults(): void {
-    if (this.resultTimer || this.closed) return;
-    this.resultTimer = setTimeout(() => {
-      this.resultTimer = undefined;
-      try {
-        this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
-      } catch (err) {
-        this.failClosed(err);
-      }
-    }, RESULT_WRITE_DELAY_MS);
+    if (this.resultTimerArmed || this.closed || this.writer.stagedBytes === 0) return;
+    this.resultTimerArmed = true;
+    if (this.resultTimer) this.resultTimer.refresh(); // one timer per session, re-armed: no allocation per result
+    else this.resultTimer = setTimeout(() => this.writeResults(), RESULT_WRITE_DELAY_MS);
+  }
+
+  private writeResults(): void {
+    this.resultTimerArmed = false;
+    if (this.closed) return;
+    try {
+      this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
+    } catch (err) {
+      this.failClosed(err);
+    }
   }
 
   private record(type: string, data: Record<string, unknown>): number {

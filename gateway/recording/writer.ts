@@ -35,6 +35,7 @@ export class RecordingWriter {
   private fd: number | undefined;
   private staged: Array<string | Buffer> = [];
   private stagedLength = 0;
+  private stagedBuffers = false; // whether `staged` holds a Buffer (else one string join suffices)
   private sinceCheckpoint = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private failed: HopscopeError | undefined;
@@ -85,6 +86,12 @@ export class RecordingWriter {
     return this.stage(this.encoder.event(type, data, t));
   }
 
+  /** Stages an event whose data the caller serialized (see RecordingEncoder.eventJson). */
+  appendJson(type: string, dataJson: string, t?: number): number {
+    this.checkOpen();
+    return this.stage(this.encoder.eventJson(type, dataJson, t));
+  }
+
   /** Stages an event whose `data[field]` is `payload` in base64, built as bytes (see RecordingEncoder.eventWithBase64). */
   appendBase64(type: string, data: Record<string, unknown>, field: string, payload: Buffer, t?: number): number {
     this.checkOpen();
@@ -98,6 +105,7 @@ export class RecordingWriter {
 
   private stage(line: string | Buffer): number {
     this.staged.push(line);
+    if (typeof line !== 'string') this.stagedBuffers = true;
     this.stagedLength += line.length;
     const seq = this.encoder.lastSeq;
     if (++this.sinceCheckpoint >= this.opts.checkpointEvery) {
@@ -157,11 +165,12 @@ export class RecordingWriter {
   private writeStaged(): number {
     if (this.failed) throw this.failed;
     if (this.staged.length === 0 || this.fd === undefined) return 0;
-    const bytes = this.staged.every((l) => typeof l === 'string')
-      ? Buffer.from(this.staged.join(''))
+    const bytes = !this.stagedBuffers
+      ? Buffer.from(this.staged.length === 1 ? (this.staged[0] as string) : this.staged.join(''))
       : Buffer.concat(this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
     this.staged = [];
     this.stagedLength = 0;
+    this.stagedBuffers = false;
     try {
       writeFully(this.fd, bytes);
     } catch (err) {

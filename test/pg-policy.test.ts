@@ -111,7 +111,10 @@ describe('masking', () => {
     ]);
     const events = (await Promise.all((await gw.sessionFiles()).map(readEvents))).flat();
     const result = events.find((e) => e.type === EventType.PgResult && JSON.stringify(e.data.rows).includes('[masked:email]'))!;
-    expect(result.data.masked).toEqual({ email: 2, ssn: 2, card: 2 });
+    // Which fields were masked by which rule (DESIGN: "which fields were masked by which rule").
+    expect(result.data.masked).toEqual([
+      { column: 'email', rule: 'email', count: 2 }, { column: 'note', rule: 'ssn', count: 2 }, { column: 'card', rule: 'card', count: 2 },
+    ]);
   });
 
   it('refuses COPY TO STDOUT when column rules apply (its rows carry no column names) and masks error texts', async () => {

@@ -73,7 +73,9 @@ describe('the nested-agents scenario, from its recordings', () => {
 
   it('records the customers read masked, with counts per rule, and no raw value anywhere', () => {
     const [read] = ofType(pgHop('ci-maintenance'), EventType.PgResult);
-    expect(read).toMatchObject({ rowCount: 5, masked: { email: 5, ssn: 5, card: 5 } });
+    expect(read).toMatchObject({ rowCount: 5, masked: [
+      { column: 'email', rule: 'email', count: 5 }, { column: 'ssn', rule: 'ssn', count: 5 }, { column: 'card', rule: 'card', count: 5 },
+    ] });
     for (const row of read!.rows as string[][]) expect(row.slice(2, 5)).toEqual(['[masked:email]', '[masked:ssn]', '[masked:card]']);
     // The local export printed on build-host is masked in the SSH output too.
     expect(ofType(result.rootSession, EventType.SshOutput).some((o) => JSON.stringify(o.masked) === '{"ssn":2,"card":2}')).toBe(true);
@@ -117,7 +119,7 @@ describe('the nested-agents scenario, from its recordings', () => {
     expect(ofType(deploy, EventType.SshExit)).toEqual([{ channel: 0, status: 0 }]);
     const deeper = pgHop('deploy-check');
     expect(start(deeper)).toMatchObject({ parent: deploy, linkKind: 'hop-token', inferred: false });
-    expect(ofType(deeper, EventType.PgResult)[0]).toMatchObject({ rowCount: 2, masked: { email: 2, ssn: 2 } });
+    expect(ofType(deeper, EventType.PgResult)[0]).toMatchObject({ rowCount: 2, masked: [{ column: 'email', rule: 'email', count: 2 }, { column: 'ssn', rule: 'ssn', count: 2 }] });
   });
 
   it('revokes contractor-ci mid-session, cutting the root and its still-running descendants', () => {

@@ -1,8 +1,15 @@
-import type { MaskCounts, SessionMasker } from '../policy/index.js';
+import type { SessionMasker } from '../policy/index.js';
 import { readDataRow, writeDataRow, type ColumnInfo } from './frames.js';
 
 /** Types whose binary form is their text (UTF-8), so a mask can keep the binary format. */
 const TEXT_LIKE = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 114 /* json */, 705 /* unknown */, 18 /* char */]);
+
+/** Values masked in one result: by column when a row value was masked, without one in COPY data and notices. */
+export interface MaskedField {
+  column?: string;
+  rule: string;
+  count: number;
+}
 
 /**
  * Masks result rows before they reach the client or the recording. A column
@@ -15,14 +22,21 @@ const TEXT_LIKE = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */,
 export class RowMasker {
   private columns: ColumnInfo[] = [];
   private columnRules: (string | undefined)[] = [];
-  counts: MaskCounts = {};
+  /** Counts of the current result, keyed by column index (-1: no column) and rule. */
+  private counts = new Map<number, Map<string, number>>();
 
   constructor(private readonly masker: SessionMasker) {}
 
   describe(columns: ColumnInfo[]): void {
     this.columns = columns;
     this.columnRules = this.masker.columnRules(columns.map((c) => c.name));
-    this.counts = {};
+    this.counts.clear();
+  }
+
+  private count(column: number, rule: string, n: number): void {
+    let rules = this.counts.get(column);
+    if (!rules) this.counts.set(column, (rules = new Map()));
+    rules.set(rule, (rules.get(rule) ?? 0) + n);
   }
 
   /** Returns the frame itself when nothing in it is sensitive. */
@@ -37,14 +51,14 @@ export class RowMasker {
       const rule = this.columnRules[i];
       if (rule) {
         values[i] = textual ? Buffer.from(this.masker.replacementFor(rule)) : null;
-        this.counts[rule] = (this.counts[rule] ?? 0) + 1;
+        this.count(i, rule, 1);
         changed = true;
       } else if (textual) {
         const { text, counts } = this.masker.maskText(value.toString('utf8'));
         const rules = Object.keys(counts);
         if (rules.length) {
           values[i] = Buffer.from(text);
-          for (const r of rules) this.counts[r] = (this.counts[r] ?? 0) + counts[r]!;
+          for (const r of rules) this.count(i, r, counts[r]!);
           changed = true;
         }
       }
@@ -56,7 +70,7 @@ export class RowMasker {
   maskCopyData(frame: Buffer): Buffer {
     const { text, counts } = this.masker.maskText(frame.toString('utf8', 5));
     if (!Object.keys(counts).length) return frame;
-    for (const [r, n] of Object.entries(counts)) this.counts[r] = (this.counts[r] ?? 0) + n;
+    for (const [r, n] of Object.entries(counts)) this.count(-1, r, n);
     const body = Buffer.from(text);
     const out = Buffer.allocUnsafe(5 + body.length);
     out[0] = 0x64; // 'd'
@@ -91,10 +105,15 @@ export class RowMasker {
     return out;
   }
 
-  /** The counts of the result that just ended, and a fresh start for the next. */
-  take(): MaskCounts {
-    const counts = this.counts;
-    this.counts = {};
-    return counts;
+  /** Which fields of the result that just ended were masked by which rule, and a fresh start for the next. */
+  take(): MaskedField[] {
+    if (this.counts.size === 0) return [];
+    const out: MaskedField[] = [];
+    for (const [i, rules] of [...this.counts].sort((a, b) => a[0] - b[0])) {
+      const column = i >= 0 ? this.columns[i]?.name ?? `#${i}` : undefined;
+      for (const [rule, count] of rules) out.push(column === undefined ? { rule, count } : { column, rule, count });
+    }
+    this.counts.clear();
+    return out;
   }
 }

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { EventType } from '../../common/recording/index.js';
 import { serializeBackend as backend } from './protocol/index.js';
 import type { RecordingWriter } from '../recording/index.js';
+import type { MaskedField } from './masking.js';
 import { ResultRecorder } from './results.js';
 
 /** Records what the recorder stages: [type, the data's JSON text]. */
-function recorder(masked: Record<string, number> = {}) {
+function recorder(masked: MaskedField[] = []) {
   const events: [string, string][] = [];
   const writer = {
     append: (type: string, data: Record<string, unknown>) => events.push([type, JSON.stringify(data)]),
@@ -26,7 +27,7 @@ const rowDescription = backend.rowDescription([
 
 describe('ResultRecorder', () => {
   it('writes the result event as JSON.stringify would, field for field', () => {
-    const { events, results, feed } = recorder({ email: 2 });
+    const { events, results, feed } = recorder([{ column: 'note "quoted"', rule: 'email', count: 2 }]);
     results.statementSent('query', 7);
     feed(rowDescription, backend.dataRow(['1', 'a\nb']), backend.dataRow([null, 'é']), backend.dataRow(['3', 'x']),
       backend.commandComplete('SELECT 3'), backend.readyForQuery('I'));
@@ -34,7 +35,7 @@ describe('ResultRecorder', () => {
     expect(events[0]![1]).toBe(JSON.stringify({
       statement: 7, command: 'SELECT 3', rowCount: 3,
       columns: [{ name: 'id', typeOid: 23, format: 'text' }, { name: 'note "quoted"', typeOid: 25, format: 'text' }],
-      rows: [['1', 'a\nb'], [null, 'é']], rowsRecorded: 2, masked: { email: 2 }, durationMicros: 10,
+      rows: [['1', 'a\nb'], [null, 'é']], rowsRecorded: 2, masked: [{ column: 'note "quoted"', rule: 'email', count: 2 }], durationMicros: 10,
     }));
     // The same RowDescription again (its columns are reused), then a result without rows.
     results.statementSent('query', 8);

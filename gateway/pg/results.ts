@@ -1,6 +1,7 @@
 import { EventType } from '../../common/recording/index.js';
 import type { RecordingWriter } from '../recording/index.js';
 import { readDataRow, readRowDescription } from './frames.js';
+import type { MaskedField } from './masking.js';
 
 /** A value longer than this is recorded cut, with its full length noted. */
 const MAX_RECORDED_VALUE = 4096;
@@ -47,8 +48,8 @@ export class ResultRecorder {
     private readonly writer: RecordingWriter,
     private readonly maxRows: number,
     private readonly now: () => number,
-    /** Which rules masked how many values in the result that just ended. */
-    private readonly takeMasked: () => Record<string, number> = () => ({}),
+    /** Which columns' values were masked by which rule in the result that just ended. */
+    private readonly takeMasked: () => readonly MaskedField[] = () => [],
   ) {}
 
   statementSent(kind: 'query' | 'execute', seq: number): void {
@@ -125,12 +126,13 @@ export class ResultRecorder {
     const parsed = /^(?:INSERT \d+|[A-Z ]+?) ?(\d+)?$/.exec(command);
     const rowCount = parsed?.[1] !== undefined ? Number(parsed[1]) : this.rowCount;
     // The hottest event, serialized by hand: exactly the text JSON.stringify gives for
-    // { statement, command, rowCount, columns, rows, rowsRecorded, copyBytes?, masked?, suspended?, durationMicros }.
+    // { statement, command, rowCount, columns, rows, rowsRecorded, copyBytes?, masked?, suspended?, durationMicros },
+    // masked: [{ column?, rule, count }] (no column: COPY data).
     let json = `{"statement":${op ? op.seq : null},"command":${JSON.stringify(command)},"rowCount":${rowCount},`
       + `"columns":${this.columnsJson},"rows":${JSON.stringify(this.rows)},"rowsRecorded":${this.rows.length}`;
     if (this.copyBytes) json += `,"copyBytes":${this.copyBytes}`;
     const masked = this.takeMasked();
-    if (Object.keys(masked).length) json += `,"masked":${JSON.stringify(masked)}`;
+    if (masked.length) json += `,"masked":${JSON.stringify(masked)}`;
     if (suspended) json += ',"suspended":true';
     json += `,"durationMicros":${op ? this.now() - op.startedMicros : null}}`;
     this.writer.appendJson(EventType.PgResult, json);

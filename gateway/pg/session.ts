@@ -80,7 +80,7 @@ export class PgRelay implements LiveSession {
     const masker = deps.policy.maskerFor(this.ctx);
     const rows = masker.active ? new RowMasker(masker) : undefined;
     this.responses = new ResponseStream(rows);
-    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), () => rows?.take() ?? {});
+    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), () => rows?.take() ?? []);
     this.onServerFrame = (tag, frame) => this.results.onFrame(tag, frame);
     this.bytesIn = deps.metrics.bytesTotal.series({ direction: 'client_to_target' });
     this.bytesOut = deps.metrics.bytesTotal.series({ direction: 'target_to_client' });

@@ -97,7 +97,7 @@ export class PgRelay implements LiveSession {
 
     const up = this.upstream.socket;
     this.client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    up.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    this.upstream.onData((chunk) => this.fromUpstream(chunk));
     this.client.on('drain', () => up.resume());
     up.on('drain', () => { if (!this.holding) this.client.resume(); });
     this.client.on('close', () => this.end('client closed the connection'));

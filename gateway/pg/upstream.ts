@@ -18,11 +18,25 @@ export interface UpstreamOptions {
 
 /** An authenticated upstream connection, ready for queries. */
 export interface Upstream {
+  /** Writes, pause/resume and the end events; its bytes come through `onData`, not the 'data' event. */
   socket: Socket;
   processId: number;
   secretKey: number;
   parameters: [string, string][];
+  /**
+   * Where the server's bytes go from now on, chunk by chunk; bytes that came
+   * before a listener are given to it first. Each chunk belongs to the listener
+   * (never reused), so views of it may be kept or queued for a write.
+   */
+  onData(listener: (chunk: Buffer) => void): void;
 }
+
+/**
+ * The buffer every upstream socket reads into (`onread`): no allocation per
+ * read and no stream machinery. Each read is copied out into a chunk of its own
+ * before anything else runs, so parsers and queued writes may keep views of it.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** Startup parameters a client may not choose: the gateway decides who and where. */
 const RESERVED = new Set(['user', 'database', 'replication']);
@@ -33,8 +47,11 @@ const RESERVED = new Set(['user', 'database', 'replication']);
  */
 export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: opts.host, port: opts.port });
-    socket.setNoDelay(true);
+    let sink = (chunk: Buffer) => onData(chunk);
+    const socket = connect({
+      host: opts.host, port: opts.port, noDelay: true,
+      onread: { buffer: readBuffer, callback: (n, buf) => { sink(Buffer.from(buf.subarray(0, n))); return true; } },
+    });
     const parser = new Parser();
     const parameters: [string, string][] = [];
     let scram: ScramClient | undefined;
@@ -98,10 +115,9 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          socket.removeListener('data', onData);
           socket.removeListener('error', onError);
           socket.removeListener('close', onClose);
-          resolve({ socket, processId: backendKey?.processId ?? 0, secretKey: backendKey?.secretKey ?? 0, parameters });
+          resolve({ socket, processId: backendKey?.processId ?? 0, secretKey: backendKey?.secretKey ?? 0, parameters, onData: handOver() });
           break;
         default:
           break; // notices during startup are not the client's business
@@ -114,9 +130,19 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
         fail('UPSTREAM_AUTH_FAILED', 'the gateway could not authenticate to the target', String((err as Error).message));
       }
     };
+    /** After ReadyForQuery the bytes are the session's: kept until its listener comes. */
+    const handOver = () => {
+      let early: Buffer[] | undefined = [];
+      sink = (chunk) => early!.push(chunk);
+      return (listener: (chunk: Buffer) => void) => {
+        sink = listener;
+        const kept = early ?? [];
+        early = undefined;
+        for (const chunk of kept) listener(chunk);
+      };
+    };
     const onError = (err: Error) => fail('UPSTREAM_UNAVAILABLE', 'the target is unreachable', err.message);
     const onClose = () => fail('UPSTREAM_UNAVAILABLE', 'the target closed the connection during startup');
-    socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.on('connect', () => {

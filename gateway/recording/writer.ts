@@ -24,6 +24,21 @@ export interface WriterOptions {
 const BATCH_SYNC_MS = 50;
 
 /**
+ * `batch` writers with events written since their last fdatasync. One timer for
+ * the whole gateway syncs them all: armed by the first write after a sync round,
+ * so every written event is fsynced within BATCH_SYNC_MS, as with a timer per
+ * writer, without a timer per session.
+ */
+const unsynced = new Set<RecordingWriter>();
+let batchTimer: NodeJS.Timeout | undefined;
+
+function syncBatch(): void {
+  batchTimer = undefined;
+  for (const writer of unsynced) writer.syncNow();
+  unsynced.clear();
+}
+
+/**
  * One session's recording file, append-only. Events are staged with `append` and
  * reach the file with `commit`, which the protocol adapters call before they
  * forward anything: write before forward. Any I/O failure is a
@@ -37,7 +52,6 @@ export class RecordingWriter {
   private stagedLength = 0;
   private stagedBuffers = false; // whether `staged` holds a Buffer (else one string join suffices)
   private sinceCheckpoint = 0;
-  private syncTimer: NodeJS.Timeout | undefined;
   private failed: HopscopeError | undefined;
   private syncing = 0;
   private closing: number | undefined;
@@ -122,10 +136,10 @@ export class RecordingWriter {
    * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
    */
   commit(): Promise<void> | undefined {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const bytes = this.writeStaged();
     if (bytes === 0) return undefined;
-    const done = () => this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, bytes);
+    const done = () => this.opts.onCommit?.((performance.now() - started) / 1000, bytes);
     if (this.opts.fsync === 'always') {
       const fd = this.fd!;
       this.syncing++;
@@ -139,9 +153,12 @@ export class RecordingWriter {
       });
     }
     done();
-    if (this.opts.fsync === 'batch' && !this.syncTimer) {
-      this.syncTimer = setTimeout(() => this.syncNow(), BATCH_SYNC_MS);
-      this.syncTimer.unref();
+    if (this.opts.fsync === 'batch' && !unsynced.has(this)) {
+      unsynced.add(this);
+      if (!batchTimer) {
+        batchTimer = setTimeout(syncBatch, BATCH_SYNC_MS);
+        batchTimer.unref();
+      }
     }
     return undefined;
   }
@@ -165,22 +182,21 @@ export class RecordingWriter {
   private writeStaged(): number {
     if (this.failed) throw this.failed;
     if (this.staged.length === 0 || this.fd === undefined) return 0;
-    const bytes = !this.stagedBuffers
-      ? Buffer.from(this.staged.length === 1 ? (this.staged[0] as string) : this.staged.join(''))
-      : Buffer.concat(this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
+    // Text lines go to write(2) as one string (no Buffer made for them); lines built as bytes are joined as bytes.
+    const text = this.stagedBuffers ? undefined : this.staged.length === 1 ? (this.staged[0] as string) : this.staged.join('');
+    const bytes = text === undefined ? Buffer.concat(this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))) : undefined;
     this.staged = [];
     this.stagedLength = 0;
     this.stagedBuffers = false;
     try {
-      writeFully(this.fd, bytes);
+      return text === undefined ? writeFully(this.fd, bytes!) : writeText(this.fd, text);
     } catch (err) {
       throw this.fail(err);
     }
-    return bytes.length;
   }
 
-  private syncNow(): void {
-    this.syncTimer = undefined;
+  /** fdatasync in the background (fsync=batch); called by the gateway-wide batch timer. */
+  syncNow(): void {
     if (this.fd === undefined) return;
     this.syncing++;
     fdatasync(this.fd, (err) => {
@@ -195,8 +211,7 @@ export class RecordingWriter {
   }
 
   private closeQuietly(): void {
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
+    unsynced.delete(this); // close fsyncs what it wrote, or the file is given up
     // An fdatasync still in flight owns the descriptor until it returns (see synced).
     this.closing = this.fd;
     this.fd = undefined;
@@ -223,10 +238,18 @@ function closeFd(fd: number): void {
   }
 }
 
-/** write(2) may write less than asked (a file system that is nearly full): go on until all is written or it fails. */
-function writeFully(fd: number, bytes: Buffer): void {
-  let offset = 0;
+/** write(2) may write less than asked (a file system that is nearly full): go on until all is written or it fails. Returns the byte count. */
+function writeFully(fd: number, bytes: Buffer, from = 0): number {
+  let offset = from;
   while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  return bytes.length;
+}
+
+/** A UTF-8 text written whole; after a short write the rest goes on as bytes. */
+function writeText(fd: number, text: string): number {
+  const written = writeSync(fd, text);
+  const length = Buffer.byteLength(text);
+  return written === length ? length : writeFully(fd, Buffer.from(text), written);
 }
 
 function unavailable(err: unknown, path: string): HopscopeError {

@@ -160,24 +160,31 @@ async function main(): Promise<void> {
     }
     const imp = child(['--phase', 'import', mix, join(work, 'mix.db'), signer.publicKey]);
     const caseMB = size(join(work, 'mix.db')) / 1e6;
-    t = Date.now();
-    if (!existsSync(join(term, '.done'))) {
-      mkdirSync(term, { recursive: true });
-      generateTerminal(join(term, 'terminal.jsonl'), Number(values['terminal-mb']), signer);
-      writeFileSync(join(term, '.done'), '');
-      console.error(`generated a ${(statSync(join(term, 'terminal.jsonl')).size / 1e6).toFixed(0)} MB terminal recording in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    }
-    const termMB = statSync(join(term, 'terminal.jsonl')).size / 1e6;
-    const seek = child(['--phase', 'seek', term, join(work, 'term.db'), signer.publicKey, String(values.seeks)]);
-    const report = {
-      at: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version,
-      import: { ...imp, caseFileMB: caseMB }, terminal: { recordingMB: termMB, ...seek },
-      targets: { eventsPerSecond: 100_000, peakRssMB: 300, seekP99ms: 50 },
-    };
     console.log(`import: ${imp.events} events in ${imp.seconds!.toFixed(1)} s = ${Math.round(imp.eventsPerSecond!)} events/s (target ≥ 100000), ` +
       `CPU ${imp.cpuMicrosPerEvent!.toFixed(1)} µs/event, peak RSS ${imp.peakRssMB!.toFixed(0)} MB (target < 300), case file ${caseMB.toFixed(0)} MB`);
-    console.log(`terminal: ${termMB.toFixed(0)} MB recording imported in ${seek.seconds!.toFixed(1)} s, CPU ${seek.cpuSeconds!.toFixed(1)} s (${seek.keyframes} keyframes, peak RSS ${seek.peakRssMB!.toFixed(0)} MB); ` +
-      `screenAt over ${seek.seeks} random times: p50 ${seek.seekP50ms!.toFixed(1)} ms, p99 ${seek.seekP99ms!.toFixed(1)} ms (target < 50), max ${seek.seekMaxMs!.toFixed(1)} ms`);
+    // `--terminal-mb 0` skips the terminal recording and the seeks.
+    let terminal: Record<string, number> | undefined;
+    if (Number(values['terminal-mb']) > 0) {
+      t = Date.now();
+      if (!existsSync(join(term, '.done'))) {
+        mkdirSync(term, { recursive: true });
+        generateTerminal(join(term, 'terminal.jsonl'), Number(values['terminal-mb']), signer);
+        writeFileSync(join(term, '.done'), '');
+        console.error(`generated a ${(statSync(join(term, 'terminal.jsonl')).size / 1e6).toFixed(0)} MB terminal recording in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      }
+      const termMB = statSync(join(term, 'terminal.jsonl')).size / 1e6;
+      const seek = child(['--phase', 'seek', term, join(work, 'term.db'), signer.publicKey, String(values.seeks)]);
+      terminal = { recordingMB: termMB, ...seek };
+      const seeks = seek.seeks ? `screenAt over ${seek.seeks} random times: p50 ${seek.seekP50ms!.toFixed(1)} ms, p99 ${seek.seekP99ms!.toFixed(1)} ms (target < 50), ` +
+        `max ${seek.seekMaxMs!.toFixed(1)} ms` : 'no seeks';
+      console.log(`terminal: ${termMB.toFixed(0)} MB recording imported in ${seek.seconds!.toFixed(1)} s, CPU ${seek.cpuSeconds!.toFixed(1)} s ` +
+        `(${seek.keyframes} keyframes, peak RSS ${seek.peakRssMB!.toFixed(0)} MB); ${seeks}`);
+    }
+    const report = {
+      at: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version,
+      import: { ...imp, caseFileMB: caseMB }, terminal,
+      targets: { eventsPerSecond: 100_000, peakRssMB: 300, seekP99ms: 50 },
+    };
     mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
     writeFileSync(join(repoRoot, 'bench', 'results', `import-${report.at.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(report, null, 2)}\n`);
   } finally {

@@ -1,23 +1,36 @@
 import type Database from 'better-sqlite3';
 
-/** Rows staged for one synchronous transaction; tuples in the column order of the inserts below. */
+/**
+ * Rows staged for one synchronous transaction. Each table's rows are one flat
+ * array, row after row, in the column order of the inserts below (`WIDTH`
+ * values a row): no array per row to allocate, and a batch handed to the write
+ * thread is cloned as a few long arrays.
+ */
 export interface Batch {
-  events: [session: string, seq: number, t: number, type: string, data: string, intact: number][];
-  statements: [session: string, seq: number, t: number, kind: string, text: string, name: string | null, params: string | null][];
-  results: [session: string, seq: number, t: number, statement: number | null, kind: string, command: string | null,
-    rowCount: number | null, rowsRecorded: number | null, columns: string | null, duration: number | null,
-    code: string | null, message: string | null, masked: number][];
-  sensitive: [session: string, seq: number, statement: number | null, field: string, rule: string | null, masked: number, count: number][];
-  decisions: [session: string, seq: number, t: number, statement: number | null, action: string, rule: string | null,
-    approvalId: string | null, actor: string | null, message: string | null][];
-  approvals: [id: string, session: string, statement: number | null, operation: string | null, requestedT: number | null,
-    status: string, approver: string | null, decidedT: number | null, waited: number | null][];
-  keyframes: [session: string, seq: number, t: number, cols: number, rows: number, screen: string][];
+  /** session, seq, t, type, data, intact */
+  events: Value[];
+  /** session, seq, t, kind, text, name, params */
+  statements: Value[];
+  /** session, seq, t, statement, kind, command, rowCount, rowsRecorded, columns, duration, code, message, masked */
+  results: Value[];
+  /** session, seq, statement, field, rule, masked, count */
+  sensitive: Value[];
+  /** session, seq, t, statement, action, rule, approvalId, actor, message */
+  decisions: Value[];
+  /** id, session, statement, operation, requestedT, status, approver, decidedT, waited */
+  approvals: Value[];
+  /** session, seq, t, cols, rows, screen */
+  keyframes: Value[];
   /** Bytes of the recording lines staged (with `batchSize`, what decides a flush). */
   bytes: number;
 }
 
+export type Value = string | number | null;
+
 type Table = Exclude<keyof Batch, 'bytes'>;
+
+/** Values per row of each table. */
+export const WIDTH: { readonly [K in Table]: number } = { events: 6, statements: 7, results: 13, sensitive: 7, decisions: 9, approvals: 9, keyframes: 6 };
 
 /** A batch is written when it holds this many bytes of recording, whatever its row count. */
 export const BATCH_BYTES = 8 * 1024 * 1024;
@@ -26,8 +39,10 @@ export function emptyBatch(): Batch {
   return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], bytes: 0 };
 }
 
+/** Rows staged (approvals aside, as before). */
 export function batchSize(b: Batch): number {
-  return b.events.length + b.statements.length + b.results.length + b.sensitive.length + b.decisions.length + b.keyframes.length;
+  return b.events.length / WIDTH.events + b.statements.length / WIDTH.statements + b.results.length / WIDTH.results +
+    b.sensitive.length / WIDTH.sensitive + b.decisions.length / WIDTH.decisions + b.keyframes.length / WIDTH.keyframes;
 }
 
 /**
@@ -51,20 +66,21 @@ class Insert {
     this.params = multi ? new Array<unknown>(width * ROWS_PER_INSERT) : [];
   }
 
-  /** Rows are inserted in order, so `OR IGNORE` keeps the first of two with the same key, as row by row. */
-  run(rows: readonly (readonly unknown[])[]): void {
+  /** `rows` is flat (`width` values a row). Rows are inserted in order, so `OR IGNORE` keeps the first of two with the same key, as row by row. */
+  run(rows: readonly Value[]): void {
+    const { width } = this;
+    const n = rows.length / width;
     let i = 0;
     if (this.many) {
-      const { params, width } = this;
-      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-        for (let r = 0; r < ROWS_PER_INSERT; r++) {
-          const row = rows[i + r]!;
-          for (let k = 0; k < width; k++) params[r * width + k] = row[k];
-        }
+      const { params } = this;
+      const size = ROWS_PER_INSERT * width;
+      for (; i + ROWS_PER_INSERT <= n; i += ROWS_PER_INSERT) {
+        const base = i * width;
+        for (let k = 0; k < size; k++) params[k] = rows[base + k];
         this.many.run(params);
       }
     }
-    for (; i < rows.length; i++) this.one.run(rows[i]);
+    for (; i < n; i++) this.one.run(rows.slice(i * width, (i + 1) * width));
   }
 }
 

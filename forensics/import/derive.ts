@@ -1,6 +1,6 @@
 import type { RecordingEvent } from '../../common/recording/index.js';
 import { TerminalEmulator, terminalBytes } from '../replay/emulator.js';
-import type { Batch } from './batch.js';
+import { WIDTH, type Batch } from './batch.js';
 import { LineEditor } from './lines.js';
 import { approvalOf, decisionOf, maskNotes, maskedFields, num, str, unmaskedSensitive } from './policy.js';
 
@@ -68,30 +68,30 @@ export class SessionIndexer {
         this.facts.endReason = str(d.reason);
         break;
       case 'pg.query':
-        b.statements.push([s, e.seq, e.t, 'sql', str(d.sql) ?? '', null, null]);
+        b.statements.push(s, e.seq, e.t, 'sql', str(d.sql) ?? '', null, null);
         break;
       case 'pg.execute':
-        b.statements.push([s, e.seq, e.t, 'sql', str(d.sql) ?? '', str(d.statement), d.params === undefined ? null : JSON.stringify(d.params)]);
+        b.statements.push(s, e.seq, e.t, 'sql', str(d.sql) ?? '', str(d.statement), d.params === undefined ? null : JSON.stringify(d.params));
         break;
       case 'pg.result': this.result(e, b); break;
       case 'pg.error':
       case 'pg.notice':
-        b.results.push([s, e.seq, e.t, num(d.statement), e.type === 'pg.error' ? 'error' : 'notice', null, null, null, null, null,
-          str(d.code), str(d.message), 0]);
+        b.results.push(s, e.seq, e.t, num(d.statement), e.type === 'pg.error' ? 'error' : 'notice', null, null, null, null, null,
+          str(d.code), str(d.message), 0);
         break;
       case 'ssh.exec':
-        b.statements.push([s, e.seq, e.t, 'exec', str(d.command) ?? '', null, null]);
+        b.statements.push(s, e.seq, e.t, 'exec', str(d.command) ?? '', null, null);
         break;
       case 'ssh.line':
         this.sawLineEvents = true;
-        b.statements.push([s, e.seq, e.t, 'line', str(d.line) ?? '', null, null]);
+        b.statements.push(s, e.seq, e.t, 'line', str(d.line) ?? '', null, null);
         break;
       case 'ssh.sftp':
-        b.statements.push([s, e.seq, e.t, 'sftp', [str(d.op), str(d.path)].filter(Boolean).join(' '), null, d.size === undefined ? null : JSON.stringify({ size: d.size })]);
+        b.statements.push(s, e.seq, e.t, 'sftp', [str(d.op), str(d.path)].filter(Boolean).join(' '), null, d.size === undefined ? null : JSON.stringify({ size: d.size }));
         break;
       case 'ssh.input':
         for (const line of this.editor.feed(terminalBytes(d))) {
-          if (this.typedLines.length < MAX_PENDING_LINES) this.typedLines.push([s, e.seq, e.t, 'line', line, null, null]);
+          if (this.typedLines.length < MAX_PENDING_LINES * WIDTH.statements) this.typedLines.push(s, e.seq, e.t, 'line', line, null, null);
         }
         break;
       case 'ssh.pty':
@@ -107,8 +107,8 @@ export class SessionIndexer {
         if ((d.channel ?? null) === this.terminalChannel) this.terminal().write(terminalBytes(d));
         const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: str(d.stream) ?? 'output' } : m));
         if (masked.length) {
-          b.results.push([s, e.seq, e.t, num(d.statement), 'output', null, null, null, null, null, null, null, sum(masked)]);
-          for (const m of masked) b.sensitive.push([s, e.seq, num(d.statement), m.field, m.rule, 1, m.count]);
+          b.results.push(s, e.seq, e.t, num(d.statement), 'output', null, null, null, null, null, null, null, sum(masked));
+          for (const m of masked) b.sensitive.push(s, e.seq, num(d.statement), m.field, m.rule, 1, m.count);
         }
         break;
       }
@@ -119,17 +119,17 @@ export class SessionIndexer {
         break;
       }
       case 'ssh.exit':
-        b.results.push([s, e.seq, e.t, num(d.statement), 'exit', null, null, null, null, null,
-          d.status !== undefined ? String(d.status) : null, str(d.signal), 0]);
+        b.results.push(s, e.seq, e.t, num(d.statement), 'exit', null, null, null, null, null,
+          d.status !== undefined ? String(d.status) : null, str(d.signal), 0);
         break;
       default: break;
     }
     const decision = decisionOf(e.type, e.seq, d);
     if (decision) {
-      b.decisions.push([s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message]);
+      b.decisions.push(s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message);
     }
     const step = approvalOf(e.type, e.t, d);
-    if (step) b.approvals.push([step.id, s, step.statement, step.operation, step.requestedT, step.status, step.approver, step.decidedT, step.waitedMicros]);
+    if (step) b.approvals.push(step.id, s, step.statement, step.operation, step.requestedT, step.status, step.approver, step.decidedT, step.waitedMicros);
   }
 
   /** True when enough terminal output is queued that a keyframe is due. */
@@ -141,12 +141,12 @@ export class SessionIndexer {
   async keyframe(b: Batch): Promise<void> {
     if (!this.emulator) return;
     await this.emulator.flush();
-    b.keyframes.push([this.facts.id, this.lastSeq, this.lastT, this.emulator.cols, this.emulator.rows, this.emulator.serialize()]);
+    b.keyframes.push(this.facts.id, this.lastSeq, this.lastT, this.emulator.cols, this.emulator.rows, this.emulator.serialize());
   }
 
   /** The last rows of the session (typed lines, the final keyframe); call once at the end of the file. */
   async finish(b: Batch): Promise<void> {
-    if (!this.sawLineEvents) b.statements.push(...this.typedLines);
+    if (!this.sawLineEvents) for (const v of this.typedLines) b.statements.push(v);
     this.typedLines = [];
     if (this.emulator && this.emulator.pendingBytes > 0) await this.keyframe(b);
     this.emulator?.dispose();
@@ -183,10 +183,10 @@ export class SessionIndexer {
     const s = this.facts.id;
     const statement = num(d.statement);
     const masked = maskedFields(d.columns, d.rows, maskNotes(d.masked));
-    b.results.push([s, e.seq, e.t, statement, 'result', str(d.command), num(d.rowCount), num(d.rowsRecorded),
-      d.columns === undefined ? null : JSON.stringify(d.columns), num(d.durationMicros), null, null, sum(masked)]);
-    for (const m of masked) b.sensitive.push([s, e.seq, statement, m.field, m.rule, 1, m.count]);
-    for (const m of unmaskedSensitive(d.columns, d.rows, masked)) b.sensitive.push([s, e.seq, statement, m.field, m.rule, 0, m.count]);
+    b.results.push(s, e.seq, e.t, statement, 'result', str(d.command), num(d.rowCount), num(d.rowsRecorded),
+      d.columns === undefined ? null : JSON.stringify(d.columns), num(d.durationMicros), null, null, sum(masked));
+    for (const m of masked) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 1, m.count);
+    for (const m of unmaskedSensitive(d.columns, d.rows, masked)) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 0, m.count);
   }
 }
 

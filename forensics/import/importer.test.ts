@@ -9,6 +9,7 @@ import { listSessions } from '../store/queries.js';
 import { FixtureRecording, T0, writeScenario, type Scenario } from '../testing/scenario.js';
 import { importFile } from './importer.js';
 import { findRecordings, importPaths } from './paths.js';
+import { writeThreadAvailable } from './sink.js';
 
 let tmp: TempDir;
 let c: CaseFile;
@@ -229,6 +230,40 @@ describe('import', () => {
     expect(r.message).toMatch(/disk I\/O error/);
     for (const table of ['files', 'sessions', 'events', 'statements', 'keyframes']) expect(count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
     expect(count("SELECT count(*) AS n FROM custody WHERE action = 'failed'")).toBe(1);
+  });
+
+  it('writes on a second thread exactly the rows written on the case connection', async () => {
+    // The worker is the compiled one (dist/): run `npx tsc -p tsconfig.json` if this fails.
+    expect(await writeThreadAvailable()).toBe(true);
+    const rec = buildRecording({ events: 3000, checkpointEvery: 250 });
+    const file = tmp.writeLines('long.jsonl', rec.lines.map((l, i) => (i === 2000 ? withField(l, 'data', { sql: 'select 666' }) : l)));
+    const dump = (cf: CaseFile) => ['events', 'statements', 'results', 'files'].map((t) =>
+      cf.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all().map((r) => ({ ...(r as object), imported_at: 0, path: 0 })));
+    const threaded = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
+    const other = openCase(join(tmp.path, 'inline.db'));
+    try {
+      const inline = await importFile(other, file, { trusted: rec.trusted, batchRows: 100, writeThread: false });
+      expect(threaded).toEqual(inline);
+      expect(threaded).toMatchObject({ action: 'imported', integrity: 'tampered' });
+      expect(dump(c)).toEqual(dump(other));
+    } finally {
+      other.close();
+    }
+  });
+
+  it('leaves no half-imported session when the write thread fails, and says why', async () => {
+    expect(await writeThreadAvailable()).toBe(true);
+    // A trigger in the case file (seen by every connection, unlike a TEMP one) fails a later batch.
+    c.db.exec("CREATE TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 1234 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
+    const rec = buildRecording({ events: 3000, checkpointEvery: 250 });
+    const file = tmp.writeLines('long.jsonl', rec.lines);
+    const r = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
+    expect(r.action).toBe('failed');
+    expect(r.message).toMatch(/disk I\/O error/);
+    for (const table of ['files', 'sessions', 'events', 'statements', 'findings']) expect(count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
+    expect(count("SELECT count(*) AS n FROM custody WHERE action = 'failed'")).toBe(1);
+    c.db.exec('DROP TRIGGER boom');
+    expect(await importFile(c, file, { trusted: rec.trusted, batchRows: 100 })).toMatchObject({ action: 'imported', integrity: 'intact', events: rec.lines.length - 1 });
   });
 
   it('sweeps an import that crashed before its file was read to the end, with no SHA-256 in custody', async () => {

@@ -7,9 +7,10 @@ import {
 } from '../../common/recording/index.js';
 import { describeSqliteError } from '../errors.js';
 import { PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
-import { BATCH_BYTES, BatchWriter, batchSize, emptyBatch, type Batch } from './batch.js';
+import { BATCH_BYTES, batchSize, emptyBatch } from './batch.js';
 import { SessionIndexer } from './derive.js';
 import { finishSession } from './finish.js';
+import { InlineSink, openSink, type RowSink } from './sink.js';
 
 export interface ImportOptions {
   trusted: TrustedKeys;
@@ -17,6 +18,12 @@ export interface ImportOptions {
   requireKnownKey?: boolean;
   /** Rows per transaction (default 5000). */
   batchRows?: number;
+  /**
+   * Write rows on a second thread while the next ones are read and verified
+   * (default true). False, or a case whose connection cannot be shared (in memory,
+   * inside a transaction, with TEMP triggers), writes on the case's connection.
+   */
+  writeThread?: boolean;
   onProgress?: (p: Progress) => void;
   /** Microseconds since the epoch, for custody times (injected in tests). */
   now?: () => number;
@@ -188,35 +195,46 @@ async function streamEvents(
   c: CaseFile, firstLines: RecordingLine[], file: HashedRead, verifier: RecordingVerifier,
   header: RecordingHeader, path: string, out: FileImport, opts: ImportOptions,
 ): Promise<VerifyReport & { indexer: SessionIndexer }> {
-  const writer = new BatchWriter(c.db);
-  const flush = c.db.transaction((b: Batch) => writer.write(b));
   const indexer = new SessionIndexer(header.session, header.protocol);
   const rowLimit = opts.batchRows ?? 5000;
   const session = header.session;
   const total = out.size ?? 0;
+  // A file that fits in one batch is written inline; a longer one goes to the write thread from its first batch.
+  let sink: RowSink | undefined;
   let batch = emptyBatch();
   let events = 0;
-  // The first chunk may hold nothing but the header: reading goes on until a chunk comes back empty.
-  for (let lines = firstLines, more = true; more; lines = await file.next(), more = lines.length > 0) {
-    for (const { line, bytes, complete } of lines) {
-      const verified = verifier.push(line, complete, bytes);
-      if (!verified) continue;
-      const e = verified.event;
-      events++;
-      batch.events.push([session, e.seq, e.t, e.type, dataText(line, e), verified.intact ? 1 : 0]);
-      batch.bytes += bytes.length;
-      indexer.add(e, batch);
-      if (indexer.keyframeDue) await indexer.keyframe(batch);
-      // Rows and bytes both bound a batch, so memory stays flat however long the lines are.
-      if (batchSize(batch) >= rowLimit || batch.bytes >= BATCH_BYTES) {
-        flush(batch);
-        batch = emptyBatch();
-        opts.onProgress?.({ path, bytesRead: Math.min(file.bytes, total), bytesTotal: total, events });
+  try {
+    // The first chunk may hold nothing but the header: reading goes on until a chunk comes back empty.
+    for (let lines = firstLines, more = true; more; lines = await file.next(), more = lines.length > 0) {
+      for (const { line, bytes, complete } of lines) {
+        const verified = verifier.push(line, complete, bytes);
+        if (!verified) continue;
+        const e = verified.event;
+        events++;
+        batch.events.push(session, e.seq, e.t, e.type, dataText(line, e), verified.intact ? 1 : 0);
+        batch.bytes += bytes.length;
+        indexer.add(e, batch);
+        if (indexer.keyframeDue) await indexer.keyframe(batch);
+        // Rows and bytes both bound a batch, so memory stays flat however long the lines are.
+        if (batchSize(batch) >= rowLimit || batch.bytes >= BATCH_BYTES) {
+          sink ??= await openSink(c, opts.writeThread ?? true);
+          await sink.write(batch);
+          batch = emptyBatch();
+          opts.onProgress?.({ path, bytesRead: Math.min(file.bytes, total), bytesTotal: total, events });
+        }
       }
     }
+    await indexer.finish(batch);
+    sink ??= new InlineSink(c);
+    await sink.write(batch);
+  } catch (err) {
+    // Nothing may still be writing when the caller removes the file's rows.
+    await sink?.end();
+    throw err;
   }
-  await indexer.finish(batch);
-  flush(batch);
+  // Every batch is written before the finishing transaction, which runs on the case's connection.
+  const failed = await sink.end();
+  if (failed) throw failed;
   opts.onProgress?.({ path, bytesRead: file.bytes, bytesTotal: Math.max(total, file.bytes), events });
   return { ...verifier.end(), indexer };
 }

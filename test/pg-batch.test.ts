@@ -142,10 +142,7 @@ describe('a refused statement in an extended-protocol batch', () => {
     expect(refused.status).toBe('E');
     client.send(...insert('explicit-3'), serialize.sync());
     expect((await client.readyForQuery()).errors).toEqual([expect.stringMatching(/current transaction is aborted/)]);
-    client.send(serialize.query('COMMIT'));
-    const commit = await client.until((m) => m.name === 'commandComplete');
-    expect((commit.at(-1) as unknown as { text: string }).text).toBe('ROLLBACK');
-    expect((await client.readyForQuery()).status).toBe('I');
+    await expectCommitRollsBack(client);
     await client.end();
     expect(await tags()).toEqual([]);
   });
@@ -200,10 +197,7 @@ describe('a refused statement in an extended-protocol batch', () => {
     expect(refused.names).toEqual(['error', 'readyForQuery']);
     expect(refused.errors).toEqual([expect.stringMatching(/^hopscope: blocked by rule no-drop/)]);
     expect(refused.status).toBe('E');
-    client.send(serialize.query('COMMIT'));
-    const commit = await client.until((m) => m.name === 'commandComplete');
-    expect((commit.at(-1) as unknown as { text: string }).text).toBe('ROLLBACK');
-    expect((await client.readyForQuery()).status).toBe('I');
+    await expectCommitRollsBack(client);
     await client.end();
     expect(await tags()).toEqual([]);
   });
@@ -224,3 +218,11 @@ describe('a refused statement in an extended-protocol batch', () => {
     expect(block.data).toMatchObject({ rule: 'no-drop', reason: 'DropStmt', action: 'block' });
   });
 });
+
+/** A COMMIT in a failed transaction block answers ROLLBACK and leaves the session idle. */
+async function expectCommitRollsBack(client: RawClient): Promise<void> {
+  client.send(serialize.query('COMMIT'));
+  const commit = await client.until((m) => m.name === 'commandComplete');
+  expect((commit.at(-1) as unknown as { text: string }).text).toBe('ROLLBACK');
+  expect((await client.readyForQuery()).status).toBe('I');
+}

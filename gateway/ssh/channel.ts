@@ -199,7 +199,10 @@ export class SessionChannel {
     up.on('drain', () => down.resume());
     const editor = this.kind === 'shell' && this.pty ? new LineEditor() : undefined;
     const input = new InputRelay(this.id, this.ctx, down, up, editor, sftp, (v, line, tell) => this.decide(v, line, tell));
-    down.on('data', (chunk: Buffer) => input.push(chunk));
+    down.on('data', (chunk: Buffer) => {
+      if (this.pty) stdout.typed(chunk);
+      input.push(chunk);
+    });
     down.on('end', () => input.end());
     down.resume();
   }

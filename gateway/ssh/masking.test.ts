@@ -54,4 +54,28 @@ describe('OutputMasker on a pty', () => {
     await sleep(60);
     expect(text()).toBe('ssn [masked:ssn]\r\nl');
   });
+
+  it('passes the echo of typed keys at once, and holds output that is not their echo', async () => {
+    const { m, text } = collect(true);
+    m.typed(Buffer.from('ab'));
+    m.push(Buffer.from('a'));
+    expect(text()).toBe('a'); // no wait
+    m.push(Buffer.from('b'));
+    expect(text()).toBe('ab');
+    m.typed(Buffer.from('c'));
+    m.push(Buffer.from('x 123-4')); // not the echo: held as before
+    expect(text()).toBe('ab');
+    m.push(Buffer.from('5-6789\r\n'));
+    expect(text()).toBe('abx [masked:ssn]\r\n');
+  });
+
+  it('does not let an echo jump ahead of held output', async () => {
+    const { m, text } = collect(true);
+    m.push(Buffer.from('ssn 123-4'));
+    m.typed(Buffer.from('5'));
+    m.push(Buffer.from('5'));
+    expect(text()).toBe(''); // held with the tail it follows
+    m.push(Buffer.from('-6789\n'));
+    expect(text()).toBe('ssn [masked:ssn]\n');
+  });
 });

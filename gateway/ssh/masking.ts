@@ -22,6 +22,9 @@ const PARTIAL_VALUE = /(?:\d[\d -]{2,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]*)$/;
 const PARTIAL_WAIT_MS = 300;
 /** A line longer than this is masked in parts rather than held. */
 const TAIL_LIMIT = 8192;
+/** How many typed bytes, and for how long, may wait for their echo. */
+const ECHO_LIMIT = 256;
+const ECHO_WAIT_MS = 500;
 
 /**
  * Masks an output stream before it reaches the client or the disk. Patterns
@@ -34,6 +37,9 @@ export class OutputMasker {
   private tail: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private partialWaited = false;
+  /** What the client typed on a pty and the target has not echoed yet, and when it was typed. */
+  private echo: Buffer | undefined;
+  private typedAt = 0;
 
   /**
    * `interactive` (a pty): the wait ends the hold, so echo and prompts appear at
@@ -47,8 +53,28 @@ export class OutputMasker {
     private readonly interactive = true,
   ) {}
 
+  /**
+   * Bytes the client typed on a pty. Their echo, when it comes back alone and
+   * nothing is held, passes at once (masked, but without the wait): the client
+   * knows what it typed, and the hold would add its wait to every keystroke.
+   */
+  typed(bytes: Buffer): void {
+    if (!this.mask || !this.interactive) return;
+    const pending = this.echo && Date.now() - this.typedAt <= ECHO_WAIT_MS ? Buffer.concat([this.echo, bytes]) : bytes;
+    this.echo = pending.length > ECHO_LIMIT ? pending.subarray(pending.length - ECHO_LIMIT) : pending;
+    this.typedAt = Date.now();
+  }
+
   push(chunk: Buffer): void {
     if (!this.mask) return this.emit(chunk, undefined);
+    if (this.echo) {
+      const echo = this.echo;
+      this.echo = undefined;
+      if (!this.tail && Date.now() - this.typedAt <= ECHO_WAIT_MS && chunk.length <= echo.length && echo.subarray(0, chunk.length).equals(chunk)) {
+        if (chunk.length < echo.length) this.echo = echo.subarray(chunk.length);
+        return this.maskAndEmit(chunk);
+      }
+    }
     const data = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
     this.tail = undefined;
     const cut = data.lastIndexOf(0x0a) + 1;

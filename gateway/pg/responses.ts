@@ -1,10 +1,9 @@
 import { readRowDescription, BackendFramer } from './frames.js';
 import type { RowMasker } from './masking.js';
 
-/** What the client sent that the server will answer, in order; or an answer the gateway gives itself. */
+/** What the client sent that the server will answer, in order. */
 export type PendingReply =
   | { kind: 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' }
-  | { kind: 'inject'; bytes: Buffer }
   /** A statement the gateway refused and made the server fail in its place: the server's error is replaced by `bytes`. */
   | { kind: 'refuse'; bytes: Buffer; simple: boolean };
 
@@ -22,10 +21,9 @@ const TAG = { DataRow: 0x44, RowDescription: 0x54, NoData: 0x6e, CommandComplete
 const ASYNC_TAGS = new Set<number>([TAG.Notice, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
 
 /**
- * Orders the server's answers and the gateway's own (a blocked or denied
- * statement's error) exactly as the client's requests were sent, and masks
- * result rows on the way. Output is always whole messages, so an answer of the
- * gateway can go between any two of the server's.
+ * Follows the server's answers in the order of the client's requests, puts the
+ * gateway's refusal in place of the error a refused statement's stand-in gets,
+ * and masks result rows on the way. Output is always whole messages.
  */
 export class ResponseStream {
   private readonly framer = new BackendFramer();
@@ -47,13 +45,6 @@ export class ResponseStream {
     this.pending.push({ kind: 'refuse', bytes: error, simple });
   }
 
-  /** An answer of the gateway's own; returns it at once if nothing is outstanding before it. */
-  inject(bytes: Buffer): Buffer | undefined {
-    if (this.pending.length === 0) return bytes;
-    this.pending.push({ kind: 'inject', bytes });
-    return undefined;
-  }
-
   get idle(): boolean {
     return this.pending.length === 0;
   }
@@ -61,8 +52,8 @@ export class ResponseStream {
   /**
    * Frames a chunk from the server; `onFrame` sees each message as the client
    * will (masked), except a refused statement's server error. Returns what goes
-   * to the client: server messages and injected answers, in order, with runs of
-   * untouched messages left as one view of the chunk (no copy).
+   * to the client, in order, with runs of untouched messages left as one view of
+   * the chunk (no copy).
    */
   push(chunk: Buffer, onFrame: (tag: number, frame: Buffer) => void): Buffer[] {
     const out: Buffer[] = [];
@@ -106,10 +97,6 @@ export class ResponseStream {
         }
       }
       this.settle(tag);
-      if (this.pending[0]?.kind === 'inject') {
-        closeRun();
-        this.drainInjected(out);
-      }
     });
     closeRun();
     return out;
@@ -131,7 +118,7 @@ export class ResponseStream {
         } else if (head !== 'query') {
           // Extended protocol: the server skips everything up to the next Sync,
           // a refused statement's stand-in too (the batch has already failed).
-          while (this.pending.length && this.pending[0]!.kind !== 'sync' && this.pending[0]!.kind !== 'inject') this.pending.shift();
+          while (this.pending.length && this.pending[0]!.kind !== 'sync') this.pending.shift();
         }
         break;
       case TAG.Ready:
@@ -142,9 +129,5 @@ export class ResponseStream {
       default:
         break;
     }
-  }
-
-  private drainInjected(out: Buffer[]): void {
-    while (this.pending[0]?.kind === 'inject') out.push((this.pending.shift() as { bytes: Buffer }).bytes);
   }
 }

@@ -27,7 +27,7 @@ export function registerWorkbench(program: Command): void {
     .command('workbench')
     .description('the desktop app over a case file; --web (or no Electron binary) serves it on 127.0.0.1 with a secret in the URL')
     .option('--db <file>', 'the case file to open (created if missing)')
-    .option('--demo', 'open the nested-agents incident of examples/ (imported into .hopscope/demo-case.db on first use)')
+    .option('--demo', 'open the nested-agents incident of examples/ (imported afresh into .hopscope/demo-case.db, or into --db)')
     .option('--web', 'serve the UI to a browser instead of opening the Electron window')
     .option('--port <n>', 'port for --web (default: a free one)')
     .option('--key <file-or-dir>', 'trusted Ed25519 public key (PEM) or a folder of *.pub keys, for imports; repeatable', collect, [])
@@ -70,7 +70,12 @@ async function runElectron(electron: string, opts: WorkbenchOptions): Promise<vo
 async function prepareDemo(opts: WorkbenchOptions): Promise<void> {
   const demo = join(packageRoot(), 'examples', 'nested-agents');
   const key = join(demo, 'gateway_ed25519.pub');
-  opts.db ??= join('.hopscope', 'demo-case.db');
+  if (opts.db === undefined) {
+    // The default demo case is derived from the committed recordings alone: made afresh each time, so
+    // it never mixes in the sessions of an older copy of the examples.
+    opts.db = join('.hopscope', 'demo-case.db');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${opts.db}${suffix}`, { force: true });
+  }
   opts.key = [...opts.key, key];
   mkdirSync(dirname(opts.db), { recursive: true });
   const c = openCase(opts.db);

@@ -102,13 +102,27 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     return stream(res, path, TYPES[extname(path)] ?? 'application/octet-stream', {});
   }
 
-  await new Promise<void>((resolve, reject) => {
+  const listen = (p: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: opts.port ?? 0 }, () => {
+    server.listen({ host: '127.0.0.1', port: p }, () => {
       server.off('error', reject);
       resolve();
     });
   });
+  if (opts.port !== undefined) {
+    await listen(opts.port);
+  } else {
+    // A free port below the ephemeral range (32768 on Linux), so the URL never collides with one the
+    // kernel hands to outgoing connections; a few tries, then whatever the kernel gives.
+    let bound = false;
+    for (let i = 0; i < 20 && !bound; i++) {
+      bound = await listen(20_000 + Math.floor(Math.random() * 12_768)).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EADDRINUSE') throw err;
+        return false;
+      });
+    }
+    if (!bound) await listen(0);
+  }
   port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}/${secret}/`, port, secret, server,

@@ -1,4 +1,4 @@
-import type { ApiMethod, ApiResult, ExportFormat, GatewayTarget, UploadFile, WorkbenchApi } from '../common/api/index.js';
+import { EXPORT_FORMATS, type ApiMethod, type ApiResult, type ExportFormat, type GatewayTarget, type UploadFile, type WorkbenchApi } from '../common/api/index.js';
 
 /*
  * The channels of the workbench API and the check of each one's arguments.
@@ -17,7 +17,6 @@ export class ApiError extends Error {
 
 type Check<K extends ApiMethod> = (args: readonly unknown[]) => Parameters<WorkbenchApi[K]>;
 
-const EXPORT_FORMATS: readonly ExportFormat[] = ['timesketch', 'csv', 'jsonl', 'ocsf', 'asciicast', 'html'];
 const MAX_UPLOAD_CHARS = 512 * 1024 * 1024;
 /** Rows of a hop view per request: a page the backend reads and the page draws in a moment. */
 export const MAX_PAGE_ROWS = 2000;

@@ -84,24 +84,29 @@ export interface HopCounts {
   unmaskedSensitive: number;
 }
 
-/** A session (one hop) as listed, graphed and searched. */
-export interface SessionRow {
+/** A session as the forensic store lists it (forensics/store). */
+export interface SessionSummary {
   id: string;
   parent: string | null;
   linkKind: string | null;
-  inferred: boolean;
   rootIdentity: string | null;
   identity: string | null;
   target: string | null;
   protocol: string;
+  /** ISO 8601 with microseconds. */
   start: string | null;
   end: string | null;
+  integrity: Integrity;
+  depth: number;
   startMicros: number | null;
   endMicros: number | null;
-  integrity: Integrity;
   sealed: boolean;
-  depth: number;
   endReason: string | null;
+}
+
+/** A session (one hop) as listed, graphed and searched. */
+export interface SessionRow extends SessionSummary {
+  inferred: boolean;
   revoked: boolean;
   counts: HopCounts;
 }
@@ -248,7 +253,9 @@ export interface TerminalChunks {
   nextSeq: number;
 }
 
-export type ExportFormat = 'timesketch' | 'csv' | 'jsonl' | 'ocsf' | 'asciicast' | 'html';
+/** Every export format of the forensic store (forensics/export), in the order the UI offers them. */
+export const EXPORT_FORMATS = ['timesketch', 'csv', 'jsonl', 'ocsf', 'asciicast', 'html'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportRequest {
   format: ExportFormat;

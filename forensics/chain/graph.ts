@@ -1,6 +1,7 @@
 import { microsToIso } from '../../common/clock.js';
 import type { CaseFile } from '../store/case.js';
 import { getSession, listSessions, type SessionSummary } from '../store/queries.js';
+import type { HopCounts } from '../../common/api/index.js';
 
 export interface HopLink {
   kind: string; // hop-token | token-reuse | address-time | …
@@ -10,18 +11,8 @@ export interface HopLink {
   parentMissing: boolean;
 }
 
-export interface HopCounts {
-  statements: number; // SQL
-  commands: number; // exec, typed lines, sftp
-  errors: number;
-  blocked: number;
-  held: number;
-  approved: number;
-  denied: number;
-  maskedValues: number;
-  /** Values in fields that look sensitive and carry no masking note. */
-  unmaskedSensitive: number;
-}
+/** A hop's counts: the workbench's type (common/api), filled here. */
+export type { HopCounts };
 
 export interface HopCommand {
   seq: number;

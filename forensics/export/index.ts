@@ -8,8 +8,9 @@ import { writeOcsf } from './ocsf.js';
 import { FileSink } from './sink.js';
 import { writeCsv, writeJsonl, writeTimesketch } from './timesketch.js';
 
-export const EXPORT_FORMATS = ['timesketch', 'csv', 'jsonl', 'ocsf', 'asciicast', 'html'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { EXPORT_FORMATS, type ExportFormat } from '../../common/api/index.js';
+
+export { EXPORT_FORMATS, type ExportFormat };
 
 export interface ExportOptions {
   format: ExportFormat;

@@ -1,25 +1,9 @@
 import { microsToIso } from '../../common/clock.js';
 import { ForensicsError } from '../errors.js';
 import type { CaseFile } from './case.js';
+import type { SessionSummary } from '../../common/api/index.js';
 
-export interface SessionSummary {
-  id: string;
-  parent: string | null;
-  linkKind: string | null;
-  rootIdentity: string | null;
-  identity: string | null;
-  target: string | null;
-  protocol: string;
-  /** ISO 8601 with microseconds. */
-  start: string | null;
-  end: string | null;
-  integrity: string;
-  depth: number;
-  startMicros: number | null;
-  endMicros: number | null;
-  sealed: boolean;
-  endReason: string | null;
-}
+export type { SessionSummary };
 
 interface SessionRow {
   id: string; parent: string | null; link_kind: string | null; root_identity: string | null; identity: string | null;

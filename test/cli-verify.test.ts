@@ -15,7 +15,9 @@ const paths = {
   intact: join(tmp.path, 'recordings', 'a-intact.jsonl'),
   truncated: join(tmp.path, 'recordings', 'nested', 'b-truncated.jsonl'),
   tampered: join(tmp.path, 'recordings', 'nested', 'c-tampered.jsonl'),
+  garbage: join(tmp.path, 'big', 'd-garbage.jsonl'),
 };
+const GARBAGE_LINES = 1000;
 const keysDir = join(tmp.path, 'keys');
 const keyFile = join(keysDir, 'gateway_ed25519.pub');
 
@@ -28,6 +30,7 @@ interface JsonReport {
   path: string; status: string; session: string | null; events: number; lastSeq: number;
   intactThroughSeq: number; signedThroughSeq: number; sealed: boolean;
   findings: { kind: string; seq?: number; line?: number; message: string }[];
+  findingsOmitted: number;
 }
 
 beforeAll(() => {
@@ -46,6 +49,10 @@ beforeAll(() => {
   // seq 8 altered: seq 9's link breaks.
   const tampered = rec.lines.map((l, i) => (i === 8 ? withField(l, 'data', { sql: 'select 666' }) : l));
   writeFileSync(paths.tampered, `${tampered.join('\n')}\n`);
+  // A thousand garbage lines after seq 7: more findings than the verifier keeps.
+  mkdirSync(dirname(paths.garbage));
+  const garbage = Array.from({ length: GARBAGE_LINES }, (_, i) => `garbage ${i}`);
+  writeFileSync(paths.garbage, `${[...rec.lines.slice(0, 8), ...garbage, ...rec.lines.slice(8)].join('\n')}\n`);
   writeFileSync(join(tmp.path, 'recordings', 'notes.txt'), 'not a recording, and not *.jsonl\n');
 });
 afterAll(() => tmp.remove());
@@ -95,12 +102,28 @@ describe('hopscope verify', () => {
     ]);
     expect(reports[0]).toEqual({
       path: paths.intact, status: 'intact', session: 'sess-1', events: 15, lastSeq: 15,
-      intactThroughSeq: 15, signedThroughSeq: 15, sealed: true, findings: [],
+      intactThroughSeq: 15, signedThroughSeq: 15, sealed: true, findings: [], findingsOmitted: 0,
     });
     expect(reports[1]).toMatchObject({ lastSeq: 8, intactThroughSeq: 8, signedThroughSeq: 6, sealed: false });
     expect(reports[1]!.findings.map((f) => f.kind)).toEqual(['truncated', 'unsealed']);
     expect(reports[2]).toMatchObject({ intactThroughSeq: 7, sealed: false });
     expect(reports[2]!.findings).toEqual([expect.objectContaining({ kind: 'altered', seq: 8, line: 10 })]);
+  });
+
+  it('lists the first findings of a file with a thousand bad lines and counts the rest, in text and in JSON', () => {
+    const r = hopscope(['verify', '--key', keyFile, paths.garbage]);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TAMPERED\s+\S+d-garbage\.jsonl\s+\(session sess-1, 15 events, intact through seq 6, signed through seq 6\)$/);
+    expect(lines.filter((l) => l.startsWith('    corrupt-line (line '))).toHaveLength(100);
+    expect(lines.slice(-3)).toEqual([
+      expect.stringMatching(/^ {4}altered \(seq 7, line 1009\): /),
+      `    … and ${GARBAGE_LINES - 100} more findings (not listed)`,
+      '1 file: 0 intact, 1 problem',
+    ]);
+    const [json] = JSON.parse(hopscope(['verify', '--json', '--key', keyFile, paths.garbage]).stdout) as JsonReport[];
+    expect(json).toMatchObject({ status: 'tampered', intactThroughSeq: 6, sealed: false, findingsOmitted: GARBAGE_LINES - 100 });
+    expect(json!.findings).toHaveLength(101);
   });
 
   it('exits 0 for --json when every file is intact', () => {

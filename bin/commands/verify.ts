@@ -15,6 +15,8 @@ export interface FileReport {
   signedThroughSeq: number;
   sealed: boolean;
   findings: (Finding | { kind: 'unreadable'; message: string })[];
+  /** Findings past the verifier's cap: counted, not listed. */
+  findingsOmitted: number;
 }
 
 interface VerifyOptions {
@@ -71,12 +73,13 @@ async function verifyFile(path: string, trusted: TrustedKeys): Promise<FileRepor
       signedThroughSeq: r.signedThroughSeq,
       sealed: r.sealed,
       findings: r.findings,
+      findingsOmitted: r.findingsOmitted,
     };
   } catch (err) {
     const message = `cannot read the file: ${(err as Error).message}`;
     return {
       path, status: 'unreadable', session: null, events: 0, lastSeq: 0, intactThroughSeq: 0, signedThroughSeq: 0, sealed: false,
-      findings: [{ kind: 'unreadable', message }],
+      findings: [{ kind: 'unreadable', message }], findingsOmitted: 0,
     };
   }
 }
@@ -91,6 +94,7 @@ function formatText(reports: FileReport[]): string {
         .filter(Boolean).join(', ');
       lines.push(`    ${f.kind}${where ? ` (${where})` : ''}: ${f.message}`);
     }
+    if (r.findingsOmitted > 0) lines.push(`    … and ${r.findingsOmitted} more finding${r.findingsOmitted === 1 ? '' : 's'} (not listed)`);
   }
   const intact = reports.filter((r) => r.status === 'intact' && r.sealed).length;
   const problems = reports.length - intact;

@@ -39,8 +39,17 @@ export interface VerifyReport {
   /** The last seq covered by a valid signature (checkpoint or seal). */
   signedThroughSeq: number;
   sealed: boolean;
+  /**
+   * The first MAX_FINDINGS findings in detail, then only the first of each kind not listed yet
+   * (so every kind the verdict rests on is named, and the end-of-file notes always are).
+   */
   findings: Finding[];
+  /** Findings counted but not kept past the cap (0 when `findings` is all of them). */
+  findingsOmitted: number;
 }
+
+/** Findings kept in detail: a file of ten million garbage lines must not keep ten million findings. */
+export const MAX_FINDINGS = 100;
 
 export interface VerifiedLine {
   event: RecordingEvent;
@@ -70,6 +79,9 @@ export class RecordingVerifier {
   private sealed = false;
   private invalid = false;
   private readonly findings: Finding[] = [];
+  /** Every kind found, kept or not: the verdict is over all of them. */
+  private readonly kinds = new Set<FindingKind>();
+  private omitted = 0;
 
   constructor(private readonly trusted: TrustedKeys) {}
 
@@ -135,11 +147,12 @@ export class RecordingVerifier {
       signedThroughSeq: this.signedThroughSeq,
       sealed: this.sealed && !this.broken,
       findings: this.findings,
+      findingsOmitted: this.omitted,
     };
   }
 
   private status(): IntegrityStatus {
-    const kinds = new Set(this.findings.map((f) => f.kind));
+    const kinds = this.kinds;
     if (this.invalid) return 'invalid';
     if ([...kinds].some((k) => TAMPER.has(k))) return 'tampered';
     if (kinds.has('unknown-key')) return 'unknown-key';
@@ -210,6 +223,12 @@ export class RecordingVerifier {
   }
 
   private add(kind: FindingKind, message: string, seq?: number): void {
+    const known = this.kinds.has(kind);
+    this.kinds.add(kind);
+    if (this.findings.length >= MAX_FINDINGS && known) {
+      this.omitted++;
+      return;
+    }
     this.findings.push({ kind, line: this.lineNo, message, ...(seq !== undefined ? { seq } : {}) });
   }
 }

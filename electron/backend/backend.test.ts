@@ -73,6 +73,20 @@ describe('workbench backend', () => {
     expect(root.exchanges.map((x) => x.text)).toEqual(expect.arrayContaining(['ls -la', 'psql -c "select email, ssn from customers"']));
   });
 
+  it('pages a hop: the index of every row, then hopExchanges from any row of it', async () => {
+    const hop = await backend.hop(scenario.ids.pg);
+    expect(hop.index.kind).toEqual(['session', 'sql', 'sql', 'sql']);
+    expect(hop.nextSeq).toBeNull();
+    const [, select, drop, del] = hop.index.seq;
+    const page = await backend.hopExchanges(scenario.ids.pg, select!, 2);
+    expect(page.nextSeq).toBe(del);
+    expect(page.exchanges).toEqual(hop.exchanges.slice(1, 3));
+    expect(page.exchanges.map((x) => [x.seq, x.text, x.policy.map((p) => p.action)])).toEqual([
+      [select, 'select email, ssn from customers', []], [drop, 'DROP TABLE customers', ['block']]]);
+    expect(await backend.hopExchanges(scenario.ids.pg, del!, 2)).toEqual({ exchanges: hop.exchanges.slice(3), nextSeq: null });
+    await expect(backend.hopExchanges('nope', 0, 2)).rejects.toMatchObject({ code: 'SESSION_UNKNOWN' });
+  });
+
   it('pages the terminal stream after a seq, as screenAt applies it', async () => {
     const screen = await backend.screenAt(scenario.ids.root, 1_760_000_000_006_000);
     expect(screen.lines.join('\n')).toContain('total 8');

@@ -48,6 +48,8 @@ export interface FileImport {
   sealed: boolean;
   events: number;
   findings: Finding[];
+  /** Findings past the verifier's cap (MAX_FINDINGS): counted, not kept or stored. */
+  findingsOmitted: number;
   /** Why it was not imported, or what failed. */
   message: string | null;
 }
@@ -60,7 +62,7 @@ export interface FileImport {
  */
 export async function importFile(c: CaseFile, path: string, opts: ImportOptions): Promise<FileImport> {
   const now = opts.now ?? (() => Date.now() * 1000);
-  const out: FileImport = { path, sha256: null, size: null, action: 'failed', session: null, integrity: null, sealed: false, events: 0, findings: [], message: null };
+  const out: FileImport = { path, sha256: null, size: null, action: 'failed', session: null, integrity: null, sealed: false, events: 0, findings: [], findingsOmitted: 0, message: null };
   const custody = (action: ImportAction, message: string | null) => {
     out.action = action;
     out.message = message;
@@ -81,6 +83,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     if (!header) {
       const report = verifier.end();
       out.findings = report.findings;
+      out.findingsOmitted = report.findingsOmitted;
       out.integrity = report.status;
       await file.close();
       out.sha256 = await sha256File(path);
@@ -138,6 +141,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     out.sha256 = file.sha256();
     out.size = file.bytes;
     out.findings = report.findings;
+    out.findingsOmitted = report.findingsOmitted;
     out.integrity = report.status;
     out.sealed = report.sealed;
     out.events = report.events;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../clock.js';
 import { generateSigner, publicKeyFromPem, verifySignature } from '../keys.js';
-import { RecordingEncoder, lineHash } from './encoder.js';
+import { RecordingEncoder, encodeEvent, lineHash } from './encoder.js';
 import { EventType, RecordingEvent, RecordingHeader, signedText } from './format.js';
 
 const signer = generateSigner();
@@ -67,5 +67,12 @@ describe('RecordingEncoder', () => {
     expect(() => enc.event('pg.query', {})).toThrow('recording s-1 is sealed');
     expect(() => enc.checkpoint()).toThrow('sealed');
     expect(() => enc.seal()).toThrow('sealed');
+  });
+
+  it('writes any time as String(t) would, the microseconds since the epoch too', () => {
+    const times = [0, 7, 999_999, 1_000_000, 1_000_001, 1_795_660_499_000_000, 1_795_660_499_000_999, 1_795_660_499_131_445,
+      1_795_660_499_999_999, 1_795_660_500_000_000, Number.MAX_SAFE_INTEGER, 1_500_000.5, -5, 1e21];
+    for (let i = 0; i < 1000; i++) times.push(1_795_660_000_000_000 + Math.floor(Math.random() * 3_000_000));
+    for (const t of times) expect(encodeEvent(1, t, 'x', {}, 'p')).toBe(`{"seq":1,"t":${String(t)},"type":"x","data":{},"prev":"p"}`);
   });
 });

@@ -15,7 +15,30 @@ export function encodeEvent(seq: number, t: number, type: string, data: Record<s
 
 /** The same line with `data` already serialized (a JSON object text), for the hot events. */
 function encodeEventJson(seq: number, t: number, type: string, dataJson: string, prev: string): string {
-  return `{"seq":${seq},"t":${t},"type":${typeJson(type)},"data":${dataJson},"prev":"${prev}"}`;
+  return `{"seq":${seq},"t":${microsText(t)},"type":${typeJson(type)},"data":${dataJson},"prev":"${prev}"}`;
+}
+
+/** "000" … "999". */
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+let cachedSecond = -1;
+let cachedSecondText = '';
+
+/**
+ * `String(t)` for a time in microseconds. A time since the epoch is beyond V8's small
+ * integers, and its generic number-to-text is the slow double conversion; the whole
+ * seconds change once a second, so they are converted once and the microseconds
+ * appended as two groups of three digits.
+ */
+function microsText(t: number): string {
+  if (!(t >= 1_000_000 && t <= Number.MAX_SAFE_INTEGER && Number.isInteger(t))) return String(t);
+  const second = Math.floor(t / 1_000_000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedSecondText = String(second);
+  }
+  const micros = t - second * 1_000_000;
+  const millis = Math.floor(micros / 1000);
+  return cachedSecondText + DIGITS3[millis]! + DIGITS3[micros - millis * 1000]!;
 }
 
 /** Event types are a small fixed set: their JSON text is built once each. */

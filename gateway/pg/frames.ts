@@ -2,33 +2,67 @@
  * Splits the server's byte stream into whole messages (tag + Int32 length +
  * body). A message split across chunks is joined into its own buffer; a
  * message within one chunk is a view of it (Node never reuses socket chunks).
+ *
+ * Two ways to read: `push` with a callback, or `load` a chunk and take its
+ * messages with `next` until it returns undefined (no callback per chunk).
  */
 export class BackendFramer {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private buf: Buffer = EMPTY;
+  private offset = 0;
 
   push(chunk: Buffer, onFrame: (tag: number, frame: Buffer) => void): void {
+    this.load(chunk);
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) onFrame(frame[0]!, frame);
+  }
+
+  /** Starts on a chunk; its messages (and the one it completes) come from `next`. */
+  load(chunk: Buffer): void {
+    if (this.offset < this.buf.length) {
+      // The previous chunk was not read to its end: keep its rest first.
+      this.pending.push(this.buf.subarray(this.offset));
+      this.pendingBytes += this.buf.length - this.offset;
+    }
     let buf = chunk;
     if (this.pendingBytes) {
       buf = Buffer.concat([...this.pending, chunk]);
       this.pending = [];
       this.pendingBytes = 0;
     }
-    let offset = 0;
-    while (buf.length - offset >= 5) {
-      const length = buf.readUInt32BE(offset + 1);
-      if (length < 4) throw new Error(`the server sent a message with length ${length}`);
-      const end = offset + 1 + length;
-      if (end > buf.length) break;
-      onFrame(buf[offset]!, buf.subarray(offset, end));
-      offset = end;
+    this.buf = buf;
+    this.offset = 0;
+  }
+
+  /** The next whole message of the loaded chunk; undefined when none is left (a partial one waits for the next chunk). */
+  next(): Buffer | undefined {
+    const buf = this.buf;
+    const offset = this.offset;
+    if (buf.length - offset < 5) return this.rest();
+    const length = buf.readUInt32BE(offset + 1);
+    if (length < 4) {
+      this.buf = EMPTY;
+      this.offset = 0;
+      throw new Error(`the server sent a message with length ${length}`);
     }
-    if (offset < buf.length) {
-      this.pending.push(buf.subarray(offset));
-      this.pendingBytes += buf.length - offset;
+    const end = offset + 1 + length;
+    if (end > buf.length) return this.rest();
+    this.offset = end;
+    return buf.subarray(offset, end);
+  }
+
+  private rest(): undefined {
+    if (this.offset < this.buf.length) {
+      this.pending.push(this.buf.subarray(this.offset));
+      this.pendingBytes += this.buf.length - this.offset;
     }
+    this.buf = EMPTY;
+    this.offset = 0;
+    return undefined;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The values of a DataRow ('D') frame: null or the bytes as sent. */
 export function readDataRow(frame: Buffer): (Buffer | null)[] {

@@ -21,6 +21,21 @@ describe('ResponseStream', () => {
     }
   });
 
+  it('hands a chunk of whole untouched messages on as itself, and joins a message cut in three', () => {
+    const all = Buffer.concat(answer);
+    const stream = new ResponseStream(undefined);
+    for (const kind of ['parse', 'bind', 'execute', 'sync'] as const) stream.expect(kind);
+    const out = stream.push(all, () => undefined);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toBe(all);
+    const row = backend.dataRow(['12345']);
+    const seen: Buffer[] = [];
+    const parts = [row.subarray(0, 2), row.subarray(2, 9), row.subarray(9)].map((p) => stream.push(p, (_, f) => seen.push(Buffer.from(f))));
+    expect(parts.map((p) => p.length)).toEqual([0, 0, 1]);
+    expect(Buffer.concat(parts.flat())).toEqual(row);
+    expect(seen).toEqual([row]);
+  });
+
   it("puts the gateway's answers in order, and its refusal in place of the server's error", () => {
     const stream = new ResponseStream(undefined);
     stream.expect('parse');

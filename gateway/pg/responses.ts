@@ -61,11 +61,10 @@ export class ResponseStream {
     let runBase: ArrayBufferLike | undefined;
     let runStart = 0;
     let runEnd = 0;
-    const closeRun = () => {
-      if (runBase && runEnd > runStart) out.push(Buffer.from(runBase, runStart, runEnd - runStart));
-      runBase = undefined;
-    };
-    this.framer.push(chunk, (tag, raw) => {
+    const framer = this.framer;
+    framer.load(chunk);
+    for (let raw = framer.next(); raw !== undefined; raw = framer.next()) {
+      const tag = raw[0]!;
       let frame = raw;
       if (this.masker) {
         if (tag === TAG.RowDescription) this.masker.describe(readRowDescription(raw));
@@ -87,7 +86,8 @@ export class ResponseStream {
       if (frame === raw && runBase === raw.buffer && raw.byteOffset === runEnd) {
         runEnd += raw.length;
       } else {
-        closeRun();
+        if (runBase && runEnd > runStart) out.push(viewOf(chunk, runBase, runStart, runEnd));
+        runBase = undefined;
         if (frame === raw) {
           runBase = raw.buffer;
           runStart = raw.byteOffset;
@@ -97,8 +97,8 @@ export class ResponseStream {
         }
       }
       this.settle(tag);
-    });
-    closeRun();
+    }
+    if (runBase && runEnd > runStart) out.push(viewOf(chunk, runBase, runStart, runEnd));
     return out;
   }
 
@@ -130,4 +130,10 @@ export class ResponseStream {
         break;
     }
   }
+}
+
+/** A view of [start, end) of `base`: the chunk itself when that is all of it (as a whole chunk of whole messages mostly is). */
+function viewOf(chunk: Buffer, base: ArrayBufferLike, start: number, end: number): Buffer {
+  if (chunk.buffer === base && chunk.byteOffset === start && chunk.byteOffset + chunk.length === end) return chunk;
+  return Buffer.from(base, start, end - start);
 }

@@ -53,4 +53,33 @@ describe('ResultRecorder', () => {
     expect(events).toEqual([[EventType.PgError, JSON.stringify({ statement: 3, severity: 'ERROR', code: '23505', message: 'duplicate key', detail: 'Key (id)=(1) exists.' })]]);
     expect(results.inFlight).toBe(0);
   });
+
+  it('writes each recorded value as JSON.stringify would: escapes, UTF-8, NULL, binary, long values cut', () => {
+    const { events, results, feed } = recorder();
+    const long = 'x'.repeat(4096);
+    const values = ['', 'plain 42', 'quote " and \\ back', 'tab\tnul\u0000del\u007f', 'é ü 日本 😀', long, `${long}é`, `${'é'.repeat(4097)}`, null];
+    const described = backend.rowDescription(values.map((_, i) => ({
+      name: `c${i}`, tableID: 0, columnID: 0, dataTypeID: 25, dataTypeSize: -1, dataTypeModifier: -1, format: 'text' as const })));
+    results.statementSent('query', 1);
+    feed(described, backend.dataRow(values), backend.commandComplete('SELECT 1'), backend.readyForQuery('I'));
+    const expected = values.map((v) => (v === null || v.length <= 4096 ? v : { cut: v.slice(0, 4096), length: v.length }));
+    expect(events[0]![1]).toContain(`"rows":${JSON.stringify([expected])},"rowsRecorded":1`);
+    // A binary-format column is noted, not decoded.
+    results.statementSent('execute', 2);
+    feed(backend.rowDescription([{ name: 'b', tableID: 0, columnID: 0, dataTypeID: 17, dataTypeSize: -1, dataTypeModifier: -1, format: 'binary' }]),
+      backend.dataRow(['\u0001']), backend.commandComplete('SELECT 1'));
+    expect(events[1]![1]).toContain('"rows":[[{"binary":true}]],"rowsRecorded":1');
+  });
+
+  it('reads the row count of a command tag as the regular expression /^(?:INSERT \\d+|[A-Z ]+?) ?(\\d+)?$/ does', () => {
+    const { events, results, feed } = recorder();
+    const tags = ['SELECT 5', 'INSERT 0 7', 'INSERT 5', 'UPDATE 12', 'BEGIN', 'CREATE TABLE', 'SELECT  3', 'select 4', 'MERGE 2', 'X1 9'];
+    for (const tag of tags) {
+      results.statementSent('execute', 1);
+      feed(backend.dataRow(['a']), backend.commandComplete(tag));
+    }
+    const re = /^(?:INSERT \d+|[A-Z ]+?) ?(\d+)?$/;
+    expect(events.map(([, json]) => (JSON.parse(json) as { rowCount: number }).rowCount))
+      .toEqual(tags.map((tag) => { const m = re.exec(tag); return m?.[1] !== undefined ? Number(m[1]) : 1; }));
+  });
 });

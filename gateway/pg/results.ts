@@ -1,6 +1,6 @@
 import { EventType } from '../../common/recording/index.js';
 import type { RecordingWriter } from '../recording/index.js';
-import { readDataRow, readRowDescription } from './frames.js';
+import { readRowDescription } from './frames.js';
 import type { MaskedField } from './masking.js';
 
 /** A value longer than this is recorded cut, with its full length noted. */
@@ -39,7 +39,9 @@ export class ResultRecorder {
   private lastRowDescription: Buffer | undefined;
   private lastColumns: Column[] = [];
   private lastColumnsJson = '[]';
-  private rows: unknown[][] = [];
+  /** The recorded rows as JSON text, built as their DataRows arrive: the members of an array, without its brackets. */
+  private rowsJson = '';
+  private rowsRecorded = 0;
   private rowCount = 0;
   private copyBytes = 0;
   transactionStatus = 'I';
@@ -78,11 +80,9 @@ export class ResultRecorder {
         break;
       case Tag.DataRow:
         this.rowCount++;
-        if (this.rows.length < this.maxRows) {
-          const values = readDataRow(frame);
-          const row: unknown[] = new Array(values.length);
-          for (let i = 0; i < values.length; i++) row[i] = recordable(values[i]!, this.columns[i]?.format);
-          this.rows.push(row);
+        if (this.rowsRecorded < this.maxRows) {
+          const row = rowJson(frame, this.columns);
+          this.rowsJson = this.rowsRecorded++ === 0 ? row : `${this.rowsJson},${row}`;
         }
         break;
       case Tag.CopyData:
@@ -123,13 +123,13 @@ export class ResultRecorder {
 
   private finish(command: string, suspended: boolean): void {
     const op = this.pending[0];
-    const parsed = /^(?:INSERT \d+|[A-Z ]+?) ?(\d+)?$/.exec(command);
-    const rowCount = parsed?.[1] !== undefined ? Number(parsed[1]) : this.rowCount;
+    const counted = commandRowCount(command);
+    const rowCount = counted ?? this.rowCount;
     // The hottest event, serialized by hand: exactly the text JSON.stringify gives for
     // { statement, command, rowCount, columns, rows, rowsRecorded, copyBytes?, masked?, suspended?, durationMicros },
     // masked: [{ column?, rule, count }] (no column: COPY data).
-    let json = `{"statement":${op ? op.seq : null},"command":${JSON.stringify(command)},"rowCount":${rowCount},`
-      + `"columns":${this.columnsJson},"rows":${JSON.stringify(this.rows)},"rowsRecorded":${this.rows.length}`;
+    let json = `{"statement":${op ? op.seq : null},"command":${jsonString(command)},"rowCount":${rowCount},`
+      + `"columns":${this.columnsJson},"rows":[${this.rowsJson}],"rowsRecorded":${this.rowsRecorded}`;
     if (this.copyBytes) json += `,"copyBytes":${this.copyBytes}`;
     const masked = this.takeMasked();
     if (masked.length) json += `,"masked":${JSON.stringify(masked)}`;
@@ -143,7 +143,8 @@ export class ResultRecorder {
   private resetResult(): void {
     this.columns = [];
     this.columnsJson = '[]';
-    this.rows = [];
+    this.rowsJson = '';
+    this.rowsRecorded = 0;
     this.rowCount = 0;
     this.copyBytes = 0;
   }
@@ -171,11 +172,81 @@ function noticeFields(frame: Buffer): Record<string, string> {
   return fields;
 }
 
-function recordable(bytes: Buffer | null, format: 'text' | 'binary' | undefined): unknown {
-  if (bytes === null) return null;
-  // A binary-format value is not text.
-  if (format === 'binary') return { binary: true };
-  const value = bytes.toString('utf8');
-  if (value.length <= MAX_RECORDED_VALUE) return value;
-  return { cut: value.slice(0, MAX_RECORDED_VALUE), length: value.length };
+/**
+ * JSON.stringify(text) for a string: a short one that needs no escape (no '"', '\\',
+ * control character or surrogate) is quoted as it is, without a call into the runtime.
+ */
+export function jsonString(text: string): string {
+  if (text.length > 256) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/**
+ * The row count a CommandComplete tag states, as /^(?:INSERT \d+|[A-Z ]+?) ?(\d+)?$/ reads it
+ * (undefined: the tag states none). The common shape, words then one count ("SELECT 1",
+ * "UPDATE 5", "INSERT 0 1"), is read without the regular expression.
+ */
+function commandRowCount(command: string): number | undefined {
+  const space = command.lastIndexOf(' ');
+  if (space > 0 && space < command.length - 1 && space < 32) {
+    let digits = true;
+    for (let i = space + 1; i < command.length && digits; i++) {
+      const c = command.charCodeAt(i);
+      digits = c >= 0x30 && c <= 0x39;
+    }
+    let words = digits; // words then the count; not "INSERT n", which the regular expression reads as a tag without count
+    for (let i = 0; i < space && words; i++) {
+      const c = command.charCodeAt(i);
+      words = (c >= 0x41 && c <= 0x5a) || c === 0x20;
+    }
+    if ((words && !(space === 6 && command.startsWith('INSERT'))) || (digits && /^INSERT \d+$/.test(command.slice(0, space)))) return Number(command.slice(space + 1));
+  }
+  const parsed = /^(?:INSERT \d+|[A-Z ]+?) ?(\d+)?$/.exec(command);
+  return parsed?.[1] !== undefined ? Number(parsed[1]) : undefined;
+}
+
+/**
+ * One DataRow as the JSON text of its recorded values, read in place: exactly
+ * JSON.stringify(values.map(recordable)), where a text value is its UTF-8 string
+ * (cut at MAX_RECORDED_VALUE characters, with its full length noted), a binary-format
+ * value `{ binary: true }`, SQL NULL null.
+ */
+function rowJson(frame: Buffer, columns: readonly Column[]): string {
+  const count = frame.readUInt16BE(5);
+  let json = '[';
+  let offset = 7;
+  for (let i = 0; i < count; i++) {
+    if (i > 0) json += ',';
+    const len = frame.readInt32BE(offset);
+    offset += 4;
+    if (len < 0) {
+      json += 'null';
+      continue;
+    }
+    const end = offset + len;
+    if (columns[i]?.format === 'binary') json += '{"binary":true}';
+    else json += valueJson(frame, offset, end);
+    offset = end;
+  }
+  return `${json}]`;
+}
+
+/** The JSON text of a text-format value's recorded form. */
+function valueJson(frame: Buffer, start: number, end: number): string {
+  // Short and plain (printable ASCII without '"' or '\\'): the bytes are the JSON string's characters.
+  if (end - start <= MAX_RECORDED_VALUE) {
+    let plain = true;
+    for (let i = start; i < end && plain; i++) {
+      const b = frame[i]!;
+      plain = b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c;
+    }
+    if (plain) return `"${frame.toString('latin1', start, end)}"`;
+  }
+  const value = frame.toString('utf8', start, end);
+  if (value.length <= MAX_RECORDED_VALUE) return JSON.stringify(value);
+  return JSON.stringify({ cut: value.slice(0, MAX_RECORDED_VALUE), length: value.length });
 }

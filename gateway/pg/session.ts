@@ -12,7 +12,7 @@ import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js
 import { RowMasker } from './masking.js';
 import { serializeBackend as backend, FrontendParser, type BindMessage, type FrontendMessage } from './protocol/index.js';
 import { ResponseStream } from './responses.js';
-import { ResultRecorder } from './results.js';
+import { jsonString, ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
 
 export interface RelayDeps {
@@ -67,6 +67,13 @@ export class PgRelay implements LiveSession {
   private resultTimer: NodeJS.Timeout | undefined;
   private resultTimerArmed = false;
   private onClosed: (() => void) | undefined;
+  /** A protocol violation the parser reported in the chunk being parsed (the last one). */
+  private violation: string | undefined;
+  /** The parser's callback, made once (not a closure per chunk). */
+  private readonly onClientMessage = (msg: FrontendMessage): void => {
+    if (msg.name === 'error') this.violation = msg.message;
+    else this.inbox.push(msg);
+  };
 
   constructor(
     readonly info: SessionInfo,
@@ -127,11 +134,10 @@ export class PgRelay implements LiveSession {
 
   private fromClient(chunk: Buffer): void {
     this.bytesIn.inc(chunk.length);
-    let violation: string | undefined;
-    this.clientParser.parse(chunk, (msg) => {
-      if (msg.name === 'error') violation = msg.message;
-      else this.inbox.push(msg);
-    });
+    this.violation = undefined;
+    this.clientParser.parse(chunk, this.onClientMessage);
+    const violation = this.violation;
+    this.violation = undefined;
     const pumped = this.pump();
     if (pumped) void pumped.then(() => this.violated(violation));
     else this.violated(violation);
@@ -195,7 +201,7 @@ export class PgRelay implements LiveSession {
     switch (msg.name) {
       case 'query': {
         // The same text as JSON.stringify({ sql }), without the generic walk: one per statement.
-        const seq = this.writer.appendJson(EventType.PgQuery, `{"sql":${JSON.stringify(msg.sql)}}`);
+        const seq = this.writer.appendJson(EventType.PgQuery, `{"sql":${jsonString(msg.sql)}}`);
         const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
         if (verdict.action === 'block') this.refuse(seq, verdict, undefined);
         else if (verdict.action === 'allow') this.send(msg.raw, 'query', seq);

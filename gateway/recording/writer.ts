@@ -139,7 +139,6 @@ export class RecordingWriter {
     const started = performance.now();
     const bytes = this.writeStaged();
     if (bytes === 0) return undefined;
-    const done = () => this.opts.onCommit?.((performance.now() - started) / 1000, bytes);
     if (this.opts.fsync === 'always') {
       const fd = this.fd!;
       this.syncing++;
@@ -147,12 +146,12 @@ export class RecordingWriter {
         fdatasync(fd, (err) => {
           this.synced();
           if (err) return reject(this.fail(err));
-          done();
+          this.committed(started, bytes);
           resolve();
         });
       });
     }
-    done();
+    this.committed(started, bytes);
     if (this.opts.fsync === 'batch' && !unsynced.has(this)) {
       unsynced.add(this);
       if (!batchTimer) {
@@ -161,6 +160,11 @@ export class RecordingWriter {
       }
     }
     return undefined;
+  }
+
+  /** Reports a finished commit to /metrics (a method, not a closure per commit). */
+  private committed(started: number, bytes: number): void {
+    this.opts.onCommit?.((performance.now() - started) / 1000, bytes);
   }
 
   /** Ends the recording: session end event, signed seal, fsync, close. Idempotent. */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RecordingEvent } from '../common/recording/index.js';
 import { readEvents } from './helpers/gateway.js';
 import { run } from './helpers/processes.js';
+import { STEPS_SQL } from './scenarios/nested-agents/agent.js';
 import { CUSTOMERS } from './scenarios/nested-agents/environment.js';
 import { runNestedAgents, type ScenarioResult } from './scenarios/nested-agents/scenario.js';
 
@@ -61,14 +62,8 @@ describe('the nested-agents scenario, from its recordings', () => {
   it('links the psql hop on build-host to the SSH session with the hop token, proven', () => {
     const id = pgHop('ci-maintenance');
     expect(start(id)).toMatchObject({ parent: result.rootSession, linkKind: 'hop-token', inferred: false, tokenKind: 'hop', target: 'prod-db' });
-    expect(ofType(id, EventType.PgQuery).map((q) => q.sql)).toEqual([
-      'SELECT id, name, email, ssn, card, tier FROM customers ORDER BY id;',
-      'DROP TABLE customers;',
-      'DELETE FROM customers;',
-      'DELETE FROM build_cache;',
-      "UPDATE customers SET tier = 'free';",
-      'SELECT count(*) AS customers_left FROM customers;',
-    ]);
+    // Every step the job ran, recorded in order (the refused and held ones too).
+    expect(ofType(id, EventType.PgQuery).map((q) => q.sql)).toEqual(STEPS_SQL);
   });
 
   it('records the customers read masked, with counts per rule, and no raw value anywhere', () => {

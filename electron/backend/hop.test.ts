@@ -139,6 +139,8 @@ describe('one read of a hop (what every paging must give)', () => {
     expect(email.masked).toEqual([{ field: 'email', rule: 'email', masked: true, count: 1 }]);
     expect(at(`update jobs set n = ${g} where id = ${g}`).responses.map((r) => [r.kind, r.summary, r.text ?? null])).toEqual([
       ['notice', 'NOTICE', `notice ${g}`], ['result', 'UPDATE 1', null]]);
+    // A command's rowCount is rows changed, not rows returned: nothing was left unrecorded.
+    expect(at(`update jobs set n = ${g} where id = ${g}`).responses.find((r) => r.kind === 'result')?.truncated).toBe(false);
   });
 
   it('gives a held statement its decision and result that came after later statements', () => {

@@ -181,8 +181,10 @@ function responseOf(seq: number, t: number, type: string, d: Record<string, unkn
       const columns = Array.isArray(d.columns) ? d.columns.map((col) => String((col as { name?: unknown }).name ?? '')) : [];
       const rows = Array.isArray(d.rows) ? (d.rows as unknown[][]) : [];
       const rowCount = Number(d.rowCount ?? rows.length);
+      // The rowCount of a command without columns (DELETE 12) counts rows changed, not rows returned.
       return { seq, t, kind: 'result', summary: String(d.command ?? ''), columns, rowCount,
-        rows: rows.slice(0, MAX_ROWS).map((r) => columns.map((_, i) => cell(r[i]))), truncated: rows.length > MAX_ROWS || rows.length < rowCount };
+        rows: rows.slice(0, MAX_ROWS).map((r) => columns.map((_, i) => cell(r[i]))),
+        truncated: rows.length > MAX_ROWS || (columns.length > 0 && rows.length < rowCount) };
     }
     case 'pg.error': return { seq, t, kind: 'error', summary: `ERROR ${String(d.code ?? '')}`.trim(), text: String(d.message ?? '') };
     case 'pg.notice': return { seq, t, kind: 'notice', summary: 'NOTICE', text: String(d.message ?? '') };

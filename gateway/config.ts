@@ -66,6 +66,29 @@ export const GatewayConfigSchema = z.object({
   masking: z.array(z.record(z.string(), z.unknown())).default([]),
   guardrails: z.array(z.record(z.string(), z.unknown())).default([]),
   approvals: z.object({ timeout: z.string().default('5m') }).passthrough().default({ timeout: '5m' }),
+  /**
+   * What the SQL policy does where it cannot see: `dynamic` judges SQL the gateway
+   * cannot read statically (DO blocks, calls of user-defined functions, EXECUTE of a
+   * string, built-ins that run a query given as text); unset, it is `review` when any
+   * data-changing or destructive SQL rule exists and `allow` otherwise.
+   * `trustedFunctions`: `[schema.]name` globs of user-defined functions an operator
+   * trusts not to read protected columns nor run dynamic SQL.
+   */
+  sql: z.object({
+    dynamic: z.enum(['allow', 'review', 'block']).optional(),
+    trustedFunctions: z.array(z.string().min(1)).default([]),
+  }).strict().default({ trustedFunctions: [] }),
+  /**
+   * What the SSH policy does where it cannot be sure: `unresolved` judges a command
+   * the shell parser cannot resolve statically (eval, a variable as the program);
+   * `uncertain` judges a typed line the gateway cannot reconstruct for sure
+   * (history recall, tab completion, an unmodelled key). Unset, both are `review`
+   * when any SSH rule applies to the session, and `allow` otherwise.
+   */
+  shell: z.object({
+    unresolved: z.enum(['allow', 'review', 'block']).optional(),
+    uncertain: z.enum(['allow', 'review', 'block']).optional(),
+  }).strict().default({}),
 }).strict();
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

@@ -5,6 +5,7 @@ import { ApprovalBroker } from './approvals.js';
 import { judgeCommand, loadSqlParser, SqlJudge } from './guardrails.js';
 import { Masker } from './masking.js';
 import { compileGuardrails, compileMasking } from './rules.js';
+import { SqlSession } from './sql-policy.js';
 import type { PolicyPipeline } from './types.js';
 
 export interface Policies {
@@ -28,6 +29,11 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
         const columnMasking = masker.hasColumnRules(ctx.identity, ctx.target);
         return sql.needed(columnMasking) ? sql.judge(ctx, text, columnMasking) : { action: 'allow' };
       },
+      // Interim wiring: the pg-guardrails work package replaces the guard with one
+      // that keeps session state; the pg-provenance one adds masking by provenance.
+      sqlSession: (ctx, catalog) => new SqlSession(ctx, catalog,
+        sql.hasRules ? { judge: (_parsed, text) => sql.judge(ctx, text, false) } : undefined, undefined),
+      needsCatalog: (ctx) => masker.hasColumnRules(ctx.identity, ctx.target),
       judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
       maskText: (text) => masker.maskText(text),
       masksText: masking.some((r) => r.pattern),

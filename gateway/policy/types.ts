@@ -4,16 +4,42 @@
  * client or the disk, and `review` holds an operation until an approver decides.
  * A protocol adds an adapter, never a copy of a policy.
  */
+import type { TargetCatalog } from './catalog.js';
+
 export interface PolicyContext {
   session: string;
   identity: string;
   target: string;
   protocol: 'postgres' | 'ssh';
+  /** SSH: files uploaded in this session (sftp, scp), by the path written → SHA-256 (hex). */
+  uploads?: ReadonlyMap<string, string>;
 }
 
 export type Verdict =
   | { action: 'allow' }
   | { action: 'block' | 'review'; rule: string; reason: string };
+
+/**
+ * The SQL policy's answer for one SQL text (a simple Query or a Parse):
+ * - `allow`, with `forward` when masking by provenance rewrote the text: the
+ *   session sends `forward` (encoded in the session's client encoding) instead
+ *   of the client's text, and records both;
+ * - `block` / `review` as Verdict (`forward`: the text to send once approved);
+ * - `refresh`: the text names a relation or function the catalog snapshot does
+ *   not know; the session awaits `catalog.refresh()` and judges again with
+ *   `{ refreshed: true }`, which never answers `refresh`.
+ */
+export type SqlVerdict =
+  | { action: 'allow'; forward?: string }
+  | { action: 'block' | 'review'; rule: string; reason: string; forward?: string }
+  | { action: 'refresh' };
+
+/** The SQL policy of one PostgreSQL session: it keeps what the session prepared (SQL PREPARE) and reads the target's catalog. */
+export interface SqlSessionPolicy {
+  judge(sql: string, opts?: { refreshed?: boolean }): SqlVerdict;
+  /** The target's catalog this session's policy reads (undefined when no rule needs one). */
+  readonly catalog: TargetCatalog | undefined;
+}
 
 /** Counts of values masked, by rule name. */
 export type MaskCounts = Record<string, number>;
@@ -25,8 +51,19 @@ export type ApprovalOutcome =
 export interface PolicyPipeline {
   /** SQL text as sent (simple Query or an extended-protocol Parse): judged per statement, on the real parser. */
   judgeSql(ctx: PolicyContext, sql: string): Verdict;
-  /** An SSH exec command or a shell line as typed. */
-  judgeCommand(ctx: PolicyContext, command: string): Verdict;
+  /**
+   * The SQL policy of one PostgreSQL session (guardrails, masking by provenance,
+   * the dynamic-SQL default), over `catalog` when the target has one.
+   */
+  sqlSession(ctx: PolicyContext, catalog: TargetCatalog | undefined): SqlSessionPolicy;
+  /** Whether sessions of this identity and target need the target's catalog (column masking in scope, or rules on user functions). */
+  needsCatalog(ctx: Pick<PolicyContext, 'identity' | 'target'>): boolean;
+  /**
+   * An SSH exec command or a completed shell line. `uncertain`: the gateway could
+   * not reconstruct the typed line for sure (history recall, completion, an
+   * unmodelled key); the `shell.uncertain` default judges it when any SSH rule applies.
+   */
+  judgeCommand(ctx: PolicyContext, command: string, opts?: { uncertain?: boolean }): Verdict;
   /** Masks free text (SSH output, a PostgreSQL text value) by pattern and built-in recognizers. */
   maskText(text: string): { text: string; counts: MaskCounts };
   /** False when no pattern or built-in rule exists: free text passes as it is, with no hold for a split value. */

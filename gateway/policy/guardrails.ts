@@ -1,5 +1,6 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { inScope, type CompiledGuardrail } from './rules.js';
+import type { CompiledSqlMatcher } from './sql-matcher.js';
 import type { PolicyContext, Verdict } from './types.js';
 
 /** What a guardrail can ask of one parsed statement. */
@@ -84,7 +85,7 @@ export class SqlJudge {
   }
 }
 
-function matches(sql: NonNullable<CompiledGuardrail['sql']>, f: StatementFacts): boolean {
+function matches(sql: CompiledSqlMatcher, f: StatementFacts): boolean {
   if (sql.statements && !sql.statements.has(f.type)) return false;
   if (sql.withoutWhere && f.hasWhere) return false;
   if (sql.functions && ![...f.functions].some((fn) => sql.functions!.has(fn))) return false;

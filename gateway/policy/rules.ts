@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { HopscopeError } from '../../common/errors.js';
+import { configError, glob, regex } from './rule-support.js';
 import { BUILTIN_RECOGNIZERS } from './recognizers.js';
-import { STATEMENT_TYPES } from './statement-types.js';
+import { compileShellMatcher as compileSshMatcher, ShellMatcherSchema as SshMatcherSchema, type CompiledShellMatcher as CompiledSshMatcher } from './shell-matcher.js';
+import { compileSqlMatcher, SqlMatcherSchema, type CompiledSqlMatcher } from './sql-matcher.js';
 
 const Scope = {
   identities: z.array(z.string()).optional(),
@@ -19,14 +20,8 @@ export const MaskingRule = z.object({
 
 export const GuardrailRule = z.object({
   name: z.string().min(1),
-  sql: z.object({
-    statements: z.array(z.string()).optional(),
-    withoutWhere: z.boolean().optional(),
-    functions: z.array(z.string()).optional(),
-    tables: z.array(z.string()).optional(),
-    copyProgram: z.boolean().optional(),
-  }).strict().optional(),
-  ssh: z.object({ pattern: z.string().min(1) }).strict().optional(),
+  sql: SqlMatcherSchema.optional(),
+  ssh: SshMatcherSchema.optional(),
   action: z.enum(['allow', 'block', 'review']),
   ...Scope,
 }).strict();
@@ -45,14 +40,8 @@ export interface CompiledMasking {
 export interface CompiledGuardrail {
   name: string;
   action: 'allow' | 'block' | 'review';
-  sql: {
-    statements: Set<string> | undefined;
-    withoutWhere: boolean;
-    functions: Set<string> | undefined;
-    tables: RegExp[] | undefined;
-    copyProgram: boolean;
-  } | undefined;
-  ssh: RegExp | undefined;
+  sql: CompiledSqlMatcher | undefined;
+  ssh: CompiledSshMatcher | undefined;
   identities: string[] | undefined;
   targets: string[] | undefined;
 }
@@ -91,23 +80,11 @@ export function compileGuardrails(raw: unknown[], source: string): CompiledGuard
     const rule = parseRule(GuardrailRule, entry, source, 'guardrails', i);
     const where = `${source}: guardrail ${rule.name}`;
     if (!rule.sql && !rule.ssh) throw configError(`${where}: give an sql or an ssh matcher`);
-    for (const type of rule.sql?.statements ?? []) {
-      if (!STATEMENT_TYPES.has(type)) throw configError(`${where}: unknown statement type ${type} (e.g. SelectStmt, DeleteStmt, DropStmt)`);
-    }
-    if (rule.sql?.withoutWhere && !(rule.sql.statements ?? []).every((s) => s === 'DeleteStmt' || s === 'UpdateStmt')) {
-      throw configError(`${where}: withoutWhere applies to DeleteStmt and UpdateStmt only`);
-    }
     return {
       name: rule.name,
       action: rule.action,
-      sql: rule.sql && {
-        statements: rule.sql.statements && new Set(rule.sql.statements),
-        withoutWhere: rule.sql.withoutWhere ?? false,
-        functions: rule.sql.functions && new Set(rule.sql.functions.map((f) => f.toLowerCase())),
-        tables: rule.sql.tables?.map(glob),
-        copyProgram: rule.sql.copyProgram ?? false,
-      },
-      ssh: rule.ssh && regex(rule.ssh.pattern, '', where),
+      sql: rule.sql && compileSqlMatcher(rule.sql, where),
+      ssh: rule.ssh && compileSshMatcher(rule.ssh, where),
       identities: rule.identities,
       targets: rule.targets,
     };
@@ -121,24 +98,6 @@ function parseRule<T extends z.ZodTypeAny>(schema: T, entry: unknown, source: st
   const label = typeof name === 'string' ? name : `#${i + 1}`;
   const problems = parsed.error.issues.map((x) => `${x.path.join('.') || '(rule)'}: ${x.message}`).join('; ');
   throw configError(`${source}: ${list} rule ${label}: ${problems}`);
-}
-
-function regex(source: string, flags: string, where: string): RegExp {
-  try {
-    return new RegExp(source, flags);
-  } catch (err) {
-    throw configError(`${where}: invalid regular expression: ${(err as Error).message}`);
-  }
-}
-
-/** `*` matches any run of characters, `?` one; case-insensitive, whole name. */
-function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
-}
-
-function configError(message: string): HopscopeError {
-  return new HopscopeError('CONFIG_INVALID', message);
 }
 
 export function inScope(rule: { identities: string[] | undefined; targets: string[] | undefined }, identity: string, target: string): boolean {

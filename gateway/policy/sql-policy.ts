@@ -37,13 +37,15 @@ export function parseSql(sql: string): ParsedSql {
 /** Guardrails over one session's statements (gateway/policy/guardrails.ts). */
 export interface SessionGuard {
   /** allow, block, review — or refresh when a name the catalog does not know decides the verdict. */
-  judge(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean): SqlVerdict;
+  judge(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean, prepareAs: string | undefined): SqlVerdict;
 }
 
 /** Masking by provenance over one session's statements (gateway/policy/provenance/). */
 export interface SessionProvenance {
   /** allow (with `forward` when rewritten), block, or refresh. */
   plan(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean): SqlVerdict;
+  /** The masking rule protecting a table column, by its OID and attribute number (RowDescription). */
+  protectedColumn(tableOid: number, attnum: number, catalog: CatalogSnapshot | undefined): string | undefined;
 }
 
 const SEVERITY = { allow: 0, review: 1, block: 2 } as const;
@@ -63,13 +65,17 @@ export class SqlSession implements SqlSessionPolicy {
     private readonly provenance: SessionProvenance | undefined,
   ) {}
 
-  judge(sql: string, opts: { refreshed?: boolean } = {}): SqlVerdict {
+  protectedColumn(tableOid: number, attnum: number): string | undefined {
+    return this.provenance?.protectedColumn(tableOid, attnum, this.catalog?.snapshot);
+  }
+
+  judge(sql: string, opts: { refreshed?: boolean; prepareAs?: string } = {}): SqlVerdict {
     if (!this.guard && !this.provenance) return { action: 'allow' };
     const parsed = parseSql(sql);
     if (parsed.error !== undefined) return { action: 'block', rule: 'sql-parse', reason: `the SQL does not parse: ${parsed.error}` };
     const refreshed = opts.refreshed ?? false;
     const snapshot = this.catalog?.snapshot;
-    const guarded = this.guard?.judge(parsed, sql, snapshot, refreshed) ?? { action: 'allow' };
+    const guarded = this.guard?.judge(parsed, sql, snapshot, refreshed, opts.prepareAs) ?? { action: 'allow' };
     if (guarded.action === 'block') return guarded;
     const planned = this.provenance?.plan(parsed, sql, snapshot, refreshed) ?? { action: 'allow' };
     if (guarded.action === 'refresh' || planned.action === 'refresh') {

@@ -36,7 +36,19 @@ export type SqlVerdict =
 
 /** The SQL policy of one PostgreSQL session: it keeps what the session prepared (SQL PREPARE) and reads the target's catalog. */
 export interface SqlSessionPolicy {
-  judge(sql: string, opts?: { refreshed?: boolean }): SqlVerdict;
+  /**
+   * `prepareAs`: the text is an extended-protocol Parse of this statement name
+   * ('' for the unnamed one), which SQL `EXECUTE name` can run later: the policy
+   * keeps what it judged under that name.
+   */
+  judge(sql: string, opts?: { refreshed?: boolean; prepareAs?: string }): SqlVerdict;
+  /**
+   * The second line of masking by provenance: the rule protecting a result column
+   * whose RowDescription names a table column (table OID, attribute number), or
+   * undefined. A column the rewrite should have masked but that still arrives
+   * straight from a protected column is masked by the session on this answer.
+   */
+  protectedColumn(tableOid: number, attnum: number): string | undefined;
   /** The target's catalog this session's policy reads (undefined when no rule needs one). */
   readonly catalog: TargetCatalog | undefined;
 }

@@ -45,7 +45,7 @@ const f = (n: unknown, d = 2) => (typeof n === 'number' ? n.toFixed(d) : '-');
 const mib = (b: unknown) => (typeof b === 'number' ? `${(b / 2 ** 20).toFixed(0)} MiB` : '-');
 const plus = (a: Added | undefined) => (a ? `p50 ${a.p50Ms >= 0 ? '+' : ''}${f(a.p50Ms, 3)} ms (×${f(a.p50Ratio)}), p99 ${a.p99Ms >= 0 ? '+' : ''}${f(a.p99Ms, 3)} ms (×${f(a.p99Ratio)})` : '-');
 const ms = (l: Latency | undefined) => (l ? `${f(l.p50Ms, 3)}/${f(l.p99Ms, 3)}` : '-');
-const PG_LABELS: Record<string, string> = { select: 'pgbench -S', write: 'pgbench -N (simple-update)' };
+const PG_LABELS: Record<string, string> = { select: 'pgbench -S', write: 'pgbench -N (simple-update)', masked: 'select of protected columns' };
 
 const rows: Array<[string, string, string]> = [];
 let failed = 0;
@@ -78,17 +78,18 @@ for (const part of parts) {
 function pgRows(json: Record<string, unknown>): void {
   const clients = (json.options as { clients: number }).clients;
   const rss = (json.gateway as { peakRssBytes?: Numbers }).peakRssBytes ?? {};
-  const summary = json.workloads as Record<string, { meanTps: Numbers; ratios: Numbers; latency: Record<string, Latency | undefined>; addedLatency: Record<string, Added | undefined> }>;
+  const summary = json.workloads as Record<string, { meanTps: Numbers; ratios: Numbers; latency: Record<string, Latency | undefined>; addedLatency: Record<string, Added | undefined>; maskedPerSecond?: Numbers }>;
   for (const [workload, w] of Object.entries(summary)) {
     const r = w.ratios;
     const t = w.meanTps;
     rows.push([`${PG_LABELS[workload]}, ${clients} client${clients === 1 ? '' : 's'}`,
       `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}, +masking/pgbouncer ${f(r['masking/pgbouncer'])}, +masking+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}`,
-      `TPS direct ${f(t.direct, 0)}, pgbouncer ${f(t.pgbouncer, 0)}, gateway ${f(t.gateway, 0)}, +masking ${f(t['gateway+masking'], 0)}, +masking+guardrails ${f(t['gateway+masking+guardrails'], 0)}; gateway peak RSS ${mib(rss.gateway)} (${mib(rss['gateway+masking'])}, ${mib(rss['gateway+masking+guardrails'])})`]);
+      `TPS direct ${f(t.direct, 0)}, pgbouncer ${f(t.pgbouncer, 0)}, gateway ${f(t.gateway, 0)}, +masking ${f(t['gateway+masking'], 0)}, +masking+guardrails ${f(t['gateway+masking+guardrails'], 0)}; gateway peak RSS ${mib(rss.gateway)} (${mib(rss['gateway+masking'])}, ${mib(rss['gateway+masking+guardrails'])})${
+        w.maskedPerSecond?.['gateway+masking'] !== undefined ? `; values masked/s +masking ${f(w.maskedPerSecond['gateway+masking'], 0)}, +masking+guardrails ${f(w.maskedPerSecond['gateway+masking+guardrails'], 0)}` : ''}`]);
     if (clients !== 1) continue;
     const l = w.latency;
     const a = w.addedLatency;
-    const unit = workload === 'select' ? 'per statement' : 'per transaction (5 statements)';
+    const unit = workload === 'write' ? 'per transaction (5 statements)' : 'per statement';
     rows.push([`added latency ${unit}, ${PG_LABELS[workload]}, 1 client`,
       `gateway−direct ${plus(a.gateway)}`,
       `p50/p99 ms direct ${ms(l.direct)}, pgbouncer ${ms(l.pgbouncer)}, gateway ${ms(l.gateway)}, +masking ${ms(l['gateway+masking'])}, +masking+guardrails ${ms(l['gateway+masking+guardrails'])}`]);

@@ -13,6 +13,8 @@ export type GatewayMode = 'in-process' | 'child';
 export interface BenchGateway {
   /** How clients reach the upstream through the gateway: user=identity, dbname=target, password=token. */
   conn: PgConn;
+  /** Where the gateway writes its recordings (to count what it masked). */
+  recordingDir: string;
   /** VmHWM of the gateway process; only known for a child process. */
   peakRssBytes(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -68,6 +70,7 @@ export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, rep
     const started = mode === 'in-process' ? await inProcess(raw, dir, upstream.password) : await child(raw, dir, upstream.password, repoRoot);
     return {
       ...started,
+      recordingDir: join(dir, 'recordings'),
       async stop() {
         await started.stop();
         await rm(dir, { recursive: true, force: true });
@@ -79,7 +82,7 @@ export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, rep
   }
 }
 
-async function inProcess(raw: object, dir: string, password: string): Promise<BenchGateway> {
+async function inProcess(raw: object, dir: string, password: string): Promise<Omit<BenchGateway, 'recordingDir'>> {
   process.env[PASSWORD_ENV] = password;
   process.env.HOPSCOPE_LOG_LEVEL = LOG_LEVEL;
   const gw = await startGateway(parseConfig(raw, dir));
@@ -92,7 +95,7 @@ async function inProcess(raw: object, dir: string, password: string): Promise<Be
   };
 }
 
-async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string): Promise<BenchGateway> {
+async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string): Promise<Omit<BenchGateway, 'recordingDir'>> {
   // JSON is YAML, so the config file can be written as JSON.
   const configFile = join(dir, 'gateway.yaml');
   await writeFile(configFile, JSON.stringify(raw, null, 2));

@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
     scale: { type: 'string', default: '1' },
     protocol: { type: 'string', default: 'simple' },
     gateway: { type: 'string', default: 'in-process' },
-    workloads: { type: 'string', default: 'select,write' },
+    workloads: { type: 'string', default: 'select,write,masked' },
     warmup: { type: 'string', default: '1' },
   },
 });
@@ -34,7 +34,7 @@ const warmup = Number(args.warmup);
 if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be a whole number of seconds, not ${args.warmup}`);
 const protocol = oneOf(args.protocol, ['simple', 'extended'] as const, 'protocol');
 const gatewayMode = oneOf(args.gateway, ['in-process', 'child'] as const, 'gateway');
-const workloads = [...new Set(args.workloads.split(',').map((w) => oneOf(w.trim(), ['select', 'write'] as const, 'workloads')))];
+const workloads = [...new Set(args.workloads.split(',').map((w) => oneOf(w.trim(), ['select', 'write', 'masked'] as const, 'workloads')))];
 
 /**
  * select: pgbench's built-in select-only script (one SELECT per transaction, so a transaction's latency is a
@@ -45,7 +45,12 @@ const workloads = [...new Set(args.workloads.split(',').map((w) => oneOf(w.trim(
 const WORKLOADS = {
   select: { args: ['-b', 'select-only'], label: 'pgbench -S (select-only)', statementsPerTransaction: 1 },
   write: { args: ['-b', 'simple-update'], label: 'pgbench -N (simple-update)', statementsPerTransaction: 5 },
+  // One customer row per transaction whose email (column rule), SSN (pattern) and card (built-in) the example rules
+  // mask: what "+ masking" costs when it has something to mask. Direct and pgbouncer return the raw values.
+  masked: { args: ['-f', 'masked.sql'], label: 'select of protected columns (customers: email, ssn, card)', statementsPerTransaction: 1 },
 } as const;
+const CUSTOMERS = 10_000;
+const MASKED_SCRIPT = `\\set id random(1, ${CUSTOMERS})\nSELECT id, name, email, ssn, card FROM customers WHERE id = :id;\n`;
 type Workload = keyof typeof WORKLOADS;
 
 const GATEWAYS = { gateway: 'none', 'gateway+masking': 'masking', 'gateway+masking+guardrails': 'masking+guardrails' } as const satisfies Record<string, BenchPolicies>;
@@ -54,7 +59,7 @@ type Path = 'direct' | 'pgbouncer' | GatewayPath;
 const PATHS: readonly Path[] = ['direct', 'pgbouncer', 'gateway', 'gateway+masking', 'gateway+masking+guardrails'];
 
 interface Latency { transactions: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }
-type Run = { round: number; workload: Workload; path: Path } & ((PgbenchResult & { latency: Latency | undefined }) | { error: string });
+type Run = { round: number; workload: Workload; path: Path; maskedValues?: number } & ((PgbenchResult & { latency: Latency | undefined }) | { error: string });
 
 const startedAt = new Date().toISOString();
 const runs: Run[] = [];
@@ -71,6 +76,8 @@ cleanups.unshift(() => rm(logDir, { recursive: true, force: true }));
 try {
   const versions = { postgres: await query(server.app, 'SHOW server_version'), pgbouncer: await pgbouncerVersion(), pgbench: await pgbenchVersion() };
   await pgbenchInit(server.app, scale);
+  if (workloads.includes('masked')) await seedCustomers(server.app);
+  await writeFile(join(logDir, 'masked.sql'), MASKED_SCRIPT);
   const bouncer = await startPgbouncer({ upstream: server.app, poolMode: 'session' });
   cleanups.unshift(() => bouncer.stop());
   const conns = new Map<Path, PgConn>([['direct', server.app], ['pgbouncer', bouncer]]);
@@ -100,16 +107,20 @@ try {
     for (const workload of workloads) {
       for (const path of order) {
         try {
+          const gateway = gateways.get(path as GatewayPath);
+          const maskedBefore = gateway && workload === 'masked' ? await maskedValues(gateway.recordingDir) : 0;
           const result = await pgbench(conns.get(path)!, workload, seconds);
+          const masked = gateway && workload === 'masked' ? (await maskedValues(gateway.recordingDir)) - maskedBefore : undefined;
           const pooled = samples.get(`${workload} ${path}`) ?? [];
           for (const us of result.latenciesUs) pooled.push(us);
           samples.set(`${workload} ${path}`, pooled);
-          runs.push({ round, workload, path, ...result.summary, latency: percentiles(result.latenciesUs) });
+          runs.push({ round, workload, path, ...result.summary, latency: percentiles(result.latenciesUs), ...(masked === undefined ? {} : { maskedValues: masked }) });
         } catch (err) {
           runs.push({ round, workload, path, error: (err as Error).message });
         }
         const last = runs[runs.length - 1]!;
-        console.error(`  round ${round} ${workload} ${path}: ${'tps' in last ? `${last.tps.toFixed(0)} TPS` : 'failed'}`);
+        const maskedRate = last.maskedValues === undefined ? '' : `, ${(last.maskedValues / seconds).toFixed(0)} values masked/s`;
+        console.error(`  round ${round} ${workload} ${path}: ${'tps' in last ? `${last.tps.toFixed(0)} TPS${maskedRate}` : 'failed'}`);
       }
     }
   }
@@ -175,18 +186,22 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
         p50Ratio: mine.p50Ms / direct.p50Ms, p99Ratio: mine.p99Ms / direct.p99Ms,
       } : undefined];
     }));
-    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added };
+    const maskedPerSecond = Object.fromEntries(paths.map((p) => {
+      const counted = runs.filter((r) => r.workload === workload && r.path === p && r.maskedValues !== undefined);
+      return [p, counted.length ? counted.reduce((s, r) => s + r.maskedValues!, 0) / (counted.length * seconds) : undefined];
+    })) as Partial<Record<Path, number>>;
+    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added, maskedPerSecond };
 
-    const unit = workload === 'select' ? 'statement' : `transaction (${WORKLOADS[workload].statementsPerTransaction} statements)`;
+    const unit = WORKLOADS[workload].statementsPerTransaction === 1 ? 'statement' : `transaction (${WORKLOADS[workload].statementsPerTransaction} statements)`;
     console.log(`\n${WORKLOADS[workload].label}, ${clients} client(s); latency per ${unit}, all rounds pooled`);
-    console.log(['path'.padEnd(28), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('p50 ms'), cell('p99 ms'), cell('p99 added')].join(''));
+    console.log(['path'.padEnd(28), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('p50 ms'), cell('p99 ms'), cell('p99 added'), cell('masked/s')].join(''));
     for (const path of paths) {
       const mine = runs.filter((r) => r.workload === workload && r.path === path).sort((a, b) => a.round - b.round);
       console.log([
         path.padEnd(28),
         ...mine.map((r) => cell('tps' in r ? r.tps.toFixed(0) : 'failed')),
         cell(f(meanTps[path], 0)), cell(f(latency[path]?.p50Ms, 3)), cell(f(latency[path]?.p99Ms, 3)),
-        cell(path === 'direct' ? '' : signed(added[path]?.p99Ms)),
+        cell(path === 'direct' ? '' : signed(added[path]?.p99Ms)), cell(f(maskedPerSecond[path], 0)),
       ].join(''));
     }
     console.log(Object.entries(ratios).map(([k, v]) => `${k} ${f(v, 2)}`).join('   '));
@@ -210,6 +225,36 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
     gateway: { ran: paths.filter((p) => p.startsWith('gateway')), error: gatewayError, mode: gatewayMode, peakRssBytes: peakRss },
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
+}
+
+/** customers(id, name, email, ssn, card): distinct e-mails, SSNs and Luhn-valid card numbers the example rules mask. */
+async function seedCustomers(conn: PgConn): Promise<void> {
+  const client = new pg.Client(conn);
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS customers');
+    await client.query('CREATE TABLE customers (id int PRIMARY KEY, name text, email text, ssn text, card text)');
+    await client.query(`INSERT INTO customers SELECT i, 'Customer ' || i, 'user' || i || '@example.com',
+      lpad((100 + i % 800)::text, 3, '0') || '-' || lpad((10 + i % 89)::text, 2, '0') || '-' || lpad((1000 + i)::text, 4, '0'),
+      '4111111111111111' FROM generate_series(1, ${CUSTOMERS}) i`);
+    await client.query('ANALYZE customers');
+  } finally {
+    await client.end();
+  }
+}
+
+/** Values the gateway masked, summed over the `masked` counts of its recordings' result events. */
+async function maskedValues(dir: string): Promise<number> {
+  let total = 0;
+  for (const file of await readdir(dir).catch(() => [] as string[])) {
+    if (!file.endsWith('.jsonl')) continue;
+    for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
+      if (!line.includes('"masked":[{')) continue;
+      const data = (JSON.parse(line) as { data?: { masked?: { count: number }[] } }).data;
+      for (const m of data?.masked ?? []) total += m.count;
+    }
+  }
+  return total;
 }
 
 async function query(conn: PgConn, text: string): Promise<string> {

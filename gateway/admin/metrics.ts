@@ -97,12 +97,13 @@ export class GatewayMetrics {
   readonly refusalsTotal = new Counter('hopscope_refusals_total', 'Connections or operations refused, by reason code');
   readonly statementsTotal = new Counter('hopscope_statements_total', 'Statements and commands recorded and forwarded');
   readonly bytesTotal = new Counter('hopscope_bytes_total', 'Bytes relayed, by direction');
+  readonly approvalsTotal = new Counter('hopscope_approvals_total', 'Operations held for approval, and their decisions, by protocol and step');
   readonly recordingSeconds = new Histogram('hopscope_recording_write_seconds', 'Time to commit recording events before forwarding',
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1]);
   readonly recordingBytes = new Counter('hopscope_recording_bytes_total', 'Bytes written to recordings');
 
   render(): string {
-    return [this.sessionsActive, this.sessionsTotal, this.refusalsTotal, this.statementsTotal, this.bytesTotal,
+    return [this.sessionsActive, this.sessionsTotal, this.refusalsTotal, this.statementsTotal, this.bytesTotal, this.approvalsTotal,
       this.recordingSeconds, this.recordingBytes].map((m) => m.render()).join('\n') + '\n';
   }
 }

@@ -7,8 +7,8 @@ import type { GatewayMetrics } from './admin/index.js';
 import type { LoadedConfig, TargetConfig } from './config.js';
 import { lineageOf, rootTokenOf, type Lineage } from './lineage.js';
 import type { Logger } from './log.js';
-import { newSessionId, RecordingWriter, type AuditLog } from './recording/index.js';
-import type { RevocationStore } from './policy/index.js';
+import { newSessionId, RecordingWriter, type AuditLog, type Refusal } from './recording/index.js';
+import { describeRevocation, type Revocation, type RevocationStore } from './policy/revocations.js';
 import type { SessionInfo, SessionRegistry } from './sessions.js';
 
 /** What every protocol adapter needs to admit a connection. */
@@ -54,12 +54,17 @@ export class Refused extends HopscopeError {}
 export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: AdmissionRequest, type: T['type']): Promise<Admitted<T>> {
   const client = `${req.client.address}:${req.client.port}`;
   let claims: TokenClaims | undefined;
+  let revocation: Revocation | undefined;
   const refuse = (code: ErrorCode, message: string, detail?: string): never => {
     deps.metrics.refusalsTotal.inc({ reason: code });
-    deps.audit.refused({
+    // A revoked login is recorded with the revocation that refused it: what, by whom, when.
+    const refusal: Refusal & { revocation?: Revocation; auth?: unknown; keyFingerprint?: unknown; tokenKind?: string } = {
       protocol: req.protocol, reason: code, message, client, identity: req.identity, target: req.target,
-      ...(claims ? { tokenId: claims.jti } : {}), ...(detail ? { detail } : {}),
-    });
+      ...(claims ? { tokenId: claims.jti, tokenKind: claims.kind } : {}), ...(detail ? { detail } : {}),
+      ...(revocation ? { revocation } : {}), ...(req.details.auth !== undefined ? { auth: req.details.auth } : {}),
+      ...(req.details.keyFingerprint !== undefined ? { keyFingerprint: req.details.keyFingerprint } : {}),
+    };
+    deps.audit.refused(refusal);
     throw new Refused(code, message, detail);
   };
 
@@ -67,8 +72,8 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
   let lineage: Lineage | undefined;
   try {
     claims = verifyToken(req.token, deps.trusted, deps.clock, req.identity);
-    const revoked = deps.revocations.revokedReason(claims);
-    if (revoked) throw new HopscopeError('TOKEN_REVOKED', `the token is revoked: ${revoked}`);
+    revocation = deps.revocations.revocationOf(claims);
+    if (revocation) throw new HopscopeError('TOKEN_REVOKED', `the token is revoked: ${describeRevocation(revocation)}`);
     target = authorize(deps.config, req.identity, req.target, type) as T;
     lineage = lineageOf(claims, req.client, deps.registry);
   } catch (err) {

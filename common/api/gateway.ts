@@ -28,6 +28,17 @@ export interface GatewaySession {
   [key: string]: unknown;
 }
 
+/** What the gateway refuses (GET /revocations): an identity (every login of it) or a token id (it and its hop tokens), until un-revoked. */
+export interface GatewayRevocation {
+  identity?: string;
+  tokenId?: string;
+  /** When it was revoked: seconds since the epoch, and as an ISO string. */
+  at: number;
+  revokedAt: string;
+  /** Who revoked it (`admin` for the admin API, `cli` when the CLI wrote keys.dir itself). */
+  by?: string;
+}
+
 export interface GatewayApproval {
   id: string;
   identity: string;
@@ -56,6 +67,8 @@ export interface LocalGatewayStatus {
   recordingsDir: string | null;
   /** The identities its config lets approve. */
   approvers: string[];
+  /** What its keys.dir/revocations.json revokes now (read from the file, so also when it is not running). */
+  revocations: GatewayRevocation[];
   exitCode: number | null;
   signal: string | null;
   /** Why it failed or stopped, in the gateway's own words. */

@@ -3,6 +3,7 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { GatewayRevocation } from '../../common/api/gateway.js';
 import type { LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from '../../common/api/index.js';
 import { systemClock } from '../../common/clock.js';
 import { loadTrustedKeys, SIGNING_KEY_FILE, signerFromPrivateKey, type TrustedKeys } from '../../common/keys.js';
@@ -77,13 +78,14 @@ export class LocalGateway {
     const r = this.run;
     if (!r) {
       return { state: 'none', id: null, configPath: null, pid: null, adopted: false, startedAt: null, listeners: {}, adminUrl: null,
-        recordingsDir: null, approvers: [], exitCode: null, signal: null, message: null, logTail: [], logFile: null };
+        recordingsDir: null, approvers: [], revocations: [], exitCode: null, signal: null, message: null, logTail: [], logFile: null };
     }
     this.observe(r);
     return {
       state: r.state, id: r.id, configPath: r.configPath, pid: r.pid, adopted: r.adopted, startedAt: r.startedAt,
       listeners: { ...r.facts?.listeners, ...(r.postgres ? { postgres: r.postgres } : {}) }, adminUrl: r.adminUrl,
-      recordingsDir: r.facts?.recordingsDir ?? null, approvers: r.facts?.approvers ?? [], exitCode: r.exitCode, signal: r.signal,
+      recordingsDir: r.facts?.recordingsDir ?? null, approvers: r.facts?.approvers ?? [],
+      revocations: r.facts ? readRevocations(r.facts.keysDir) : [], exitCode: r.exitCode, signal: r.signal,
       message: r.message, logTail: tail(r.logFile), logFile: r.logFile,
     };
   }
@@ -169,6 +171,24 @@ export class LocalGateway {
       this.approverToken = { identity, token, exp: claims.exp };
     }
     return { url: r.adminUrl, token: this.approverToken.token };
+  }
+
+  /**
+   * Lifts a revocation on the running gateway (admin API: it also rewrites keys.dir/revocations.json and
+   * records who did it). TODO: a workbench channel (electron/contract.ts, backend.ts, WorkbenchApi) to reach it.
+   */
+  async unrevoke(ref: LocalGatewayRef, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
+    const admin = this.remote(ref, 'admin');
+    const path = `/revocations/${by === 'identity' ? 'identity' : 'token'}/${encodeURIComponent(value)}`;
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, admin.url), { method: 'DELETE', headers: { authorization: `Bearer ${admin.token}` }, signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      throw new ApiError('GATEWAY_UNREACHABLE', `cannot reach the gateway at ${admin.url}: ${(err as Error).message}`);
+    }
+    const answer = (await res.json().catch(() => ({}))) as { error?: string };
+    if (!res.ok) throw new ApiError('GATEWAY_ERROR', `the gateway answered ${res.status}${answer.error ? `: ${answer.error}` : ''}`);
+    return { ok: true };
   }
 
   /** The recordings folder of the last gateway run, and its signing key to trust on import. */
@@ -286,6 +306,21 @@ function readFacts(configPath: string): ConfigFacts {
     listeners: { ...(postgres ? { postgres } : {}), ...(ssh ? { ssh } : {}) },
     approvers: (Array.isArray(c.identities) ? c.identities : []).filter((i) => i?.approver === true && typeof i.name === 'string').map((i) => i.name as string),
   };
+}
+
+/** keys.dir/revocations.json as the gateway writes it (gateway/policy/revocations.ts); unreadable: shown as nothing revoked here, the gateway itself refuses to start on it. */
+function readRevocations(keysDir: string): GatewayRevocation[] {
+  try {
+    const list = JSON.parse(readFileSync(join(keysDir, 'revocations.json'), 'utf8')) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list.filter((r): r is { identity?: string; tokenId?: string; at: number; by?: string } => typeof r?.at === 'number')
+      .map((r) => ({
+        ...(typeof r.identity === 'string' ? { identity: r.identity } : {}), ...(typeof r.tokenId === 'string' ? { tokenId: r.tokenId } : {}),
+        at: r.at, revokedAt: new Date(r.at * 1000).toISOString(), ...(typeof r.by === 'string' ? { by: r.by } : {}),
+      }));
+  } catch {
+    return [];
+  }
 }
 
 function readSecret(path: string, what: string): string {

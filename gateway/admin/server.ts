@@ -2,8 +2,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { GatewayRevocation } from '../../common/api/gateway.js';
 import type { HopscopeError } from '../../common/errors.js';
-import type { ApprovalBroker } from '../policy/index.js';
+import type { ApprovalBroker, Revocation } from '../policy/index.js';
+import type { RevocationCommand, RevocationOutcome } from '../revocation.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -37,7 +39,8 @@ export interface AdminDeps {
   approvals: ApprovalBroker;
   /** The approver identity of a bearer token; throws when it may not approve. */
   approverOf: (token: string) => string;
-  revoke: (req: { identity?: string; tokenId?: string; by: string }) => string[];
+  /** Revokes (a plain request), lifts (`action: 'unrevoke'`) or lists (`action: 'list'`) revocations. */
+  revoke: (cmd: RevocationCommand) => RevocationOutcome;
   /** Every refused call is recorded (the gateway's audit recording) with its reason. */
   refused: (refusal: { reason: string; message: string; client: string; route: string; identity?: string }) => void;
 }
@@ -71,20 +74,59 @@ export function createAdminServer(deps: AdminDeps): Server {
     if (req.method === 'GET' && url.pathname === '/sessions') {
       return send(res, 200, 'application/json', JSON.stringify(deps.sessions()));
     }
-    if (req.method === 'POST' && url.pathname === '/revocations') {
-      return void readJson(req).then((body) => {
-        const b = body as { identity?: unknown; tokenId?: unknown };
-        const identity = typeof b.identity === 'string' ? b.identity : undefined;
-        const tokenId = typeof b.tokenId === 'string' ? b.tokenId : undefined;
-        try {
-          json(res, 200, { sessionsCut: deps.revoke({ ...(identity ? { identity } : {}), ...(tokenId ? { tokenId } : {}), by: 'admin' }) });
-        } catch (err) {
-          json(res, 400, { error: (err as Error).message });
-        }
-      }, (err: Error) => json(res, 400, { error: err.message }));
-    }
+    if (url.pathname === '/revocations' || url.pathname.startsWith('/revocations/')) return revocationRoutes(req, res, url, deps);
     return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
   });
+}
+
+/**
+ * GET /revocations lists what is revoked; POST /revocations `{identity}` or
+ * `{tokenId}` revokes; DELETE /revocations/identity/NAME or
+ * /revocations/token/ID lifts it (404 when it is not revoked), recorded with
+ * the actor (the admin token's holder) and the client address.
+ */
+function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): void {
+  if (req.method === 'GET' && url.pathname === '/revocations') {
+    try {
+      const outcome = deps.revoke({ action: 'list' });
+      return json(res, 200, outcome.action === 'list' ? outcome.revocations.map(toApi) : []);
+    } catch (err) {
+      return json(res, 500, { error: (err as Error).message });
+    }
+  }
+  if (req.method === 'POST' && url.pathname === '/revocations') {
+    return void readJson(req).then((body) => {
+      const b = body as { identity?: unknown; tokenId?: unknown };
+      const identity = typeof b.identity === 'string' ? b.identity : undefined;
+      const tokenId = typeof b.tokenId === 'string' ? b.tokenId : undefined;
+      try {
+        const outcome = deps.revoke({ ...(identity ? { identity } : {}), ...(tokenId ? { tokenId } : {}), by: 'admin' });
+        json(res, 200, { sessionsCut: outcome.action === 'revoke' ? outcome.sessionsCut : [] });
+      } catch (err) {
+        json(res, 400, { error: (err as Error).message });
+      }
+    }, (err: Error) => json(res, 400, { error: err.message }));
+  }
+  const m = /^\/revocations\/(identity|token)\/([^/]+)$/.exec(url.pathname);
+  if (req.method === 'DELETE' && m) {
+    let value: string;
+    try {
+      value = decodeURIComponent(m[2]!);
+    } catch {
+      return json(res, 400, { error: 'the name is not valid URL encoding' });
+    }
+    try {
+      const outcome = deps.revoke({ action: 'unrevoke', ...(m[1] === 'identity' ? { identity: value } : { tokenId: value }), by: 'admin', client: clientOf(req) });
+      return json(res, 200, { lifted: outcome.action === 'unrevoke' ? outcome.lifted.map(toApi) : [] });
+    } catch (err) {
+      return json(res, /not revoked/.test((err as Error).message) ? 404 : 400, { error: (err as Error).message });
+    }
+  }
+  return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
+}
+
+function toApi(r: Revocation): GatewayRevocation {
+  return { ...r, revokedAt: new Date(r.at * 1000).toISOString() };
 }
 
 async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): Promise<void> {

@@ -9,45 +9,83 @@ export const REVOCATIONS_FILE = 'revocations.json';
 const Revocation = z.object({
   identity: z.string().optional(),
   tokenId: z.string().optional(),
-  /** Seconds since the epoch: an identity's tokens issued at or before this are refused. */
+  /** When it was revoked, in seconds since the epoch. */
   at: z.number(),
   by: z.string().optional(),
 }).strict();
 export type Revocation = z.infer<typeof Revocation>;
 
+/** Which revocation to lift: an identity or a token id, as it was revoked. */
+export interface RevocationSelector { identity?: string; tokenId?: string }
+
 /**
  * Revocations, persisted in keys.dir so a restart keeps them. Revoking an
- * identity refuses every token it was issued until then (a token issued later
- * works again, once the incident is handled); revoking a token id refuses that
- * token and every hop token derived from it.
+ * identity refuses every login of it — token, keyboard-interactive, registered
+ * key (whose stand-in token is issued after the revocation) and hop token —
+ * until it is lifted explicitly (`hopscope token unrevoke`). Revoking a token
+ * id refuses that token and every hop token derived from it.
  */
 export class RevocationStore {
-  private list: Revocation[];
+  private entries: Revocation[];
 
   constructor(private readonly keysDir: string) {
-    this.list = readRevocations(keysDir);
+    this.entries = readRevocations(keysDir);
   }
 
   add(r: Revocation): void {
-    this.list = readRevocations(this.keysDir); // another process (the CLI) may have added some
-    this.list.push(r);
-    const path = join(this.keysDir, REVOCATIONS_FILE);
-    writeFileSync(`${path}.tmp`, `${JSON.stringify(this.list, null, 2)}\n`, { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
+    this.entries = readRevocations(this.keysDir); // another process (the CLI) may have added some
+    this.entries.push(r);
+    this.save();
+  }
+
+  /** Lifts every revocation of exactly this identity or token id; returns those lifted (none: nothing changed). */
+  remove(which: RevocationSelector): Revocation[] {
+    if (!which.identity === !which.tokenId) throw new HopscopeError('CONFIG_INVALID', 'unrevoke exactly one of an identity or a token id');
+    this.entries = readRevocations(this.keysDir);
+    const lifted = this.entries.filter((r) => selects(which, r));
+    if (lifted.length === 0) return [];
+    this.entries = this.entries.filter((r) => !selects(which, r));
+    this.save();
+    return lifted;
+  }
+
+  /** What is revoked now, as persisted (another process may have written the file). */
+  list(): Revocation[] {
+    this.entries = readRevocations(this.keysDir);
+    return [...this.entries];
   }
 
   reload(): void {
-    this.list = readRevocations(this.keysDir);
+    this.entries = readRevocations(this.keysDir);
   }
 
-  /** Why a token may no longer be used, or undefined. */
-  revokedReason(claims: TokenClaims): string | undefined {
-    for (const r of this.list) {
-      if (r.tokenId && (r.tokenId === claims.jti || r.tokenId === claims.root)) return `token ${r.tokenId} was revoked`;
-      if (r.identity && r.identity === claims.sub && claims.iat <= r.at) return `identity ${r.identity} was revoked`;
-    }
-    return undefined;
+  /** The revocation that refuses these claims, or undefined. */
+  revocationOf(claims: TokenClaims): Revocation | undefined {
+    return this.entries.find((r) => (r.tokenId !== undefined && (r.tokenId === claims.jti || r.tokenId === claims.root))
+      || (r.identity !== undefined && r.identity === claims.sub));
   }
+
+  /** Why a token may no longer be used (what was revoked, by whom, when), or undefined. */
+  revokedReason(claims: TokenClaims): string | undefined {
+    const r = this.revocationOf(claims);
+    return r && describeRevocation(r);
+  }
+
+  private save(): void {
+    const path = join(this.keysDir, REVOCATIONS_FILE);
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(this.entries, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  }
+}
+
+function selects(which: RevocationSelector, r: Revocation): boolean {
+  return which.identity !== undefined ? r.identity === which.identity : r.tokenId === which.tokenId;
+}
+
+/** `identity bob was revoked by admin at 2025-01-02T03:04:05Z`. */
+export function describeRevocation(r: Revocation): string {
+  const what = r.identity !== undefined ? `identity ${r.identity}` : `token ${r.tokenId}`;
+  return `${what} was revoked${r.by ? ` by ${r.by}` : ''} at ${new Date(r.at * 1000).toISOString().replace('.000Z', 'Z')}`;
 }
 
 export function readRevocations(keysDir: string): Revocation[] {

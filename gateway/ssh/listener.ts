@@ -6,6 +6,8 @@ import { issueToken } from '../../common/tokens/index.js';
 import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
 import type { SshTargetConfig } from '../config.js';
 import type { PolicyPipeline } from '../policy/types.js';
+import { describeRevocation, type Revocation } from '../policy/revocations.js';
+import type { Refusal } from '../recording/index.js';
 import { sendAuthBanner } from './banner.js';
 import { loadOrCreateHostKey } from './hostkey.js';
 import { SshSession } from './session.js';
@@ -39,6 +41,11 @@ export function createSshListener(deps: SshListenerDeps): Server {
     return close(cb);
   };
   return server;
+}
+
+/** `Password (hopscope token for alice): `, the identity reduced to printable ASCII (it is the client's own text, shown on its terminal). */
+export function passwordPrompt(identity: string): string {
+  return `Password (hopscope token for ${identity.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)}): `;
 }
 
 class SshHandshake {
@@ -89,7 +96,10 @@ class SshHandshake {
       case 'password':
         return this.tryToken(ctx, identity, target, ctx.password, { auth: 'password' });
       case 'keyboard-interactive':
-        return ctx.prompt([{ prompt: 'hopscope token: ', echo: false }], 'hopscope', `Token for ${identity}`, (answers) =>
+        // OpenSSH tries keyboard-interactive before password, and sshpass (so Ansible's password mode)
+        // answers only a prompt containing "assword": the prompt says Password, and whose token it is.
+        // No name or instruction: sshpass would count an "assword" there as a second prompt.
+        return ctx.prompt([{ prompt: passwordPrompt(identity), echo: false }], '', '', (answers) =>
           void this.tryToken(ctx, identity, target, answers[0] ?? '', { auth: 'keyboard-interactive' }).catch(() => ctx.reject([])));
       case 'publickey':
         return this.publicKey(ctx, identity, target);
@@ -143,6 +153,13 @@ class SshHandshake {
       return;
     }
     writer.append(EventType.SshUpstream, { ok: true, address: this.upstream.address, hostKey: this.upstream.hostKeyFingerprint });
+    // A revocation that landed while the target was being reached found no session to cut: check again.
+    const revoked = this.revokedSince(admitted);
+    if (revoked) {
+      this.upstream.client.end();
+      this.upstream = undefined;
+      return this.refuse(ctx, revoked);
+    }
     this.admitted = admitted;
     ctx.accept();
   }
@@ -156,11 +173,28 @@ class SshHandshake {
     clearTimeout(this.timer);
     const { admitted, upstream } = this;
     if (!admitted || !upstream) return void this.conn.end();
+    if (this.revokedSince(admitted)) return this.abandon('revoked during the handshake');
     this.pending.delete(this);
     const { info, writer, claims } = admitted;
     const session = new SshSession({ ...info, targetAddress: upstream.address }, this.conn, upstream, writer, claims, this.deps);
     this.closed = true; // the session owns the connection from here
     session.start();
+  }
+
+  /** The refusal message when the admitted token was revoked after admission (recorded in the session and the audit), else undefined. */
+  private revokedSince(admitted: Admitted<SshTargetConfig>): string | undefined {
+    const revocation = this.deps.revocations.revocationOf(admitted.claims);
+    if (!revocation) return undefined;
+    const message = `the token is revoked: ${describeRevocation(revocation)}`;
+    const { info, writer } = admitted;
+    writer.close({ reason: `revoked during the handshake: ${describeRevocation(revocation)}` });
+    this.deps.metrics.refusalsTotal.inc({ reason: 'TOKEN_REVOKED' });
+    const refusal: Refusal & { revocation: Revocation; session: string } = {
+      protocol: 'ssh', reason: 'TOKEN_REVOKED', message, client: this.clientText, identity: info.identity, target: info.target,
+      tokenId: info.tokenId, revocation, session: info.id,
+    };
+    this.deps.audit.refused(refusal);
+    return message;
   }
 
   abandon(reason: string): void {

@@ -9,6 +9,11 @@ export class Masker {
     return this.rules.some((r) => r.column && inScope(r, identity, target));
   }
 
+  /** The column rules in scope for a session (masking by provenance). */
+  columnRulesFor(identity: string, target: string): CompiledMasking[] {
+    return this.rules.filter((r) => r.source && inScope(r, identity, target));
+  }
+
   forSession(identity: string, target: string): SessionMasker {
     return new ScopedMasker(this.rules.filter((r) => inScope(r, identity, target)));
   }
@@ -28,8 +33,13 @@ class ScopedMasker implements SessionMasker {
     this.byName = new Map(rules.map((r) => [r.name, r]));
   }
 
+  /**
+   * By result column name: only bare rules (`email`: that column of any table)
+   * can say anything from a name; `schema.table.column` rules are applied by
+   * provenance (the rewrite and RowDescription's table column).
+   */
   columnRules(columns: readonly string[]): (string | undefined)[] {
-    return columns.map((c) => this.rules.find((r) => r.column?.test(c))?.name);
+    return columns.map((c) => this.rules.find((r) => r.source && !r.source.table && r.source.column.test(c))?.name);
   }
 
   replacementFor(rule: string): string {

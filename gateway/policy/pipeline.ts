@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config.js';
 import { ApprovalBroker } from './approvals.js';
 import { judgeCommand, loadSqlParser, SqlJudge } from './guardrails.js';
 import { Masker } from './masking.js';
+import { Provenance } from './provenance/index.js';
 import { compileGuardrails, compileMasking } from './rules.js';
 import { SqlSession } from './sql-policy.js';
 import type { PolicyPipeline } from './types.js';
@@ -21,6 +22,7 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
   const columnRules = masking.some((r) => r.column);
   if (sql.hasRules || columnRules) await loadSqlParser();
   const masker = new Masker(masking);
+  const provenance = new Provenance(masking, config.sql.trustedFunctions);
   const approvals = new ApprovalBroker(parseDuration(config.approvals.timeout) * 1000, clock);
   return {
     approvals,
@@ -32,7 +34,9 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
       // Interim wiring: the pg-guardrails work package replaces the guard with one
       // that keeps session state; the pg-provenance one adds masking by provenance.
       sqlSession: (ctx, catalog) => new SqlSession(ctx, catalog,
-        sql.hasRules ? { judge: (_parsed, text) => sql.judge(ctx, text, false) } : undefined, undefined),
+        sql.hasRules ? { judge: (_parsed, text) => sql.judge(ctx, text, false) } : undefined,
+        provenance.forSession(ctx.identity, ctx.target)),
+      // Masking by provenance reads the target's catalog whenever a column rule is in scope.
       needsCatalog: (ctx) => masker.hasColumnRules(ctx.identity, ctx.target),
       judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
       maskText: (text) => masker.maskText(text),

@@ -11,7 +11,11 @@ const Scope = {
 
 export const MaskingRule = z.object({
   name: z.string().min(1),
-  column: z.string().min(1).optional(), // glob over result column names, case-insensitive
+  /**
+   * Source columns, `[schema.]table.column` globs (case-insensitive, `*` and `?`
+   * per part); a bare `column` means that column of any table.
+   */
+  column: z.string().min(1).optional(),
   pattern: z.string().min(1).optional(), // regex over text values and SSH output
   builtin: z.string().min(1).optional(),
   replace: z.string().optional(),
@@ -26,9 +30,18 @@ export const GuardrailRule = z.object({
   ...Scope,
 }).strict();
 
+/** The source columns a column rule protects: a glob per part; an absent part matches any. */
+export interface ColumnSource {
+  schema: RegExp | undefined;
+  table: RegExp | undefined;
+  column: RegExp;
+}
+
 export interface CompiledMasking {
   name: string;
+  /** The rule's column part (any table's column when `source` has no table part). */
   column: RegExp | undefined;
+  source: ColumnSource | undefined;
   pattern: RegExp | undefined;
   /** A recognizer's own validity check (e.g. Luhn for card numbers), applied to each match. */
   accept: ((match: string) => boolean) | undefined;
@@ -63,9 +76,11 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
     } else if (rule.pattern !== undefined) {
       pattern = regex(rule.pattern, 'g', where);
     }
+    const columns = rule.column === undefined ? undefined : columnSource(rule.column, where);
     return {
       name: rule.name,
-      column: rule.column === undefined ? undefined : glob(rule.column),
+      column: columns?.column,
+      source: columns,
       pattern,
       accept,
       replacement: rule.replace ?? `[masked:${rule.name}]`,
@@ -73,6 +88,13 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
       targets: rule.targets,
     };
   });
+}
+
+function columnSource(spec: string, where: string): ColumnSource {
+  const parts = spec.split('.');
+  if (parts.length > 3 || parts.some((p) => p === '')) throw configError(`${where}: column must be [schema.]table.column or a column name, got ${spec}`);
+  const [column, table, schema] = parts.reverse().map(glob);
+  return { schema, table, column: column! };
 }
 
 export function compileGuardrails(raw: unknown[], source: string): CompiledGuardrail[] {

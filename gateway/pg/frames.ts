@@ -103,7 +103,14 @@ export function writeDataRow(values: (Buffer | null)[]): Buffer {
   return out;
 }
 
-export interface ColumnInfo { name: string; typeOid: number; binary: boolean }
+export interface ColumnInfo {
+  name: string;
+  typeOid: number;
+  binary: boolean;
+  /** Where the column comes from, when it is a table column: the table's OID and the column's number (else 0, 0). */
+  tableOid: number;
+  attnum: number;
+}
 
 /** The columns of a RowDescription ('T') frame. */
 export function readRowDescription(frame: Buffer): ColumnInfo[] {
@@ -114,9 +121,11 @@ export function readRowDescription(frame: Buffer): ColumnInfo[] {
     const nul = frame.indexOf(0, offset);
     const name = frame.toString('utf8', offset, nul);
     offset = nul + 1;
+    const tableOid = frame.readUInt32BE(offset);
+    const attnum = frame.readInt16BE(offset + 4);
     const typeOid = frame.readUInt32BE(offset + 6);
     const format = frame.readInt16BE(offset + 16);
-    columns.push({ name, typeOid, binary: format === 1 });
+    columns.push({ name, typeOid, binary: format === 1, tableOid, attnum });
     offset += 18;
   }
   return columns;

@@ -8,6 +8,9 @@ import type { RecordingWriter } from '../recording/index.js';
 import type { PolicyPipeline } from '../policy/index.js';
 import type { SessionInfo } from '../sessions.js';
 import { serializeBackend as backend, FrontendParser, readPassword, type CancelRequestMessage, type StartupMessage } from './protocol/index.js';
+import type { TargetCatalog } from '../policy/catalog.js';
+import { catalogFor } from './catalog.js';
+import { clientEncodingFor, type ClientEncoding } from './encoding.js';
 import { PgRelay } from './session.js';
 import { connectUpstream, type Upstream } from './upstream.js';
 
@@ -85,7 +88,11 @@ class PgStartup {
         case 'authResponse':
           return void this.onPassword(readPassword(msg.body));
         case 'error':
-          return this.refuse('PROTOCOL_VIOLATION', '08P01', `protocol violation: ${msg.message}`);
+          // PostgreSQL closes a connection whose first packet has an impossible length
+          // without a word (it only logs it): node-postgres sends Terminate before its
+          // StartupMessage on connect(); end(), and expects exactly that.
+          return this.refuse('PROTOCOL_VIOLATION', '08P01', `protocol violation: ${msg.message}`,
+            !this.startup && msg.message.startsWith('invalid length of startup packet'));
         default:
           return this.refuse('PROTOCOL_VIOLATION', '08P01', `unexpected ${msg.name} message during startup`);
       }
@@ -145,18 +152,26 @@ class PgStartup {
       return this.hangUp(sqlState, `hopscope: ${e.message}`);
     }
     const { target, writer, info } = admitted;
+    const catalog = await this.catalogOf(info, target, writer);
+    if (catalog === null) return;
     try {
       const upstream = await connectUpstream({
         host: target.host, port: target.port, user: target.user, database: target.database,
         password: target.password && readSecret(target.password, `target ${target.name} password`),
-        params: clientParams(params),
+        clientStartup: this.startup?.raw,
       });
       if (this.done) { // the client left while we were connecting
         upstream.socket.destroy();
         writer.close({ reason: 'client left during startup' });
         return;
       }
-      this.handOver(info, target, writer, upstream);
+      const encodingName = upstream.parameters.findLast(([name]) => name === 'client_encoding')?.[1] ?? 'UTF8';
+      const encoding = clientEncodingFor(encodingName);
+      if ('error' in encoding) {
+        upstream.socket.destroy();
+        return this.refuseSession(writer, 'UNSUPPORTED_ENCODING', '22023', encoding.error);
+      }
+      this.handOver(info, target, writer, upstream, encoding, catalog);
     } catch (err) {
       const e = err as HopscopeError;
       this.deps.logger.error({ session: info.id, target: target.name, code: e.code, detail: e.detail ?? e.message }, 'upstream connection failed');
@@ -169,7 +184,38 @@ class PgStartup {
     }
   }
 
-  private handOver(info: SessionInfo, target: PostgresTargetConfig, writer: RecordingWriter, upstream: Upstream): void {
+  /**
+   * The target's catalog when this session's policy needs one (column masking by
+   * provenance), read before the session starts; null when it cannot be read:
+   * the session is refused, since masking could not be enforced.
+   */
+  private async catalogOf(info: SessionInfo, target: PostgresTargetConfig, writer: RecordingWriter): Promise<TargetCatalog | undefined | null> {
+    if (!this.deps.policy.needsCatalog({ identity: info.identity, target: info.target })) return undefined;
+    const catalog = catalogFor(target);
+    if (catalog.snapshot !== undefined) return catalog;
+    try {
+      await catalog.refresh();
+      return catalog;
+    } catch (err) {
+      this.deps.logger.error({ session: info.id, target: target.name, detail: (err as Error).message }, 'target catalog unreadable');
+      this.refuseSession(writer, 'CATALOG_UNAVAILABLE', '58000',
+        `the catalog of target ${target.name} cannot be read, so column masking cannot be enforced: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Refuses a session already admitted (its recording open): recorded, counted, told to the client. */
+  private refuseSession(writer: RecordingWriter, reason: string, sqlState: string, message: string): void {
+    try {
+      writer.append(EventType.PgError, { severity: 'FATAL', code: sqlState, message, reason });
+    } catch { /* the file keeps what it has */ }
+    writer.close({ reason: `refused: ${message}` });
+    this.deps.metrics.refusalsTotal.inc({ reason });
+    this.hangUp(sqlState, `hopscope: ${message}`);
+  }
+
+  private handOver(info: SessionInfo, target: PostgresTargetConfig, writer: RecordingWriter, upstream: Upstream,
+    encoding: ClientEncoding, catalog: TargetCatalog | undefined): void {
     this.done = true;
     clearTimeout(this.timer);
     this.socket.removeListener('data', this.onData);
@@ -178,6 +224,7 @@ class PgStartup {
     const relay = new PgRelay(info, this.socket, this.parser, upstream, writer, {
       clock: this.deps.clock, metrics: this.deps.metrics, logger: this.deps.logger, policy: this.deps.policy,
       maxRowsPerResult: this.deps.config.recording.maxRowsPerResult, upstreamAddress: { host: target.host, port: target.port },
+      encoding, catalog,
     });
     const key = cancelKeyOf(relay.cancelKey.processId, relay.cancelKey.secretKey);
     this.deps.registry.add(relay);
@@ -194,12 +241,19 @@ class PgStartup {
     this.socket.resume();
   }
 
-  /** A refusal during startup, before any session exists: counted, recorded in the audit log, told to the client. */
-  private refuse(reason: ErrorCode, sqlState: string, message: string): void {
+  /**
+   * A refusal during startup, before any session exists: counted, recorded in the
+   * audit log, told to the client (unless `silent`: closed as PostgreSQL closes it).
+   */
+  private refuse(reason: ErrorCode, sqlState: string, message: string, silent = false): void {
     if (this.done) return;
     this.deps.metrics.refusalsTotal.inc({ reason });
     this.deps.audit.refused({ protocol: 'postgres', reason, message, client: this.client });
-    this.hangUp(sqlState, message);
+    if (!silent) return this.hangUp(sqlState, message);
+    this.done = true;
+    clearTimeout(this.timer);
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
   private hangUp(sqlState: string, message: string): void {

@@ -1,119 +1,205 @@
-import type { SessionMasker } from '../policy/index.js';
-import { readDataRow, writeDataRow, type ColumnInfo } from './frames.js';
+import type { MaskCounts, SessionMasker } from '../policy/index.js';
+import { readBinary, TEXT_LIKE } from './binary-values.js';
+import type { ClientEncoding } from './encoding.js';
+import { readDataRow, readRowDescription, writeDataRow, type ColumnInfo } from './frames.js';
+import { MaskCounter, type MaskedField } from './mask-counter.js';
+import type { DescribedColumns } from './statements.js';
 
-/** Types whose binary form is their text (UTF-8), so a mask can keep the binary format. */
-const TEXT_LIKE = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 114 /* json */, 705 /* unknown */, 18 /* char */]);
+export type { MaskedField } from './mask-counter.js';
 
-/** Values masked in one result: by column when a row value was masked, without one in COPY data and notices. */
-export interface MaskedField {
-  column?: string;
-  rule: string;
-  count: number;
+/** The rule name counted for a binary value the gateway could not read while pattern rules apply (masked, fail closed). */
+export const UNDECODABLE_RULE = 'undecodable-binary';
+const BYTEA = 17;
+/** Types whose values are joined with their neighbours' to find a sensitive value split across columns. */
+const NOT_JOINED = new Set([16, 20, 21, 23, 26, 700, 701, 1700, 790, 1082, 1083, 1114, 1184, 1186, 1266]);
+
+export interface RowMaskerOptions {
+  masker: SessionMasker;
+  /** The second line of masking by provenance: the rule protecting a table column (RowDescription's table OID, attribute number). */
+  protectedColumn: (tableOid: number, attnum: number) => string | undefined;
+  /** Whether pattern or built-in rules exist: then a value that cannot be read is masked. */
+  masksText: boolean;
+  encoding: ClientEncoding;
 }
 
+/** One value as the pattern rules read it, and how a mask is written back. */
+interface Readable { text: string; kind: 'text' | 'bytea-hex' | 'bytes' | 'value' }
+
 /**
- * Masks result rows before they reach the client or the recording. A column
- * rule replaces the whole value; pattern and built-in rules replace what they
- * find inside text values. A masked value keeps the protocol's promises: in
- * text format it becomes the replacement text; in binary format a text-like
- * type carries the replacement as UTF-8, and any other type becomes NULL
- * (an integer cannot hold "[masked]").
+ * Masks result rows before they reach the client or the recording.
+ * - A column rule (by result column name, or by the table column the
+ *   RowDescription names) replaces the whole value.
+ * - Pattern and built-in rules replace what they find inside each value, in text
+ *   format and in binary format (read by type: text-like as text, bytea as bytes,
+ *   numbers and dates as their printed text; a value that cannot be read is
+ *   masked); a text-format bytea (`\x…`) is read as its bytes and masked whole.
+ * - A value split across adjacent columns is found in the row's values joined;
+ *   every column a match touches is masked whole.
+ * A masked value keeps the protocol's promises: text format gets the replacement
+ * text; binary text-like types the replacement in the client's encoding; bytea
+ * the replacement's bytes; any other binary type NULL (an integer cannot hold "[masked]").
  */
 export class RowMasker {
-  private columns: ColumnInfo[] = [];
-  private columnRules: (string | undefined)[] = [];
-  /** Counts of the current result, keyed by column index (-1: no column) and rule. */
-  private counts = new Map<number, Map<string, number>>();
+  private current: DescribedColumns = { columns: [], rules: [] };
+  private lastFrame: Buffer | undefined;
+  private lastDescribed: DescribedColumns = this.current;
+  readonly counter = new MaskCounter();
+  private readonly masker: SessionMasker;
 
-  constructor(private readonly masker: SessionMasker) {}
-
-  describe(columns: ColumnInfo[]): void {
-    this.columns = columns;
-    this.columnRules = this.masker.columnRules(columns.map((c) => c.name));
-    this.counts.clear();
+  constructor(private readonly opts: RowMaskerOptions) {
+    this.masker = opts.masker;
   }
 
-  private count(column: number, rule: string, n: number): void {
-    let rules = this.counts.get(column);
-    if (!rules) this.counts.set(column, (rules = new Map()));
-    rules.set(rule, (rules.get(rule) ?? 0) + n);
+  /** The columns a RowDescription announces, with the column rule of each (cached: the next is mostly the same). */
+  columnsOf(frame: Buffer): DescribedColumns {
+    if (this.lastFrame?.equals(frame)) return this.lastDescribed;
+    const columns = readRowDescription(frame);
+    const byName = this.masker.columnRules(columns.map((c) => c.name));
+    const rules = columns.map((c, i) => byName[i] ?? (c.tableOid ? this.opts.protectedColumn(c.tableOid, c.attnum) : undefined));
+    this.lastFrame = Buffer.from(frame);
+    this.lastDescribed = { columns, rules };
+    return this.lastDescribed;
+  }
+
+  /** The rows that follow are described by `described` (a simple query's RowDescription, or the portal's). */
+  use(described: DescribedColumns): void {
+    if (described !== this.current) this.counter.columns = described.columns;
+    this.current = described;
   }
 
   /** Returns the frame itself when nothing in it is sensitive. */
   mask(frame: Buffer): Buffer {
     const values = readDataRow(frame);
+    const { columns, rules } = this.current;
+    if (values.length !== columns.length) throw new Error(`a row of ${values.length} values arrived for ${columns.length} described columns`);
+    const texts: (string | undefined)[] = new Array(values.length);
     let changed = false;
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
-      if (!value) continue;
-      const column = this.columns[i];
-      const textual = !column?.binary || TEXT_LIKE.has(column.typeOid);
-      const rule = this.columnRules[i];
+      const column = columns[i]!;
+      const rule = rules[i];
       if (rule) {
-        values[i] = textual ? Buffer.from(this.masker.replacementFor(rule)) : null;
-        this.count(i, rule, 1);
-        changed = true;
-      } else if (textual) {
-        const { text, counts } = this.masker.maskText(value.toString('utf8'));
-        const rules = Object.keys(counts);
-        if (rules.length) {
-          values[i] = Buffer.from(text);
-          for (const r of rules) this.count(i, r, counts[r]!);
+        if (value) {
+          values[i] = this.replacement(column, rule);
+          this.counter.add(i, rule, 1);
           changed = true;
         }
+        continue;
       }
+      if (!value) {
+        texts[i] = NOT_JOINED.has(column.typeOid) ? undefined : ''; // a NULL cannot separate two halves
+        continue;
+      }
+      const readable = this.read(column, value);
+      if (readable === 'none') continue;
+      if (readable === 'undecodable') {
+        if (!this.opts.masksText) continue;
+        values[i] = this.replacement(column, UNDECODABLE_RULE);
+        this.counter.add(i, UNDECODABLE_RULE, 1);
+        changed = true;
+        continue;
+      }
+      const { text, counts } = this.masker.maskText(readable.text);
+      const hits = Object.keys(counts);
+      if (hits.length) {
+        values[i] = this.written(column, readable, text, hits[0]!);
+        for (const r of hits) this.counter.add(i, r, counts[r]!);
+        changed = true;
+      }
+      if (!NOT_JOINED.has(column.typeOid)) texts[i] = hits.length && readable.kind !== 'text' ? this.masker.replacementFor(hits[0]!) : text;
     }
+    if (this.maskSplitValues(values, texts)) changed = true;
     return changed ? writeDataRow(values) : frame;
   }
 
-  /** COPY TO STDOUT rows: pattern rules over the text (column rules refuse such a COPY up front). */
-  maskCopyData(frame: Buffer): Buffer {
-    const { text, counts } = this.masker.maskText(frame.toString('utf8', 5));
-    if (!Object.keys(counts).length) return frame;
-    for (const [r, n] of Object.entries(counts)) this.count(-1, r, n);
-    const body = Buffer.from(text);
-    const out = Buffer.allocUnsafe(5 + body.length);
-    out[0] = 0x64; // 'd'
-    out.writeUInt32BE(4 + body.length, 1);
-    body.copy(out, 5);
-    return out;
+  private read(column: ColumnInfo, value: Buffer): Readable | 'none' | 'undecodable' {
+    if (!column.binary) {
+      if (column.typeOid === BYTEA && value[0] === 0x5c && value[1] === 0x78) { // \x…: the bytes, as hex
+        const bytes = Buffer.from(value.toString('latin1', 2), 'hex');
+        return { kind: 'bytea-hex', text: `${this.opts.encoding.decodeLossy(bytes)}\n${bytes.toString('latin1')}` };
+      }
+      return { kind: 'text', text: this.opts.encoding.decodeLossy(value) };
+    }
+    const reading = readBinary(column.typeOid, value, this.opts.encoding);
+    if (reading.kind === 'none' || reading.kind === 'undecodable') return reading.kind;
+    return reading;
+  }
+
+  /** A value after pattern masking: text keeps what was not matched; bytes, numbers and dates are masked whole. */
+  private written(column: ColumnInfo, readable: Readable, text: string, rule: string): Buffer | null {
+    if (readable.kind === 'text') {
+      const body = this.encode(text);
+      return column.binary && column.typeOid === 3802 ? Buffer.concat([Buffer.from([1]), body]) : body;
+    }
+    return this.replacement(column, rule);
+  }
+
+  /** The whole-value replacement for a column, in a form its type and format can carry. */
+  private replacement(column: ColumnInfo, rule: string): Buffer | null {
+    const text = rule === UNDECODABLE_RULE ? '[masked]' : this.masker.replacementFor(rule);
+    if (!column.binary) {
+      return column.typeOid === BYTEA ? Buffer.from(`\\x${this.encode(text).toString('hex')}`, 'latin1') : this.encode(text);
+    }
+    if (TEXT_LIKE.has(column.typeOid) || column.typeOid === BYTEA) return this.encode(text);
+    return null;
+  }
+
+  private encode(text: string): Buffer {
+    return this.opts.encoding.encode(text) ?? Buffer.from('[masked]', 'latin1');
   }
 
   /**
-   * ErrorResponse / NoticeResponse: their texts may quote data (a unique
-   * violation's DETAIL names the key value): pattern rules apply to every field.
+   * A sensitive value split across adjacent columns (`SELECT left(ssn, 5), substr(ssn, 6)`):
+   * the row's readable values joined are scanned once; when something matches
+   * there that no single value held, the columns each match spans are masked whole.
+   * Numbers and dates neither join nor separate (their own patterns still apply).
    */
-  maskNotice(frame: Buffer): Buffer {
+  private maskSplitValues(values: (Buffer | null)[], texts: (string | undefined)[]): boolean {
     let changed = false;
-    const parts: Buffer[] = [frame.subarray(0, 5)];
-    let offset = 5;
-    while (offset < frame.length && frame[offset] !== 0) {
-      const end = frame.indexOf(0, offset + 1);
-      const { text, counts } = this.masker.maskText(frame.toString('utf8', offset + 1, end));
-      if (Object.keys(counts).length) {
-        changed = true;
-        parts.push(Buffer.from([frame[offset]!]), Buffer.from(text), Buffer.from([0]));
-      } else {
-        parts.push(frame.subarray(offset, end + 1));
+    let start = 0;
+    while (start < texts.length) {
+      while (start < texts.length && texts[start] === undefined) start++;
+      let end = start;
+      while (end < texts.length && texts[end] !== undefined) end++;
+      if (end - start >= 2 && this.hits(texts, start, end - 1)) {
+        changed = this.maskSpans(values, texts, start, end - 1) || changed;
       }
-      offset = end + 1;
+      start = end;
     }
-    if (!changed) return frame;
-    parts.push(Buffer.from([0]));
-    const out = Buffer.concat(parts);
-    out.writeUInt32BE(out.length - 1, 1);
-    return out;
+    return changed;
+  }
+
+  private maskSpans(values: (Buffer | null)[], texts: (string | undefined)[], first: number, last: number): boolean {
+    let changed = false;
+    for (let i = first; i <= last;) {
+      let j = i;
+      while (j <= last && !this.hits(texts, i, j)) j++;
+      if (j > last) break;
+      let k = j;
+      while (k > i && !this.hits(texts, k, j)) k--;
+      const counts = this.hits(texts, k, j)!;
+      const rule = Object.keys(counts)[0]!;
+      for (let c = k; c <= j; c++) {
+        if (values[c]) values[c] = this.replacement(this.current.columns[c]!, rule);
+        texts[c] = this.masker.replacementFor(rule);
+        this.counter.add(c, rule, 1);
+      }
+      changed = true;
+      i = j + 1;
+    }
+    return changed;
+  }
+
+  /** The counts of the rules that match the joined texts of columns [from, to], or undefined when none does. */
+  private hits(texts: (string | undefined)[], from: number, to: number): MaskCounts | undefined {
+    let joined = '';
+    for (let i = from; i <= to; i++) joined += texts[i]!;
+    const { counts } = this.masker.maskText(joined);
+    return Object.keys(counts).length ? counts : undefined;
   }
 
   /** Which fields of the result that just ended were masked by which rule, and a fresh start for the next. */
   take(): MaskedField[] {
-    if (this.counts.size === 0) return [];
-    const out: MaskedField[] = [];
-    for (const [i, rules] of [...this.counts].sort((a, b) => a[0] - b[0])) {
-      const column = i >= 0 ? this.columns[i]?.name ?? `#${i}` : undefined;
-      for (const [rule, count] of rules) out.push(column === undefined ? { rule, count } : { column, rule, count });
-    }
-    this.counts.clear();
-    return out;
+    return this.counter.take();
   }
 }

@@ -1,9 +1,18 @@
-import { readRowDescription, BackendFramer } from './frames.js';
+import { BackendFramer } from './frames.js';
 import type { RowMasker } from './masking.js';
+import type { MessageMasker } from './message-masking.js';
+import type { Portal } from './statements.js';
+
+/** The maskers of a session with masking rules. */
+export interface Maskers { rows: RowMasker; messages: MessageMasker }
 
 /** What the client sent that the server will answer, in order. */
 export type PendingReply =
-  | { kind: 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' }
+  | { kind: 'query' | 'parse' | 'bind' | 'close' | 'sync' }
+  /** `portal`: a Describe of that portal (its answer gives the portal's columns); `swallow`: the gateway's own, unseen by the client. */
+  | { kind: 'describe'; portal?: Portal; swallow?: boolean }
+  /** `portal`: whose rows these are (known when masking). */
+  | { kind: 'execute'; portal?: Portal }
   /** A statement the gateway refused and made the server fail in its place: the server's error is replaced by `bytes`. */
   | { kind: 'refuse'; bytes: Buffer; simple: boolean };
 
@@ -15,7 +24,7 @@ const REPLY = {
 
 const TAG = { DataRow: 0x44, RowDescription: 0x54, NoData: 0x6e, CommandComplete: 0x43, EmptyQuery: 0x49,
   PortalSuspended: 0x73, Error: 0x45, Ready: 0x5a, ParseComplete: 0x31, BindComplete: 0x32, CloseComplete: 0x33,
-  CopyData: 0x64, Notice: 0x4e } as const;
+  CopyData: 0x64, Notice: 0x4e, ParameterStatus: 0x53, Notification: 0x41, CopyOut: 0x48, CopyBoth: 0x57 } as const;
 
 /** What the server may send at any time, unasked: notices, parameter changes, notifications. */
 const ASYNC_TAGS = new Set<number>([TAG.Notice, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
@@ -28,11 +37,22 @@ const ASYNC_TAGS = new Set<number>([TAG.Notice, 0x53 /* ParameterStatus */, 0x41
 export class ResponseStream {
   private readonly framer = new BackendFramer();
   private readonly pending: PendingReply[] = [];
+  /** The Execute whose rows the row masker was last set up for. */
+  private rowsFor: PendingReply | undefined;
 
-  constructor(private readonly masker: RowMasker | undefined) {}
+  constructor(private readonly maskers: Maskers | undefined) {}
 
   expect(kind: keyof typeof REPLY): void {
     this.pending.push(REPLY[kind]);
+  }
+
+  /** A Describe of a portal (or, without one, of a statement); `swallow`: the gateway injected it, its answer is not the client's. */
+  expectDescribe(portal: Portal | undefined, swallow: boolean): void {
+    this.pending.push({ kind: 'describe', portal, swallow });
+  }
+
+  expectExecute(portal: Portal): void {
+    this.pending.push({ kind: 'execute', portal });
   }
 
   /**
@@ -65,14 +85,16 @@ export class ResponseStream {
     framer.load(chunk);
     for (let raw = framer.next(); raw !== undefined; raw = framer.next()) {
       const tag = raw[0]!;
-      let frame = raw;
-      if (this.masker) {
-        if (tag === TAG.RowDescription) this.masker.describe(readRowDescription(raw));
-        else if (tag === TAG.DataRow) frame = this.masker.mask(raw);
-        else if (tag === TAG.CopyData) frame = this.masker.maskCopyData(raw);
-        else if (tag === TAG.Error || tag === TAG.Notice) frame = this.masker.maskNotice(raw);
-      }
       const head = this.pending[0];
+      let frame = this.maskers ? this.mask(tag, raw, head, this.maskers) : raw;
+      if (head?.kind === 'describe' && head.swallow && (tag === TAG.RowDescription || tag === TAG.NoData)) {
+        // The gateway's own Describe: the recorder learns the columns, the client sees nothing of it.
+        onFrame(tag, frame);
+        if (runBase && runEnd > runStart) out.push(viewOf(chunk, runBase, runStart, runEnd));
+        runBase = undefined;
+        this.settle(tag);
+        continue;
+      }
       let refused = false;
       if (head?.kind === 'refuse') {
         if (tag === TAG.Error) {
@@ -100,6 +122,38 @@ export class ResponseStream {
     }
     if (runBase && runEnd > runStart) out.push(viewOf(chunk, runBase, runStart, runEnd));
     return out;
+  }
+
+  /** One server message through the maskers; keeps each portal's columns as its Describe is answered. */
+  private mask(tag: number, raw: Buffer, head: PendingReply | undefined, { rows, messages }: Maskers): Buffer {
+    switch (tag) {
+      case TAG.RowDescription: {
+        const described = rows.columnsOf(raw);
+        if (head?.kind !== 'describe') rows.use(described); // a simple query's result
+        else if (head.portal) head.portal.columns = described; // a statement's description has no final formats: not kept
+        return raw;
+      }
+      case TAG.NoData:
+        if (head?.kind === 'describe' && head.portal) head.portal.columns = null;
+        return raw;
+      case TAG.DataRow:
+        if (head?.kind === 'execute' && head !== this.rowsFor) {
+          const columns = head.portal?.columns;
+          // Never masked with another result's columns: the gateway described every portal it executes.
+          if (!columns) throw new Error('rows arrived for a portal whose row description the gateway has not seen');
+          rows.use(columns);
+          this.rowsFor = head;
+        }
+        return rows.mask(raw);
+      case TAG.CopyOut: case TAG.CopyBoth:
+        messages.copyStarted(raw);
+        return raw;
+      case TAG.CopyData: return messages.maskCopyData(raw);
+      case TAG.Error: case TAG.Notice: return messages.maskNotice(raw);
+      case TAG.Notification: return messages.maskNotification(raw);
+      case TAG.ParameterStatus: return messages.maskParameterStatus(raw);
+      default: return raw;
+    }
   }
 
   private settle(tag: number): void {

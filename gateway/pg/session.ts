@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { serialize } from 'pg-protocol';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
-import type { PolicyContext, PolicyPipeline, Verdict } from '../policy/index.js';
+import type { TargetCatalog } from '../policy/catalog.js';
+import type { PolicyContext, PolicyPipeline } from '../policy/index.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
+import { Admitter, type Admissible, type Held, type Outcome, type Statement } from './admit.js';
+import type { ClientEncoding } from './encoding.js';
 import { RowMasker } from './masking.js';
-import { serializeBackend as backend, FrontendParser, type BindMessage, type FrontendMessage } from './protocol/index.js';
+import { MessageMasker } from './message-masking.js';
+import { serializeBackend as backend, type FrontendParser, type FrontendMessage } from './protocol/index.js';
 import { ResponseStream } from './responses.js';
-import { jsonString, ResultRecorder } from './results.js';
+import { ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
 
 export interface RelayDeps {
@@ -22,47 +25,45 @@ export interface RelayDeps {
   policy: PolicyPipeline;
   maxRowsPerResult: number;
   upstreamAddress: { host: string; port: number };
+  /** The client_encoding the server reads this session's bytes in (from its ParameterStatus at startup). */
+  encoding: ClientEncoding;
+  /** The target's catalog, when this session's policy needs one (read before the session starts). */
+  catalog: TargetCatalog | undefined;
 }
 
-/** The random key a client uses to cancel; it never learns the upstream's. */
+/**
+ * The key a client cancels with: the real backend's process id (what
+ * pg_backend_pid() and notifications say) with a secret of the gateway's own;
+ * the client never learns the upstream's secret.
+ */
 export interface CancelKey { processId: number; secretKey: Buffer }
 
-type Admissible = Exclude<FrontendMessage, { name: 'error' }>;
-
 const RESULT_WRITE_DELAY_MS = 5;
+const PARAMETER_STATUS = 0x53;
 
 /**
- * What the server is asked to parse in place of a refused extended-protocol
- * statement: a syntax error, so the server fails exactly where the refused
- * statement was and does what PostgreSQL does on any error in a batch (aborts
- * the implicit transaction or fails the explicit one, skips to Sync). The
- * client sees the gateway's error instead of the server's.
- */
-const REFUSED_SQL = 'hopscope refused this statement';
-
-/**
- * The steady state of one PostgreSQL session. Client messages are decoded,
- * recorded, judged by the policy pipeline and — when allowed — forwarded
- * unchanged after their events are written (write before forward). A blocked
+ * The steady state of one PostgreSQL session. Client messages are decoded in the
+ * server's client encoding, judged by the session's SQL policy, recorded and —
+ * when allowed — forwarded (as the client sent them, or as the policy rewrote
+ * them) after their events are written (write before forward). A blocked
  * statement is answered by the gateway; one under review is held until an
- * approver decides. Server answers are framed, masked, recorded and relayed in
- * order with the gateway's own answers. Backpressure both ways bounds memory.
+ * approver decides; one naming objects the catalog does not know waits for the
+ * catalog to be read again. Server answers are framed, masked, recorded and
+ * relayed in order with the gateway's own answers. Backpressure both ways bounds memory.
  */
 export class PgRelay implements LiveSession {
-  readonly cancelKey: CancelKey = { processId: randomBytes(4).readUInt32BE() & 0x7fffffff, secretKey: randomBytes(4) };
+  readonly cancelKey: CancelKey;
   private readonly ctx: PolicyContext;
   private readonly results: ResultRecorder;
   private readonly responses: ResponseStream;
+  private readonly admitter: Admitter;
   private readonly onServerFrame: (tag: number, frame: Buffer) => void;
   private readonly bytesIn: { inc(by?: number): void };
   private readonly bytesOut: { inc(by?: number): void };
-  private readonly statementsSent: { inc(by?: number): void };
-  private readonly statements = new Map<string, string>(); // prepared statement name → SQL
-  private readonly portals = new Map<string, { statement: string; params: unknown[] }>();
   private readonly inbox: Admissible[] = [];
-  private outbox: Buffer[] = [];
-  private skippingToSync = false;
   private holding: AbortController | undefined;
+  /** pumpSlowly is at work: later messages wait in the inbox, in order. */
+  private busy = false;
   private closed = false;
   private resultTimer: NodeJS.Timeout | undefined;
   private resultTimerArmed = false;
@@ -83,22 +84,39 @@ export class PgRelay implements LiveSession {
     private readonly writer: RecordingWriter,
     private readonly deps: RelayDeps,
   ) {
+    this.cancelKey = { processId: upstream.processId, secretKey: randomBytes(4) };
+    clientParser.setSqlDecoder(deps.encoding.decode);
     this.ctx = { session: info.id, identity: info.identity, target: info.target, protocol: 'postgres' };
+    const policy = deps.policy.sqlSession(this.ctx, deps.catalog);
     const masker = deps.policy.maskerFor(this.ctx);
-    const rows = masker.active ? new RowMasker(masker) : undefined;
-    this.responses = new ResponseStream(rows);
-    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), () => rows?.take() ?? []);
-    this.onServerFrame = (tag, frame) => this.results.onFrame(tag, frame);
+    let take: () => ReturnType<RowMasker['take']> = () => [];
+    if (masker.active) {
+      const rows = new RowMasker({ masker, protectedColumn: (oid, attnum) => policy.protectedColumn(oid, attnum), masksText: deps.policy.masksText, encoding: deps.encoding });
+      this.responses = new ResponseStream({ rows, messages: new MessageMasker(masker, deps.encoding, rows.counter) });
+      take = () => rows.take();
+    } else {
+      this.responses = new ResponseStream(undefined);
+    }
+    this.results = new ResultRecorder(writer, deps.maxRowsPerResult, () => deps.clock.nowMicros(), take);
+    this.onServerFrame = (tag, frame) => {
+      if (tag === PARAMETER_STATUS) this.parameterChanged(frame);
+      this.results.onFrame(tag, frame);
+    };
     this.bytesIn = deps.metrics.bytesTotal.series({ direction: 'client_to_target' });
     this.bytesOut = deps.metrics.bytesTotal.series({ direction: 'target_to_client' });
-    this.statementsSent = deps.metrics.statementsTotal.series({ protocol: 'postgres' });
+    const statementsSent = deps.metrics.statementsTotal.series({ protocol: 'postgres' });
+    this.admitter = new Admitter({
+      writer, responses: this.responses, results: this.results, policy, encoding: deps.encoding, masking: masker.active,
+      statementSent: () => statementsSent.inc(),
+      refused: () => deps.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' }),
+    });
   }
 
   /** Sends the client what it expects after authentication, then relays until either side ends. */
   start(onClosed: () => void): void {
     this.onClosed = onClosed;
-    const hello: Buffer[] = [backend.authenticationOk()];
-    for (const [name, value] of this.upstream.parameters) hello.push(backend.parameterStatus(name, value));
+    // The server's parameters as it sent them (their values in the client's encoding), and its real process id.
+    const hello: Buffer[] = [backend.authenticationOk(), ...this.upstream.parameterFrames];
     hello.push(backend.backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), backend.readyForQuery('I'));
     this.client.write(Buffer.concat(hello));
 
@@ -151,17 +169,17 @@ export class PgRelay implements LiveSession {
 
   /**
    * Works through the client's messages in order. The common case (no approval
-   * to wait for, no fsync to wait for) runs synchronously: one recording write
-   * and one upstream write per chunk, no promise. Otherwise it goes on in `pumpSlowly`.
+   * or catalog read to wait for, no fsync to wait for) runs synchronously: one
+   * recording write and one upstream write per chunk, no promise. Otherwise it
+   * goes on in `pumpSlowly`.
    */
   private pump(): Promise<void> | undefined {
-    if (this.holding || this.closed) return undefined;
+    if (this.holding || this.busy || this.closed) return undefined;
     try {
       while (this.inbox.length && !this.closed) {
-        if (this.inbox[0]!.name === 'terminate') return this.pumpSlowly();
-        const msg = this.inbox.shift()!;
-        const verdict = this.admit(msg);
-        if (verdict.action === 'review' && (msg.name === 'query' || msg.name === 'parse')) return this.pumpSlowly({ msg, verdict });
+        if (this.inbox[0]!.name === 'terminate') return this.pumpSlowly(undefined);
+        const outcome = this.admitter.admit(this.inbox.shift()!);
+        if (outcome) return this.pumpSlowly(outcome);
       }
       return this.flush()?.catch((err: unknown) => this.failClosed(err));
     } catch (err) {
@@ -170,141 +188,58 @@ export class PgRelay implements LiveSession {
     }
   }
 
-  /** The rest of `pump` when something must be waited for; pauses the client while a statement is held. */
-  private async pumpSlowly(review?: { msg: Extract<Admissible, { name: 'query' | 'parse' }>; verdict: Verdict }): Promise<void> {
+  /** The rest of `pump` when something must be waited for; the client is paused while it waits. */
+  private async pumpSlowly(first: Outcome): Promise<void> {
+    this.busy = true;
     try {
-      if (review) {
-        await this.flush();
-        await this.hold(review.msg, review.verdict as Extract<Verdict, { rule: string }>);
-      }
-      while (this.inbox.length && !this.closed && !this.holding) {
+      let outcome = first;
+      for (;;) {
+        if (outcome) await this.waitFor(outcome);
+        outcome = undefined;
+        if (!this.inbox.length || this.closed) break;
         const msg = this.inbox.shift()!;
         if (msg.name === 'terminate') {
           await this.flush();
           return this.end('client terminated the session');
         }
-        const verdict = this.admit(msg);
-        if (verdict.action === 'review' && (msg.name === 'query' || msg.name === 'parse')) {
-          await this.flush();
-          await this.hold(msg, verdict);
-        }
+        outcome = this.admitter.admit(msg);
       }
       await this.flush();
     } catch (err) {
       this.failClosed(err);
+    } finally {
+      this.busy = false;
     }
+    if (this.inbox.length && !this.closed) await this.pump(); // what came while it waited
   }
 
-  /** Records a message and decides: forwarded (queued in the outbox), answered by the gateway, or held. */
-  private admit(msg: Admissible): Verdict {
-    if (this.skippingToSync && msg.name !== 'sync') return { action: 'allow' }; // dropped, as the server would
-    switch (msg.name) {
-      case 'query': {
-        // The same text as JSON.stringify({ sql }), without the generic walk: one per statement.
-        const seq = this.writer.appendJson(EventType.PgQuery, `{"sql":${jsonString(msg.sql)}}`);
-        const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
-        if (verdict.action === 'block') this.refuse(seq, verdict, undefined);
-        else if (verdict.action === 'allow') this.send(msg.raw, 'query', seq);
-        return verdict;
-      }
-      case 'parse': {
-        const verdict = this.deps.policy.judgeSql(this.ctx, msg.sql);
-        if (verdict.action === 'allow') {
-          this.statements.set(msg.statement, msg.sql);
-          this.send(msg.raw, 'parse');
-        } else {
-          const seq = this.record(EventType.PgParse, { statement: msg.statement, sql: msg.sql });
-          if (verdict.action === 'block') this.refuse(seq, verdict, msg.statement);
-        }
-        return verdict;
-      }
-      case 'bind':
-        this.portals.set(msg.portal, { statement: msg.statement, params: renderParams(msg) });
-        this.send(msg.raw, 'bind');
-        break;
-      case 'execute': {
-        const portal = this.portals.get(msg.portal);
-        const data: Record<string, unknown> = {
-          sql: (portal && this.statements.get(portal.statement)) ?? null, statement: portal?.statement ?? null,
-          portal: msg.portal, params: portal?.params ?? [],
-        };
-        if (msg.maxRows > 0) data.maxRows = msg.maxRows;
-        const seq = this.record(EventType.PgExecute, data);
-        this.send(msg.raw, 'execute', seq);
-        break;
-      }
-      case 'sync':
-        this.skippingToSync = false;
-        this.send(msg.raw, 'sync');
-        break;
-      case 'describe':
-        this.send(msg.raw, 'describe');
-        break;
-      case 'close':
-        if (msg.kind === 'S') this.statements.delete(msg.objectName);
-        else this.portals.delete(msg.objectName);
-        this.send(msg.raw, 'close');
-        break;
-      case 'copyData':
-        this.record(EventType.PgCopyData, { bytes: msg.data.length });
-        this.outbox.push(msg.raw);
-        break;
-      case 'flush': case 'copyDone': case 'copyFail':
-        this.outbox.push(msg.raw);
-        break;
-      case 'functionCall':
-        // Fast-path calls name functions by OID, out of reach of SQL guardrails: refused.
-        this.refuse(this.record(EventType.PgQuery, { functionCall: true }),
-          { action: 'block', rule: 'function-call-protocol', reason: 'the fast-path function call protocol is not allowed' }, undefined);
-        return { action: 'block', rule: 'function-call-protocol', reason: '' };
-      default:
-        throw new HopscopeError('PROTOCOL_VIOLATION', `unexpected ${msg.name} message after startup`);
-    }
-    return { action: 'allow' };
+  private async waitFor(outcome: NonNullable<Outcome>): Promise<void> {
+    await this.flush();
+    if ('hold' in outcome) return this.hold(outcome.hold);
+    const again = await this.refreshed(outcome.refresh);
+    if (again) await this.waitFor(again);
   }
 
-  private send(raw: Buffer, kind: 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync', seq?: number): void {
-    this.outbox.push(raw);
-    this.responses.expect(kind);
-    if (seq !== undefined) {
-      this.results.statementSent(kind === 'query' ? 'query' : 'execute', seq);
-      this.statementsSent.inc();
+  /** A statement naming objects the catalog snapshot does not know: the catalog is read again, then it is judged again. */
+  private async refreshed(msg: Statement): Promise<Outcome> {
+    this.client.pause();
+    try {
+      await this.deps.catalog?.refresh();
+    } catch (err) {
+      // Judged again all the same: a name still unknown is refused (fail closed).
+      this.deps.logger.warn({ session: this.info.id, detail: (err as Error).message }, 'target catalog refresh failed');
+    } finally {
+      if (!this.closed) this.client.resume();
     }
-    if (kind === 'sync') this.results.syncSent();
-  }
-
-  /**
-   * Answers a statement the gateway will not forward. The server gets a stand-in
-   * that must fail (REFUSED_SQL) where the statement was, and the client gets the
-   * gateway's error in place of the server's, so the session goes on as after
-   * PostgreSQL's own error: an extended-protocol statement (`parseName`: the name
-   * its Parse gave) becomes a Parse, and the rest of its batch goes as PostgreSQL
-   * takes it — earlier statements of the batch roll back with the implicit
-   * transaction, later messages are skipped to Sync; a simple Query becomes a
-   * Query. Either way an explicit transaction fails (ReadyForQuery says E, and
-   * COMMIT rolls back), and the status byte the client sees is the server's.
-   */
-  private refuse(seq: number, verdict: Extract<Verdict, { rule: string }>, parseName: string | undefined, code = '42501', message?: string): void {
-    this.record(EventType.PolicyBlock, { statement: seq, rule: verdict.rule, reason: verdict.reason, action: verdict.action });
-    this.deps.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' });
-    const error = backend.errorResponse({
-      severity: 'ERROR', code, message: message ?? `hopscope: blocked by rule ${verdict.rule}: ${verdict.reason}`,
-    });
-    if (parseName !== undefined) {
-      this.skippingToSync = true;
-      this.outbox.push(serialize.parse({ name: parseName, text: REFUSED_SQL }));
-      this.responses.expectRefusal(error);
-      return;
-    }
-    this.outbox.push(serialize.query(REFUSED_SQL));
-    this.responses.expectRefusal(error, true);
-    this.responses.expect('query');
-    this.results.syncSent(); // the stand-in's ReadyForQuery, to the recorder: the end of nothing it records
+    if (this.closed) return undefined;
+    const outcome = this.admitter.admit(msg, true);
+    if (outcome && 'refresh' in outcome) throw new HopscopeError('POLICY_BLOCKED', 'the SQL policy asked for a catalog read twice');
+    return outcome;
   }
 
   /** Holds a statement for an approver; the client waits (and may cancel). */
-  private async hold(msg: Extract<Admissible, { name: 'query' | 'parse' }>, verdict: Extract<Verdict, { rule: string }>): Promise<void> {
-    const seq = this.writer.lastSeq;
+  private async hold(held: Held): Promise<void> {
+    const { seq, verdict, msg } = held;
     const controller = new AbortController();
     this.holding = controller;
     this.client.pause();
@@ -322,15 +257,29 @@ export class PgRelay implements LiveSession {
       statement: seq, id, decision: result.decision, approver: result.approver ?? null, reason: result.reason ?? null, waitedMicros: result.waitedMicros,
     });
     if (result.decision === 'approved') {
-      if (msg.name === 'parse') this.statements.set(msg.statement, msg.sql);
-      this.send(msg.raw, msg.name, msg.name === 'query' ? seq : undefined);
+      this.admitter.approved(held);
     } else {
       const cancelled = result.decision === 'cancelled';
-      this.refuse(seq, verdict, msg.name === 'parse' ? msg.statement : undefined, cancelled ? '57014' : '42501',
+      this.admitter.refuseHeld(held, cancelled ? '57014' : '42501',
         cancelled ? 'canceling statement due to user request (it was held for approval)'
           : `hopscope: approval ${id} ${result.decision === 'timeout' ? 'timed out' : 'was denied'}${result.reason ? `: ${result.reason}` : ''} (rule ${verdict.rule})`);
     }
     this.client.resume();
+  }
+
+  /**
+   * The server reported a parameter change. A client_encoding other than the one
+   * the session started with means the gateway would from now on decode the
+   * client's bytes otherwise than the server: the session ends (guardrails refuse
+   * the statements that change it; this is the fail-safe behind them).
+   */
+  private parameterChanged(frame: Buffer): void {
+    const nul = frame.indexOf(0, 5);
+    if (frame.toString('latin1', 5, nul) !== 'client_encoding') return;
+    const value = frame.toString('latin1', nul + 1, frame.length - 1);
+    if (value.toUpperCase() === this.deps.encoding.name) return;
+    throw new HopscopeError('PROTOCOL_VIOLATION',
+      `the server's client_encoding changed from ${this.deps.encoding.name} to ${value} during the session; the gateway judges statements in the encoding the session started with, so the session is ended`);
   }
 
   /**
@@ -351,9 +300,10 @@ export class PgRelay implements LiveSession {
   }
 
   private forward(): void {
-    if (this.outbox.length === 0 || this.closed) return;
-    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
-    this.outbox = [];
+    const outbox = this.admitter.outbox;
+    if (outbox.length === 0 || this.closed) return;
+    const data = outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox);
+    this.admitter.outbox = [];
     if (!this.upstream.socket.write(data)) this.client.pause();
   }
 
@@ -427,13 +377,4 @@ export class PgRelay implements LiveSession {
     this.writer.close({ reason, ...(cause ? { cause } : {}), statementsInFlight: this.results.inFlight });
     this.onClosed?.();
   }
-}
-
-function renderParams(msg: BindMessage): unknown[] {
-  const formatOf = (i: number) => (msg.paramFormats.length === 1 ? msg.paramFormats[0] : msg.paramFormats[i]) ?? 0;
-  return msg.params.map((p, i) => {
-    if (p === null) return null;
-    if (formatOf(i) === 1) return { base64: p.toString('base64') };
-    return p.length <= 4096 ? p.toString('utf8') : { cut: p.subarray(0, 4096).toString('utf8'), length: p.length };
-  });
 }

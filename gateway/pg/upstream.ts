@@ -3,6 +3,8 @@ import { serialize } from 'pg-protocol';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { HopscopeError } from '../../common/errors.js';
+import { BackendFramer } from './frames.js';
+import { serializeFrontendStartup, upstreamStartup } from './protocol/index.js';
 import { md5Password, ScramClient } from './scram.js';
 
 export interface UpstreamOptions {
@@ -11,8 +13,11 @@ export interface UpstreamOptions {
   user: string;
   database: string;
   password: string | undefined;
-  /** Startup parameters the client asked for (application_name, client_encoding, ...). */
-  params: Record<string, string>;
+  /**
+   * The client's own StartupMessage, whose parameters (client_encoding, options,
+   * application_name, ...) go upstream as the client wrote them; none when absent.
+   */
+  clientStartup?: Buffer;
   timeoutMs?: number;
 }
 
@@ -23,6 +28,8 @@ export interface Upstream {
   processId: number;
   secretKey: number;
   parameters: [string, string][];
+  /** The server's ParameterStatus messages as it sent them (their values are in the client's encoding), to relay unchanged. */
+  parameterFrames: Buffer[];
   /**
    * Where the server's bytes go from now on, chunk by chunk; bytes that came
    * before a listener are given to it first. Each chunk belongs to the listener
@@ -54,6 +61,8 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
     });
     const parser = new Parser();
     const parameters: [string, string][] = [];
+    const parameterFrames: Buffer[] = [];
+    const framer = new BackendFramer();
     let scram: ScramClient | undefined;
     let backendKey: { processId: number; secretKey: number } | undefined;
     let settled = false;
@@ -117,7 +126,7 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
           clearTimeout(timer);
           socket.removeListener('error', onError);
           socket.removeListener('close', onClose);
-          resolve({ socket, processId: backendKey?.processId ?? 0, secretKey: backendKey?.secretKey ?? 0, parameters, onData: handOver() });
+          resolve({ socket, processId: backendKey?.processId ?? 0, secretKey: backendKey?.secretKey ?? 0, parameters, parameterFrames, onData: handOver() });
           break;
         default:
           break; // notices during startup are not the client's business
@@ -125,6 +134,7 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
     };
     const onData = (chunk: Buffer) => {
       try {
+        framer.push(chunk, (tag, frame) => { if (tag === 0x53) parameterFrames.push(Buffer.from(frame)); });
         parser.parse(chunk, onMessage);
       } catch (err) {
         fail('UPSTREAM_AUTH_FAILED', 'the gateway could not authenticate to the target', String((err as Error).message));
@@ -146,9 +156,10 @@ export function connectUpstream(opts: UpstreamOptions): Promise<Upstream> {
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.on('connect', () => {
-      const params: Record<string, string> = {};
-      for (const [k, v] of Object.entries(opts.params)) if (!RESERVED.has(k)) params[k] = v;
-      socket.write(serialize.startup({ ...params, user: opts.user, database: opts.database }));
+      // Not pg-protocol's serialize.startup: it appends client_encoding=UTF8, overriding the client's choice.
+      socket.write(opts.clientStartup
+        ? upstreamStartup(opts.clientStartup, opts.user, opts.database, (key) => RESERVED.has(key) || key.startsWith('_pq_.'))
+        : serializeFrontendStartup({ user: opts.user, database: opts.database }));
     });
   });
 }

@@ -8,15 +8,48 @@ export interface Recognizer {
   accept?: (match: string) => boolean;
 }
 
+/**
+ * No recognizer depends on `\b`: a value glued to letters or digits
+ * (`'x' || ssn || '9'`) has no word boundary, and would pass. Digit-based ones
+ * only refuse to start or end inside a longer run of the same shape where that
+ * run is checked as a whole (cards: every card-length window of the run).
+ */
 export const BUILTIN_RECOGNIZERS: Record<string, Recognizer> = {
   email: { pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g },
-  'credit-card': { pattern: /\b(?:\d[ -]?){12,18}\d\b/g, accept: (m) => luhn(m.replace(/[ -]/g, '')) },
-  'us-ssn': { pattern: /\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b/g },
-  iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, accept: (m) => ibanValid(m.replace(/ /g, '')) },
-  'aws-access-key': { pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
-  jwt: { pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}/g },
+  'credit-card': { pattern: /(?<![0-9])(?:\d[ -]?){12,30}\d(?![0-9])/g, accept: (m) => cardInRun(m.replace(/[ -]/g, '')) },
+  'us-ssn': { pattern: /(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}/g },
+  iban: { pattern: /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g, accept: (m) => ibanInRun(m.replace(/ /g, '')) },
+  'aws-access-key': { pattern: /(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}/g },
+  jwt: { pattern: /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}/g },
   'pem-private-key': { pattern: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)/g },
 };
+
+/**
+ * A run of digits holds a card number: the whole run passes Luhn (13-19 digits),
+ * or — a card glued to other digits — a 15- or 16-digit window starting with a
+ * card network's first digit (3-6) does.
+ */
+export function cardInRun(digits: string): boolean {
+  if (digits.length <= 19 && luhn(digits)) return true;
+  if (digits.length <= 16) return false;
+  for (const len of [16, 15]) {
+    for (let i = 0; i + len <= digits.length; i++) {
+      const c = digits.charCodeAt(i);
+      if (c >= 0x33 && c <= 0x36 && luhn(digits.slice(i, i + len))) return true;
+    }
+  }
+  return false;
+}
+
+/** An IBAN anywhere in a run of capitals and digits (glued to other letters or digits): any valid start and end. */
+export function ibanInRun(run: string): boolean {
+  if (ibanValid(run)) return true;
+  for (let start = 0; start + 15 <= run.length; start++) {
+    if (!/^[A-Z]{2}\d{2}/.test(run.slice(start, start + 4))) continue;
+    for (let end = Math.min(run.length, start + 34); end >= start + 15; end--) if (ibanValid(run.slice(start, end))) return true;
+  }
+  return false;
+}
 
 export function luhn(digits: string): boolean {
   if (!/^\d{13,19}$/.test(digits)) return false;

@@ -73,6 +73,17 @@ export class BodyReader {
     return s;
   }
 
+  /** The bytes of a NUL-terminated string (a view), for a caller that decodes them in the session's encoding. */
+  public cstringBytes(what: string): Buffer {
+    const end = this.body.indexOf(0, this.offset);
+    if (end < 0) {
+      throw new BadFrame(`unterminated string in ${what}`);
+    }
+    const b = this.body.subarray(this.offset, end);
+    this.offset = end + 1;
+    return b;
+  }
+
   /** A view, not a copy: the gateway forwards these bytes and copying would cost. */
   public bytes(n: number, what: string): Buffer {
     if (n < 0) {

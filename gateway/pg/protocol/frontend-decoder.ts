@@ -9,9 +9,18 @@ import { BadFrame, BodyReader } from './buffer-reader.js';
 import {
   FrontendTag,
   StartupCode,
+  type SqlTextDecoder,
   type StartupPhaseMessage,
   type TaggedFrontendMessage,
 } from './messages.js';
+
+/** A SQL text in the session's encoding (UTF-8 by default); `undecodable` when the bytes are not valid in it. */
+function sqlText(r: BodyReader, what: string, decode: SqlTextDecoder | undefined): { sql: string; undecodable?: true } {
+  const bytes = r.cstringBytes(what);
+  if (!decode) return { sql: bytes.toString('utf8') };
+  const sql = decode(bytes);
+  return sql === undefined ? { sql: bytes.toString('utf8'), undecodable: true } : { sql };
+}
 
 /** PostgreSQL 18 accepts cancel keys up to 256 bytes; 4 is what protocol 3.0 always used. */
 const MIN_CANCEL_KEY = 4;
@@ -86,24 +95,24 @@ function readFormats(r: BodyReader, what: string): number[] {
 }
 
 /** `raw` is the whole frame: tag, Int32 length, body. Returns null for an unknown tag. */
-export function decodeTagged(tag: number, raw: Buffer): TaggedFrontendMessage | null {
+export function decodeTagged(tag: number, raw: Buffer, decodeSql?: SqlTextDecoder): TaggedFrontendMessage | null {
   const length = raw.length - 1;
   const r = new BodyReader(raw.subarray(5));
   switch (tag) {
     case FrontendTag.Query: {
-      const sql = r.cstring('Query');
+      const text = sqlText(r, 'Query', decodeSql);
       r.end('Query');
-      return { name: 'query', length, raw, sql };
+      return { name: 'query', length, raw, ...text };
     }
     case FrontendTag.Parse: {
       const statement = r.cstring('Parse statement name');
-      const sql = r.cstring('Parse query');
+      const text = sqlText(r, 'Parse query', decodeSql);
       const n = r.uint16('Parse parameter count');
       if (n * 4 > r.remaining) throw new BadFrame(`Parse parameter count ${n} overruns message`);
       const paramTypes = new Array<number>(n);
       for (let i = 0; i < n; i++) paramTypes[i] = r.uint32('Parse parameter type');
       r.end('Parse');
-      return { name: 'parse', length, raw, statement, sql, paramTypes };
+      return { name: 'parse', length, raw, statement, ...text, paramTypes };
     }
     case FrontendTag.Bind:
       return decodeBind(r, length, raw);

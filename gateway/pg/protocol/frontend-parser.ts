@@ -25,7 +25,7 @@
  */
 import { BadFrame } from './buffer-reader.js';
 import { decodeStartupPacket, decodeTagged } from './frontend-decoder.js';
-import { FrontendTag, type FrontendMessage, type ProtocolViolationMessage } from './messages.js';
+import { FrontendTag, type FrontendMessage, type ProtocolViolationMessage, type SqlTextDecoder } from './messages.js';
 
 export interface FrontendParserOptions {
   /** Cap on Query, Parse, Bind, CopyData and FunctionCall (length field). Default 1 GiB. */
@@ -81,6 +81,8 @@ export class FrontendParser {
   /** Whole size of the incomplete frame once its header is read, else 0. */
   private pendingNeed = 0;
   private pendingIsStartup = true;
+  /** How Query and Parse texts are decoded: the session's client encoding once known. */
+  private decodeSql: SqlTextDecoder | undefined;
   /** Set when an SSLRequest/GSSENCRequest was emitted from the chunk being parsed. */
   private encryptionRequested = false;
 
@@ -120,6 +122,11 @@ export class FrontendParser {
    */
   public startupDone(): void {
     this.startup = false;
+  }
+
+  /** Decode Query and Parse texts with `decode` (the server's client_encoding) from now on. */
+  public setSqlDecoder(decode: SqlTextDecoder | undefined): void {
+    this.decodeSql = decode;
   }
 
   public parse(chunk: Buffer, onMessage: FrontendMessageCallback): void {
@@ -224,7 +231,7 @@ export class FrontendParser {
   private emitFrame(frame: Buffer, isStartup: boolean, onMessage: FrontendMessageCallback): boolean {
     let msg: FrontendMessage | null;
     try {
-      msg = isStartup ? decodeStartupPacket(frame) : decodeTagged(frame[0] as number, frame);
+      msg = isStartup ? decodeStartupPacket(frame) : decodeTagged(frame[0] as number, frame, this.decodeSql);
     } catch (err) {
       if (!(err instanceof BadFrame)) throw err;
       this.fail(err.message, isStartup ? frame.length : frame.length - 1, onMessage);

@@ -14,7 +14,7 @@ export {
 } from './frontend-parser.js';
 export { readPassword, readSaslInitial } from './frontend-decoder.js';
 export { serializeBackend } from './backend-serializer.js';
-export { serializeFrontendStartup, serializeCancelRequest } from './frontend-serializer.js';
+export { serializeFrontendStartup, serializeCancelRequest, upstreamStartup, serializeQueryBytes, serializeParseBytes } from './frontend-serializer.js';
 export {
   StartupCode,
   FrontendTag,
@@ -28,6 +28,7 @@ export {
   type CancelRequestMessage,
   type StartupMessage,
   type QueryMessage,
+  type SqlTextDecoder,
   type ParseMessage,
   type BindMessage,
   type DescribeMessage,

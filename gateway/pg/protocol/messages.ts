@@ -89,13 +89,26 @@ export interface StartupMessage extends Frame {
   readonly parameters: Record<string, string>;
 }
 
-export interface QueryMessage extends Frame { readonly name: 'query'; readonly sql: string }
+/**
+ * Decodes a SQL text's bytes in the session's client encoding; undefined when
+ * they are not valid in it. The parser reads UTF-8 until its owner sets one.
+ */
+export type SqlTextDecoder = (bytes: Buffer) => string | undefined;
+
+export interface QueryMessage extends Frame {
+  readonly name: 'query';
+  readonly sql: string;
+  /** The bytes are not valid in the session's client encoding; `sql` is then a lossy UTF-8 reading, for the record only. */
+  readonly undecodable?: true;
+}
 
 export interface ParseMessage extends Frame {
   readonly name: 'parse';
   /** Prepared statement name; '' is the unnamed statement. */
   readonly statement: string;
   readonly sql: string;
+  /** As in QueryMessage. */
+  readonly undecodable?: true;
   /** Parameter type OIDs (unsigned); 0 leaves the type unspecified. */
   readonly paramTypes: number[];
 }

@@ -1,0 +1,95 @@
+import type { ColumnInfo } from './frames.js';
+
+/**
+ * What the extended protocol left on the server, as the gateway must know it to
+ * record exactly what ran: prepared statements (by name) and portals (by name),
+ * each portal holding the statement it was bound to at Bind time — never looked
+ * up again by name, so a statement re-parsed under the same name after a Bind
+ * cannot change what the recording says the portal ran.
+ *
+ * Names are keyed by their bytes (read as latin1, one character per byte), not by
+ * a UTF-8 reading of them: two different invalid byte strings must not read as
+ * the same name.
+ */
+export interface PreparedStatement {
+  /** Its name as recorded (decoded in the session's encoding). */
+  readonly name: string;
+  /** The client's text. */
+  readonly sql: string;
+  /** The text forwarded instead, when the policy rewrote it. */
+  readonly forwarded: string | undefined;
+  /** The seq of its pg.parse event. */
+  readonly parseSeq: number;
+}
+
+/** The columns of a portal's rows and the masking rule of each, as its row description gave them. */
+export interface DescribedColumns {
+  readonly columns: ColumnInfo[];
+  readonly rules: (string | undefined)[];
+}
+
+export class Portal {
+  /**
+   * Whether the server will have answered a Describe of this very portal before
+   * its next Execute (the client's, or one the gateway injects): its columns
+   * are then known when its rows come.
+   */
+  described = false;
+  /** Set by the response side when that Describe is answered: null for NoData. */
+  columns: DescribedColumns | null | undefined;
+
+  constructor(
+    readonly name: string,
+    /** The statement bound, as it was at Bind time; undefined for a portal the gateway did not see bound (a SQL cursor). */
+    readonly statement: PreparedStatement | undefined,
+    readonly statementName: string | null,
+    readonly params: unknown[],
+  ) {}
+}
+
+export class ExtendedState {
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+
+  parsed(key: string, statement: PreparedStatement): void {
+    this.statements.set(key, statement);
+  }
+
+  /** A Parse the server will fail (refused, or the stand-in): the name no longer holds what it held. */
+  forgetStatement(key: string): void {
+    this.statements.delete(key);
+  }
+
+  bound(portalKey: string, portalName: string, statementKey: string, statementName: string, params: unknown[]): Portal {
+    const portal = new Portal(portalName, this.statements.get(statementKey), statementName, params);
+    this.portals.set(portalKey, portal);
+    return portal;
+  }
+
+  /** The portal an Execute or Describe names; one the gateway never saw bound (a SQL cursor) is known from now on. */
+  portal(key: string, name: string): Portal {
+    let portal = this.portals.get(key);
+    if (!portal) this.portals.set(key, (portal = new Portal(name, undefined, null, [])));
+    return portal;
+  }
+
+  closed(kind: 'S' | 'P', key: string): void {
+    if (kind === 'S') this.statements.delete(key);
+    else this.portals.delete(key);
+  }
+
+  /** A simple Query drops the unnamed statement and portal, as PostgreSQL does. */
+  simpleQuery(): void {
+    this.statements.delete('');
+    this.portals.delete('');
+  }
+}
+
+/**
+ * The name at `offset` of a client frame, as a map key (its bytes read as
+ * latin1), and where the bytes after its NUL begin.
+ */
+export function nameKeyAt(raw: Buffer, offset: number): { key: string; bytes: Buffer; next: number } {
+  const end = raw.indexOf(0, offset);
+  return { key: end === offset ? '' : raw.toString('latin1', offset, end), bytes: raw.subarray(offset, end), next: end + 1 };
+}

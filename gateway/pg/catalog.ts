@@ -106,7 +106,7 @@ function relationOf([oid, schema, name, kind, temp, columns, parents]: (string |
   return {
     oid: Number(oid), schema: schema!, name: name!, kind: kind as CatalogRelation['kind'], temp: temp === 't',
     columns: (JSON.parse(columns!) as [number, string, string][]).map(([attnum, n, type]) => ({ attnum, name: n, type })),
-    parents: JSON.parse(parents!) as number[],
+    parents: (JSON.parse(parents!) as (string | number)[]).map(Number),
   };
 }
 

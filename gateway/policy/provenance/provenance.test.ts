@@ -124,6 +124,7 @@ describe('masking by provenance: what it refuses', () => {
     ['CREATE TABLE o2 (e text REFERENCES customers (email))', 'email', /foreign key/],
     ['SELECT * FROM customers TABLESAMPLE system (50)', 'email', /TABLESAMPLE/],
     ['SELECT * FROM pg_stats', 'email', /statistics/],
+    ['SELECT o.leak FROM orders o', 'masking-provenance', /\.leak may call public.leak\(\)/],
     ['SELECT leak()', 'masking-provenance', /public.leak\(\) is a user-defined function not listed in sql.trustedFunctions/],
     ["SELECT query_to_xml('select email from customers', true, true, '')", 'masking-provenance', /runs SQL or reads a relation given as text/],
     ["DO $$ BEGIN RAISE NOTICE '%', (SELECT email FROM customers LIMIT 1); END $$", 'masking-provenance', /DO block/],

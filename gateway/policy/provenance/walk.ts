@@ -86,6 +86,13 @@ export class Walker {
       case 'A_Expr':
         this.operator(body.name as Node[] | undefined);
         break;
+      case 'ColumnRef': {
+        // `x.f` is also functional notation for f(x): a call without a FuncCall node.
+        const fields = (body.fields as Node[] | undefined) ?? [];
+        const last = (fields.at(-1)?.String as { sval?: string } | undefined)?.sval;
+        if (fields.length > 1 && last) this.attributeCall(last);
+        break;
+      }
       case 'CreateTrigStmt':
         this.function(body.funcname as Node[], -1, 'trigger function');
         break;
@@ -214,6 +221,13 @@ export class Walker {
     for (const fn of candidates) {
       const problem = this.rules.functionProblem(fn, args);
       if (problem) return this.refuse(undefined, `the ${what} ${problem}; what it reads cannot be masked`);
+    }
+  }
+
+  private attributeCall(name: string): void {
+    for (const fn of this.snapshot.functionsByName.get(name) ?? []) {
+      const problem = this.rules.functionProblem(fn, 1);
+      if (problem) return this.refuse(undefined, `.${name} may call ${problem}; what it reads cannot be masked`);
     }
   }
 

@@ -1,0 +1,242 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogFor } from '../gateway/pg/catalog.js';
+import type { TargetCatalog } from '../gateway/policy/catalog.js';
+import { loadSqlParser } from '../gateway/policy/guardrails.js';
+import { Provenance } from '../gateway/policy/provenance/index.js';
+import { compileMasking } from '../gateway/policy/rules.js';
+import { parseSql } from '../gateway/policy/sql-policy.js';
+import type { SqlVerdict } from '../gateway/policy/types.js';
+import { startPostgres, type PgServer } from './helpers/postgres.js';
+
+/**
+ * Masking by provenance against a real PostgreSQL: the catalog is read from the
+ * server, each statement is planned, and what the plan forwards is run on the
+ * server directly; nothing the client would receive (rows, COPY data, errors,
+ * notices) may hold a seeded value.
+ */
+let db: PgServer;
+let catalog: TargetCatalog;
+let client: pg.Client;
+const PASSWORD_ENV = 'HOPSCOPE_PROVENANCE_TEST_PASSWORD';
+const SECRETS = ['alice@example.com', 'bob@example.org', '078-05-1120', '219-09-9999', 'carol@example.net'];
+
+const rules = compileMasking([
+  { name: 'email', column: '*email*' },
+  { name: 'ssn', column: 'public.customers.ssn' },
+], 't');
+const provenance = new Provenance(rules, ['public.trusted_*']);
+
+beforeAll(async () => {
+  await loadSqlParser();
+  db = await startPostgres();
+  client = new pg.Client(db.app);
+  await client.connect();
+  await client.query(`
+    CREATE TABLE customers (id int PRIMARY KEY, name text, email text UNIQUE, ssn text);
+    INSERT INTO customers VALUES (1, 'Alice', 'alice@example.com', '078-05-1120'), (2, 'Bob', 'bob@example.org', '219-09-9999');
+    CREATE TABLE orders (id int, customer_id int, total numeric);
+    INSERT INTO orders VALUES (10, 1, 5), (11, 2, 7);
+    CREATE TABLE events (id int, at date, contact_email text) PARTITION BY RANGE (at);
+    CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    INSERT INTO events VALUES (1, '2024-05-01', 'carol@example.net');
+    CREATE VIEW v_contacts AS SELECT id, upper(email) AS e FROM customers;
+    CREATE VIEW v_over_view AS SELECT e FROM v_contacts;
+    CREATE VIEW v_totals AS SELECT customer_id, sum(total) FROM orders GROUP BY 1;
+    CREATE FUNCTION leak() RETURNS text LANGUAGE sql AS $$ SELECT email FROM customers LIMIT 1 $$;
+    CREATE FUNCTION trusted_total() RETURNS numeric LANGUAGE sql AS $$ SELECT sum(total) FROM orders $$;
+    ANALYZE customers;`);
+  process.env[PASSWORD_ENV] = db.appPassword;
+  catalog = catalogFor({ name: 'prov', type: 'postgres', host: db.host, port: db.port, database: db.appDatabase, user: db.appUser, password: { env: PASSWORD_ENV } });
+  await catalog.refresh();
+}, 120_000);
+afterAll(async () => {
+  await client?.end();
+  await db?.stop();
+});
+
+const session = () => provenance.forSession('agent', 'prov')!;
+
+/** Plans as the session would (refreshing once when asked). */
+async function plan(sql: string, sess = session()): Promise<SqlVerdict> {
+  const parsed = parseSql(sql);
+  if (parsed.error !== undefined) throw new Error(parsed.error);
+  let verdict = sess.plan(parsed, sql, catalog.snapshot, false);
+  if (verdict.action === 'refresh') {
+    await catalog.refresh();
+    verdict = sess.plan(parsed, sql, catalog.snapshot, true);
+  }
+  return verdict;
+}
+
+/** Runs what the plan forwards; everything the server sent back, as one text. */
+async function runForwarded(sql: string, sess = session()): Promise<{ verdict: SqlVerdict; output: string }> {
+  const verdict = await plan(sql, sess);
+  if (verdict.action !== 'allow') return { verdict, output: '' };
+  const notices: string[] = [];
+  const onNotice = (n: pg.NoticeMessage) => { notices.push(n.message ?? ''); };
+  client.on('notice', onNotice);
+  let output: string;
+  try {
+    // node-postgres has no COPY: run the query a `COPY (query) TO STDOUT` would copy.
+    const text = (verdict.forward ?? sql).replace(/^COPY \(([\s\S]*)\) TO STDOUT$/i, '$1');
+    const res = await client.query({ text, rowMode: 'array' });
+    output = JSON.stringify((Array.isArray(res) ? res : [res]).map((r: pg.QueryResult) => r.rows));
+  } catch (err) {
+    const e = err as pg.DatabaseError;
+    output = `ERROR ${e.message} ${e.detail ?? ''} ${e.where ?? ''} ${e.hint ?? ''}`;
+  } finally {
+    client.off('notice', onNotice);
+  }
+  return { verdict, output: `${output} ${notices.join(' ')}` };
+}
+
+const leaked = (text: string) => SECRETS.filter((s) => text.includes(s));
+
+describe('the target catalog', () => {
+  it('reads relations with their columns, partitions, view dependencies and functions; a refresh sees new objects', async () => {
+    const snap = catalog.snapshot!;
+    const customers = snap.relationsByName.get('customers')![0]!;
+    expect(customers.columns.map((c) => c.name)).toEqual(['id', 'name', 'email', 'ssn']);
+    const part = snap.relationsByName.get('events_2024')![0]!;
+    expect(part.parents).toEqual([snap.relationsByName.get('events')![0]!.oid]);
+    const view = snap.relationsByName.get('v_contacts')![0]!;
+    expect(snap.viewDependencies.get(view.oid)!.columns).toContainEqual({ relation: customers.oid, attnum: 3 });
+    expect(snap.functionsByName.get('leak')![0]!.schema).toBe('public');
+    const before = snap.version;
+    await client.query('CREATE TABLE later (x int)');
+    await Promise.all([catalog.refresh(), catalog.refresh(), catalog.refresh()]);
+    expect(catalog.snapshot!.relationsByName.has('later')).toBe(true);
+    expect(catalog.snapshot!.version - before).toBeGreaterThanOrEqual(1);
+    expect(catalog.snapshot!.version - before).toBeLessThanOrEqual(2); // coalesced: one running, one queued
+  });
+
+  it('answers protectedColumn by the OIDs RowDescription carries', async () => {
+    const res = await client.query('SELECT email, ssn, name FROM customers LIMIT 1');
+    const [email, ssn, name] = res.fields;
+    const sess = session();
+    expect(sess.protectedColumn(email!.tableID, email!.columnID, catalog.snapshot)).toBe('email');
+    expect(sess.protectedColumn(ssn!.tableID, ssn!.columnID, catalog.snapshot)).toBe('ssn');
+    expect(sess.protectedColumn(name!.tableID, name!.columnID, catalog.snapshot)).toBeUndefined();
+    const part = await client.query('SELECT contact_email FROM events_2024');
+    expect(sess.protectedColumn(part.fields[0]!.tableID, part.fields[0]!.columnID, catalog.snapshot)).toBe('email');
+  });
+});
+
+describe('what the server runs computes from the mask', () => {
+  const wrappers = [
+    (c: string) => c, (c: string) => `lower(${c})`, (c: string) => `${c}::bytea`, (c: string) => `replace(${c}, '@', ' at ')`,
+    (c: string) => `${c} || 'x'`, (c: string) => `string_agg(${c}, ',')`, (c: string) => `to_jsonb(${c})`, (c: string) => `md5(${c})`,
+    (c: string) => `(SELECT max(${c}) FROM customers)`, (c: string) => `translate(${c}, 'abc', 'xyz')`, (c: string) => `encode(convert_to(${c}, 'UTF8'), 'hex')`,
+  ];
+  const shapes = [
+    (e: string) => `SELECT ${e} AS x FROM customers`,
+    (e: string) => `SELECT ${e} FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY o.id`,
+    (e: string) => `WITH t AS (SELECT * FROM customers) SELECT ${e} FROM t AS customers`,
+    (e: string) => `SELECT * FROM (SELECT ${e} AS x FROM public.customers) s UNION ALL SELECT 'y'`,
+    (e: string) => `SELECT (SELECT ${e} FROM customers WHERE id = o.customer_id) FROM orders o`,
+    (e: string) => `COPY (SELECT ${e} FROM customers) TO STDOUT`,
+  ];
+  const variants = shapes.flatMap((shape) => wrappers.flatMap((w) => ['email', 'ssn'].map((col) => shape(w(col)))));
+
+  it(`${variants.length} generated variants (functions × columns × statement shapes) leak nothing`, async () => {
+    const results: string[] = [];
+    for (const sql of variants) {
+      const { verdict, output } = await runForwarded(sql);
+      expect(verdict.action, sql).toBe('allow');
+      expect(leaked(output), `${sql}\n${output}`).toEqual([]);
+      results.push(output);
+    }
+    expect(results.join(' ')).toContain('[masked:');
+  });
+
+  it.each([
+    'SELECT row_to_json(c) FROM customers c',
+    'SELECT json_agg(c.*) FROM customers AS c',
+    'SELECT to_jsonb(customers) FROM customers',
+    'SELECT c FROM customers c',
+    'SELECT * FROM events',
+    'SELECT * FROM events_2024',
+    'SELECT * FROM ONLY customers',
+    'SELECT x.* FROM customers x(a, b, c, d)',
+    'SELECT email::int FROM customers',
+    "SELECT set_config('application_name', email, false) FROM customers",
+    "SELECT pg_notify('ch', email) FROM customers",
+    'SELECT count(*) FILTER (WHERE email LIKE \'a%\') FROM customers',
+    'TABLE customers',
+    'SELECT * FROM customers FOR UPDATE',
+    'SELECT * FROM orders, LATERAL (SELECT email FROM customers WHERE id = orders.customer_id) l',
+    'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) SELECT email FROM customers WHERE email = \'alice@example.com\'',
+    "SELECT email FROM customers WHERE email = 'alice@example.com'",
+  ])('%s', async (sql) => {
+    const { verdict, output } = await runForwarded(sql);
+    expect(verdict.action).toBe('allow');
+    expect(leaked(output.replace(/'alice@example.com'/g, '')), output).toEqual([]);
+  });
+
+  it('an error that quotes the value quotes the mask', async () => {
+    const { output } = await runForwarded('SELECT email::int FROM customers');
+    expect(output).toMatch(/invalid input syntax for type integer: "\[masked:email\]"/);
+  });
+
+  it('cursors, prepared statements, temp tables and views made through the policy carry masks', async () => {
+    const sess = session();
+    const steps = [
+      'BEGIN', 'DECLARE k CURSOR FOR SELECT email, ssn FROM customers', 'FETCH ALL FROM k', 'COMMIT',
+      'PREPARE p AS SELECT upper(email) FROM customers WHERE id = $1', 'EXECUTE p(1)', 'DEALLOCATE p',
+      'CREATE TEMP TABLE copied AS SELECT * FROM customers', 'SELECT * FROM copied',
+      'SELECT email, ssn INTO TEMP copied2 FROM customers', 'SELECT * FROM copied2',
+      'CREATE TEMP VIEW tv AS SELECT email FROM customers', 'SELECT * FROM tv',
+      'BEGIN', 'CREATE TABLE in_tx AS SELECT * FROM customers', 'SELECT * FROM in_tx', 'ROLLBACK',
+    ];
+    const outputs: string[] = [];
+    for (const sql of steps) {
+      const { verdict, output } = await runForwarded(sql, sess);
+      expect(verdict.action, sql).toBe('allow');
+      outputs.push(output);
+    }
+    expect(leaked(outputs.join(' '))).toEqual([]);
+    expect(outputs.join(' ')).toContain('[masked:ssn]');
+  });
+
+  it('COPY of a protected table runs as COPY of its masked projection (psql \\copy, pg_dump)', async () => {
+    const v = await plan('COPY public.customers (id, name, email, ssn) TO stdout;');
+    expect(v).toEqual({ action: 'allow', forward: `COPY (SELECT "id", "name", '[masked:email]'::text AS "email", '[masked:ssn]'::text AS "ssn" FROM ONLY public.customers) TO stdout;` });
+    const res = await client.query({ text: (v as { forward: string }).forward.replace(/ TO stdout;$/, '').replace(/^COPY \(/, '').replace(/\)$/, ''), rowMode: 'array' });
+    expect(leaked(JSON.stringify(res.rows))).toEqual([]);
+    expect(res.rows).toHaveLength(2);
+  });
+});
+
+describe('what is refused, with the rule named', () => {
+  it.each([
+    ["DELETE FROM customers WHERE email LIKE 'a%' RETURNING id", 'email'],
+    ["UPDATE customers SET name = 'x' WHERE ssn LIKE '078%'", 'ssn'],
+    ['UPDATE customers SET name = email', 'email'],
+    ['INSERT INTO customers VALUES (3, \'c\', \'c@x\', \'1\') RETURNING *', 'email'],
+    ['SELECT * FROM v_contacts', 'email'],
+    ['SELECT * FROM v_over_view', 'email'],
+    ['SELECT leak()', 'masking-provenance'],
+    ['SELECT * FROM pg_stats', 'email'],
+    ["SELECT query_to_xml('select email from customers', true, true, '')", 'masking-provenance'],
+    ["DO $$ BEGIN RAISE NOTICE '%', (SELECT email FROM customers LIMIT 1); END $$", 'masking-provenance'],
+    ['ALTER TABLE customers ALTER COLUMN ssn TYPE int USING ssn::int', 'email'], // the first rule protecting the table
+    ['CREATE TRIGGER t BEFORE INSERT ON customers FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()', 'email'],
+    ['CREATE RULE r AS ON UPDATE TO customers DO ALSO NOTIFY ch', 'email'],
+    ['CREATE POLICY p ON customers USING (true)', 'email'],
+    ['ALTER TABLE customers RENAME TO clients', 'email'],
+    ['SELECT * FROM nope_not_here', 'masking-provenance'],
+  ])('%s', async (sql, rule) => {
+    const verdict = await plan(sql);
+    expect(verdict).toMatchObject({ action: 'block', rule });
+  });
+
+  it('allows what reads no protected value: trusted functions, assignments, unprotected views', async () => {
+    for (const sql of ['SELECT trusted_total()', "UPDATE customers SET email = 'new@example.com' WHERE id = 2", 'SELECT * FROM v_totals']) {
+      const { verdict, output } = await runForwarded(sql);
+      expect(verdict, sql).toEqual({ action: 'allow' });
+      expect(output).not.toMatch(/^ERROR/);
+    }
+    await client.query("UPDATE customers SET email = 'bob@example.org' WHERE id = 2");
+  });
+});

@@ -5,11 +5,13 @@
 // token is one). Each case checks what the client was told, that the target ran
 // nothing (a marker file), and that the gateway's audit recording says why.
 // Password automation (sshpass, Ansible) and host keys are in ssh-automation.test.ts.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '../../common/recording/index.js';
+import { startGateway } from '../../gateway/index.js';
+import { silentLogger } from '../../gateway/log.js';
 import { eventually } from '../helpers/gateway.js';
 import { ssh2Client, ssh2Exec } from '../helpers/sshd.js';
 import {
@@ -199,5 +201,22 @@ describe('revoking an identity refuses every way it logs in, until unrevoked', (
     expect((await adminCall(f, 'DELETE', '/revocations/identity/rv-key', undefined, 'not-the-admin-token')).status).toBe(401);
     expect((await adminCall(f, 'GET', '/revocations', undefined, 'not-the-admin-token')).status).toBe(401);
     expect((await adminCall(f, 'GET', '/revocations')).body).toEqual(expect.arrayContaining([expect.objectContaining({ identity: 'rv-key' })]));
+  });
+});
+
+describe('host key', () => {
+  it('a gateway whose stored host key cannot be read does not start, names the file, and leaves it in place', async () => {
+    const keysDir = join(f.work, 'broken-keys');
+    await mkdir(keysDir, { recursive: true });
+    const path = join(keysDir, 'ssh_host_ed25519_key');
+    // As ssh2's keygen wrote it for a public key starting with 0x00: 31 bytes of public key.
+    const broken = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMgAAAAtz\n'
+      + 'c2gtZWQyNTUxOQAAAB/8wuIozYYsCDjKnYF70mh5LeVx+2hb0hEAayHoucm+AAAA\noBGE0F8RhNBfAAAAC3NzaC1lZDI1NTE5AAAAH/zC4ijNhiwIOMqdgXvSaHkt5XH7\n'
+      + 'aFvSEQBrIei5yb4AAAA/fsfzz5EIUkkTsAIVSisy0/fo8xSWWFyR2Rn6eDVlLt78\nwuIozYYsCDjKnYF70mh5LeVx+2hb0hEAayHoucm+AAAAGWhvcHNjb3BlIGdhdGV3\n'
+      + 'YXkgaG9zdCBrZXkBAgMEBQY=\n-----END OPENSSH PRIVATE KEY-----\n';
+    await writeFile(path, broken, { mode: 0o600 });
+    const config = { ...f.gw.config, keys: { ...f.gw.config.keys, dir: keysDir }, admin: { listen: '127.0.0.1:0' }, listeners: { ssh: '127.0.0.1:0' } };
+    await expect(startGateway(config, { logger: silentLogger })).rejects.toThrow(`the SSH host key ${path} cannot be used: it does not parse`);
+    expect(await readFile(path, 'utf8')).toBe(broken);
   });
 });

@@ -74,7 +74,7 @@ async function runForwarded(sql: string, sess = session()): Promise<{ verdict: S
   const verdict = await plan(sql, sess);
   if (verdict.action !== 'allow') return { verdict, output: '' };
   const notices: string[] = [];
-  const onNotice = (n: pg.NoticeMessage) => { notices.push(n.message ?? ''); };
+  const onNotice = (n: { message?: string }) => { notices.push(n.message ?? ''); };
   client.on('notice', onNotice);
   let output: string;
   try {
@@ -238,5 +238,20 @@ describe('what is refused, with the rule named', () => {
       expect(output).not.toMatch(/^ERROR/);
     }
     await client.query("UPDATE customers SET email = 'bob@example.org' WHERE id = 2");
+  });
+});
+
+describe('what the rewrite cannot reach (the session must mask it)', () => {
+  it('a constraint violation on a protected table is allowed as a write, and its DETAIL quotes the stored row', async () => {
+    await client.query('ALTER TABLE customers ADD CONSTRAINT name_short CHECK (length(name) < 20) NOT VALID');
+    try {
+      const sql = "UPDATE customers SET name = repeat('x', 30) WHERE id = 1";
+      expect(await plan(sql)).toEqual({ action: 'allow' }); // assigning a new value reads nothing
+      const err = await client.query(sql).catch((e: pg.DatabaseError) => e);
+      // PostgreSQL's "Failing row contains (…)": the ErrorResponse's D field must be masked by the session.
+      expect((err as pg.DatabaseError).detail).toContain('alice@example.com');
+    } finally {
+      await client.query('ALTER TABLE customers DROP CONSTRAINT name_short');
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadSqlParser, SqlJudge } from './guardrails.js';
+import { loadSqlParser, SqlGuards } from './guardrails.js';
 import { Masker } from './masking.js';
 import { ibanValid, luhn } from './recognizers.js';
 import { compileGuardrails, compileMasking } from './rules.js';
@@ -19,7 +19,8 @@ describe('rule compilation stops at the first bad rule, naming the file, the rul
   it.each([
     [{ name: 'x', sql: { statements: ['DropTableStmt'] }, action: 'block' }, /guardrail x: unknown statement type DropTableStmt/],
     [{ name: 'y', ssh: { pattern: '[' }, action: 'block' }, /guardrail y: invalid regular expression/],
-    [{ name: 'z', sql: { statements: ['SelectStmt'], withoutWhere: true }, action: 'review' }, /withoutWhere applies to DeleteStmt and UpdateStmt only/],
+    [{ name: 'z', sql: { statements: ['SelectStmt'], withoutWhere: true }, action: 'review' }, /withoutWhere applies to DeleteStmt, UpdateStmt and MergeStmt only/],
+    [{ name: 'o', sql: { operations: ['drop-colum'] }, action: 'block' }, /guardrail o: unknown operation drop-colum \(known: drop, drop-column,/],
     [{ name: 'w', sql: { statements: ['DropStmt'] }, action: 'maybe' }, /guardrails rule w: action/],
     [{ name: 'v', action: 'block' }, /guardrail v: give an sql or an ssh matcher/],
   ])('guardrail %j', (rule, message) => {
@@ -50,6 +51,17 @@ describe('recognizers', () => {
     expect(text).not.toMatch(/bob@example|078-05-1120|AKIAIOSFODNN7EXAMPLE|MIIEv/);
   });
 
+  it('reads column rules as [schema.]table.column globs; only bare ones mask by result column name', () => {
+    const [bare, table, full] = compileMasking([
+      { name: 'e', column: '*email*' }, { name: 's', column: 'cust?mers.ssn' }, { name: 'c', column: 'Sales.*.card' },
+    ], 't');
+    expect([bare!.source!.table, bare!.source!.schema]).toEqual([undefined, undefined]);
+    expect(table!.source!.table!.test('CUSTOMERS')).toBe(true);
+    expect(full!.source!.schema!.test('sales')).toBe(true);
+    expect(new Masker([bare!, table!, full!]).forSession('a', 'db').columnRules(['Email', 'ssn', 'card'])).toEqual(['e', undefined, undefined]);
+    expect(() => compileMasking([{ name: 'x', column: 'a.b.c.d' }], 'gw.yml')).toThrow(/masking rule x: column must be \[schema.\]table.column/);
+  });
+
   it('scopes rules to identities and targets', () => {
     const masker = new Masker(compileMasking([{ name: 'e', column: 'email', identities: ['contractor'] }], 't'));
     expect(masker.forSession('contractor', 'db').columnRules(['id', 'EMAIL'])).toEqual([undefined, 'e']);
@@ -59,12 +71,12 @@ describe('recognizers', () => {
 
 describe('SQL guardrails on the real parser', () => {
   beforeAll(() => loadSqlParser());
-  const judge = new SqlJudge(compileGuardrails([
+  const guards = new SqlGuards(compileGuardrails([
     { name: 'allow-audit-drop', sql: { statements: ['DropStmt'], tables: ['audit.*'] }, action: 'allow' },
     { name: 'no-drop', sql: { statements: ['DropStmt'] }, action: 'block' },
     { name: 'unbounded', sql: { statements: ['DeleteStmt', 'UpdateStmt'], withoutWhere: true }, action: 'review' },
     { name: 'secrets', sql: { tables: ['vault.*'] }, action: 'block' },
-  ], 't'));
+  ], 't'), { trustedFunctions: [] });
 
   it.each([
     ['SELECT 1', 'allow'],
@@ -77,16 +89,14 @@ describe('SQL guardrails on the real parser', () => {
     ['WITH x AS (SELECT * FROM vault.keys) SELECT 1', 'block'],
     ["SELECT 'DROP TABLE t'", 'allow'], // a string literal is not a statement
   ])('%s → %s', (sql, action) => {
-    expect(judge.judge(ctx, sql).action).toBe(action);
+    expect(guards.judgeText(ctx, sql).action).toBe(action);
   });
 
   it('refuses what does not parse, with the parser message', () => {
-    expect(judge.judge(ctx, 'DELET FROM t')).toEqual({ action: 'block', rule: 'sql-parse', reason: 'the SQL does not parse: syntax error at or near "DELET"' });
+    expect(guards.judgeText(ctx, 'DELET FROM t')).toEqual({ action: 'block', rule: 'sql-parse', reason: 'the SQL does not parse: syntax error at or near "DELET"' });
   });
 
-  it('refuses COPY TO STDOUT only when column masking applies', () => {
-    expect(judge.judge(ctx, 'COPY t TO STDOUT', true)).toMatchObject({ action: 'block', rule: 'masking-copy-out' });
-    expect(judge.judge(ctx, 'COPY t TO STDOUT', false).action).toBe('allow');
-    expect(judge.judge(ctx, 'COPY t FROM STDIN', true).action).toBe('allow');
+  it('lets COPY TO STDOUT through (masking by provenance rewrites it)', () => {
+    expect(guards.judgeText(ctx, 'COPY t TO STDOUT').action).toBe('allow');
   });
 });

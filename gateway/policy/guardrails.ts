@@ -144,10 +144,3 @@ function walk(node: unknown, facts: StatementFacts): void {
   }
   for (const value of Object.values(obj)) walk(value, facts);
 }
-
-/** Guardrails over SSH exec commands and typed shell lines: first matching rule wins. */
-export function judgeCommand(rules: CompiledGuardrail[], ctx: PolicyContext, command: string): Verdict {
-  const rule = rules.find((r) => r.ssh && inScope(r, ctx.identity, ctx.target) && r.ssh.test(command));
-  if (!rule || rule.action === 'allow') return { action: 'allow' };
-  return { action: rule.action, rule: rule.name, reason: `command matches ${rule.ssh}` };
-}

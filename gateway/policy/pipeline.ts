@@ -2,10 +2,11 @@ import type { Clock } from '../../common/clock.js';
 import { parseDuration } from '../../common/tokens/index.js';
 import type { LoadedConfig } from '../config.js';
 import { ApprovalBroker } from './approvals.js';
-import { judgeCommand, loadSqlParser, SqlJudge } from './guardrails.js';
+import { loadSqlParser, SqlJudge } from './guardrails.js';
 import { Masker } from './masking.js';
 import { Provenance } from './provenance/index.js';
 import { compileGuardrails, compileMasking } from './rules.js';
+import { loadShellParser, ShellJudge } from './shell/index.js';
 import { SqlSession } from './sql-policy.js';
 import type { PolicyPipeline } from './types.js';
 
@@ -22,6 +23,9 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
   const columnRules = masking.some((r) => r.column);
   if (sql.hasRules || columnRules) await loadSqlParser();
   const masker = new Masker(masking);
+  // SSH guardrails judge on the bash grammar (WebAssembly): loaded only when a rule or a shell default needs it.
+  const shell = new ShellJudge(guardrails, config.shell);
+  if (shell.needsParser) await loadShellParser();
   const provenance = new Provenance(masking, config.sql.trustedFunctions);
   const approvals = new ApprovalBroker(parseDuration(config.approvals.timeout) * 1000, clock);
   return {
@@ -38,7 +42,7 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
         provenance.forSession(ctx.identity, ctx.target)),
       // Masking by provenance reads the target's catalog whenever a column rule is in scope.
       needsCatalog: (ctx) => masker.hasColumnRules(ctx.identity, ctx.target),
-      judgeCommand: (ctx, command) => judgeCommand(guardrails, ctx, command),
+      judgeCommand: (ctx, command, opts) => shell.judge(ctx, command, opts),
       maskText: (text) => masker.maskText(text),
       masksText: masking.some((r) => r.pattern),
       maskerFor: (ctx) => masker.forSession(ctx.identity, ctx.target),

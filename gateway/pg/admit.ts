@@ -62,14 +62,15 @@ export class Admitter {
       case 'bind': {
         const portal = nameKeyAt(msg.raw, 5);
         const statement = nameKeyAt(msg.raw, portal.next);
-        this.extended.bound(portal.key, msg.portal, statement.key, msg.statement, renderParams(msg, d.encoding));
+        this.extended.bound(portal.key, d.encoding.decodeLossy(portal.bytes), statement.key, d.encoding.decodeLossy(statement.bytes), renderParams(msg, d.encoding));
         this.send(msg.raw, 'bind');
         return undefined;
       }
       case 'describe': {
         this.outbox.push(msg.raw);
         if (msg.kind === 'P' && d.masking) {
-          const portal = this.extended.portal(nameKeyAt(msg.raw, 6).key, msg.objectName);
+          const name = nameKeyAt(msg.raw, 6);
+          const portal = this.extended.portal(name.key, d.encoding.decodeLossy(name.bytes));
           portal.described = true;
           d.responses.expectDescribe(portal, false);
         } else {
@@ -108,7 +109,7 @@ export class Admitter {
     const d = this.d;
     const verdict = msg.undecodable
       ? { action: 'block' as const, rule: 'client-encoding', reason: `the statement's bytes are not valid ${d.encoding.name}, the encoding the server reads them in` }
-      : d.policy.judge(msg.sql, msg.name === 'parse' ? { refreshed, prepareAs: msg.statement } : { refreshed });
+      : d.policy.judge(msg.sql, msg.name === 'parse' ? { refreshed, prepareAs: d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes) } : { refreshed });
     if (verdict.action === 'refresh') return { refresh: msg };
     let decided: { action: 'allow' } | Refusal = verdict;
     let raw = msg.raw;
@@ -132,11 +133,12 @@ export class Admitter {
       return undefined;
     }
     const key = nameKeyAt(msg.raw, 5);
+    const name = d.encoding.decodeLossy(key.bytes);
     const seq = d.writer.appendJson(EventType.PgParse,
-      `{"statement":${jsonString(msg.statement)},"sql":${jsonString(msg.sql)}${extra},"verdict":"${decided.action}"}`);
+      `{"statement":${jsonString(name)},"sql":${jsonString(msg.sql)}${extra},"verdict":"${decided.action}"}`);
     this.extended.forgetStatement(key.key);
     if (decided.action === 'allow') {
-      this.extended.parsed(key.key, { name: msg.statement, sql: msg.sql, forwarded: forward, parseSeq: seq });
+      this.extended.parsed(key.key, { name, sql: msg.sql, forwarded: forward, parseSeq: seq });
       this.send(raw, 'parse');
     } else if (decided.action === 'block') {
       this.refuse(seq, decided, key.bytes);
@@ -148,17 +150,18 @@ export class Admitter {
 
   private execute(msg: Extract<Admissible, { name: 'execute' }>): Outcome {
     const d = this.d;
-    const portal = this.extended.portal(nameKeyAt(msg.raw, 5).key, msg.portal);
+    const name = nameKeyAt(msg.raw, 5);
+    const portal = this.extended.portal(name.key, d.encoding.decodeLossy(name.bytes));
     if (d.masking && !portal.described) {
       // The client did not describe this portal: the gateway asks, so its rows are masked by
       // their own columns, and keeps the answer from the client, which did not ask.
-      this.outbox.push(describePortal(nameKeyAt(msg.raw, 5).bytes));
+      this.outbox.push(describePortal(name.bytes));
       d.responses.expectDescribe(portal, true);
       portal.described = true;
     }
     const st = portal.statement;
     const data: Record<string, unknown> = {
-      sql: st?.sql ?? null, statement: portal.statementName, parse: st?.parseSeq ?? null, portal: msg.portal, params: portal.params,
+      sql: st?.sql ?? null, statement: portal.statementName, parse: st?.parseSeq ?? null, portal: portal.name, params: portal.params,
     };
     if (st?.forwarded !== undefined) data.forwarded = st.forwarded;
     if (msg.maxRows > 0) data.maxRows = msg.maxRows;
@@ -175,7 +178,7 @@ export class Admitter {
   approved(held: Held): void {
     const { msg } = held;
     if (msg.name === 'parse') {
-      this.extended.parsed(nameKeyAt(msg.raw, 5).key, { name: msg.statement, sql: msg.sql, forwarded: held.forward, parseSeq: held.seq });
+      this.extended.parsed(nameKeyAt(msg.raw, 5).key, { name: this.d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes), sql: msg.sql, forwarded: held.forward, parseSeq: held.seq });
       this.send(held.raw, 'parse');
     } else {
       this.send(held.raw, 'query', held.seq);

@@ -2,7 +2,7 @@ import type { Clock } from '../../common/clock.js';
 import { parseDuration } from '../../common/tokens/index.js';
 import type { LoadedConfig } from '../config.js';
 import { ApprovalBroker } from './approvals.js';
-import { loadSqlParser, SqlJudge } from './guardrails.js';
+import { loadSqlParser, SqlGuards } from './guardrails.js';
 import { Masker } from './masking.js';
 import { Provenance } from './provenance/index.js';
 import { compileGuardrails, compileMasking } from './rules.js';
@@ -19,9 +19,9 @@ export interface Policies {
 export async function createPolicies(config: LoadedConfig, clock: Clock): Promise<Policies> {
   const masking = compileMasking(config.masking, config.source);
   const guardrails = compileGuardrails(config.guardrails, config.source);
-  const sql = new SqlJudge(guardrails);
-  const columnRules = masking.some((r) => r.column);
-  if (sql.hasRules || columnRules) await loadSqlParser();
+  const sql = new SqlGuards(guardrails, config.sql);
+  // Every PostgreSQL session is judged (the built-in client-encoding rule holds with no rules at all).
+  await loadSqlParser();
   const masker = new Masker(masking);
   // SSH guardrails judge on the bash grammar (WebAssembly): loaded only when a rule or a shell default needs it.
   const shell = new ShellJudge(guardrails, config.shell);
@@ -31,17 +31,15 @@ export async function createPolicies(config: LoadedConfig, clock: Clock): Promis
   return {
     approvals,
     pipeline: {
-      judgeSql: (ctx, text) => {
-        const columnMasking = masker.hasColumnRules(ctx.identity, ctx.target);
-        return sql.needed(columnMasking) ? sql.judge(ctx, text, columnMasking) : { action: 'allow' };
-      },
-      // Interim wiring: the pg-guardrails work package replaces the guard with one
-      // that keeps session state; the pg-provenance one adds masking by provenance.
+      // Stateless and without a catalog (EXECUTE of a name → the dynamic default); sessions use sqlSession.
+      judgeSql: (ctx, text) => sql.judgeText(ctx, text),
+      // The guard always exists: its built-in rules (client-encoding, standard-conforming-strings) hold with no SQL rules.
       sqlSession: (ctx, catalog) => new SqlSession(ctx, catalog,
-        sql.hasRules ? { judge: (_parsed, text) => sql.judge(ctx, text, false) } : undefined,
+        sql.forSession(ctx),
         provenance.forSession(ctx.identity, ctx.target)),
       // Masking by provenance reads the target's catalog whenever a column rule is in scope.
-      needsCatalog: (ctx) => masker.hasColumnRules(ctx.identity, ctx.target),
+      // Guardrails read it to tell user-defined functions from built-ins when unseen SQL is not allowed.
+      needsCatalog: (ctx) => masker.hasColumnRules(ctx.identity, ctx.target) || sql.needsCatalog(ctx),
       judgeCommand: (ctx, command, opts) => shell.judge(ctx, command, opts),
       maskText: (text) => masker.maskText(text),
       masksText: masking.some((r) => r.pattern),

@@ -1,5 +1,6 @@
 /**
- * Statement node names of the PostgreSQL 17 parser (libpg-query), from @pgsql/types.
+ * Statement node names of the PostgreSQL 18 parser (libpg-query 18), from @pgsql/types 18
+ * (every `*Stmt` interface but RawStmt).
  * A guardrail naming anything else is a configuration error.
  */
 export const STATEMENT_TYPES: ReadonlySet<string> = new Set([

@@ -24,7 +24,7 @@ for (const [gwVariant, columns] of GATEWAYS) {
       const app = `c1g-${gwVariant}-${mode}-${format}`;
       const results = await runMatrix(h, gw, app, mode, format, list);
       for (const r of results) h.summary.add(r);
-      const failed = results.filter((r) => !r.passed);
+      const failed = results.filter((r) => !r.passed && !r.beyond);
       expect(failed.slice(0, 8).map((r) => `${r.name}: ${[...r.leaks, ...r.problems].join(' | ')}`), `${failed.length} of ${results.length} variants failed`).toEqual([]);
     }, 120_000);
   }

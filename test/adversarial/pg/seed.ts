@@ -53,7 +53,7 @@ CREATE TABLE scratch (t text);
 export const NAMES = CUSTOMERS.map((c) => c.name);
 
 /** A form of one secret that would tell it: a literal text (case-insensitive unless cased) or a regex. */
-interface Form { label: string; text?: string; cased?: boolean; re?: RegExp }
+interface Form { label: string; text?: string; cased?: boolean; bytes?: boolean; re?: RegExp }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const hex = (s: string) => Buffer.from(s).toString('hex');
@@ -86,6 +86,10 @@ function formsOf(kind: string, value: string): Form[] {
     forms.push({ label: 'digits', text: digits }, { label: 'digits-reversed', text: [...digits].reverse().join('') });
     // Digits with separators between them ("4539 1488 …", "4-8-7…", one per column). Not letters:
     // hex hashes and base64 signatures in a recording would match by chance.
+    // A binary-format int8 of the digits (replace(ssn, '-', '')::bigint in binary results).
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(BigInt(digits));
+    forms.push({ label: 'int8-binary', text: int8.toString('latin1'), bytes: true });
     forms.push({ label: 'digits-separated', re: new RegExp([...digits].join('[^0-9A-Za-z]{0,6}')) });
   } else {
     forms.push({ label: 'local-part', text: value.split('@')[0]! });
@@ -113,6 +117,7 @@ export function findLeaks(haystack: string | Buffer, where: string): Leak[] {
     for (const f of s.forms) {
       let at = -1;
       if (f.re) at = text.search(f.re);
+      else if (f.bytes) at = text.indexOf(f.text!);
       else if (f.cased) at = unwrapped.indexOf(f.text!);
       else at = lower.indexOf(f.text!.toLowerCase());
       if (at >= 0) {

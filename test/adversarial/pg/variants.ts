@@ -19,17 +19,20 @@ export const EXPRESSIONS = [
   "encode(convert_to({c}, 'UTF8'), 'base64')", "translate({c}, '-', '')", 'ARRAY[{c}]', 'jsonb_build_array({c})',
 ];
 
-const COLUMN_REFS: Record<string, string[]> = { email: ['email', 'c.email', '"c"."email"'], ssn: ['ssn', 'c.ssn', 'c."ssn"'], card: ['card', 'c.card', '"card"'] };
+const COLUMN_REFS: Record<string, string[]> = {
+  email: ['email', 'c.email', '"c"."email"'], ssn: ['ssn', 'c.ssn', 'c."ssn"'], card: ['card', 'c.card', '"card"'], notes: ['notes', 'c.notes', '"notes"'],
+};
 
-export interface Variant { n: number; sql: string; label: string }
+export interface Variant { n: number; sql: string; label: string; beyond?: string }
 
-export function variants(columns: string[]): Variant[] {
+/** `beyond`: for an expression outside what the defence claims, why (reported, not failing). */
+export function variants(columns: string[], expressions = EXPRESSIONS, aliases = ALIASES, beyond: (expr: string) => string | undefined = () => undefined): Variant[] {
   const out: Variant[] = [];
-  columns.forEach((col) => EXPRESSIONS.forEach((expr, e) => ALIASES.forEach((alias) => {
+  columns.forEach((col) => expressions.forEach((expr, e) => aliases.forEach((alias) => {
     const ref = COLUMN_REFS[col]![(e + out.length) % 3]!;
     const select = expr.replaceAll('{c}', ref).replaceAll('{col}', col);
     const n = out.length;
-    out.push({ n, sql: `SELECT ${select}${alias} FROM customers c ORDER BY c.id /*v${n}*/`, label: `${select}${alias}` });
+    out.push({ n, sql: `SELECT ${select}${alias} FROM customers c ORDER BY c.id /*v${n}*/`, label: `${select}${alias}`, beyond: beyond(expr) });
   })));
   return out;
 }
@@ -90,7 +93,7 @@ export async function runMatrix(h: Harness, gw: TestGateway, appName: string, mo
     const leaks = [...findLeaks(raw(answer), 'client').map((l) => `${l.kind} as ${l.form} to the client: …${l.context}…`), ...(recLeaks.get(v.n) ?? [])];
     const missing = answer.length ? [] : ['no answer (the connection ended before this statement)'];
     return {
-      id: `${appName}/v${v.n}`, name: `${mode} ${fmt}: ${v.label}`, kind: 'variant', passed: !leaks.length && !missing.length && !problems.length,
+      id: `${appName}/v${v.n}`, name: `${mode} ${fmt}: ${v.label}`, kind: 'variant', beyond: v.beyond, passed: !leaks.length && !missing.length && !problems.length,
       leaks: leaks.slice(0, 2), ran: [], problems: [...missing, ...problems],
     } satisfies CaseResult;
   });

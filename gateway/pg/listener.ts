@@ -19,6 +19,9 @@ export interface PgListenerDeps extends AdmissionDeps {
   policy: PolicyPipeline;
 }
 
+/** The startup-packet length a Terminate message ('X', 0, 0, 0, 4) reads as. */
+const TERMINATE_AS_STARTUP_LENGTH = 0x58000000;
+
 /** How long a client may take from connecting to sending its password. */
 const STARTUP_TIMEOUT_MS = 30_000;
 
@@ -88,11 +91,12 @@ class PgStartup {
         case 'authResponse':
           return void this.onPassword(readPassword(msg.body));
         case 'error':
-          // PostgreSQL closes a connection whose first packet has an impossible length
-          // without a word (it only logs it): node-postgres sends Terminate before its
-          // StartupMessage on connect(); end(), and expects exactly that.
+          // A Terminate ('X', length 4) where the first startup packet should be reads as a
+          // length of 0x58000000: node-postgres sends it on connect(); end(), and PostgreSQL
+          // closes such a connection without a word (it only logs it). So does the gateway;
+          // other garbage still gets an ErrorResponse, which helps a human who typed the wrong port.
           return this.refuse('PROTOCOL_VIOLATION', '08P01', `protocol violation: ${msg.message}`,
-            !this.startup && msg.message.startsWith('invalid length of startup packet'));
+            !this.startup && msg.length === TERMINATE_AS_STARTUP_LENGTH);
         default:
           return this.refuse('PROTOCOL_VIOLATION', '08P01', `unexpected ${msg.name} message during startup`);
       }

@@ -150,6 +150,10 @@ describe('the Gateway view with a local gateway', () => {
     await page.getByTestId('live-session-row').filter({ hasText: liveSession }).getByRole('button', { name: 'revoke identity' }).click();
     expect((await cut).message).toMatch(/revoked \(identity agent\)/);
     await expect.poll(() => page.getByTestId('live-session-row').count(), { timeout: 20_000 }).toBe(0);
+    // The local gateway's card lists the revocation (from keys.dir) with the command that lifts it.
+    const revocation = page.getByTestId('revocation-row').filter({ hasText: 'agent' });
+    await expect.poll(() => revocation.count(), { timeout: 20_000 }).toBe(1);
+    expect(await revocation.getByTestId('unrevoke-command').innerText()).toMatch(/^hopscope token unrevoke --identity agent --config '.+gateway\.yml'$/);
     await expect(client!.query('SELECT 1')).rejects.toThrow();
     client = undefined;
   });

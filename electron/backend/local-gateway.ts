@@ -173,24 +173,6 @@ export class LocalGateway {
     return { url: r.adminUrl, token: this.approverToken.token };
   }
 
-  /**
-   * Lifts a revocation on the running gateway (admin API: it also rewrites keys.dir/revocations.json and
-   * records who did it). TODO: a workbench channel (electron/contract.ts, backend.ts, WorkbenchApi) to reach it.
-   */
-  async unrevoke(ref: LocalGatewayRef, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
-    const admin = this.remote(ref, 'admin');
-    const path = `/revocations/${by === 'identity' ? 'identity' : 'token'}/${encodeURIComponent(value)}`;
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, admin.url), { method: 'DELETE', headers: { authorization: `Bearer ${admin.token}` }, signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      throw new ApiError('GATEWAY_UNREACHABLE', `cannot reach the gateway at ${admin.url}: ${(err as Error).message}`);
-    }
-    const answer = (await res.json().catch(() => ({}))) as { error?: string };
-    if (!res.ok) throw new ApiError('GATEWAY_ERROR', `the gateway answered ${res.status}${answer.error ? `: ${answer.error}` : ''}`);
-    return { ok: true };
-  }
-
   /** The recordings folder of the last gateway run, and its signing key to trust on import. */
   recordings(): { dir: string; trusted: TrustedKeys } {
     const r = this.run;

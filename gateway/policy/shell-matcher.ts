@@ -61,7 +61,7 @@ export function compileShellMatcher(ssh: z.infer<typeof ShellMatcherSchema>, whe
     }
   }
   return {
-    pattern: ssh.pattern === undefined ? undefined : regex(ssh.pattern, '', `${where}: ssh.pattern`),
+    pattern: ssh.pattern === undefined ? undefined : regex(ssh.pattern, '', where),
     programs: ssh.programs === undefined ? undefined : names(ssh.programs, 'programs', where),
     args: ssh.args?.map((a) => regex(a, '', `${where}: ssh.args`)),
     pipeTo,

@@ -23,7 +23,7 @@ describe('the ssh matcher schema', () => {
     [{ programs: 'curl' }, /guardrail r: ssh.programs: curl is not a group/],
     [{ pipeTo: ['grep'] }, /guardrail r: ssh.pipeTo: grep is not an interpreter/],
     [{ args: ['-rf'] }, /guardrail r: ssh.args narrows programs/],
-    [{ pattern: '(' }, /guardrail r: ssh.pattern: invalid regular expression/],
+    [{ pattern: '(' }, /guardrail r: invalid regular expression/],
     [{ runsUpload: false }, /guardrails rule r: ssh.runsUpload/],
   ])('%j is refused', (ssh, message) => {
     expect(() => compileGuardrails([{ name: 'r', ssh, action: 'block' }], 'test.yml')).toThrow(message);

@@ -4,7 +4,9 @@
 // unrevoke, including tokens issued after the revocation (the key login's stand-in
 // token is one). Each case checks what the client was told, that the target ran
 // nothing (a marker file), and that the gateway's audit recording says why.
-// Password automation (sshpass, Ansible) and host keys are in ssh-automation.test.ts.
+// Also: a gateway with an unreadable stored host key does not start. Password
+// automation (sshpass, Ansible) is in ssh-automation.test.ts; generated host keys
+// are read back in gateway/ssh/hostkey.test.ts.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientChannel } from 'ssh2';

@@ -72,6 +72,14 @@ describe('dynamic SQL the gateway cannot see gets the dynamic default', () => {
     expect(judge(guard, sql)).toEqual({ action: 'allow' });
   });
 
+  it('a trigger may run a function created earlier in the session (judged there), not one it did not see created', () => {
+    const guard = guardsOf().forSession(ctx);
+    const trigger = 'CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION stamp()';
+    expect(judge(guard, trigger)).toMatchObject({ action: 'review', rule: 'sql-dynamic' });
+    expect(judge(guard, 'CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.at := now(); RETURN NEW; END$$')).toEqual({ action: 'allow' });
+    expect(judge(guard, trigger)).toEqual({ action: 'allow' });
+  });
+
   it('asks for a catalog refresh for a name it does not know, then treats it as user-defined', () => {
     const guard = guardsOf().forSession(ctx);
     expect(judge(guard, 'SELECT brand_new(1)', { refreshed: false })).toEqual({ action: 'refresh' });
@@ -180,10 +188,19 @@ describe('built-in: the client encoding and string syntax cannot change under th
     ["SELECT 1; SET client_encoding = 'SJIS'; SELECT 2", 'client-encoding'], ["PREPARE p AS SELECT set_config('client_encoding', 'SJIS', false)", 'client-encoding'],
     ['SET standard_conforming_strings = off', 'standard-conforming-strings'], ["SELECT set_config('standard_conforming_strings', 'off', false)", 'standard-conforming-strings'],
     ['RESET standard_conforming_strings', 'standard-conforming-strings'],
+    [`SET U&"client\\005fencoding" TO 'SJIS'`, 'client-encoding'], ["DO E'BEGIN SET client\\u005fencoding = ''SJIS''; END'", 'client-encoding'],
+    [`SELECT U&"set\\005fconfig"('client_encoding', 'SJIS', false)`, 'client-encoding'], ['set NaMeS \'SJIS\'', 'client-encoding'],
   ];
   it.each(refused)('%s → %s, with no rules configured', (sql, rule) => {
     expect(judge(guardsOf([]).forSession(ctx), sql)).toMatchObject({ action: 'block', rule });
     expect(guardsOf([]).judgeText(ctx, sql)).toMatchObject({ action: 'block', rule });
+    expect(guardsOf([]).forSession(ctx).quiet(sql)).toBe(false); // the parse-free shortcut never skips one
+  });
+
+  it('skips the parse only with no rule in scope and unseen SQL allowed', () => {
+    expect(guardsOf([]).forSession(ctx).quiet('SELECT abalance FROM pgbench_accounts WHERE aid = 1')).toBe(true);
+    expect(guardsOf().forSession(ctx).quiet('SELECT 1')).toBe(false);
+    expect(guardsOf([], { dynamic: 'review', trustedFunctions: [] }).forSession(ctx).quiet('SELECT 1')).toBe(false);
   });
 
   it.each(["SET application_name = 'x'", 'SHOW client_encoding', "SELECT current_setting('client_encoding')", 'SET standard_conforming_strings = on',

@@ -3,9 +3,9 @@ import { EventType } from '../../common/recording/index.js';
 import type { Verdict } from '../policy/types.js';
 import type { ChannelContext } from './context.js';
 import { InputRelay } from './input.js';
-import { LineEditor } from './line-editor.js';
 import { OutputMasker } from './masking.js';
 import { SftpTracker } from './sftp.js';
+import { ShellInput } from './shell-input.js';
 
 const SECRET_NAME = /TOKEN|SECRET|PASS|KEY|CREDENTIAL/i;
 /** Exit status of an exec the gateway refused (blocked, or denied on review): "command cannot execute". */
@@ -197,8 +197,10 @@ export class SessionChannel {
       this.close();
     });
     up.on('drain', () => down.resume());
-    const editor = this.kind === 'shell' && this.pty ? new LineEditor() : undefined;
-    const input = new InputRelay(this.id, this.ctx, down, up, editor, sftp, (v, line, tell) => this.decide(v, line, tell));
+    // Every pty: an exec'd program may be an interactive shell (ssh -t host bash).
+    const shell = this.pty && this.kind !== 'subsystem' ? new ShellInput() : undefined;
+    if (shell) up.on('data', (chunk: Buffer) => shell.output(chunk));
+    const input = new InputRelay(this.id, this.ctx, down, up, shell, sftp, (v, line, tell) => this.decide(v, line, tell));
     down.on('data', (chunk: Buffer) => {
       if (this.pty) stdout.typed(chunk);
       input.push(chunk);

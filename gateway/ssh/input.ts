@@ -5,22 +5,30 @@ import type { Verdict } from '../policy/types.js';
 import { recordBytes } from './bytes.js';
 import type { ChannelContext } from './context.js';
 import { COALESCE_BYTES } from './data.js';
-import type { LineEditor } from './line-editor.js';
 import type { SftpTracker } from './sftp.js';
+import type { ShellInput, ShellStep } from './shell-input.js';
 
 type Decide = (verdict: Verdict, operation: string, tell: (text: string) => void) => Promise<boolean>;
 
-/** Sent to the target's shell in place of a refused Enter: end of line, then kill the line (readline and the tty alike). */
-const KILL_LINE = Buffer.from('\x05\x15');
+/**
+ * Sent to the target's shell in place of the key that would run a refused
+ * command: C-g cancels a key prefix already forwarded (ESC, C-x), C-e C-u kill
+ * the line (readline and a tty in canonical mode alike). A command of several
+ * lines is abandoned with C-c as well, since bash holds its earlier lines.
+ */
+const KILL_LINE = Buffer.from('\x07\x05\x15');
+const KILL_COMMAND = Buffer.from('\x07\x05\x15\x03');
 
 /**
  * Client → target bytes of one channel, recorded before they are forwarded.
  * Exec stdin (and a shell's without a pty) is gathered for one turn of the
  * event loop (up to COALESCE_BYTES), recorded as one event, written, then
- * forwarded; sftp streams straight through (with backpressure); a shell with
- * a pty is cut at each Enter, and the line the person typed is judged before
- * the Enter reaches the target — a blocked line is killed, a line under review
- * waits (and the client's input with it) until an approver decides.
+ * forwarded; sftp streams straight through (with backpressure); input on a
+ * pty is cut at each key that makes bash run a command (see ShellInput), and
+ * that command is judged before the key reaches the target — a blocked one is
+ * killed, one under review waits (and the client's input with it) until an
+ * approver decides. A command the gateway could not reconstruct for sure is
+ * judged as uncertain (the `shell.uncertain` default) and recorded so.
  */
 export class InputRelay {
   private readonly decoder = new StringDecoder('utf8');
@@ -35,7 +43,7 @@ export class InputRelay {
     private readonly ctx: ChannelContext,
     private readonly down: ssh2.ServerChannel,
     private readonly up: ssh2.ClientChannel,
-    private readonly editor: LineEditor | undefined,
+    private readonly shell: ShellInput | undefined,
     private readonly sftp: SftpTracker | undefined,
     private readonly decide: Decide,
   ) {}
@@ -43,8 +51,8 @@ export class InputRelay {
   push(chunk: Buffer): void {
     if (!this.ctx.live) return;
     this.ctx.metrics.bytesTotal.inc({ direction: 'client_to_target' }, chunk.length);
-    const editor = this.editor;
-    if (!editor) {
+    const shell = this.shell;
+    if (!shell) {
       if (this.sftp) {
         this.sftp.fromClient.push(chunk);
         return this.forward(chunk);
@@ -59,7 +67,7 @@ export class InputRelay {
     this.busy++;
     this.down.pause();
     this.queue = this.queue
-      .then(() => this.typed(chunk, editor))
+      .then(() => this.typed(chunk, shell))
       .then(() => {
         if (--this.busy === 0 && this.ctx.live) this.down.resume();
       }, () => undefined); // the session has failed closed
@@ -93,28 +101,52 @@ export class InputRelay {
     }
   }
 
-  /** Splits at every CR/LF byte (never inside a UTF-8 sequence) so each Enter is judged before it is forwarded. */
-  private async typed(chunk: Buffer, editor: LineEditor): Promise<void> {
+  /** Cuts the chunk after each key that runs a command, judging the command before that key is forwarded. */
+  private async typed(chunk: Buffer, shell: ShellInput): Promise<void> {
+    const steps: { step: ShellStep; end: number }[] = [];
+    shell.feed(chunk, (step, end) => steps.push({ step, end }));
     let start = 0;
-    for (let i = 0; i <= chunk.length; i++) {
-      if (i < chunk.length && chunk[i] !== 0x0d && chunk[i] !== 0x0a) continue;
-      const segment = chunk.subarray(start, Math.min(i + 1, chunk.length));
-      start = i + 1;
-      if (segment.length === 0) continue;
-      let line: { line: string; uncertain: boolean } | undefined;
-      editor.feed(this.decoder.write(segment), (typed) => (line = typed));
+    for (const { step, end } of steps) {
+      const segment = chunk.subarray(start, end);
+      start = end;
       await this.ctx.record(EventType.SshInput, { channel: this.channel, ...recordBytes(segment) });
-      if (!line) {
-        this.forward(segment);
-        continue;
-      }
-      const { line: text, uncertain } = line;
-      const verdict = text.trim() ? this.ctx.policy.judgeCommand(this.ctx.policyContext, text) : { action: 'allow' as const };
-      await this.ctx.record(EventType.SshLine, { channel: this.channel, line: text, uncertain, action: verdict.action,
-        ...(verdict.action === 'allow' ? {} : { rule: verdict.rule, reason: verdict.reason }) });
-      if (text.trim()) this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
-      const allowed = await this.decide(verdict, text, (message) => this.down.write(`\r\nhopscope: ${message}\r\n`));
-      this.forward(allowed ? segment : Buffer.concat([segment.subarray(0, -1), KILL_LINE]));
+      const refusal = step.kind === 'partial' || step.lines > 1 ? KILL_COMMAND : KILL_LINE;
+      const allowed = await this.judge(step);
+      if (!allowed && refusal === KILL_COMMAND) shell.interruptSent();
+      this.forward(allowed ? segment : Buffer.concat([segment.subarray(0, -1), refusal]));
     }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      await this.ctx.record(EventType.SshInput, { channel: this.channel, ...recordBytes(rest) });
+      this.forward(rest);
+    }
+  }
+
+  /**
+   * A complete command is judged (as uncertain when it may not be what bash
+   * runs) and recorded; an Enter inside a command only when a rule blocks what
+   * was typed so far, so a continuation the gateway misreads is still judged.
+   */
+  private async judge(step: ShellStep): Promise<boolean> {
+    const { policy, policyContext } = this.ctx;
+    const tell = (message: string) => this.down.write(`\r\nhopscope: ${message}\r\n`);
+    if (step.kind === 'partial') {
+      const verdict = policy.judgeCommand(policyContext, step.command);
+      if (verdict.action !== 'block') return true;
+      await this.ctx.record(EventType.SshLine, { channel: this.channel, line: step.command, partial: true, uncertain: false,
+        action: verdict.action, rule: verdict.rule, reason: verdict.reason });
+      return this.decide(verdict, step.command, tell);
+    }
+    const { command, uncertain, reasons, lines } = step;
+    const judged = command.trim() !== '' || uncertain;
+    let verdict: Verdict = judged ? policy.judgeCommand(policyContext, command, uncertain ? { uncertain: true } : undefined) : { action: 'allow' };
+    if (uncertain && verdict.action !== 'allow') {
+      verdict = { ...verdict, reason: `${verdict.reason} (the gateway cannot be sure what the shell runs: ${reasons.join('; ')})` };
+    }
+    await this.ctx.record(EventType.SshLine, { channel: this.channel, line: command, uncertain,
+      ...(uncertain ? { uncertainReasons: reasons } : {}), ...(lines > 1 ? { lines } : {}), action: verdict.action,
+      ...(verdict.action === 'allow' ? {} : { rule: verdict.rule, reason: verdict.reason }) });
+    if (judged) this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
+    return this.decide(verdict, command, tell);
   }
 }

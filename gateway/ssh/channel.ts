@@ -160,8 +160,8 @@ export class SessionChannel {
       ? new SftpTracker((op) => this.ctx.note(EventType.SshSftp, { channel: this.id, ...op }))
       : undefined;
     const output = (stream: 'stdout' | 'stderr', target: NodeJS.WritableStream) => {
-      // Without a text rule there is nothing to hold output back for (a pty's echo would wait for nothing).
-      const mask = sftp || !this.ctx.policy.masksText ? undefined : (t: string) => this.ctx.policy.maskText(t);
+      // Without a text rule in scope there is nothing to hold output back for (a pty's echo would wait for nothing).
+      const mask = sftp ? undefined : this.ctx.textMask;
       const masker = new OutputMasker(mask, (chunk, counts) => {
         if (!this.ctx.live) return;
         this.ctx.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);

@@ -8,6 +8,11 @@ import type { RecordingWriter } from '../recording/index.js';
 export interface ChannelContext {
   readonly policyContext: PolicyContext;
   readonly policy: PolicyPipeline;
+  /**
+   * Masks free text (exec and shell output, downloads) with the rules in scope
+   * for this session's identity and target; undefined when none can apply.
+   */
+  readonly textMask: ((text: string) => { text: string; counts: MaskCounts }) | undefined;
   readonly upstream: ssh2.Client;
   readonly writer: RecordingWriter;
   readonly metrics: GatewayMetrics;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compileMasking, Masker } from '../policy/index.js';
-import { OutputMasker } from './masking.js';
+import { OutputMasker, PARTIAL_MASK, PARTIAL_RULE } from './masking.js';
 
 const masker = new Masker(compileMasking([{ name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' }, { name: 'email', builtin: 'email' }], 't'));
 
@@ -77,5 +77,64 @@ describe('OutputMasker on a pty', () => {
     expect(text()).toBe(''); // held with the tail it follows
     m.push(Buffer.from('-6789\n'));
     expect(text()).toBe('ssn [masked:ssn]\n');
+  });
+});
+
+describe('OutputMasker: values split anywhere, and by pauses', () => {
+  const cards = new Masker(compileMasking([
+    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' }, { name: 'email', builtin: 'email' }, { name: 'card', builtin: 'credit-card' },
+  ], 't'));
+  const text = 'id 123-45-6789 mail alice.smith@example.org card 4111 1111 1111 1111 end\n';
+  const raw = ['123-45-6789', 'alice.smith@example.org', '4111 1111 1111 1111'];
+
+  it('masks every value whatever byte the stream is split at, pty or not', () => {
+    const whole = cards.maskText(text).text;
+    for (const interactive of [false, true]) {
+      for (let at = 0; at <= text.length; at++) {
+        const out: Buffer[] = [];
+        const m = new OutputMasker((t) => cards.maskText(t), (c) => out.push(c), interactive);
+        m.push(Buffer.from(text.slice(0, at)));
+        m.push(Buffer.from(text.slice(at)));
+        m.flush();
+        expect(Buffer.concat(out).toString(), `split at ${at}`).toBe(whole);
+      }
+    }
+  });
+
+  it('on a pty, releases a held partial value masked, never raw, when its wait ends', () => {
+    vi.useFakeTimers();
+    try {
+      for (const [first, second] of [['123-45-', '6789\n'], ['ssn 123-4', '5-6789\n'], ['4111 1111 ', '1111 1111\n'], ['mail alice.smith@exa', 'mple.org\n']]) {
+        const out: string[] = [];
+        const counts: Record<string, number>[] = [];
+        const m = new OutputMasker((t) => cards.maskText(t), (c, n) => {
+          out.push(c.toString());
+          if (n) counts.push(n);
+        }, true);
+        m.push(Buffer.from(first!));
+        vi.advanceTimersByTime(2000); // the pause: both waits pass
+        m.push(Buffer.from(second!));
+        m.flush();
+        const seen = out.join('');
+        for (const value of raw) expect(seen).not.toContain(value);
+        expect(seen).toContain(PARTIAL_MASK);
+        expect(counts).toContainEqual({ [PARTIAL_RULE]: 1 });
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('on a pty, still shows a prompt and text that cannot begin a value after the first wait', () => {
+    vi.useFakeTimers();
+    try {
+      const out: string[] = [];
+      const m = new OutputMasker((t) => cards.maskText(t), (c) => out.push(c.toString()), true);
+      m.push(Buffer.from('user@host:~$ '));
+      vi.advanceTimersByTime(20);
+      expect(out.join('')).toBe('user@host:~$ ');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

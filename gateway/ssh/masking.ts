@@ -20,6 +20,14 @@ const VALUE_RUN = /[A-Za-z0-9@._%+\-/=: ]+$/;
  */
 const PARTIAL_VALUE = /(?:\d[\d -]{2,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]*)$/;
 const PARTIAL_WAIT_MS = 300;
+/**
+ * What a held partial value becomes when its wait ends on a pty: the run that
+ * could begin a value is never released raw, so a value written in two parts
+ * with a pause between (`123-45-`, pause, `6789`) reaches the client and the
+ * recording as `[masked]6789`, never whole. Counted under this name.
+ */
+export const PARTIAL_MASK = '[masked]';
+export const PARTIAL_RULE = 'partial-value';
 /** A line longer than this is masked in parts rather than held. */
 const TAIL_LIMIT = 8192;
 /** How many typed bytes, and for how long, may wait for their echo. */
@@ -96,8 +104,9 @@ export class OutputMasker {
     if (!tail) return;
     if (final) return this.maskAndEmit(tail);
     const text = tail.toString('latin1');
-    const pattern = !this.interactive ? VALUE_RUN : this.partialWaited ? undefined : PARTIAL_VALUE;
-    const run = pattern?.exec(text);
+    if (this.interactive && this.partialWaited) return this.releasePartial(tail, text);
+    const pattern = this.interactive ? PARTIAL_VALUE : VALUE_RUN;
+    const run = pattern.exec(text);
     const keep = run ? run[0].length : 0;
     if (keep < tail.length) this.maskAndEmit(tail.subarray(0, tail.length - keep));
     if (keep > 0) {
@@ -107,6 +116,15 @@ export class OutputMasker {
         this.timer = setTimeout(() => this.flush(false), PARTIAL_WAIT_MS);
       }
     }
+  }
+
+  /** The second wait on a pty is over: what could still begin a value goes out as PARTIAL_MASK. */
+  private releasePartial(tail: Buffer, text: string): void {
+    const run = PARTIAL_VALUE.exec(text);
+    if (!run) return this.maskAndEmit(tail);
+    const keep = Buffer.byteLength(run[0], 'latin1');
+    if (keep < tail.length) this.maskAndEmit(tail.subarray(0, tail.length - keep));
+    this.emit(Buffer.from(PARTIAL_MASK), { [PARTIAL_RULE]: 1 });
   }
 
   private clearTimer(): void {

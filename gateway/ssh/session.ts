@@ -34,9 +34,12 @@ export class SshSession implements LiveSession {
   ) {
     const isLive = () => !this.ended;
     this.data = new DataRecorder(writer, deps.clock, (err) => !this.ended && this.failClosed(err));
+    const policyContext = { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' as const, uploads: new Map<string, string>() };
+    const scoped = deps.policy.maskerFor(policyContext);
     this.context = {
-      policyContext: { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' },
+      policyContext,
       policy: deps.policy,
+      textMask: scoped.active && deps.policy.masksText ? (text) => scoped.maskText(text) : undefined,
       upstream: upstream.client,
       writer,
       metrics: deps.metrics,

@@ -38,7 +38,8 @@ export interface AdmitterDeps {
   /** Whether rows are masked: then every Execute's rows must come after its portal's row description. */
   masking: boolean;
   statementSent(): void;
-  refused(): void;
+  /** Records and counts a refusal (the one policy lifecycle both protocols share). */
+  refused(seq: number, verdict: Refusal): void;
 }
 
 /**
@@ -206,9 +207,8 @@ export class Admitter {
    * becomes a Query. Either way an explicit transaction fails (ReadyForQuery says
    * E, and COMMIT rolls back), and the status byte the client sees is the server's.
    */
-  refuse(seq: number, verdict: Refusal, parseName: Buffer | undefined, code = '42501', message?: string): void {
-    this.d.writer.append(EventType.PolicyBlock, { statement: seq, rule: verdict.rule, reason: verdict.reason, action: verdict.action });
-    this.d.refused();
+  refuse(seq: number, verdict: Refusal, parseName: Buffer | undefined, code = '42501', message?: string, recorded = false): void {
+    if (!recorded) this.d.refused(seq, verdict);
     const error = backend.errorResponse({
       severity: 'ERROR', code, message: message ?? `hopscope: blocked by rule ${verdict.rule}: ${verdict.reason}`,
     });
@@ -224,9 +224,9 @@ export class Admitter {
     this.d.results.syncSent(); // the stand-in's ReadyForQuery, to the recorder: the end of nothing it records
   }
 
-  /** A held statement that was not approved. */
+  /** A held statement that was not approved (the lifecycle recorded and counted the decision). */
   refuseHeld(held: Held, code: string, message: string): void {
-    this.refuse(held.seq, held.verdict, held.msg.name === 'parse' ? nameKeyAt(held.msg.raw, 5).bytes : undefined, code, message);
+    this.refuse(held.seq, held.verdict, held.msg.name === 'parse' ? nameKeyAt(held.msg.raw, 5).bytes : undefined, code, message, true);
   }
 
   /** Takes what is queued for the server. */

@@ -3,6 +3,8 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ErrorCode, HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
 import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
+import { describeRevocation, type Revocation } from '../policy/revocations.js';
+import type { Refusal } from '../recording/index.js';
 import { readSecret, type PostgresTargetConfig } from '../config.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { PolicyPipeline } from '../policy/index.js';
@@ -168,6 +170,26 @@ class PgStartup {
         upstream.socket.destroy();
         writer.close({ reason: 'client left during startup' });
         return;
+      }
+      // A revocation that landed while the gateway connected: nothing is handed over (the audit says why).
+      const revocation = this.deps.revocations.revocationOf(admitted.claims);
+      if (revocation) {
+        upstream.socket.destroy();
+        const message = `the token is revoked: ${describeRevocation(revocation)}`;
+        const refusal: Refusal & { revocation: Revocation; session: string } = {
+          protocol: 'postgres', reason: 'TOKEN_REVOKED', message, client: this.client, identity: info.identity, target: info.target,
+          tokenId: info.tokenId, revocation, session: info.id,
+        };
+        this.deps.audit.refused(refusal);
+        return this.refuseSession(writer, 'TOKEN_REVOKED', '28P01', message);
+      }
+      // The parser reads string literals as standard_conforming_strings=on does; a session where the server
+      // reads backslashes otherwise would run a text other than the one judged.
+      const conforming = upstream.parameters.findLast(([name]) => name === 'standard_conforming_strings')?.[1];
+      if (conforming !== undefined && conforming !== 'on') {
+        upstream.socket.destroy();
+        return this.refuseSession(writer, 'UNSUPPORTED_PARAMETER', '22023',
+          'standard_conforming_strings must be on through the gateway (it judges statements as the server parses them with it on)');
       }
       const encodingName = upstream.parameters.findLast(([name]) => name === 'client_encoding')?.[1] ?? 'UTF8';
       const encoding = clientEncodingFor(encodingName);

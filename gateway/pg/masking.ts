@@ -99,6 +99,12 @@ export class RowMasker {
         changed = true;
         continue;
       }
+      const atSource = readable.kind === 'text' ? this.masker.columnReplacements.get(readable.text) : undefined;
+      if (atSource !== undefined) { // masked by the rewrite, at the source: counted, nothing left to scan
+        this.counter.add(i, atSource, 1);
+        texts[i] = '';
+        continue;
+      }
       const { text, counts } = this.masker.maskText(readable.text);
       const hits = Object.keys(counts);
       if (hits.length) {

@@ -2,6 +2,9 @@ import type { SessionMasker } from '../policy/index.js';
 import type { ClientEncoding } from './encoding.js';
 import type { MaskCounter } from './mask-counter.js';
 
+const DETAIL = 0x44; // 'D'
+const WITHHELD_DETAIL = Buffer.from('D[detail withheld by hopscope: it may quote protected columns]', 'latin1');
+
 /** Parameters the gateway (and the client) must read exactly as the server sent them. */
 const UNMASKED_PARAMETERS = new Set(['client_encoding', 'server_encoding']);
 
@@ -47,12 +50,23 @@ export class MessageMasker {
     return out;
   }
 
-  /** ErrorResponse / NoticeResponse: every field. */
+  /**
+   * ErrorResponse / NoticeResponse: every field. Under column masking the DETAIL
+   * is withheld whole: PostgreSQL quotes stored rows there ("Failing row contains
+   * (…)" of a check or not-null violation, "conflicts with existing key (…)=(…)"),
+   * values that never went through the masked projection of the rewrite.
+   */
   maskNotice(frame: Buffer): Buffer {
     const fields = cstrings(frame, 5, true);
     let changed = false;
     const parts: Buffer[] = [];
     for (const field of fields) {
+      if (field[0] === DETAIL && this.masker.columns) {
+        changed = true;
+        this.counter.addAll({ 'masking-detail': 1 });
+        parts.push(WITHHELD_DETAIL);
+        continue;
+      }
       const masked = this.maskBytes(field.subarray(1));
       if (masked) changed = true;
       parts.push(masked ? Buffer.concat([field.subarray(0, 1), masked]) : field);

@@ -7,6 +7,7 @@ import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
 import type { TargetCatalog } from '../policy/catalog.js';
 import type { PolicyContext, PolicyPipeline } from '../policy/index.js';
+import { describeOutcome, PolicyLifecycle } from '../policy/lifecycle.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
 import { Admitter, type Admissible, type Held, type Outcome, type Statement } from './admit.js';
@@ -57,6 +58,7 @@ export class PgRelay implements LiveSession {
   private readonly results: ResultRecorder;
   private readonly responses: ResponseStream;
   private readonly admitter: Admitter;
+  private readonly lifecycle: PolicyLifecycle;
   private readonly onServerFrame: (tag: number, frame: Buffer) => void;
   private readonly bytesIn: { inc(by?: number): void };
   private readonly bytesOut: { inc(by?: number): void };
@@ -105,10 +107,11 @@ export class PgRelay implements LiveSession {
     this.bytesIn = deps.metrics.bytesTotal.series({ direction: 'client_to_target' });
     this.bytesOut = deps.metrics.bytesTotal.series({ direction: 'target_to_client' });
     const statementsSent = deps.metrics.statementsTotal.series({ protocol: 'postgres' });
+    this.lifecycle = new PolicyLifecycle(deps.policy, this.ctx, writer, deps.metrics);
     this.admitter = new Admitter({
       writer, responses: this.responses, results: this.results, policy, encoding: deps.encoding, masking: masker.active,
       statementSent: () => statementsSent.inc(),
-      refused: () => deps.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' }),
+      refused: (seq, verdict) => this.lifecycle.refused(seq, verdict),
     });
   }
 
@@ -237,32 +240,23 @@ export class PgRelay implements LiveSession {
     return outcome;
   }
 
-  /** Holds a statement for an approver; the client waits (and may cancel). */
+  /** Holds a statement for an approver (the shared policy lifecycle records and counts each step); the client waits and may cancel. */
   private async hold(held: Held): Promise<void> {
     const { seq, verdict, msg } = held;
     const controller = new AbortController();
     this.holding = controller;
     this.client.pause();
-    const { id, outcome } = this.deps.policy.requestApproval(this.ctx, msg.sql, verdict.rule, controller.signal);
-    this.record(EventType.ApprovalRequested, { statement: seq, id, rule: verdict.rule, reason: verdict.reason, operation: msg.sql });
-    await this.commit();
-    this.client.write(backend.noticeResponse({
-      severity: 'NOTICE', code: '01000',
-      message: `hopscope: held for approval ${id} (rule ${verdict.rule}: ${verdict.reason}); waiting for an approver`,
-    }));
-    const result = await outcome;
+    const result = await this.lifecycle.review(seq, msg.sql, verdict, controller.signal, (message) => {
+      this.client.write(backend.noticeResponse({ severity: 'NOTICE', code: '01000', message: `hopscope: ${message}` }));
+    });
     this.holding = undefined;
     if (this.closed) return;
-    this.record(EventType.ApprovalDecided, {
-      statement: seq, id, decision: result.decision, approver: result.approver ?? null, reason: result.reason ?? null, waitedMicros: result.waitedMicros,
-    });
     if (result.decision === 'approved') {
       this.admitter.approved(held);
     } else {
       const cancelled = result.decision === 'cancelled';
       this.admitter.refuseHeld(held, cancelled ? '57014' : '42501',
-        cancelled ? 'canceling statement due to user request (it was held for approval)'
-          : `hopscope: approval ${id} ${result.decision === 'timeout' ? 'timed out' : 'was denied'}${result.reason ? `: ${result.reason}` : ''} (rule ${verdict.rule})`);
+        cancelled ? 'canceling statement due to user request (it was held for approval)' : `hopscope: ${describeOutcome(result, verdict.rule)}`);
     }
     this.client.resume();
   }
@@ -275,8 +269,13 @@ export class PgRelay implements LiveSession {
    */
   private parameterChanged(frame: Buffer): void {
     const nul = frame.indexOf(0, 5);
-    if (frame.toString('latin1', 5, nul) !== 'client_encoding') return;
+    const name = frame.toString('latin1', 5, nul);
     const value = frame.toString('latin1', nul + 1, frame.length - 1);
+    if (name === 'standard_conforming_strings' && value !== 'on') {
+      throw new HopscopeError('PROTOCOL_VIOLATION',
+        'the server turned standard_conforming_strings off during the session; the gateway judges statements as parsed with it on, so the session is ended');
+    }
+    if (name !== 'client_encoding') return;
     if (value.toUpperCase() === this.deps.encoding.name) return;
     throw new HopscopeError('PROTOCOL_VIOLATION',
       `the server's client_encoding changed from ${this.deps.encoding.name} to ${value} during the session; the gateway judges statements in the encoding the session started with, so the session is ended`);

@@ -26,10 +26,14 @@ export class Masker {
 
 class ScopedMasker implements SessionMasker {
   readonly active: boolean;
+  readonly columns: boolean;
+  readonly columnReplacements: ReadonlyMap<string, string>;
   private readonly byName: Map<string, CompiledMasking>;
 
   constructor(private readonly rules: CompiledMasking[]) {
     this.active = rules.length > 0;
+    this.columns = rules.some((r) => r.column);
+    this.columnReplacements = new Map(rules.filter((r) => r.column).map((r) => [r.replacement, r.name]));
     this.byName = new Map(rules.map((r) => [r.name, r]));
   }
 

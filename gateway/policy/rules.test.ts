@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSqlParser, SqlGuards } from './guardrails.js';
 import { Masker } from './masking.js';
 import { ibanValid, luhn } from './recognizers.js';
-import { compileGuardrails, compileMasking } from './rules.js';
+import { compileGuardrails, compileMasking, withoutWordBoundaries } from './rules.js';
 
 const ctx = { session: 's', identity: 'agent', target: 'db', protocol: 'postgres' as const };
 
@@ -98,5 +98,19 @@ describe('SQL guardrails on the real parser', () => {
 
   it('lets COPY TO STDOUT through (masking by provenance rewrites it)', () => {
     expect(guards.judgeText(ctx, 'COPY t TO STDOUT').action).toBe('allow');
+  });
+});
+
+describe('pattern rules hold when a value is glued to a letter or a digit', () => {
+  it('drops \\b from user patterns (outside classes) and masks the glued value', () => {
+    expect(withoutWordBoundaries('\\b\\d{3}-\\d{2}-\\d{4}\\b')).toBe('\\d{3}-\\d{2}-\\d{4}');
+    expect(withoutWordBoundaries('[\\b]x\\\\b')).toBe('[\\b]x\\\\b');
+    const masker = new Masker(compileMasking([{ name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' }], 't'));
+    for (const glued of ['x078-05-1120', '078-05-1120y', '9078-05-11209', 'ssn:078-05-1120.']) {
+      const { text, counts } = masker.maskText(glued);
+      expect(text).not.toContain('078-05-1120');
+      expect(counts).toEqual({ ssn: 1 });
+    }
+    expect(masker.maskText('078-05 1120').counts).toEqual({});
   });
 });

@@ -74,7 +74,7 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
       pattern = builtin.pattern;
       accept = builtin.accept;
     } else if (rule.pattern !== undefined) {
-      pattern = regex(rule.pattern, 'g', where);
+      pattern = regex(withoutWordBoundaries(rule.pattern), 'g', where);
     }
     const columns = rule.column === undefined ? undefined : columnSource(rule.column, where);
     return {
@@ -124,4 +124,29 @@ function parseRule<T extends z.ZodTypeAny>(schema: T, entry: unknown, source: st
 
 export function inScope(rule: { identities: string[] | undefined; targets: string[] | undefined }, identity: string, target: string): boolean {
   return (!rule.identities || rule.identities.includes(identity)) && (!rule.targets || rule.targets.includes(target));
+}
+
+/**
+ * A user pattern's `\b` assertions are dropped: a value glued to a letter or a
+ * digit (`'x' || ssn`, `ssn || '1'`) has no word boundary there, and a rule that
+ * asked for one would let it pass. Without them a rule matches at least what it
+ * matched before (it may mask more, never less). `[\b]` (backspace in a class) stays.
+ */
+export function withoutWordBoundaries(source: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (next === 'b' && !inClass) { i++; continue; }
+      out += c + next;
+      i++;
+      continue;
+    }
+    if (c === '[' && !inClass) inClass = true;
+    else if (c === ']' && inClass) inClass = false;
+    out += c;
+  }
+  return out;
 }

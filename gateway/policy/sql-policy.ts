@@ -38,6 +38,12 @@ export function parseSql(sql: string): ParsedSql {
 export interface SessionGuard {
   /** allow, block, review — or refresh when a name the catalog does not know decides the verdict. */
   judge(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean, prepareAs: string | undefined): SqlVerdict;
+  /**
+   * True when judging this text cannot refuse it (no rule in scope, unseen SQL
+   * allowed, nothing in the text that a built-in refusal looks at): the text is
+   * then forwarded without a parse (pgbench -S sends a new text every time).
+   */
+  quiet?(sql: string): boolean;
 }
 
 /** Masking by provenance over one session's statements (gateway/policy/provenance/). */
@@ -70,7 +76,7 @@ export class SqlSession implements SqlSessionPolicy {
   }
 
   judge(sql: string, opts: { refreshed?: boolean; prepareAs?: string } = {}): SqlVerdict {
-    if (!this.guard && !this.provenance) return { action: 'allow' };
+    if (!this.provenance && (!this.guard || this.guard.quiet?.(sql))) return { action: 'allow' };
     const parsed = parseSql(sql);
     if (parsed.error !== undefined) return { action: 'block', rule: 'sql-parse', reason: `the SQL does not parse: ${parsed.error}` };
     const refreshed = opts.refreshed ?? false;

@@ -93,6 +93,10 @@ export interface PolicyPipeline {
 export interface SessionMasker {
   /** False when no rule applies to this session: results pass through untouched. */
   readonly active: boolean;
+  /** Column rules (masking by provenance) apply to this session. */
+  readonly columns: boolean;
+  /** The replacement text of each column rule in scope → its rule: a value the rewrite masked at the source reads exactly so. */
+  readonly columnReplacements: ReadonlyMap<string, string>;
   /** The column rule for each result column, by name. */
   columnRules(columns: readonly string[]): (string | undefined)[];
   /** The replacement text a column rule writes. */

@@ -34,13 +34,17 @@ export class CapturedPg {
   readonly notifications: pg.Notification[] = [];
   readonly errors: Error[] = [];
   readonly client: pg.Client;
+  /** The socket node-postgres writes to and reads from. */
+  socket: Socket | undefined;
 
   constructor(gw: TestGateway, appName: string, extra: Partial<pg.ClientConfig> = {}) {
     const received = this.received;
+    const setSocket = (s: Socket) => { this.socket = s; };
     this.client = new pg.Client({
       ...gw.conn(), application_name: appName, ...extra,
       stream: () => {
         const s = new Socket();
+        setSocket(s);
         s.on('data', (d: Buffer) => received.push(d));
         return s;
       },

@@ -67,6 +67,7 @@ describe('preload bridge', () => {
     const methods: Record<keyof WorkbenchApi, true> = {
       caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, hop: true,
       hopExchanges: true, screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
+      gatewayUnrevoke: true,
       localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true,
     };
     expect([...API_METHODS].sort()).toEqual(Object.keys(methods).sort());
@@ -97,6 +98,10 @@ describe('IPC handlers', () => {
     expect(api.calls).toEqual([]);
     expect(await call(APP)).toEqual({ ok: true, value: { method: 'graph' } });
     expect(isAppUrl('hopscope://app/assets/x.js')).toBe(true);
+    // The lift of a revocation acts on the gateway: the same check.
+    const unrevoke = ipc.handlers.get('hopscope:gatewayUnrevoke')!;
+    expect(await unrevoke({ senderFrame: { url: 'https://evil.example/' } }, { local: '0a1b' }, 'identity', 'agent')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(api.calls).toEqual([['graph']]);
   });
 
   it('check the arguments before the backend sees them, and never pass the event on', async () => {
@@ -137,11 +142,17 @@ describe('IPC handlers', () => {
     expect(await call('localGatewayStop')).toMatchObject({ ok: true });
     expect(await call('gatewayDecide', { local: '0a1b', approver: 'alice', extra: 1 }, 'a1', 'approve', 'ok by me')).toMatchObject({ ok: true });
     expect(await call('gatewayRevoke', { local: '0a1b' }, 'identity', 'agent')).toMatchObject({ ok: true });
+    for (const args of [[{ local: '0a1b' }, 'identity'], [{ local: '0a1b' }, 'who', 'agent'], [{ local: '0a1b' }, 'identity', ''], [{ local: '0a1b' }, 'identity', '../x'],
+      [{ local: '0a1b' }, 'tokenId', 'a\nb'], [{ local: '0a1b' }, 'identity', 'x'.repeat(201)], [{ local: '0a1b', token: 't' }, 'identity', 'agent'], [{ local: '0a1b' }, 'identity', 'agent', 1]]) {
+      expect(await call('gatewayUnrevoke', ...args), JSON.stringify(args).slice(0, 80)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    }
+    expect(await call('gatewayUnrevoke', { local: '0a1b' }, 'tokenId', 'j-1')).toMatchObject({ ok: true });
     expect(await call('gatewaySessions', { url: 'http://127.0.0.1:8099', token: 't', local: undefined })).toMatchObject({ ok: true });
     expect(api.calls).toEqual([
       ['localGatewayStart', '/etc/hopscope/gateway.yml'], ['localGatewayStop'],
       ['gatewayDecide', { local: '0a1b', approver: 'alice' }, 'a1', 'approve', 'ok by me'],
       ['gatewayRevoke', { local: '0a1b' }, 'identity', 'agent'],
+      ['gatewayUnrevoke', { local: '0a1b' }, 'tokenId', 'j-1'],
       ['gatewaySessions', { url: 'http://127.0.0.1:8099', token: 't' }],
     ]);
   });

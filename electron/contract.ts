@@ -53,6 +53,14 @@ function gatewayTarget(v: unknown): GatewayTarget {
   return { url, token: str(o.token, 'gateway.token') };
 }
 
+/** A gateway, then what to revoke or lift: an identity or a token id, by its value (non-empty). */
+function revocationArgs(a: readonly unknown[]): [GatewayTarget, 'identity' | 'tokenId', string] {
+  if (a[1] !== 'identity' && a[1] !== 'tokenId') bad('by must be identity or tokenId');
+  const value = str(a[2], 'value', 200);
+  if (!value || /[\0-\x1f/]/.test(value)) bad('value must be an identity name or a token id');
+  return [gatewayTarget(a[0]), a[1], value];
+}
+
 function configPath(v: unknown): string {
   const path = str(v, 'configPath');
   if (!path.trim() || path.includes('\0')) bad('configPath must be a file path');
@@ -116,11 +124,8 @@ export const CHANNELS: { readonly [K in ApiMethod]: Check<K> } = {
     if (a[2] !== 'approve' && a[2] !== 'deny') bad('decision must be approve or deny');
     return [gatewayTarget(a[0]), str(a[1], 'id', 200), a[2], str(a[3], 'reason', 2000)];
   },
-  gatewayRevoke: (a) => {
-    arity(a, 3, 'gatewayRevoke');
-    if (a[1] !== 'identity' && a[1] !== 'tokenId') bad('revoke by identity or tokenId');
-    return [gatewayTarget(a[0]), a[1], str(a[2], 'value', 200)];
-  },
+  gatewayRevoke: (a) => (arity(a, 3, 'gatewayRevoke'), revocationArgs(a)),
+  gatewayUnrevoke: (a) => (arity(a, 3, 'gatewayUnrevoke'), revocationArgs(a)),
   localGatewayStart: (a) => (arity(a, 1, 'localGatewayStart'), [configPath(a[0])]),
   localGatewayStatus: (a) => (arity(a, 0, 'localGatewayStatus'), []),
   localGatewayStop: (a) => (arity(a, 0, 'localGatewayStop'), []),

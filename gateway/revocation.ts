@@ -8,32 +8,36 @@ import type { Revocation, RevocationStore } from './policy/index.js';
 import type { AuditLog } from './recording/index.js';
 import type { SessionRegistry } from './sessions.js';
 
-/** The audit event of a lifted revocation. TODO(common): EventType.Unrevoked in common/recording/format.ts. */
-export const UNREVOKED_EVENT = 'unrevoked';
+/** Who asked, as the admin API knows it: `by` the admin token's holder, from `client`, `via` the tool it declared (a label, not proof). */
+export interface RevocationActor { by: string; client?: string; via?: string }
+/** An identity (every login of it) or a token id (it and its hop tokens): exactly one. */
+export type RevocationTarget = { identity: string; tokenId?: never } | { tokenId: string; identity?: never };
+export type RevokeRequest = RevocationTarget & RevocationActor;
+export type UnrevokeRequest = RevocationTarget & RevocationActor;
 
-export interface RevokeRequest { identity?: string; tokenId?: string; by: string }
-export interface UnrevokeRequest { action: 'unrevoke'; identity?: string; tokenId?: string; by: string; client?: string }
-export interface ListRevocationsRequest { action: 'list' }
+/** What the admin API does with revocations (gateway/admin/server.ts): one function per action. */
+export interface RevocationActions {
+  /** What is revoked now (as persisted in keys.dir, which the CLI may also write). */
+  list(): Revocation[];
+  /** Revokes and cuts the live sessions under it; returns the ids of the sessions cut. */
+  revoke(req: RevokeRequest): string[];
+  /** Lifts it; returns the revocations lifted, none when it was not revoked (then nothing is recorded). */
+  unrevoke(req: UnrevokeRequest): Revocation[];
+}
 
-/**
- * What the admin API asks of revocations. One entry point because the admin
- * server reaches revocations through the one `revoke` function the gateway
- * wires in (gateway/server.ts): a plain request revokes, as it always did.
- */
-export type RevocationCommand = RevokeRequest | UnrevokeRequest | ListRevocationsRequest;
-export type RevocationOutcome =
-  | { action: 'revoke'; sessionsCut: string[] }
-  | { action: 'unrevoke'; lifted: Revocation[] }
-  | { action: 'list'; revocations: Revocation[] };
+export interface RevocationDeps { registry: SessionRegistry; revocations: RevocationStore; audit: AuditLog; clock: Clock }
 
-interface RevocationDeps { registry: SessionRegistry; revocations: RevocationStore; audit: AuditLog; clock: Clock }
+export function revocationActions(deps: RevocationDeps): RevocationActions {
+  return {
+    list: () => deps.revocations.list(),
+    revoke: (req) => revoke(req, deps),
+    unrevoke: (req) => unrevoke(req, deps),
+  };
+}
 
-export function revoke(cmd: RevocationCommand, deps: RevocationDeps): RevocationOutcome {
-  if ('action' in cmd) {
-    if (cmd.action === 'list') return { action: 'list', revocations: deps.revocations.list() };
-    return { action: 'unrevoke', lifted: unrevoke(cmd, deps) };
-  }
-  return { action: 'revoke', sessionsCut: revokeNow(cmd, deps) };
+/** `identity bob` / `token 1a2b…`, as refusals and errors name it. */
+export function describeTarget(t: RevocationTarget): string {
+  return t.identity !== undefined ? `identity ${t.identity}` : `token ${t.tokenId}`;
 }
 
 /**
@@ -41,18 +45,18 @@ export function revoke(cmd: RevocationCommand, deps: RevocationDeps): Revocation
  * every live session under it — and every session descending from those, however
  * deep — is cut and recorded as revoked. Returns the ids of the sessions cut.
  */
-function revokeNow(req: RevokeRequest, deps: RevocationDeps): string[] {
-  if (!req.identity === !req.tokenId) throw new HopscopeError('CONFIG_INVALID', 'revoke exactly one of an identity or a token id');
+export function revoke(req: RevokeRequest, deps: RevocationDeps): string[] {
+  const which = targetOf(req, 'revoke');
   const at = Math.floor(deps.clock.nowMicros() / 1e6);
-  deps.revocations.add({ ...(req.identity ? { identity: req.identity } : {}), ...(req.tokenId ? { tokenId: req.tokenId } : {}), at, by: req.by });
+  deps.revocations.add({ ...which, at, by: req.by });
   const roots = deps.registry.list().filter(({ info }) =>
-    req.identity ? info.identity === req.identity : info.tokenId === req.tokenId || info.rootTokenId === req.tokenId);
+    which.identity !== undefined ? info.identity === which.identity : info.tokenId === which.tokenId || info.rootTokenId === which.tokenId);
+  const what = describeTarget(which);
   const cut = new Set<string>();
   for (const root of roots) {
     for (const session of deps.registry.withDescendants(root.info.id)) {
       if (cut.has(session.info.id)) continue;
       cut.add(session.info.id);
-      const what = req.identity ? `identity ${req.identity}` : `token ${req.tokenId}`;
       session.terminate({
         code: 'revoked',
         message: `the session was revoked (${what})`,
@@ -60,21 +64,29 @@ function revokeNow(req: RevokeRequest, deps: RevocationDeps): string[] {
       });
     }
   }
-  deps.audit.record(EventType.Revoked, { ...req, at, sessionsCut: [...cut] });
+  deps.audit.record(EventType.Revoked, { ...which, ...actorOf(req), at, sessionsCut: [...cut] });
   return [...cut];
 }
 
-/** Lifts a revocation (from the running gateway and keys.dir) and records who did it; throws when nothing was revoked so. */
-function unrevoke(req: UnrevokeRequest, deps: RevocationDeps): Revocation[] {
-  if (!req.identity === !req.tokenId) throw new HopscopeError('CONFIG_INVALID', 'unrevoke exactly one of an identity or a token id');
-  const which = req.identity !== undefined ? { identity: req.identity } : { tokenId: req.tokenId! };
+/** Lifts a revocation (from the running gateway and keys.dir) and records who did it; nothing lifted: nothing recorded. */
+export function unrevoke(req: UnrevokeRequest, deps: RevocationDeps): Revocation[] {
+  const which = targetOf(req, 'unrevoke');
   const lifted = deps.revocations.remove(which);
-  const what = req.identity !== undefined ? `identity ${req.identity}` : `token ${req.tokenId}`;
-  if (lifted.length === 0) throw new HopscopeError('CONFIG_INVALID', `${what} is not revoked`);
-  deps.audit.record(UNREVOKED_EVENT, {
-    ...which, by: req.by, ...(req.client ? { client: req.client } : {}), at: Math.floor(deps.clock.nowMicros() / 1e6), lifted,
-  });
+  if (lifted.length === 0) return [];
+  deps.audit.record(EventType.Unrevoked, { ...which, ...actorOf(req), at: Math.floor(deps.clock.nowMicros() / 1e6), lifted });
   return lifted;
+}
+
+/** Exactly one of identity and tokenId, checked at run time too (the admin API's body is untyped). */
+function targetOf(t: RevocationTarget, verb: string): RevocationTarget {
+  if ((t.identity === undefined) === (t.tokenId === undefined)) {
+    throw new HopscopeError('CONFIG_INVALID', `${verb} exactly one of an identity or a token id`);
+  }
+  return t.identity !== undefined ? { identity: t.identity } : { tokenId: t.tokenId! };
+}
+
+function actorOf(a: RevocationActor): RevocationActor {
+  return { by: a.by, ...(a.client ? { client: a.client } : {}), ...(a.via ? { via: a.via } : {}) };
 }
 
 /** The approver identity behind a bearer token, or an error saying why it may not approve. */

@@ -11,7 +11,7 @@ import { createPgListener } from './pg/listener.js';
 import { createSshListener } from './ssh/index.js';
 import { SessionRegistry } from './sessions.js';
 import { createPolicies, RevocationStore } from './policy/index.js';
-import { approverOf, revoke } from './revocation.js';
+import { approverOf, revocationActions } from './revocation.js';
 import { AuditLog } from './recording/index.js';
 
 export interface StartOptions {
@@ -65,7 +65,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       metrics,
       approvals: policies.approvals,
       approverOf: (token) => approverOf(token, config, trusted, clock, revocations),
-      revoke: (request) => revoke(request, { registry, revocations, audit, clock }),
+      revocations: revocationActions({ registry, revocations, audit, clock }),
       refused: ({ route, ...refusal }) => {
         metrics.refusalsTotal.inc({ reason: refusal.reason });
         audit.refused({ protocol: 'admin', ...refusal, detail: route });

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
 import { loadOrCreateSigner, loadTrustedKeys } from '../common/keys.js';
-import { verifyRecordingFile } from '../common/recording/index.js';
+import { EventType, verifyRecordingFile } from '../common/recording/index.js';
 import { issueToken } from '../common/tokens/index.js';
 import { freePort } from './helpers/ports.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
@@ -15,8 +15,8 @@ import { artifacts, assertBuilt, launchChromium, startWorkbench, type Workbench 
 
 // The Gateway view end to end: the workbench (browser mode) starts a REAL gateway (`hopscope gateway`, a
 // child process) from a config file in front of a real PostgreSQL; node-postgres connects through it; the
-// UI shows the live session, approves a held DELETE with a reason, revokes the identity, stops the gateway
-// (recordings sealed) and opens its recordings in the case. The gateway must outlive a crashed workbench.
+// UI shows the live session, approves a held DELETE with a reason, revokes the identity and lifts the revocation
+// again (Unrevoke), stops the gateway (recordings sealed) and opens its recordings in the case. The gateway must outlive a crashed workbench.
 
 let work: string;
 let db: PgServer;
@@ -80,6 +80,15 @@ afterAll(async () => {
   await db?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** A node-postgres client of an identity through the gateway, with a fresh token. */
+function connectAs(identity: string, listen: string): pg.Client {
+  const signer = loadOrCreateSigner(join(work, 'keys'));
+  const c = new pg.Client({ host: '127.0.0.1', port: Number(listen.split(':')[1]), user: identity, database: 'db',
+    password: issueToken(signer, systemClock, { identity, ttlSeconds: 600 }).token });
+  c.on('error', () => {}); // a refused login also closes the socket
+  return c;
+}
 
 async function startFromUi(config: string): Promise<void> {
   await page.getByTestId('local-config').fill(config);
@@ -156,6 +165,58 @@ describe('the Gateway view with a local gateway', () => {
     expect(await revocation.getByTestId('unrevoke-command').innerText()).toMatch(/^hopscope token unrevoke --identity agent --config '.+gateway\.yml'$/);
     await expect(client!.query('SELECT 1')).rejects.toThrow();
     client = undefined;
+  });
+
+  it('lifts the revocation with Unrevoke (after a confirmation): the gateway no longer lists it, records who lifted it, and lets the identity in', async () => {
+    const config = parse(readFileSync(join(work, 'gateway.yml'), 'utf8')) as { admin: { listen: string }; listeners: { postgres: string } };
+    const adminToken = readFileSync(join(work, 'keys', 'admin.token'), 'utf8').trim();
+    const revocations = async () => {
+      const res = await fetch(`http://${config.admin.listen}/revocations`, { headers: { authorization: `Bearer ${adminToken}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { identity?: string; by?: string }[];
+    };
+    expect(await revocations()).toEqual([expect.objectContaining({ identity: 'agent', by: 'admin' })]);
+    // Still revoked: a fresh token of the identity is refused.
+    const refused = connectAs('agent', config.listeners.postgres);
+    await expect(refused.connect()).rejects.toThrow(/identity agent was revoked/);
+
+    const row = page.getByTestId('revocation-row').filter({ hasText: 'agent' });
+    // Dismissing the confirmation lifts nothing.
+    page.once('dialog', (d) => void d.dismiss());
+    await row.getByTestId('unrevoke').click();
+    expect(await revocations()).toHaveLength(1);
+    const auditFile = join(work, 'recordings', readdirSync(join(work, 'recordings')).find((f) => /^gateway-.*\.jsonl$/.test(f))!);
+    expect(readFileSync(auditFile, 'utf8')).not.toContain('"unrevoked"');
+
+    await shot('revoked');
+    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => {
+      resolve(d.message());
+      void d.accept();
+    }));
+    await row.getByTestId('unrevoke').click();
+    expect(await asked).toMatch(/^Lift the revocation of identity agent\?/);
+    const result = page.getByTestId('unrevoke-result');
+    await expect.poll(() => result.count(), { timeout: 20_000 }).toBe(1);
+    expect(await result.getAttribute('role')).toBe('status');
+    expect(await result.innerText()).toMatch(/lifted\s+Lifted identity agent \(revoked since \d{4}-\S+ by admin\); recorded in the gateway's audit\./);
+    await expect.poll(() => page.getByTestId('revocation-row').count(), { timeout: 20_000 }).toBe(0);
+    await shot('unrevoked');
+
+    expect(await revocations()).toEqual([]);
+    expect(JSON.parse(readFileSync(join(work, 'keys', 'revocations.json'), 'utf8'))).toEqual([]);
+    // The audit recording (gateway-*.jsonl) says who lifted it, from where, through what.
+    const unrevoked = () => readFileSync(auditFile, 'utf8').split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).filter((e) => e.type === EventType.Unrevoked);
+    await expect.poll(() => unrevoked().length, { timeout: 20_000 }).toBe(1);
+    const event = unrevoked();
+    expect(event[0]!.data).toMatchObject({ identity: 'agent', by: 'admin', via: 'workbench', client: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      lifted: [expect.objectContaining({ identity: 'agent', by: 'admin' })] });
+
+    // The lift takes effect at once: a fresh token of the identity logs in and runs a statement.
+    const back = connectAs('agent', config.listeners.postgres);
+    await back.connect();
+    expect((await back.query('SELECT 3 AS three')).rows[0]).toEqual({ three: 3 });
+    await back.end();
   });
 
   it('stops the gateway from the UI (SIGTERM): it exits cleanly and every recording is intact and sealed', async () => {

@@ -5,9 +5,9 @@
  * imports this and nothing else of the project, and it imports nothing.
  * Times are microseconds since the epoch (numbers), with ISO strings beside them.
  */
-import type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from './gateway.js';
+import type { GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from './gateway.js';
 
-export type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway };
+export type { GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway };
 
 /** The verifier's status of a recording (common/recording): intact, unsealed, truncated, unknown-key, tampered, invalid. */
 export type Integrity = string;
@@ -294,6 +294,8 @@ export interface WorkbenchApi {
   gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]>;
   gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }>;
   gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }>;
+  /** Lifts a revocation through the running gateway (admin API, recorded in its audit with the actor): what was lifted; an error when it was not revoked. */
+  gatewayUnrevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ lifted: GatewayRevocation[] }>;
   /** Starts `hopscope gateway --config FILE` in a child process; resolves once it listens, fails or keeps starting. */
   localGatewayStart(configPath: string): Promise<LocalGatewayStatus>;
   localGatewayStatus(): Promise<LocalGatewayStatus>;

@@ -71,10 +71,13 @@ export const EventType = {
   SshHop: 'ssh.hop',
   SshUpstream: 'ssh.upstream',
   SshChannelEnd: 'ssh.channel.end',
+  /** A file written over sftp or scp: {channel, via, path, sha256, bytes}; the session's uploads map holds path → sha256. */
+  SshUpload: 'ssh.upload',
   PolicyBlock: 'policy.block',
   ApprovalRequested: 'approval.requested',
   ApprovalDecided: 'approval.decided',
   Revoked: 'revoked',
+  Unrevoked: 'unrevoked',
   GatewayStart: 'gateway.start',
   GatewayStop: 'gateway.stop',
 } as const;

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import type {
-  CaseFileEntry, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
+  CaseFileEntry, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
   LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
@@ -214,6 +214,10 @@ export class CaseBackend implements WorkbenchApi {
 
   gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }> {
     return this.gateway.revoke(this.remote(target, 'admin'), by, value);
+  }
+
+  gatewayUnrevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ lifted: GatewayRevocation[] }> {
+    return this.gateway.unrevoke(this.remote(target, 'admin'), by, value);
   }
 
   async localGatewayStart(configPath: string): Promise<LocalGatewayStatus> {

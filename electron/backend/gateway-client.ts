@@ -1,4 +1,4 @@
-import type { GatewayApproval, GatewaySession, RemoteGateway } from '../../common/api/index.js';
+import type { GatewayApproval, GatewayRevocation, GatewaySession, RemoteGateway } from '../../common/api/index.js';
 import { ApiError } from '../contract.js';
 
 /**
@@ -28,12 +28,19 @@ export class GatewayClient {
     return { ok: true };
   }
 
+  /** DELETE /revocations/identity/NAME or /revocations/token/ID; the gateway answers 404 when it is not revoked. */
+  async unrevoke(g: RemoteGateway, by: 'identity' | 'tokenId', value: string): Promise<{ lifted: GatewayRevocation[] }> {
+    const answer = await this.call<{ lifted?: GatewayRevocation[] }>(g, 'DELETE', `/revocations/${by === 'identity' ? 'identity' : 'token'}/${encodeURIComponent(value)}`);
+    return { lifted: Array.isArray(answer?.lifted) ? answer.lifted : [] };
+  }
+
   private async call<T>(g: RemoteGateway, method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchFn(new URL(path, g.url.endsWith('/') ? g.url : `${g.url}/`), {
         method,
-        headers: { authorization: `Bearer ${g.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        // x-hopscope-via: the gateway records it beside the actor of a revocation or its lift (a label, not a credential).
+        headers: { authorization: `Bearer ${g.token}`, 'x-hopscope-via': 'workbench', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(10_000),
       });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { GatewayRevocation } from '../../common/api/gateway.js';
 import type { HopscopeError } from '../../common/errors.js';
 import type { ApprovalBroker, Revocation } from '../policy/index.js';
-import type { RevocationCommand, RevocationOutcome } from '../revocation.js';
+import type { RevocationActions, RevocationTarget } from '../revocation.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -39,8 +39,8 @@ export interface AdminDeps {
   approvals: ApprovalBroker;
   /** The approver identity of a bearer token; throws when it may not approve. */
   approverOf: (token: string) => string;
-  /** Revokes (a plain request), lifts (`action: 'unrevoke'`) or lists (`action: 'list'`) revocations. */
-  revoke: (cmd: RevocationCommand) => RevocationOutcome;
+  /** List, revoke and lift (gateway/revocation.ts), each recorded by the gateway with the actor. */
+  revocations: RevocationActions;
   /** Every refused call is recorded (the gateway's audit recording) with its reason. */
   refused: (refusal: { reason: string; message: string; client: string; route: string; identity?: string }) => void;
 }
@@ -82,29 +82,21 @@ export function createAdminServer(deps: AdminDeps): Server {
 /**
  * GET /revocations lists what is revoked; POST /revocations `{identity}` or
  * `{tokenId}` revokes; DELETE /revocations/identity/NAME or
- * /revocations/token/ID lifts it (404 when it is not revoked), recorded with
- * the actor (the admin token's holder) and the client address.
+ * /revocations/token/ID lifts it (404 when it is not revoked). Revoking and
+ * lifting are recorded with the actor (the admin token's holder), the client
+ * address and the tool it says it is (`x-hopscope-via`, a label).
  */
 function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): void {
+  const actor = { by: 'admin', client: clientOf(req), ...viaOf(req) };
   if (req.method === 'GET' && url.pathname === '/revocations') {
-    try {
-      const outcome = deps.revoke({ action: 'list' });
-      return json(res, 200, outcome.action === 'list' ? outcome.revocations.map(toApi) : []);
-    } catch (err) {
-      return json(res, 500, { error: (err as Error).message });
-    }
+    return answer(res, 500, () => json(res, 200, deps.revocations.list().map(toApi)));
   }
   if (req.method === 'POST' && url.pathname === '/revocations') {
     return void readJson(req).then((body) => {
       const b = body as { identity?: unknown; tokenId?: unknown };
-      const identity = typeof b.identity === 'string' ? b.identity : undefined;
-      const tokenId = typeof b.tokenId === 'string' ? b.tokenId : undefined;
-      try {
-        const outcome = deps.revoke({ ...(identity ? { identity } : {}), ...(tokenId ? { tokenId } : {}), by: 'admin' });
-        json(res, 200, { sessionsCut: outcome.action === 'revoke' ? outcome.sessionsCut : [] });
-      } catch (err) {
-        json(res, 400, { error: (err as Error).message });
-      }
+      const which = target(typeof b.identity === 'string' && b.identity ? b.identity : undefined, typeof b.tokenId === 'string' && b.tokenId ? b.tokenId : undefined);
+      if (!which) return json(res, 400, { error: 'revoke exactly one of an identity or a token id' });
+      answer(res, 400, () => json(res, 200, { sessionsCut: deps.revocations.revoke({ ...which, ...actor }) }));
     }, (err: Error) => json(res, 400, { error: err.message }));
   }
   const m = /^\/revocations\/(identity|token)\/([^/]+)$/.exec(url.pathname);
@@ -115,14 +107,35 @@ function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, d
     } catch {
       return json(res, 400, { error: 'the name is not valid URL encoding' });
     }
-    try {
-      const outcome = deps.revoke({ action: 'unrevoke', ...(m[1] === 'identity' ? { identity: value } : { tokenId: value }), by: 'admin', client: clientOf(req) });
-      return json(res, 200, { lifted: outcome.action === 'unrevoke' ? outcome.lifted.map(toApi) : [] });
-    } catch (err) {
-      return json(res, /not revoked/.test((err as Error).message) ? 404 : 400, { error: (err as Error).message });
-    }
+    const which: RevocationTarget = m[1] === 'identity' ? { identity: value } : { tokenId: value };
+    return answer(res, 400, () => {
+      const lifted = deps.revocations.unrevoke({ ...which, ...actor });
+      if (lifted.length === 0) return json(res, 404, { error: `${m[1] === 'identity' ? 'identity' : 'token'} ${value} is not revoked` });
+      json(res, 200, { lifted: lifted.map(toApi) });
+    });
   }
   return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
+}
+
+function target(identity: string | undefined, tokenId: string | undefined): RevocationTarget | undefined {
+  if (identity !== undefined && tokenId === undefined) return { identity };
+  if (tokenId !== undefined && identity === undefined) return { tokenId };
+  return undefined;
+}
+
+/** Runs a handler; an error it throws is answered with `status` and its message. */
+function answer(res: ServerResponse, status: number, handle: () => void): void {
+  try {
+    handle();
+  } catch (err) {
+    json(res, status, { error: (err as Error).message });
+  }
+}
+
+/** The tool the caller declares (`x-hopscope-via: workbench`): recorded beside the actor, never trusted for anything. */
+function viaOf(req: IncomingMessage): { via?: string } {
+  const via = req.headers['x-hopscope-via'];
+  return typeof via === 'string' && /^[a-z0-9._-]{1,40}$/.test(via) ? { via } : {};
 }
 
 function toApi(r: Revocation): GatewayRevocation {

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { GatewayRevocation } from '../../../common/api/gateway.js';
 import type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayStatus, RemoteGateway } from '../../../common/api/index.js';
 import { api, chooseGatewayConfig, inElectron } from '../api.js';
 import { ImportProgress, useImportJob } from '../components/ImportProgress.js';
+import { Revocations } from '../components/Revocations.js';
 import { href } from '../route.js';
 
 const CONFIG_KEY = 'hopscope.localGatewayConfig';
@@ -98,7 +98,8 @@ function LocalGatewayCard({ status, setStatus, onCaseChanged }: { status: LocalG
           {s.signal && <span className="small">{s.signal}</span>}
         </div>
       )}
-      {s?.configPath && s.revocations.length > 0 && <Revocations revocations={s.revocations} configPath={s.configPath} />}
+      {s?.configPath && <Revocations revocations={s.revocations} configPath={s.configPath}
+        gatewayId={s.state === 'running' ? s.id : null} onChanged={() => void api.localGatewayStatus().then(setStatus, () => {})} />}
       {busy && <p className="muted small">{busy}</p>}
       {error && <div className="error-banner" role="alert" data-testid="local-error">{error}</div>}
       {s?.message && <div className={s.state === 'failed' ? 'error-banner pre' : 'muted small'} role={s.state === 'failed' ? 'alert' : undefined}
@@ -118,29 +119,6 @@ function LocalGatewayCard({ status, setStatus, onCaseChanged }: { status: LocalG
       {job && <ImportProgress job={job} />}
       {job?.state === 'done' && <p className="small"><a href={href({ view: 'sessions' })} data-testid="local-imported-sessions">Show the sessions →</a></p>}
     </section>
-  );
-}
-
-/**
- * What the local gateway's keys.dir revokes: every login of an identity, or a token and its hops, until
- * lifted. The lift is the CLI's (`token unrevoke`, recorded in the gateway's audit with the actor).
- */
-function Revocations({ revocations, configPath }: { revocations: GatewayRevocation[]; configPath: string }) {
-  const quoted = `'${configPath.replace(/'/g, "'\\''")}'`;
-  return (
-    <table className="grid" data-testid="local-revocations">
-      <thead><tr><th>revoked</th><th>since</th><th>by</th><th>to lift it</th></tr></thead>
-      <tbody>{revocations.map((r) => {
-        const what = r.identity !== undefined ? `--identity ${r.identity}` : `--token-id ${r.tokenId ?? ''}`;
-        return (
-          <tr key={`${what} ${r.at}`} data-testid="revocation-row">
-            <td>{r.identity !== undefined ? <>identity <b>{r.identity}</b></> : <>token <code>{r.tokenId}</code></>}</td>
-            <td className="small">{r.revokedAt}</td><td className="small">{r.by ?? ''}</td>
-            <td><code className="small" data-testid="unrevoke-command">hopscope token unrevoke {what} --config {quoted}</code></td>
-          </tr>
-        );
-      })}</tbody>
-    </table>
   );
 }
 

@@ -51,13 +51,23 @@ export class ExtendedState {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
 
+  /**
+   * A Parse the gateway forwards. PostgreSQL refuses a Parse of a named statement
+   * that exists ("prepared statement already exists") and keeps the old one, so a
+   * named statement the gateway knows keeps what it holds; the unnamed one is
+   * replaced (the server drops it before parsing the new one).
+   */
   parsed(key: string, statement: PreparedStatement): void {
+    if (key !== '' && this.statements.has(key)) return;
     this.statements.set(key, statement);
   }
 
-  /** A Parse the server will fail (refused, or the stand-in): the name no longer holds what it held. */
+  /**
+   * A Parse the server will fail (refused, or the stand-in): the unnamed
+   * statement is gone (dropped before the parse); a named one that exists stays.
+   */
   forgetStatement(key: string): void {
-    this.statements.delete(key);
+    if (key === '') this.statements.delete(key);
   }
 
   bound(portalKey: string, portalName: string, statementKey: string, statementName: string, params: unknown[]): Portal {

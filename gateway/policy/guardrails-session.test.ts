@@ -190,7 +190,17 @@ describe('built-in: the client encoding and string syntax cannot change under th
     ['RESET standard_conforming_strings', 'standard-conforming-strings'],
     [`SET U&"client\\005fencoding" TO 'SJIS'`, 'client-encoding'], ["DO E'BEGIN SET client\\u005fencoding = ''SJIS''; END'", 'client-encoding'],
     [`SELECT U&"set\\005fconfig"('client_encoding', 'SJIS', false)`, 'client-encoding'], ['set NaMeS \'SJIS\'', 'client-encoding'],
+    // pg_dump's form with the WHERE naming the encoding, or not fixing the row to one setting:
+    ["SELECT set_config(name, 'SJIS', false) FROM pg_settings WHERE name = 'client_encoding'", 'client-encoding'],
+    ["SELECT set_config(name, 'SJIS', false) FROM pg_settings WHERE name = 'x' OR true", 'client-encoding'],
+    ["SELECT set_config(name, 'SJIS', false) FROM pg_settings, pg_class WHERE name = 'x'", 'client-encoding'],
+    ["SELECT set_config(s.name, 'SJIS', false) FROM pg_settings s WHERE s.name = 'x'", 'client-encoding'],
+    ["SELECT 1 FROM pg_settings WHERE name = 'x' AND (SELECT set_config(name, 'SJIS', false)) IS NOT NULL", 'client-encoding'],
   ];
+  it("allows pg_dump's set_config(name, …) FROM pg_settings WHERE name = '<setting>' (the row is fixed to one setting)", () => {
+    expect(judge(guardsOf([]).forSession(ctx),
+      "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'")).toMatchObject({ action: 'allow' });
+  });
   it.each(refused)('%s → %s, with no rules configured', (sql, rule) => {
     expect(judge(guardsOf([]).forSession(ctx), sql)).toMatchObject({ action: 'block', rule });
     expect(guardsOf([]).judgeText(ctx, sql)).toMatchObject({ action: 'block', rule });

@@ -60,6 +60,8 @@ function sliceStatement(text: string, raw: RawStmt): string {
 class Collector {
   /** The statements enclosing the node being visited: each collects the tables and functions of its subtree. */
   private readonly stack: StatementFacts[] = [];
+  /** Per enclosing SELECT: the pg_settings row its WHERE fixes (see settingNameOf). */
+  private readonly settingNames: (string | undefined)[] = [];
 
   constructor(private readonly out: TextFacts, private readonly variables: ReadonlySet<string>) {}
 
@@ -91,6 +93,8 @@ class Collector {
         break;
       case 'SelectStmt':
         if (body.intoClause) this.out.statements.push({ ...facts, type: 'CreateTableAsStmt' });
+        this.settingNames.push(settingFixedBy(body));
+        skip.add('__pop_setting');
         break;
       case 'DropStmt':
         for (const obj of (body.objects as { List?: { items?: { String?: { sval?: string } }[] } }[] | undefined) ?? []) {
@@ -135,6 +139,7 @@ class Collector {
     }
     for (const [key, value] of Object.entries(body)) if (!skip.has(key)) this.visit(value, key === 'ctequery' ? [...inner, 'WITH'] : inner);
     this.stack.pop();
+    if (skip.has('__pop_setting')) this.settingNames.pop();
   }
 
   /** MERGE: each WHEN action counts as its INSERT/UPDATE/DELETE, bounded by ON and by its own condition. */
@@ -213,7 +218,8 @@ class Collector {
     const lower = name.toLowerCase();
     if (builtinSchema && RUNS_TEXT_AS_SQL.has(lower)) this.out.dynamic.push(`${name}() runs SQL given to it as text${where(via)}`);
     if (builtinSchema && lower === 'set_config') {
-      const setting = constantString((call.args as Node[] | undefined)?.[0])?.toLowerCase();
+      const first = (call.args as Node[] | undefined)?.[0];
+      const setting = (constantString(first) ?? this.settingNameOf(first))?.toLowerCase();
       if (setting === undefined || setting === 'client_encoding') {
         this.out.lexing.push({ rule: 'client-encoding',
           reason: `set_config(${setting === undefined ? 'a computed name' : "'client_encoding'"}, …) could change how the server decodes the client's bytes${where(via)}` });
@@ -221,6 +227,17 @@ class Collector {
         this.out.lexing.push({ rule: 'standard-conforming-strings', reason: `set_config('standard_conforming_strings', …) would change how the server reads string literals${where(via)}` });
       }
     }
+  }
+
+  /**
+   * `set_config(name, …) FROM pg_settings WHERE name = '<setting>'` (pg_dump's
+   * form): the column `name` of that select can only hold the one setting its
+   * WHERE fixes, so the call is judged as set_config('<setting>', …).
+   */
+  private settingNameOf(arg: Node | undefined): string | undefined {
+    const fields = (arg as { ColumnRef?: { fields?: { String?: { sval?: string } }[] } } | undefined)?.ColumnRef?.fields;
+    if (!fields || fields.length !== 1 || fields[0]?.String?.sval !== 'name') return undefined;
+    return this.settingNames.at(-1);
   }
 
   private operator(expr: Node): void {
@@ -251,5 +268,32 @@ export function constantString(node: unknown): string | undefined {
   if (c.sval) return (c.sval as { sval?: string }).sval ?? '';
   if (c.boolval) return (c.boolval as { boolval?: boolean }).boolval ? 'true' : 'false';
   if (c.ival) return String((c.ival as { ival?: number }).ival ?? 0);
+  return undefined;
+}
+
+/**
+ * The setting a SELECT's rows are restricted to when it reads pg_settings alone
+ * with `WHERE name = '<constant>'` (as an AND-conjunct); else undefined.
+ */
+function settingFixedBy(select: Node): string | undefined {
+  const from = select.fromClause as { RangeVar?: { relname?: string; schemaname?: string } }[] | undefined;
+  const rel = from?.length === 1 ? from[0]?.RangeVar : undefined;
+  if (!rel || rel.relname !== 'pg_settings' || (rel.schemaname !== undefined && rel.schemaname !== 'pg_catalog')) return undefined;
+  const conjuncts: unknown[] = [];
+  const flatten = (n: unknown): void => {
+    const b = (n as { BoolExpr?: { boolop?: string; args?: unknown[] } } | undefined)?.BoolExpr;
+    if (b?.boolop === 'AND_EXPR') b.args?.forEach(flatten);
+    else conjuncts.push(n);
+  };
+  flatten(select.whereClause);
+  for (const c of conjuncts) {
+    const e = (c as undefined | { A_Expr?: { kind?: string; name?: { String?: { sval?: string } }[]; lexpr?: unknown; rexpr?: unknown } })?.A_Expr;
+    if (!e || e.kind !== 'AEXPR_OP' || e.name?.at(-1)?.String?.sval !== '=') continue;
+    for (const [col, val] of [[e.lexpr, e.rexpr], [e.rexpr, e.lexpr]] as const) {
+      const f = (col as { ColumnRef?: { fields?: { String?: { sval?: string } }[] } }).ColumnRef?.fields;
+      const value = constantString(val);
+      if (f?.length === 1 && f[0]?.String?.sval === 'name' && value !== undefined) return value;
+    }
+  }
   return undefined;
 }

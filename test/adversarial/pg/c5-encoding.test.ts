@@ -61,11 +61,17 @@ h.case('psql with PGCLIENTENCODING=SJIS, the bytes given by -c', async (c) => {
 
 /** standard_conforming_strings off: '\'' escapes the quote for the server, not for a parser that assumes on. */
 const scsOff = (victim: string) => `SELECT '\\', $$ '; DROP TABLE ${victim}; -- $$`;
+/**
+ * With standard_conforming_strings on, the literal below is harmless and PostgreSQL logs its text (DROP
+ * included) when it runs it as the SELECT it is; what must not happen is the change of the setting, and
+ * the victim must stay: the log is checked for the statement that turns it off, the table for the DROP.
+ */
+const scsOpts = { victims: 1, mustNotRun: [/standard_conforming_strings\s*(=|to)\s*'?off|set_config\('standard_conforming_strings'/i] };
 h.case('SET standard_conforming_strings = off, then a backslash-quoted literal', async (c) => {
   const w = await c.wire();
   await w.roundTrip(fe.query('SET standard_conforming_strings = off'));
   await w.roundTrip(fe.query(scsOff(c.victims[0]!)));
-}, opts(1));
+}, scsOpts);
 h.case('standard_conforming_strings=off in the startup options', async (c) => {
   const w = await c.wire({ options: '-c standard_conforming_strings=off' });
   await w.roundTrip(fe.query(scsOff(c.victims[0]!)));
@@ -73,12 +79,12 @@ h.case('standard_conforming_strings=off in the startup options', async (c) => {
 h.case("set_config('standard_conforming_strings', 'off', false) in the same batch", async (c) => {
   const w = await c.wire();
   await w.roundTrip(fe.query("SELECT set_config('standard_conforming_strings', 'off', false)"), fe.query(scsOff(c.victims[0]!)));
-}, opts(1));
+}, scsOpts);
 h.case('standard_conforming_strings off inside a DO block, then the literal', async (c) => {
   const w = await c.wire();
   await w.roundTrip(fe.query("DO $$ BEGIN SET standard_conforming_strings = off; END $$"));
   await w.roundTrip(fe.query(scsOff(c.victims[0]!)));
-}, opts(1));
+}, scsOpts);
 
 h.case('the customers table is intact after every encoding attack', async (c) => {
   const d = await env.direct();

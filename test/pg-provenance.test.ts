@@ -3,10 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFor } from '../gateway/pg/catalog.js';
 import type { TargetCatalog } from '../gateway/policy/catalog.js';
 import { loadSqlParser } from '../gateway/policy/guardrails.js';
+import { toAre } from '../gateway/policy/provenance/are.js';
 import { Provenance } from '../gateway/policy/provenance/index.js';
+import { BUILTIN_RECOGNIZERS } from '../gateway/policy/recognizers.js';
 import { compileMasking } from '../gateway/policy/rules.js';
 import { parseSql } from '../gateway/policy/sql-policy.js';
 import type { SqlVerdict } from '../gateway/policy/types.js';
+import { CUSTOMERS, findLeaks } from './adversarial/pg/seed.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
 
 /**
@@ -252,6 +255,105 @@ describe('what the rewrite cannot reach (the session must mask it)', () => {
       expect((err as pg.DatabaseError).detail).toContain('alice@example.com');
     } finally {
       await client.query('ALTER TABLE customers DROP CONSTRAINT name_short');
+    }
+  });
+});
+
+describe('pattern rules applied at the source columns (columns:)', () => {
+  // The adversarial suite's seeded customers, with every value masked by patterns only, in SQL: no transformation
+  // over a column can move a value past the pattern, because the function computes from the masked text.
+  const patternRules = compileMasking([
+    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', columns: ['crm_customers.*'] },
+    { name: 'card', builtin: 'credit-card', columns: ['crm_customers.*', 'crm_customers.card_no'] },
+    { name: 'email', builtin: 'email', columns: ['crm_customers.*'] },
+  ], 't');
+  const patterns = () => new Provenance(patternRules, []).forSession('agent', 'prov')!;
+  beforeAll(async () => {
+    await client.query(`CREATE TABLE crm_customers (id int PRIMARY KEY, name text, email text, ssn varchar(11), card text, notes text, card_no bigint);
+      INSERT INTO crm_customers VALUES ${CUSTOMERS.map((c) => `(${c.id}, '${c.name}', '${c.email}', '${c.ssn}', '${c.card}', '${c.notes}', ${c.card})`).join(', ')}`);
+    await catalog.refresh();
+  });
+  const seeded = (output: string) => findLeaks(output, 'server output').map((l) => `${l.kind} ${l.value} as ${l.form}: …${l.context}…`);
+
+  const TRANSFORMATIONS = [
+    '{c}', "replace({c}, '-', '')", "translate({c}, '-', '/')", "translate({c}, '- ', '')", "regexp_replace({c}, '(.)', '\\1 ', 'g')",
+    "string_to_array({c}, '-')", "lpad({c}, 60, '0')", "rpad({c}, 60, '1')", 'reverse({c})', "encode(convert_to({c}, 'UTF8'), 'base64')",
+    "encode(convert_to(reverse({c}), 'UTF8'), 'hex')", "replace({c}, '-', '')::bigint", '{c}::bytea', "'a' || {c} || 'b'", "{c} || '7'",
+    "format('%s%s', {c}, 1)", "upper({c}) || 'z'", "replace({c}, '', ' ')", 'to_jsonb({c})', "string_agg({c}, '')",
+  ];
+  const variants = ['notes', 'ssn', 'card', 'email', 'card_no'].flatMap((col) => TRANSFORMATIONS.map((t) => t.replaceAll('{c}', col)))
+    .map((e) => `SELECT ${e} FROM crm_customers c${e.startsWith('string_agg') ? '' : ' ORDER BY c.id'}`);
+
+  it(`${variants.length} transformations of each column return no seeded SSN, card or email in any form`, async () => {
+    const sess = patterns();
+    const outputs: string[] = [];
+    for (const sql of variants) {
+      const { verdict, output } = await runForwarded(sql, sess);
+      expect(verdict.action, sql).toBe('allow');
+      expect(seeded(output), `${sql}\n${output}`).toEqual([]);
+      outputs.push(output);
+    }
+    const all = outputs.join(' ');
+    for (const rule of ['ssn', 'card', 'email']) expect(all).toContain(`[masked:${rule}]`);
+  });
+
+  it.each([
+    ['one character per row', 'SELECT substr(ssn, g, 1) FROM crm_customers, generate_series(1, 11) g ORDER BY id, g'],
+    ['split over two columns', 'SELECT left(notes, 25), substr(notes, 26), left(card, 8), right(card, 8) FROM crm_customers'],
+    ['split over two rows', 'SELECT left(ssn, 6) FROM crm_customers UNION ALL SELECT substr(ssn, 7) FROM crm_customers'],
+    ['the whole row as JSON', 'SELECT row_to_json(c) FROM crm_customers c'],
+    ['a numeric column named exactly', 'SELECT card_no::text, reverse(card_no::text), card_no + 1 FROM crm_customers'],
+    ['an error quoting a transformed value', "SELECT ('x' || replace(ssn, '-', '') || '9')::int FROM crm_customers"],
+    ['a CTE and a temp table', "WITH t AS (SELECT translate(notes, '-', '') AS n FROM crm_customers) SELECT string_agg(n, '') FROM t"],
+  ])('%s', async (_name, sql) => {
+    const { verdict, output } = await runForwarded(sql, patterns());
+    expect(verdict.action).toBe('allow');
+    expect(seeded(output), output).toEqual([]);
+  });
+
+  it('keeps what no pattern matches: the rest of the text, other columns and their types', async () => {
+    const { output } = await runForwarded('SELECT id + 1, name, notes FROM crm_customers WHERE id = 1', patterns());
+    expect(output).toBe('[[[2,"Ada Brook","callback ok; ssn on file [masked:ssn]; prefers post"]]] ');
+    const predicate = await runForwarded("SELECT count(*) FROM crm_customers WHERE ssn LIKE '487%' OR notes LIKE '%381-47%'", patterns());
+    expect(predicate.output).toBe('[[["0"]]] '); // predicates see the mask too: no oracle
+  });
+
+  it('refuses writes that read these columns and DDL on their table, naming the rule', async () => {
+    for (const [sql, rule] of [
+      ["UPDATE crm_customers SET name = 'x' WHERE notes LIKE '%381%'", 'ssn'],
+      ['DELETE FROM crm_customers WHERE id = 9 RETURNING card_no', 'card'],
+      ['ALTER TABLE crm_customers ADD COLUMN n2 text GENERATED ALWAYS AS (notes) STORED', 'ssn'],
+      ['CREATE INDEX ON crm_customers (notes)', 'ssn'],
+      ['ALTER TABLE crm_customers RENAME TO crm2', 'ssn'],
+    ]) expect(await plan(sql!, patterns()), sql).toMatchObject({ action: 'block', rule });
+  });
+
+  // Each construct of the translation, run by PostgreSQL beside JavaScript on texts where they must agree.
+  const SAMPLES = ['ssn 487-62-9135 x', 'a\nb a-b aéb', 'xabc xaby', 'ABC def 123 !?', 'AéJ\n.', '-x5 d9', 'abde ce abcde', 'tab\there\u00a0nb'];
+  it.each([
+    ['\\b\\d{3}-\\d{2}-\\d{4}\\b', 'g'], ['a.b', 'g'], ['[\\s\\S]b', 'g'], ['[^a-z\\d]+', 'g'], ['[^a-z]+', 'gi'], ['(?<=x)\\w+(?!y)', 'g'],
+    ['\\u00e9\\x4a\\cJ\\.', 'g'], ['[\\d-x]+', 'g'], ['[\\D\\W5]+', 'g'], ['(ab|c)(?:d|)e', 'g'], ['(?=a)a(?!c)|(?<=c)e(?<!x)', 'g'],
+    ['\\s+', 'g'], ['\\S+?!', 'g'], ['[:x:]]{', 'g'], ['[\\b\\t]', 'g'], ['\\w{2,3}', 'g'], ['DEF', 'gi'],
+  ])('/%s/%s matches in PostgreSQL what it matches in JavaScript', async (source, flags) => {
+    const re = new RegExp(source, flags);
+    const { source: are, flags: pgFlags } = toAre(re.source, flags);
+    for (const text of SAMPLES) {
+      const res = await client.query('SELECT regexp_replace($1, $2, $3, $4) AS r', [text, are, '<X>', pgFlags]);
+      expect(res.rows[0].r, `${JSON.stringify(text)} ~ ${are}`).toBe(text.replace(re, '<X>'));
+    }
+  });
+
+  it('built-in recognizers: the SQL form masks every value the output form masks', async () => {
+    const text = [CUSTOMERS[0]!.card, '4539 1488 0343 6467', 'DE89370400440532013000', 'AKIAIOSFODNN7EXAMPLE', CUSTOMERS[1]!.email,
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2hlcmU', '-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----',
+      '487-62-9135'].join(' | ');
+    for (const [name, rec] of Object.entries(BUILTIN_RECOGNIZERS)) {
+      const res = await client.query('SELECT regexp_replace($1, $2, $3, \'g\') AS r', [text, rec.sql, '#']);
+      const js = text.replace(rec.pattern, (m) => (rec.accept && !rec.accept(m) ? m : '#'));
+      const sql = res.rows[0].r as string;
+      // Whatever JavaScript masked is gone from the SQL form's result too.
+      for (const m of text.match(rec.pattern) ?? []) if (!js.includes(m)) expect(sql, `${name}: ${m}`).not.toContain(m);
+      expect(sql, name).not.toBe(text);
     }
   });
 });

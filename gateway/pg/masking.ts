@@ -22,6 +22,14 @@ export interface RowMaskerOptions {
   encoding: ClientEncoding;
 }
 
+/**
+ * What the policy's session masker says beyond SessionMasker (gateway/policy/masking.ts):
+ * the replacements of pattern rules applied at source columns, to count them.
+ */
+interface SourcePatternCounting {
+  readonly sourcePatternReplacements?: ReadonlyMap<string, string>;
+}
+
 /** One value as the pattern rules read it, and how a mask is written back. */
 interface Readable { text: string; kind: 'text' | 'bytea-hex' | 'bytes' | 'value' }
 
@@ -45,9 +53,13 @@ export class RowMasker {
   private lastDescribed: DescribedColumns = this.current;
   readonly counter = new MaskCounter();
   private readonly masker: SessionMasker;
+  /** Replacement → rule of pattern rules applied at the source; undefined when none is in scope (nothing to count). */
+  private readonly sourceMarks: [string, string][] | undefined;
 
   constructor(private readonly opts: RowMaskerOptions) {
     this.masker = opts.masker;
+    const marks = (opts.masker as SessionMasker & SourcePatternCounting).sourcePatternReplacements;
+    this.sourceMarks = marks && marks.size > 0 ? [...marks] : undefined;
   }
 
   /** The columns a RowDescription announces, with the column rule of each (cached: the next is mostly the same). */
@@ -105,6 +117,7 @@ export class RowMasker {
         texts[i] = '';
         continue;
       }
+      if (this.sourceMarks && readable.kind === 'text') this.countSourceMasks(i, readable.text);
       const { text, counts } = this.masker.maskText(readable.text);
       const hits = Object.keys(counts);
       if (hits.length) {
@@ -116,6 +129,15 @@ export class RowMasker {
     }
     if (this.maskSplitValues(values, texts)) changed = true;
     return changed ? writeDataRow(values) : frame;
+  }
+
+  /** Values masked by pattern rules in SQL, at the source: each occurrence of a rule's replacement counts once. */
+  private countSourceMasks(column: number, text: string): void {
+    for (const [mark, rule] of this.sourceMarks!) {
+      let n = 0;
+      for (let at = text.indexOf(mark); at >= 0; at = text.indexOf(mark, at + mark.length)) n++;
+      if (n) this.counter.add(column, rule, n);
+    }
   }
 
   private read(column: ColumnInfo, value: Buffer): Readable | 'none' | 'undecodable' {

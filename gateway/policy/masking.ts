@@ -5,13 +5,14 @@ import type { MaskCounts, SessionMasker } from './types.js';
 export class Masker {
   constructor(private readonly rules: CompiledMasking[]) {}
 
+  /** Whether masking by provenance applies to a session: a column rule, or a pattern rule with source columns, in scope. */
   hasColumnRules(identity: string, target: string): boolean {
-    return this.rules.some((r) => r.column && inScope(r, identity, target));
+    return this.rules.some((r) => (r.column || r.sourceColumns) && inScope(r, identity, target));
   }
 
-  /** The column rules in scope for a session (masking by provenance). */
+  /** The rules masking by provenance applies for a session: column rules and pattern rules with source columns. */
   columnRulesFor(identity: string, target: string): CompiledMasking[] {
-    return this.rules.filter((r) => r.source && inScope(r, identity, target));
+    return this.rules.filter((r) => (r.source || r.sourceColumns) && inScope(r, identity, target));
   }
 
   forSession(identity: string, target: string): SessionMasker {
@@ -28,12 +29,19 @@ class ScopedMasker implements SessionMasker {
   readonly active: boolean;
   readonly columns: boolean;
   readonly columnReplacements: ReadonlyMap<string, string>;
+  /**
+   * The replacement text of each pattern rule applied at source columns → its
+   * rule: a value masked there contains it (once per match). Empty when no such
+   * rule is in scope, so counting costs nothing then.
+   */
+  readonly sourcePatternReplacements: ReadonlyMap<string, string>;
   private readonly byName: Map<string, CompiledMasking>;
 
   constructor(private readonly rules: CompiledMasking[]) {
     this.active = rules.length > 0;
-    this.columns = rules.some((r) => r.column);
+    this.columns = rules.some((r) => r.column || r.sourceColumns);
     this.columnReplacements = new Map(rules.filter((r) => r.column).map((r) => [r.replacement, r.name]));
+    this.sourcePatternReplacements = new Map(rules.filter((r) => r.sourceColumns && r.replacement !== '').map((r) => [r.replacement, r.name]));
     this.byName = new Map(rules.map((r) => [r.name, r]));
   }
 

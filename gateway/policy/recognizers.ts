@@ -6,6 +6,12 @@
 export interface Recognizer {
   pattern: RegExp;
   accept?: (match: string) => boolean;
+  /**
+   * The same shape as a PostgreSQL regular expression (ARE), applied at the
+   * source columns a rule names (`columns:`). SQL has no Luhn or mod-97 check,
+   * so the source form masks every value of the shape.
+   */
+  sql: string;
 }
 
 /**
@@ -15,13 +21,38 @@ export interface Recognizer {
  * run is checked as a whole (cards: every card-length window of the run).
  */
 export const BUILTIN_RECOGNIZERS: Record<string, Recognizer> = {
-  email: { pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g },
-  'credit-card': { pattern: /(?<![0-9])(?:\d[ -]?){12,30}\d(?![0-9])/g, accept: (m) => cardInRun(m.replace(/[ -]/g, '')) },
-  'us-ssn': { pattern: /(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}/g },
-  iban: { pattern: /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g, accept: (m) => ibanInRun(m.replace(/ /g, '')) },
-  'aws-access-key': { pattern: /(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}/g },
-  jwt: { pattern: /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}/g },
-  'pem-private-key': { pattern: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)/g },
+  email: {
+    pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g,
+    sql: '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}',
+  },
+  'credit-card': {
+    pattern: /(?<![0-9])(?:\d[ -]?){12,30}\d(?![0-9])/g, accept: (m) => cardInRun(m.replace(/[ -]/g, '')),
+    // Any run of 13 or more digits with single space or dash separators, whole: no Luhn in SQL,
+    // and a card glued to other digits is inside a longer run (the output form checks its windows).
+    sql: '[0-9](?:[ -]?[0-9]){12,}',
+  },
+  'us-ssn': {
+    pattern: /(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}/g,
+    sql: '(?!000|666|9[0-9][0-9])[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}',
+  },
+  iban: {
+    pattern: /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g, accept: (m) => ibanInRun(m.replace(/ /g, '')),
+    sql: '[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?', // every IBAN-shaped run (no mod-97 in SQL)
+  },
+  'aws-access-key': {
+    pattern: /(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}/g,
+    sql: '(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}',
+  },
+  jwt: {
+    pattern: /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}/g,
+    sql: 'eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{10,}',
+  },
+  'pem-private-key': {
+    pattern: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)/g,
+    // From the BEGIN line to the end of the value: PostgreSQL has no lazy match of the
+    // whole expression, and masking to the end holds whatever follows a key.
+    sql: '-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*',
+  },
 };
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configError, glob, regex } from './rule-support.js';
+import { toAre, UntranslatablePattern, type AreForm } from './provenance/are.js';
 import { BUILTIN_RECOGNIZERS } from './recognizers.js';
 import { compileShellMatcher as compileSshMatcher, ShellMatcherSchema as SshMatcherSchema, type CompiledShellMatcher as CompiledSshMatcher } from './shell-matcher.js';
 import { compileSqlMatcher, SqlMatcherSchema, type CompiledSqlMatcher } from './sql-matcher.js';
@@ -18,6 +19,12 @@ export const MaskingRule = z.object({
   column: z.string().min(1).optional(),
   pattern: z.string().min(1).optional(), // regex over text values and SSH output
   builtin: z.string().min(1).optional(),
+  /**
+   * With pattern or builtin: source columns (`[schema.]table.column` globs, as
+   * for `column`) the pattern is applied to in SQL, before the statement reads
+   * them, so no function over them can transform a value past the pattern.
+   */
+  columns: z.array(z.string().min(1)).min(1).optional(),
   replace: z.string().optional(),
   ...Scope,
 }).strict();
@@ -35,6 +42,8 @@ export interface ColumnSource {
   schema: RegExp | undefined;
   table: RegExp | undefined;
   column: RegExp;
+  /** The column part has a wildcard: a pattern rule then applies to text-like columns only. */
+  columnGlob: boolean;
 }
 
 export interface CompiledMasking {
@@ -45,6 +54,10 @@ export interface CompiledMasking {
   pattern: RegExp | undefined;
   /** A recognizer's own validity check (e.g. Luhn for card numbers), applied to each match. */
   accept: ((match: string) => boolean) | undefined;
+  /** A pattern or built-in rule's source columns (`columns:`): the pattern is applied there, in SQL. */
+  sourceColumns: ColumnSource[] | undefined;
+  /** The pattern as a PostgreSQL regular expression, for `sourceColumns`. */
+  sqlPattern: AreForm | undefined;
   replacement: string;
   identities: string[] | undefined;
   targets: string[] | undefined;
@@ -66,15 +79,19 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
     const where = `${source}: masking rule ${rule.name}`;
     const kinds = [rule.column, rule.pattern, rule.builtin].filter((k) => k !== undefined).length;
     if (kinds !== 1) throw configError(`${where}: give exactly one of column, pattern or builtin`);
+    if (rule.columns && rule.column !== undefined) throw configError(`${where}: columns goes with pattern or builtin (a column rule names its columns in column)`);
     let pattern: RegExp | undefined;
     let accept: CompiledMasking['accept'];
+    let sqlPattern: AreForm | undefined;
     if (rule.builtin !== undefined) {
       const builtin = BUILTIN_RECOGNIZERS[rule.builtin];
       if (!builtin) throw configError(`${where}: unknown builtin ${rule.builtin} (known: ${Object.keys(BUILTIN_RECOGNIZERS).join(', ')})`);
       pattern = builtin.pattern;
       accept = builtin.accept;
+      if (rule.columns) sqlPattern = { source: builtin.sql, flags: 'g' };
     } else if (rule.pattern !== undefined) {
       pattern = regex(withoutWordBoundaries(rule.pattern), 'g', where);
+      if (rule.columns) sqlPattern = sqlForm(pattern, where);
     }
     const columns = rule.column === undefined ? undefined : columnSource(rule.column, where);
     return {
@@ -83,6 +100,8 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
       source: columns,
       pattern,
       accept,
+      sourceColumns: rule.columns?.map((spec) => columnSource(spec, where)),
+      sqlPattern,
       replacement: rule.replace ?? `[masked:${rule.name}]`,
       identities: rule.identities,
       targets: rule.targets,
@@ -93,8 +112,19 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
 function columnSource(spec: string, where: string): ColumnSource {
   const parts = spec.split('.');
   if (parts.length > 3 || parts.some((p) => p === '')) throw configError(`${where}: column must be [schema.]table.column or a column name, got ${spec}`);
-  const [column, table, schema] = parts.reverse().map(glob);
-  return { schema, table, column: column! };
+  const columnPart = parts.at(-1)!;
+  const [column, table, schema] = [...parts].reverse().map(glob);
+  return { schema, table, column: column!, columnGlob: /[*?]/.test(columnPart) };
+}
+
+/** A pattern's PostgreSQL form; a pattern that has none is refused here, at load, naming the rule. */
+function sqlForm(pattern: RegExp, where: string): AreForm {
+  try {
+    return toAre(pattern.source, pattern.flags);
+  } catch (err) {
+    if (err instanceof UntranslatablePattern) throw configError(`${where}: the pattern cannot be applied at the source columns (columns): ${err.message}`);
+    throw err;
+  }
 }
 
 export function compileGuardrails(raw: unknown[], source: string): CompiledGuardrail[] {

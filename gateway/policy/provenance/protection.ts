@@ -1,6 +1,7 @@
-import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from '../catalog.js';
+import type { CatalogColumn, CatalogFunction, CatalogRelation, CatalogSnapshot } from '../catalog.js';
 import { glob } from '../rule-support.js';
 import type { CompiledMasking } from '../rules.js';
+import { patternReaches } from './source-patterns.js';
 
 /** Schemas whose objects are PostgreSQL's own: never protected, their functions built in. */
 export const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
@@ -16,13 +17,19 @@ export const STATISTICS_RELATIONS = new Set(['pg_stats', 'pg_stats_ext', 'pg_sta
 
 /** What one catalog snapshot means under one session's column rules. */
 export interface Protection {
-  /** By relation OID: attnum → rule, for relations with at least one protected column. */
+  /**
+   * By relation OID: attnum → rule, for relations with at least one protected
+   * column: a column rule's, or (no column rule) the first pattern rule applied
+   * at the source. Both are protected alike (writes, DDL, views, RowDescription).
+   */
   readonly columns: ReadonlyMap<number, ReadonlyMap<number, string>>;
+  /** Columns whose projection is pattern rules' expression rather than a constant: attnum → the rules, in rule order. */
+  readonly patterns: ReadonlyMap<number, ReadonlyMap<number, readonly CompiledMasking[]>>;
   /** Views and materialized views that read a protected column or call an untrusted function → why. */
   readonly taintedViews: ReadonlyMap<number, { rule: string; reason: string }>;
 }
 
-/** The column rules in scope for a session, and the functions its operator trusts. */
+/** The column rules and source-pattern rules in scope for a session, and the functions its operator trusts. */
 export class ProtectionRules {
   private readonly trusted: { schema: RegExp | undefined; name: RegExp }[];
   private cached: { version: number; protection: Protection } | undefined;
@@ -38,25 +45,20 @@ export class ProtectionRules {
     return this.rules.map((r) => r.name).join(', ');
   }
 
-  /** The rule protecting a column of a relation (its own name or any ancestor's: partitions and children inherit). */
+  /** The column rule protecting a column of a relation (its own name or any ancestor's: partitions and children inherit). */
   ruleFor(snapshot: CatalogSnapshot, relation: CatalogRelation, column: string): string | undefined {
-    const seen = new Set<number>();
-    const visit = (rel: CatalogRelation): string | undefined => {
-      if (seen.has(rel.oid)) return undefined;
-      seen.add(rel.oid);
-      if (!SYSTEM_SCHEMAS.has(rel.schema)) {
-        const rule = this.rules.find(({ source }) => source && source.column.test(column)
-          && (!source.table || source.table.test(rel.name)) && (!source.schema || source.schema.test(rel.schema)));
-        if (rule) return rule.name;
-      }
-      for (const parent of rel.parents) {
-        const p = snapshot.relations.get(parent);
-        const found = p && visit(p);
-        if (found) return found;
-      }
-      return undefined;
-    };
-    return visit(relation);
+    for (const rel of lineage(snapshot, relation)) {
+      const rule = this.rules.find(({ source }) => source && source.column.test(column)
+        && (!source.table || source.table.test(rel.name)) && (!source.schema || source.schema.test(rel.schema)));
+      if (rule) return rule.name;
+    }
+    return undefined;
+  }
+
+  /** The pattern rules applied at the source to a column (by its relation's name or any ancestor's), in rule order. */
+  patternsFor(snapshot: CatalogSnapshot, relation: CatalogRelation, column: CatalogColumn): CompiledMasking[] {
+    const rels = lineage(snapshot, relation);
+    return this.rules.filter((r) => r.sourceColumns && r.sqlPattern && rels.some((rel) => patternReaches(r, column, rel)));
   }
 
   /** Built in: PostgreSQL's own schemas, or a member of an installed extension. */
@@ -90,17 +92,28 @@ export class ProtectionRules {
   protection(snapshot: CatalogSnapshot): Protection {
     if (this.cached?.version === snapshot.version) return this.cached.protection;
     const columns = new Map<number, Map<number, string>>();
+    const patterns = new Map<number, Map<number, CompiledMasking[]>>();
+    const set = <T>(into: Map<number, Map<number, T>>, rel: number, attnum: number, value: T) => {
+      let map = into.get(rel);
+      if (!map) into.set(rel, (map = new Map()));
+      map.set(attnum, value);
+    };
+    const withPatterns = this.rules.some((r) => r.sourceColumns);
     for (const rel of snapshot.relations.values()) {
       if (SYSTEM_SCHEMAS.has(rel.schema)) continue;
       for (const col of rel.columns) {
         const rule = this.ruleFor(snapshot, rel, col.name);
-        if (!rule) continue;
-        let map = columns.get(rel.oid);
-        if (!map) columns.set(rel.oid, (map = new Map()));
-        map.set(col.attnum, rule);
+        if (rule) {
+          set(columns, rel.oid, col.attnum, rule); // a column rule's constant masks the column whole, patterns or not
+          continue;
+        }
+        const found = withPatterns ? this.patternsFor(snapshot, rel, col) : [];
+        if (found.length === 0) continue;
+        set(columns, rel.oid, col.attnum, found[0]!.name);
+        set(patterns, rel.oid, col.attnum, found);
       }
     }
-    const protection = { columns, taintedViews: this.taintedViews(snapshot, columns) };
+    const protection = { columns, patterns, taintedViews: this.taintedViews(snapshot, columns) };
     this.cached = { version: snapshot.version, protection };
     return protection;
   }
@@ -142,4 +155,21 @@ export class ProtectionRules {
     }
     return result;
   }
+}
+
+/** A relation and its ancestors (inheritance, partitions), each once; PostgreSQL's own schemas left out. */
+function lineage(snapshot: CatalogSnapshot, relation: CatalogRelation): CatalogRelation[] {
+  const out: CatalogRelation[] = [];
+  const seen = new Set<number>();
+  const visit = (rel: CatalogRelation) => {
+    if (seen.has(rel.oid)) return;
+    seen.add(rel.oid);
+    if (!SYSTEM_SCHEMAS.has(rel.schema)) out.push(rel);
+    for (const parent of rel.parents) {
+      const p = snapshot.relations.get(parent);
+      if (p) visit(p);
+    }
+  };
+  visit(relation);
+  return out;
 }

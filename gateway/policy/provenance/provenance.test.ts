@@ -170,3 +170,71 @@ describe('masking by provenance: what it refuses', () => {
     expect(sess.protectedColumn(10, 1, snapshot)).toBeUndefined();
   });
 });
+
+describe('masking by provenance: pattern rules applied at source columns', () => {
+  beforeAll(() => loadSqlParser());
+  const columns = (...spec: [string, string][]) => spec.map(([name, type], i) => ({ attnum: i + 1, name, type }));
+  const clientColumns = columns(['id', 'integer'], ['email', 'text'], ['notes', 'character varying(200)'], ['meta', 'jsonb'],
+    ['card_no', 'bigint'], ['born', 'date'], ['tags', 'text[]']);
+  const typed = buildSnapshot(7, { relations: [
+    { oid: 20, schema: 'public', name: 'clients', kind: 'r', temp: false, parents: [], columns: clientColumns },
+    { oid: 21, schema: 'public', name: 'clients_eu', kind: 'r', temp: false, parents: [20], columns: clientColumns },
+    { oid: 22, schema: 'public', name: 'orders', kind: 'r', temp: false, parents: [], columns: columns(['id', 'integer'], ['item', 'text']) },
+  ] });
+  const sourceRules = compileMasking([
+    { name: 'email', column: 'clients.email' },
+    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', columns: ['clients.*'] },
+    { name: 'card', builtin: 'credit-card', columns: ['clients.*', 'clients.card_no'], replace: 'card & \\ gone' },
+    { name: 'other-scope', builtin: 'iban', columns: ['orders.*'], identities: ['someone-else'] },
+  ], 't');
+  const session = () => new Provenance(sourceRules, []).forSession('agent', 'db')!;
+  const run = (sql: string, sess = session()) => sess.plan(parseSql(sql) as Parameters<typeof sess.plan>[0], sql, typed, false);
+  const SSN = "regexp_replace(\"notes\"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g')";
+  const CARD = "'[0-9](?:[ -]?[0-9]){12,}', E'card \\\\& \\\\\\\\ gone', 'g')";
+
+  it('projects each such column as one regexp_replace per rule in rule order, over the column as text', () => {
+    const v = run('SELECT notes FROM clients c');
+    expect(v.action === 'allow' && v.forward).toBe(`SELECT notes FROM (SELECT "id", '[masked:email]'::text AS "email", `
+      + `regexp_replace(${SSN}, ${CARD} AS "notes", `
+      + `(regexp_replace(regexp_replace("meta"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD})::jsonb AS "meta", `
+      + `regexp_replace("card_no"::text, ${CARD} AS "card_no", "born", `
+      + `regexp_replace(regexp_replace("tags"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD} AS "tags" FROM clients) c`);
+  });
+
+  it('a wildcard reaches text-like columns only; a column named exactly is reached whatever its type; children inherit', () => {
+    const sess = session();
+    expect(sess.protectedColumn(20, 1, typed)).toBeUndefined(); // integer id under clients.*
+    expect(sess.protectedColumn(20, 6, typed)).toBeUndefined(); // date
+    expect(sess.protectedColumn(20, 3, typed)).toBe('ssn');
+    expect(sess.protectedColumn(20, 5, typed)).toBe('card'); // bigint, named exactly
+    expect(sess.protectedColumn(20, 2, typed)).toBe('email'); // a column rule's constant wins over patterns
+    expect(sess.protectedColumn(21, 3, typed)).toBe('ssn');
+    expect(run('SELECT * FROM clients_eu WHERE id = 1').action === 'allow').toBe(true);
+  });
+
+  it('a statement that touches no such table is forwarded as it came, and planned once (a cache hit after)', () => {
+    const sess = session();
+    const first = run('SELECT item FROM orders WHERE id = 1', sess);
+    expect(first).toEqual({ action: 'allow' });
+    expect(run('SELECT item FROM orders WHERE id = 1', sess)).toBe(first);
+  });
+
+  it('protects these columns from writes and DDL exactly like column-protected ones', () => {
+    const refused: [string, string, RegExp][] = [
+      ["UPDATE clients SET born = '2000-01-01' WHERE notes LIKE '%1%'", 'ssn', /reads protected column notes in WHERE/],
+      ['DELETE FROM clients WHERE id = 1 RETURNING card_no', 'card', /protected column card_no in RETURNING/],
+      ['UPDATE clients SET notes = tags::text', 'ssn', /protected column tags in SET/],
+      ['ALTER TABLE clients ADD COLUMN n2 text GENERATED ALWAYS AS (notes) STORED', 'email', /ALTER TABLE/], // the table's first rule
+      ['CREATE INDEX ON clients (notes)', 'email', /CREATE INDEX/],
+    ];
+    for (const [sql, rule, reason] of refused) expect(run(sql), sql).toMatchObject({ action: 'block', rule, reason: expect.stringMatching(reason) });
+    expect(run("UPDATE clients SET notes = 'new' WHERE id = 1")).toEqual({ action: 'allow' });
+    expect(run("UPDATE clients SET born = '2000-01-01' WHERE born < '1990-01-01'")).toEqual({ action: 'allow' });
+  });
+
+  it('applies only the rules in scope for the session', () => {
+    expect(run('SELECT item FROM orders')).toEqual({ action: 'allow' }); // the iban rule is someone else's
+    expect(new Provenance(sourceRules.slice(3), []).forSession('agent', 'db')).toBeUndefined();
+    expect(new Provenance(sourceRules.slice(3), []).forSession('someone-else', 'db')).toBeDefined();
+  });
+});

@@ -1,4 +1,5 @@
 import type { CatalogColumn, CatalogRelation, CatalogSnapshot } from '../catalog.js';
+import type { CompiledMasking } from '../rules.js';
 import type { Protection, ProtectionRules } from './protection.js';
 import { STATISTICS_RELATIONS } from './protection.js';
 
@@ -23,6 +24,8 @@ export type Resolution =
     columns: readonly CatalogColumn[];
     /** Protected column name → rule. */
     rules: ReadonlyMap<string, string>;
+    /** Of those, the columns masked by pattern rules at the source → the rules, in rule order. */
+    patterns: ReadonlyMap<string, readonly CompiledMasking[]>;
   };
 
 export function displayName(rv: RangeVarNode): string {
@@ -54,13 +57,26 @@ export function resolveRelation(rv: RangeVarNode, snapshot: CatalogSnapshot, pro
     const rule = protection.columns.get(first.oid)!.values().next().value!;
     return { kind: 'refused', rule, reason: `${name} names relations with different columns in several schemas (${candidates.map((c) => c.schema).join(', ')}); qualify it with its schema` };
   }
+  // One name, several schemas: a column rule in any wins (its constant masks more); else every pattern rule of any, in rule order.
   const byName = new Map<string, string>();
+  const patterns = new Map<string, readonly CompiledMasking[]>();
+  const constant = new Set<string>();
   for (const rel of protectedOnes) {
     const prot = protection.columns.get(rel.oid)!;
     for (const col of rel.columns) {
       const rule = prot.get(col.attnum);
-      if (rule && !byName.has(col.name)) byName.set(col.name, rule);
+      if (!rule || constant.has(col.name)) continue;
+      const found = protection.patterns.get(rel.oid)?.get(col.attnum);
+      if (!found) {
+        constant.add(col.name);
+        byName.set(col.name, rule);
+        patterns.delete(col.name);
+        continue;
+      }
+      const union = new Set([...(patterns.get(col.name) ?? []), ...found]);
+      patterns.set(col.name, rules.rules.filter((r) => union.has(r)));
+      if (!byName.has(col.name)) byName.set(col.name, rule);
     }
   }
-  return { kind: 'protected', relation: first, columns: first.columns, rules: byName };
+  return { kind: 'protected', relation: first, columns: first.columns, rules: byName, patterns };
 }

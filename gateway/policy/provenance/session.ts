@@ -107,9 +107,9 @@ export class Provenance {
 
   constructor(private readonly masking: readonly CompiledMasking[], private readonly trustedFunctions: readonly string[]) {}
 
-  /** The session's provenance planner, or undefined when no column rule is in scope for it. */
+  /** The session's provenance planner, or undefined when no column rule nor source-pattern rule is in scope for it. */
   forSession(identity: string, target: string): ProvenanceSession | undefined {
-    const rules = this.masking.filter((r) => r.source && inScope(r, identity, target));
+    const rules = this.masking.filter((r) => (r.source || r.sourceColumns) && inScope(r, identity, target));
     if (rules.length === 0) return undefined;
     const key = rules.map((r) => r.name).join('\u0000');
     let scope = this.scopes.get(key);

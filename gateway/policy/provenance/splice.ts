@@ -97,10 +97,10 @@ export function quoteLiteral(text: string): string {
   return text.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
 }
 
-/** `"id", '[masked:email]'::text AS "email", …`: the masks by column name. */
+/** `"id", '[masked:email]'::text AS "email", …`: each masked column as its SQL expression, by column name. */
 export function projection(columns: readonly Pick<CatalogColumn, 'name'>[], masks: ReadonlyMap<string, string>): string {
   return columns.map((c) => {
     const mask = masks.get(c.name);
-    return mask === undefined ? quoteIdent(c.name) : `${quoteLiteral(mask)}::text AS ${quoteIdent(c.name)}`;
+    return mask === undefined ? quoteIdent(c.name) : `${mask} AS ${quoteIdent(c.name)}`;
   }).join(', ');
 }

@@ -1,6 +1,7 @@
 import type { CatalogSnapshot } from '../catalog.js';
 import type { Protection, ProtectionRules } from './protection.js';
 import { displayName, resolveRelation, type RangeVarNode, type Resolution } from './resolve.js';
+import { constantExpression, patternExpression } from './source-patterns.js';
 import { projection, type Edit, type SqlText } from './splice.js';
 import { CREATION_PATHS, FROM_ITEM_KEYS, HARMLESS_PATHS, refusedStatement, WRITE_STATEMENTS } from './statements.js';
 import { protectedRead } from './writes.js';
@@ -172,9 +173,14 @@ export class Walker {
     return { start, end, text: `(SELECT ${projection(res.columns, this.masks(res))} FROM ${only}${name})${alias}` };
   }
 
+  /** Each protected column's SQL: a column rule's constant, or the pattern rules applied to the column itself. */
   private masks(res: Extract<Resolution, { kind: 'protected' }>): Map<string, string> {
     const byRule = new Map(this.rules.rules.map((r) => [r.name, r.replacement]));
-    return new Map([...res.rules].map(([col, rule]) => [col, byRule.get(rule) ?? `[masked:${rule}]`]));
+    return new Map([...res.rules].map(([col, rule]) => {
+      const patterns = res.patterns.get(col);
+      if (!patterns) return [col, constantExpression(byRule.get(rule) ?? `[masked:${rule}]`)];
+      return [col, patternExpression(col, res.columns.find((c) => c.name === col)?.type, patterns)];
+    }));
   }
 
   /** `COPY customers (cols) TO …` → `COPY (SELECT <cols with masks> FROM ONLY customers) TO …`, options kept. */

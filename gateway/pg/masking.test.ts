@@ -93,3 +93,25 @@ describe('clientEncodingFor', () => {
     expect(clientEncodingFor('UTF8')).toBe(UTF8_ENCODING);
   });
 });
+
+describe('RowMasker: values masked at the source by pattern rules (columns:)', () => {
+  it('counts each occurrence of a source-pattern rule\'s replacement in a text value, by column', () => {
+    const sourceRules = compileMasking([
+      { name: 'ssn', pattern: '\\d{3}-\\d{2}-\\d{4}', columns: ['customers.*'] },
+      { name: 'card', builtin: 'credit-card', columns: ['customers.notes'], replace: '<card>' },
+    ], 'test.yml');
+    const m = new RowMasker({ masker: new Masker(sourceRules).forSession('a', 'db'), protectedColumn: () => undefined, masksText: true, encoding: UTF8_ENCODING });
+    const out = maskRow(m, [field('notes', 25), field('n', 25, 'binary'), field('id', 23)],
+      ['a [masked:ssn] b [masked:ssn] <card>', 'x [masked:ssn] and 123-45-6789', '5']);
+    expect(out).toEqual(['a [masked:ssn] b [masked:ssn] <card>', 'x [masked:ssn] and [masked:ssn]', '5']);
+    expect(m.take()).toEqual([
+      { column: 'notes', rule: 'ssn', count: 2 }, { column: 'notes', rule: 'card', count: 1 }, { column: 'n', rule: 'ssn', count: 2 },
+    ]);
+  });
+
+  it('counts nothing of the kind when no such rule is in scope (the text is not searched)', () => {
+    const m = masker();
+    expect(maskRow(m, [field('a', 25)], ['[masked:ssn]'])).toEqual(['[masked:ssn]']);
+    expect(m.take()).toEqual([]);
+  });
+});

@@ -21,7 +21,7 @@ export { fe, WireClient, noticeFields, rowDescription, dataRow, summarize, type 
 export type MaskingVariant =
   /** `[schema.]table.column` rules for customers' email, ssn and card; pattern rules for SSNs and card numbers. */
   | 'by-table'
-  /** The bare-name rule of examples/gateway.yml (`*email*`, any table) with the same pattern rules. */
+  /** The bare-name rule of examples/gateway.yml (`*email*`, any table) with the same pattern rules, applied at customers' text columns too (`columns:`). */
   | 'bare-name';
 
 const PATTERN_RULES = [
@@ -38,7 +38,8 @@ export const CONTROL_RUN = process.env.HOPSCOPE_ADVERSARIAL_CONTROL === '1';
 
 export function maskingRules(variant: MaskingVariant): Record<string, unknown>[] {
   if (CONTROL_RUN) return [];
-  if (variant === 'bare-name') return [{ name: 'email', column: '*email*' }, ...PATTERN_RULES];
+  // As examples/gateway.yml: the pattern rules are also applied at the source, to customers' text columns.
+  if (variant === 'bare-name') return [{ name: 'email', column: '*email*' }, ...PATTERN_RULES.map((r) => ({ ...r, columns: ['customers.*'] }))];
   return [
     { name: 'email', column: 'customers.email' },
     { name: 'ssn-column', column: 'customers.ssn' },

@@ -328,6 +328,18 @@ describe('pattern rules applied at the source columns (columns:)', () => {
     ]) expect(await plan(sql!, patterns()), sql).toMatchObject({ action: 'block', rule });
   });
 
+  it('calls PostgreSQL\'s regexp_replace even when the session puts its own before pg_catalog in the search_path', async () => {
+    await client.query("CREATE FUNCTION public.regexp_replace(text, text, text, text) RETURNS text LANGUAGE sql AS 'SELECT $1'");
+    await client.query('SET search_path = public, pg_catalog');
+    try {
+      const { output } = await runForwarded('SELECT notes, ssn FROM crm_customers', patterns());
+      expect(seeded(output), output).toEqual([]);
+      expect(output).toContain('[masked:ssn]');
+    } finally {
+      await client.query('RESET search_path; DROP FUNCTION public.regexp_replace(text, text, text, text)');
+    }
+  });
+
   // Each construct of the translation, run by PostgreSQL beside JavaScript on texts where they must agree.
   const SAMPLES = ['ssn 487-62-9135 x', 'a\nb a-b aéb', 'xabc xaby', 'ABC def 123 !?', 'AéJ\n.', '-x5 d9', 'abde ce abcde', 'tab\there\u00a0nb'];
   it.each([

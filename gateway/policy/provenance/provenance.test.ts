@@ -189,16 +189,16 @@ describe('masking by provenance: pattern rules applied at source columns', () =>
   ], 't');
   const session = () => new Provenance(sourceRules, []).forSession('agent', 'db')!;
   const run = (sql: string, sess = session()) => sess.plan(parseSql(sql) as Parameters<typeof sess.plan>[0], sql, typed, false);
-  const SSN = "regexp_replace(\"notes\"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g')";
+  const SSN = "pg_catalog.regexp_replace(\"notes\"::pg_catalog.text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g')";
   const CARD = "'[0-9](?:[ -]?[0-9]){12,}', E'card \\\\& \\\\\\\\ gone', 'g')";
 
   it('projects each such column as one regexp_replace per rule in rule order, over the column as text', () => {
     const v = run('SELECT notes FROM clients c');
     expect(v.action === 'allow' && v.forward).toBe(`SELECT notes FROM (SELECT "id", '[masked:email]'::text AS "email", `
-      + `regexp_replace(${SSN}, ${CARD} AS "notes", `
-      + `(regexp_replace(regexp_replace("meta"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD})::jsonb AS "meta", `
-      + `regexp_replace("card_no"::text, ${CARD} AS "card_no", "born", `
-      + `regexp_replace(regexp_replace("tags"::text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD} AS "tags" FROM clients) c`);
+      + `pg_catalog.regexp_replace(${SSN}, ${CARD} AS "notes", `
+      + `(pg_catalog.regexp_replace(pg_catalog.regexp_replace("meta"::pg_catalog.text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD})::pg_catalog.jsonb AS "meta", `
+      + `pg_catalog.regexp_replace("card_no"::pg_catalog.text, ${CARD} AS "card_no", "born", `
+      + `pg_catalog.regexp_replace(pg_catalog.regexp_replace("tags"::pg_catalog.text, E'[0-9]{3}\\\\u002d[0-9]{2}\\\\u002d[0-9]{4}', '[masked:ssn]', 'g'), ${CARD} AS "tags" FROM clients) c`);
   });
 
   it('a wildcard reaches text-like columns only; a column named exactly is reached whatever its type; children inherit', () => {
@@ -223,7 +223,7 @@ describe('masking by provenance: pattern rules applied at source columns', () =>
     const refused: [string, string, RegExp][] = [
       ["UPDATE clients SET born = '2000-01-01' WHERE notes LIKE '%1%'", 'ssn', /reads protected column notes in WHERE/],
       ['DELETE FROM clients WHERE id = 1 RETURNING card_no', 'card', /protected column card_no in RETURNING/],
-      ['UPDATE clients SET notes = tags::text', 'ssn', /protected column tags in SET/],
+      ['UPDATE clients SET notes = tags::pg_catalog.text', 'ssn', /protected column tags in SET/],
       ['ALTER TABLE clients ADD COLUMN n2 text GENERATED ALWAYS AS (notes) STORED', 'email', /ALTER TABLE/], // the table's first rule
       ['CREATE INDEX ON clients (notes)', 'email', /CREATE INDEX/],
     ];

@@ -22,15 +22,16 @@ export function patternReaches(rule: CompiledMasking, column: CatalogColumn, tab
  * A column masked by pattern rules at the source, as SQL: one regexp_replace per
  * rule in rule order (the first rule innermost), over the column cast to text, so
  * every function over the projection's column computes from masked text.
- * `regexp_replace(regexp_replace("notes"::text, E'…', '[masked:ssn]', 'g'), …)`
+ * `pg_catalog.regexp_replace(pg_catalog.regexp_replace("notes"::pg_catalog.text, E'…', '[masked:ssn]', 'g'), …)`
  */
 export function patternExpression(column: string, type: string | undefined, rules: readonly CompiledMasking[]): string {
-  let expr = `${quoteIdent(column)}::text`;
+  // Qualified: a session may create its own regexp_replace or text and put its schema before pg_catalog.
+  let expr = `${quoteIdent(column)}::pg_catalog.text`;
   for (const rule of rules) {
     const are = rule.sqlPattern!;
-    expr = `regexp_replace(${expr}, ${quoteLiteral(are.source)}, ${quoteLiteral(replacementText(rule.replacement))}, '${are.flags}')`;
+    expr = `pg_catalog.regexp_replace(${expr}, ${quoteLiteral(are.source)}, ${quoteLiteral(replacementText(rule.replacement))}, '${are.flags}')`;
   }
-  return type !== undefined && CAST_BACK.has(type) ? `(${expr})::${type}` : expr;
+  return type !== undefined && CAST_BACK.has(type) ? `(${expr})::pg_catalog.${type}` : expr;
 }
 
 /** A column masked by a column rule: its replacement, a constant. */

@@ -88,6 +88,14 @@ export const GatewayConfigSchema = z.object({
   shell: z.object({
     unresolved: z.enum(['allow', 'review', 'block']).optional(),
     uncertain: z.enum(['allow', 'review', 'block']).optional(),
+    /**
+     * Files read over sftp (and scp, which uses sftp) while text masking rules
+     * apply to the session: `mask` (the default) serves text masked and refuses
+     * what cannot be masked without corrupting it (binary, or larger than the
+     * gateway holds to mask); `allow` serves that unmasked (recorded so); `block`
+     * refuses every download. Legacy `scp -O` downloads are refused while masking applies.
+     */
+    downloads: z.enum(['mask', 'block', 'allow']).optional(),
   }).strict().default({}),
 }).strict();
 

@@ -4,10 +4,14 @@ import type { Verdict } from '../policy/types.js';
 import type { ChannelContext } from './context.js';
 import { InputRelay } from './input.js';
 import { OutputMasker } from './masking.js';
-import { SftpTracker } from './sftp.js';
+import { scpCommand, scpTargetPath, ScpUploadStream } from './scp.js';
+import { relaySftp } from './sftp-relay.js';
 import { ShellInput } from './shell-input.js';
 
 const SECRET_NAME = /TOKEN|SECRET|PASS|KEY|CREDENTIAL/i;
+/** Legacy scp's download stream carries file sizes the masking would falsify: refused while masking applies. */
+const LEGACY_SCP_DOWNLOAD: Verdict = { action: 'block', rule: 'shell.downloads',
+  reason: 'legacy scp downloads (scp -O) cannot be masked; use sftp or scp without -O' };
 /** Exit status of an exec the gateway refused (blocked, or denied on review): "command cannot execute". */
 export const REFUSED_EXIT_STATUS = 126;
 
@@ -28,6 +32,7 @@ export class SessionChannel {
   private readonly abort = new AbortController();
   private closed = false;
   private resized = false;
+  private scp: ScpUploadStream | undefined;
 
   constructor(readonly id: number, session: ssh2.Session, private readonly ctx: ChannelContext) {
     session.on('pty', (accept, _reject, info) => {
@@ -84,7 +89,8 @@ export class SessionChannel {
 
   private async exec(down: ssh2.ServerChannel, command: string): Promise<void> {
     this.bind(down, 'exec');
-    const verdict = this.ctx.policy.judgeCommand(this.ctx.policyContext, command);
+    const scp = scpCommand(command);
+    const verdict = scp?.mode === 'from' && this.ctx.textMask ? LEGACY_SCP_DOWNLOAD : this.ctx.policy.judgeCommand(this.ctx.policyContext, command);
     await this.ctx.record(EventType.SshExec, { channel: this.id, command, pty: this.pty !== undefined, action: verdict.action, ...ruleOf(verdict) });
     this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
     if (!(await this.decide(verdict, command, (text) => down.stderr.write(`hopscope: ${text}\r\n`)))) {
@@ -92,7 +98,21 @@ export class SessionChannel {
       down.end();
       return;
     }
+    if (scp?.mode === 'to') this.scp = this.followScpUpload(scp.path, scp.directory);
     this.open((cb) => this.ctx.upstream.exec(command, { env: this.targetEnv(), pty: this.pty ?? false }, cb));
+  }
+
+  /** scp -t: each file received is recorded with its hash and registered for the policy, in order. */
+  private followScpUpload(target: string, directory: boolean): ScpUploadStream {
+    const targetIsDirectory = directory ? Promise.resolve(true) : this.ctx.files.isDirectory(target);
+    let order = Promise.resolve();
+    return new ScpUploadStream((file) => {
+      order = order.then(async () => {
+        const path = await this.ctx.files.absolute(scpTargetPath(target, await targetIsDirectory, file));
+        this.ctx.uploads.set(path, file.sha256);
+        await this.ctx.record(EventType.SshUpload, { channel: this.id, via: 'scp', path, sha256: file.sha256, bytes: file.bytes });
+      }).catch(() => undefined);
+    });
   }
 
   private async shell(down: ssh2.ServerChannel): Promise<void> {
@@ -156,17 +176,14 @@ export class SessionChannel {
 
   private relay(down: ssh2.ServerChannel, up: ssh2.ClientChannel): void {
     if (this.resized && this.pty) up.setWindow(this.pty.rows, this.pty.cols, this.pty.height, this.pty.width);
-    const sftp = this.kind === 'subsystem'
-      ? new SftpTracker((op) => this.ctx.note(EventType.SshSftp, { channel: this.id, ...op }))
-      : undefined;
+    if (this.kind === 'subsystem') relaySftp(this.id, this.ctx, down, up);
     const output = (stream: 'stdout' | 'stderr', target: NodeJS.WritableStream) => {
       // Without a text rule in scope there is nothing to hold output back for (a pty's echo would wait for nothing).
-      const mask = sftp ? undefined : this.ctx.textMask;
+      const mask = this.ctx.textMask;
       const masker = new OutputMasker(mask, (chunk, counts) => {
         if (!this.ctx.live) return;
         this.ctx.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
-        if (sftp) sftp.fromServer.push(chunk);
-        else this.ctx.data(EventType.SshOutput, this.id, stream, chunk, counts);
+        this.ctx.data(EventType.SshOutput, this.id, stream, chunk, counts);
         if (!target.write(chunk)) {
           up.pause();
           down.once('drain', () => up.resume());
@@ -176,8 +193,10 @@ export class SessionChannel {
     };
     const stdout = output('stdout', down);
     const stderr = output('stderr', down.stderr);
-    up.on('data', (chunk: Buffer) => stdout.push(chunk));
-    up.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    if (this.kind !== 'subsystem') {
+      up.on('data', (chunk: Buffer) => stdout.push(chunk));
+      up.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    }
     up.on('exit', (code: number | null, signal?: string, dump?: string) => {
       stdout.flush();
       stderr.flush();
@@ -197,10 +216,14 @@ export class SessionChannel {
       this.close();
     });
     up.on('drain', () => down.resume());
+    if (this.kind === 'subsystem') {
+      down.resume();
+      return;
+    }
     // Every pty: an exec'd program may be an interactive shell (ssh -t host bash).
-    const shell = this.pty && this.kind !== 'subsystem' ? new ShellInput() : undefined;
+    const shell = this.pty ? new ShellInput() : undefined;
     if (shell) up.on('data', (chunk: Buffer) => shell.output(chunk));
-    const input = new InputRelay(this.id, this.ctx, down, up, shell, sftp, (v, line, tell) => this.decide(v, line, tell));
+    const input = new InputRelay(this.id, this.ctx, down, up, shell, this.scp, (v, line, tell) => this.decide(v, line, tell));
     down.on('data', (chunk: Buffer) => {
       if (this.pty) stdout.typed(chunk);
       input.push(chunk);

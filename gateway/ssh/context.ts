@@ -3,6 +3,8 @@ import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
 import type { MaskCounts, PolicyContext, PolicyPipeline } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
+import type { DownloadMode } from './sftp-downloads.js';
+import type { TargetFiles } from './target-files.js';
 
 /** What a channel of an SSH session needs from its session. */
 export interface ChannelContext {
@@ -14,6 +16,12 @@ export interface ChannelContext {
    */
   readonly textMask: ((text: string) => { text: string; counts: MaskCounts }) | undefined;
   readonly upstream: ssh2.Client;
+  /** The gateway's own file access on the target (masking downloads, hashing uploads). */
+  readonly files: TargetFiles;
+  /** `shell.downloads`: what happens to a download masking cannot handle. */
+  readonly downloads: DownloadMode;
+  /** Files uploaded in this session (sftp, scp): path → SHA-256 hex; the same map as `policyContext.uploads`. */
+  readonly uploads: Map<string, string>;
   readonly writer: RecordingWriter;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;

@@ -5,7 +5,7 @@ import type { Verdict } from '../policy/types.js';
 import { recordBytes } from './bytes.js';
 import type { ChannelContext } from './context.js';
 import { COALESCE_BYTES } from './data.js';
-import type { SftpTracker } from './sftp.js';
+import type { ScpUploadStream } from './scp.js';
 import type { ShellInput, ShellStep } from './shell-input.js';
 
 type Decide = (verdict: Verdict, operation: string, tell: (text: string) => void) => Promise<boolean>;
@@ -23,7 +23,7 @@ const KILL_COMMAND = Buffer.from('\x07\x05\x15\x03');
  * Client → target bytes of one channel, recorded before they are forwarded.
  * Exec stdin (and a shell's without a pty) is gathered for one turn of the
  * event loop (up to COALESCE_BYTES), recorded as one event, written, then
- * forwarded; sftp streams straight through (with backpressure); input on a
+ * forwarded (scp -t uploads are followed to hash each file); input on a
  * pty is cut at each key that makes bash run a command (see ShellInput), and
  * that command is judged before the key reaches the target — a blocked one is
  * killed, one under review waits (and the client's input with it) until an
@@ -44,7 +44,7 @@ export class InputRelay {
     private readonly down: ssh2.ServerChannel,
     private readonly up: ssh2.ClientChannel,
     private readonly shell: ShellInput | undefined,
-    private readonly sftp: SftpTracker | undefined,
+    private readonly scp: ScpUploadStream | undefined,
     private readonly decide: Decide,
   ) {}
 
@@ -53,10 +53,7 @@ export class InputRelay {
     this.ctx.metrics.bytesTotal.inc({ direction: 'client_to_target' }, chunk.length);
     const shell = this.shell;
     if (!shell) {
-      if (this.sftp) {
-        this.sftp.fromClient.push(chunk);
-        return this.forward(chunk);
-      }
+      this.scp?.push(chunk); // scp -t: files written are hashed as they pass
       // The fast path: gather, then record and write, then forward (write before forward).
       this.held.push(chunk);
       this.heldBytes += chunk.length;

@@ -9,6 +9,7 @@ import type { ChannelContext } from './context.js';
 import { DataRecorder } from './data.js';
 import { handleForwarding } from './forwarding.js';
 import type { SshListenerDeps } from './listener.js';
+import { TargetFiles } from './target-files.js';
 import type { SshUpstream } from './upstream.js';
 
 /**
@@ -23,6 +24,7 @@ export class SshSession implements LiveSession {
   private ended = false;
   private readonly context: ChannelContext;
   private readonly data: DataRecorder;
+  private readonly files: TargetFiles;
 
   constructor(
     readonly info: SessionInfo,
@@ -33,12 +35,17 @@ export class SshSession implements LiveSession {
     private readonly deps: SshListenerDeps,
   ) {
     const isLive = () => !this.ended;
+    this.files = new TargetFiles(upstream.client);
     this.data = new DataRecorder(writer, deps.clock, (err) => !this.ended && this.failClosed(err));
-    const policyContext = { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' as const, uploads: new Map<string, string>() };
+    const uploads = new Map<string, string>();
+    const policyContext = { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' as const, uploads };
     const scoped = deps.policy.maskerFor(policyContext);
     this.context = {
       policyContext,
       policy: deps.policy,
+      files: this.files,
+      downloads: deps.config.shell.downloads ?? 'mask',
+      uploads,
       textMask: scoped.active && deps.policy.masksText ? (text) => scoped.maskText(text) : undefined,
       upstream: upstream.client,
       writer,
@@ -124,6 +131,7 @@ export class SshSession implements LiveSession {
     if (this.ended) return;
     this.ended = true;
     const { deps, info } = this;
+    this.files.end();
     this.upstream.client.end();
     this.data.close();
     // Let what was written to the client (a refusal, a revocation notice) leave before the connection goes.

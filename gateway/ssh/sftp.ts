@@ -74,10 +74,13 @@ export class SftpTracker {
   readonly fromClient: PacketFramer;
   readonly fromServer: PacketFramer;
   private readonly pendingOpen = new Map<number, string>(); // request id → path
+  private readonly openFlags = new Map<number, number>(); // OPEN request id → pflags
+  private readonly pendingClose = new Map<number, string>(); // CLOSE request id → path of a file opened for writing
   private readonly pendingRead = new Map<number, string>(); // request id → handle
-  private readonly handles = new Map<string, { path: string; read: number; written: number; dir: boolean }>();
+  private readonly handles = new Map<string, { path: string; read: number; written: number; dir: boolean; writes: boolean }>();
 
-  constructor(private readonly onOp: (op: SftpOp) => void) {
+  /** `onWritten`: a file opened for writing was closed and the target said OK (an upload, to hash). */
+  constructor(private readonly onOp: (op: SftpOp) => void, private readonly onWritten?: (path: string) => void) {
     this.fromClient = new PacketFramer((head, length) => this.request(head, length));
     this.fromServer = new PacketFramer((head, length) => this.reply(head, length));
   }
@@ -104,6 +107,7 @@ export class SftpTracker {
       const file = handle === undefined ? undefined : this.handles.get(handle);
       if (!file || handle === undefined) return;
       this.handles.delete(handle);
+      if (file.writes) this.pendingClose.set(id, file.path);
       if (!file.dir) this.onOp({ op: 'close', path: file.path, read: file.read, written: file.written });
       return;
     }
@@ -113,7 +117,11 @@ export class SftpTracker {
     if (type === 3 || type === 11) this.pendingOpen.set(id, type === 11 ? `\0${path}` : path);
     if (QUIET.has(op)) return;
     if (type === 18 || type === 20) this.onOp({ op, path, to: r.string() ?? '' });
-    else if (type === 3) this.onOp({ op, path, ...openMode(r.u32()) });
+    else if (type === 3) {
+      const pflags = r.u32();
+      if (pflags !== undefined) this.openFlags.set(id, pflags);
+      this.onOp({ op, path, ...openMode(pflags) });
+    }
     else this.onOp({ op, path });
   }
 
@@ -126,10 +134,16 @@ export class SftpTracker {
     this.pendingOpen.delete(id);
     const reading = this.pendingRead.get(id);
     this.pendingRead.delete(id);
+    const flags = this.openFlags.get(id) ?? 0;
+    this.openFlags.delete(id);
+    const closing = this.pendingClose.get(id);
+    this.pendingClose.delete(id);
+    if (type === 101 && closing !== undefined && r.u32() === 0) this.onWritten?.(closing);
     if (type === 102 && opened !== undefined) { // HANDLE
       const handle = r.bytes();
       const dir = opened.startsWith('\0');
-      if (handle !== undefined) this.handles.set(handle, { path: dir ? opened.slice(1) : opened, read: 0, written: 0, dir });
+      // WRITE, APPEND, CREAT or TRUNC: the file may be new or changed.
+      if (handle !== undefined) this.handles.set(handle, { path: dir ? opened.slice(1) : opened, read: 0, written: 0, dir, writes: (flags & 0x1e) !== 0 });
     } else if (type === 103 && reading !== undefined) { // DATA
       const file = this.handles.get(reading);
       if (file) file.read += Math.max(0, length - 9);

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventType } from '../common/recording/index.js';
 import { catalogFor } from '../gateway/pg/catalog.js';
 import type { TargetCatalog } from '../gateway/policy/catalog.js';
 import { loadSqlParser } from '../gateway/policy/guardrails.js';
@@ -10,6 +11,7 @@ import { compileMasking } from '../gateway/policy/rules.js';
 import { parseSql } from '../gateway/policy/sql-policy.js';
 import type { SqlVerdict } from '../gateway/policy/types.js';
 import { CUSTOMERS, findLeaks } from './adversarial/pg/seed.js';
+import { eventually, readEvents, startTestGateway } from './helpers/gateway.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
 
 /**
@@ -262,11 +264,12 @@ describe('what the rewrite cannot reach (the session must mask it)', () => {
 describe('pattern rules applied at the source columns (columns:)', () => {
   // The adversarial suite's seeded customers, with every value masked by patterns only, in SQL: no transformation
   // over a column can move a value past the pattern, because the function computes from the masked text.
-  const patternRules = compileMasking([
+  const patternConfig = [
     { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', columns: ['crm_customers.*'] },
     { name: 'card', builtin: 'credit-card', columns: ['crm_customers.*', 'crm_customers.card_no'] },
     { name: 'email', builtin: 'email', columns: ['crm_customers.*'] },
-  ], 't');
+  ];
+  const patternRules = compileMasking(patternConfig, 't');
   const patterns = () => new Provenance(patternRules, []).forSession('agent', 'prov')!;
   beforeAll(async () => {
     await client.query(`CREATE TABLE crm_customers (id int PRIMARY KEY, name text, email text, ssn varchar(11), card text, notes text, card_no bigint);
@@ -337,6 +340,29 @@ describe('pattern rules applied at the source columns (columns:)', () => {
       expect(output).toContain('[masked:ssn]');
     } finally {
       await client.query('RESET search_path; DROP FUNCTION public.regexp_replace(text, text, text, text)');
+    }
+  });
+
+  it('through the gateway: the client and the recording get masked text, and results count the masks by column and rule', async () => {
+    const gw = await startTestGateway(db, { masking: patternConfig });
+    try {
+      const c = new pg.Client({ ...gw.conn(), application_name: 'source-patterns' });
+      await c.connect();
+      const res = await c.query("SELECT translate(notes, '-', '') AS n, reverse(card) AS r FROM crm_customers ORDER BY id LIMIT 2");
+      await c.end();
+      expect(res.rows).toEqual([{ n: 'callback ok; ssn on file [masked:ssn]; prefers post', r: ']drac:deksam[' }, { n: 'callback ok; ssn on file [masked:ssn]; prefers post', r: ']drac:deksam[' }]);
+      const events = await eventually(async () => {
+        for (const f of await gw.sessionFiles()) {
+          const evs = await readEvents(f);
+          if (evs.at(-1)?.type === EventType.Seal) return evs;
+        }
+        return undefined;
+      });
+      expect(seeded(JSON.stringify(events))).toEqual([]);
+      const result = events.find((e) => e.type === EventType.PgResult)!;
+      expect(result.data.masked).toEqual([{ column: 'n', rule: 'ssn', count: 2 }]); // reversed, a mask no longer reads as one
+    } finally {
+      await gw.stop();
     }
   });
 

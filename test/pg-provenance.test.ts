@@ -265,7 +265,7 @@ describe('pattern rules applied at the source columns (columns:)', () => {
   // The adversarial suite's seeded customers, with every value masked by patterns only, in SQL: no transformation
   // over a column can move a value past the pattern, because the function computes from the masked text.
   const patternConfig = [
-    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', columns: ['crm_customers.*'] },
+    { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', columns: ['crm_customers.*', 'crm_files.body'] },
     { name: 'card', builtin: 'credit-card', columns: ['crm_customers.*', 'crm_customers.card_no'] },
     { name: 'email', builtin: 'email', columns: ['crm_customers.*'] },
   ];
@@ -273,7 +273,9 @@ describe('pattern rules applied at the source columns (columns:)', () => {
   const patterns = () => new Provenance(patternRules, []).forSession('agent', 'prov')!;
   beforeAll(async () => {
     await client.query(`CREATE TABLE crm_customers (id int PRIMARY KEY, name text, email text, ssn varchar(11), card text, notes text, card_no bigint);
-      INSERT INTO crm_customers VALUES ${CUSTOMERS.map((c) => `(${c.id}, '${c.name}', '${c.email}', '${c.ssn}', '${c.card}', '${c.notes}', ${c.card})`).join(', ')}`);
+      INSERT INTO crm_customers VALUES ${CUSTOMERS.map((c) => `(${c.id}, '${c.name}', '${c.email}', '${c.ssn}', '${c.card}', '${c.notes}', ${c.card})`).join(', ')};
+      CREATE TABLE crm_files (id int, body bytea);
+      INSERT INTO crm_files SELECT id, convert_to(E'\\001 ' || notes, 'UTF8') FROM crm_customers`);
     await catalog.refresh();
   });
   const seeded = (output: string) => findLeaks(output, 'server output').map((l) => `${l.kind} ${l.value} as ${l.form}: …${l.context}…`);
@@ -306,6 +308,7 @@ describe('pattern rules applied at the source columns (columns:)', () => {
     ['split over two rows', 'SELECT left(ssn, 6) FROM crm_customers UNION ALL SELECT substr(ssn, 7) FROM crm_customers'],
     ['the whole row as JSON', 'SELECT row_to_json(c) FROM crm_customers c'],
     ['a numeric column named exactly', 'SELECT card_no::text, reverse(card_no::text), card_no + 1 FROM crm_customers'],
+    ['a bytea column named exactly', "SELECT body, encode(convert_to(body, 'UTF8'), 'base64'), reverse(body) FROM crm_files"],
     ['an error quoting a transformed value', "SELECT ('x' || replace(ssn, '-', '') || '9')::int FROM crm_customers"],
     ['a CTE and a temp table', "WITH t AS (SELECT translate(notes, '-', '') AS n FROM crm_customers) SELECT string_agg(n, '') FROM t"],
   ])('%s', async (_name, sql) => {

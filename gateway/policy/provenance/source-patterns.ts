@@ -21,12 +21,15 @@ export function patternReaches(rule: CompiledMasking, column: CatalogColumn, tab
 /**
  * A column masked by pattern rules at the source, as SQL: one regexp_replace per
  * rule in rule order (the first rule innermost), over the column cast to text, so
- * every function over the projection's column computes from masked text.
+ * every function over the projection's column computes from masked text. The
+ * projection's column is text (json and jsonb are cast back; bytea becomes its
+ * escape-format text).
  * `pg_catalog.regexp_replace(pg_catalog.regexp_replace("notes"::pg_catalog.text, E'…', '[masked:ssn]', 'g'), …)`
  */
 export function patternExpression(column: string, type: string | undefined, rules: readonly CompiledMasking[]): string {
   // Qualified: a session may create its own regexp_replace or text and put its schema before pg_catalog.
-  let expr = `${quoteIdent(column)}::pg_catalog.text`;
+  // bytea in its escape form, where ASCII bytes read as themselves (its ::text form is hex, which no pattern matches).
+  let expr = type === 'bytea' ? `pg_catalog.encode(${quoteIdent(column)}, 'escape')` : `${quoteIdent(column)}::pg_catalog.text`;
   for (const rule of rules) {
     const are = rule.sqlPattern!;
     expr = `pg_catalog.regexp_replace(${expr}, ${quoteLiteral(are.source)}, ${quoteLiteral(replacementText(rule.replacement))}, '${are.flags}')`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { continuation } from './continuation.js';
+import { continuation, joinContinuations } from './continuation.js';
 import { bashRan } from './bash-pty.test-helper.js';
+import { ShellInput, type ShellStep } from './shell-input.js';
 
 /** Commands typed as physical lines; bash runs each (DEBUG trap, skipped) only when complete. */
 const CASES = [
@@ -31,5 +32,48 @@ describe('continuation, against bash 5', () => {
     expect(continuation('echo $(a')).toBe('substitution');
     expect(continuation('cat <<EOF\nx')).toBe('heredoc');
     expect(continuation('cat <<EOF\nx\nEOF')).toBeUndefined();
+  });
+});
+
+describe('joinContinuations', () => {
+  it('removes backslash-newlines outside single quotes, as bash does before it splits words', () => {
+    expect(joinContinuations('tou\\\nch x')).toBe('touch x');
+    expect(joinContinuations("echo 'a\\\nb' c\\\nd")).toBe("echo 'a\\\nb' cd");
+    expect(joinContinuations('echo "a\\\nb"')).toBe('echo "ab"');
+    expect(joinContinuations('echo a\\\\\nb')).toBe('echo a\\\\\nb');
+  });
+});
+
+describe('ShellInput', () => {
+  const steps = (...chunks: string[]) => {
+    const input = new ShellInput();
+    const out: ShellStep[] = [];
+    for (const c of chunks) input.feed(Buffer.from(c), (s) => out.push(s));
+    return out;
+  };
+  it('joins continued lines into one command, judged when complete', () => {
+    expect(steps('tou\\\rch x\r').map((s) => s.kind)).toEqual(['partial', 'command']);
+    expect(steps('tou\\\rch x\r').at(-1)).toMatchObject({ command: 'tou\\\nch x', judged: 'touch x', lines: 2, uncertain: false });
+    expect(steps('sh <<EOF\rtouch x\rEOF\r').at(-1)).toMatchObject({ command: 'sh <<EOF\ntouch x\nEOF', lines: 3 });
+    expect(steps('cat <<EOF\rtouch x\r\x04')).toMatchObject([{ kind: 'partial' }, { kind: 'partial' }, { kind: 'command', lines: 2 }]);
+  });
+  it('marks history expansion, and every line after the editor is reconfigured or another shell starts', () => {
+    expect(steps('!!\r')[0]).toMatchObject({ uncertain: true });
+    expect(steps('set -o vi\r', 'ls\r')[1]).toMatchObject({ uncertain: true });
+    expect(steps('zsh\r', 'ls\r')[1]).toMatchObject({ uncertain: true });
+    expect(steps('sh <<EOF\rls\rEOF\r', 'ls\r').at(-1)).toMatchObject({ uncertain: false });
+    expect(steps('sh -c ls\r', 'ls\r').at(-1)).toMatchObject({ uncertain: false });
+  });
+  it('marks lines typed on the alternate screen, and keys typed right after C-c', () => {
+    const input = new ShellInput();
+    const out: ShellStep[] = [];
+    input.output(Buffer.from('\x1b[?1049h'));
+    input.feed(Buffer.from(':!touch x\r'), (s) => out.push(s));
+    input.output(Buffer.from('\x1b[?1049l$ '));
+    input.feed(Buffer.from('ls\r'), (s) => out.push(s));
+    input.feed(Buffer.from('\x03ls\r'), (s) => out.push(s));
+    input.output(Buffer.from('^C\r\n$ '));
+    input.feed(Buffer.from('ls\r'), (s) => out.push(s));
+    expect(out.map((s) => s.kind === 'command' && s.uncertain)).toEqual([true, false, true, false]);
   });
 });

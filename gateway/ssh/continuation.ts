@@ -145,3 +145,34 @@ function skipBodies(s: string, at: number, heredocs: { delim: string; strip: boo
   }
   return i;
 }
+
+/**
+ * The command as bash's lexer reads it: a backslash-newline outside single
+ * quotes is removed (it joins words: `tou\<Enter>ch` is `touch`), so the
+ * policy judges the words bash runs. Here-document bodies are left as typed.
+ */
+export function joinContinuations(text: string): string {
+  let out = '';
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote === "'") {
+      if (ch === "'") quote = undefined;
+      out += ch;
+      continue;
+    }
+    if (ch === '\\' && text[i + 1] === '\n') {
+      i++;
+      continue;
+    }
+    if (ch === '\\') {
+      out += ch + (text[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (ch === "'" && !quote) quote = "'";
+    else if (ch === '"') quote = quote === '"' ? undefined : '"';
+    out += ch;
+  }
+  return out;
+}

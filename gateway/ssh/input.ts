@@ -128,19 +128,19 @@ export class InputRelay {
     const { policy, policyContext } = this.ctx;
     const tell = (message: string) => this.down.write(`\r\nhopscope: ${message}\r\n`);
     if (step.kind === 'partial') {
-      const verdict = policy.judgeCommand(policyContext, step.command);
+      const verdict = policy.judgeCommand(policyContext, step.judged);
       if (verdict.action !== 'block') return true;
       await this.ctx.record(EventType.SshLine, { channel: this.channel, line: step.command, partial: true, uncertain: false,
         action: verdict.action, rule: verdict.rule, reason: verdict.reason });
       return this.decide(verdict, step.command, tell);
     }
-    const { command, uncertain, reasons, lines } = step;
+    const { command, judged: text, uncertain, reasons, lines } = step;
     const judged = command.trim() !== '' || uncertain;
-    let verdict: Verdict = judged ? policy.judgeCommand(policyContext, command, uncertain ? { uncertain: true } : undefined) : { action: 'allow' };
+    let verdict: Verdict = judged ? policy.judgeCommand(policyContext, text, uncertain ? { uncertain: true } : undefined) : { action: 'allow' };
     if (uncertain && verdict.action !== 'allow') {
       verdict = { ...verdict, reason: `${verdict.reason} (the gateway cannot be sure what the shell runs: ${reasons.join('; ')})` };
     }
-    await this.ctx.record(EventType.SshLine, { channel: this.channel, line: command, uncertain,
+    await this.ctx.record(EventType.SshLine, { channel: this.channel, line: command, ...(text !== command ? { judged: text } : {}), uncertain,
       ...(uncertain ? { uncertainReasons: reasons } : {}), ...(lines > 1 ? { lines } : {}), action: verdict.action,
       ...(verdict.action === 'allow' ? {} : { rule: verdict.rule, reason: verdict.reason }) });
     if (judged) this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });

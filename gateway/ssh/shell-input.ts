@@ -1,4 +1,4 @@
-import { continuation } from './continuation.js';
+import { continuation, joinContinuations } from './continuation.js';
 import { LineEditor } from './line-editor.js';
 
 /**
@@ -21,15 +21,15 @@ import { LineEditor } from './line-editor.js';
  */
 export type ShellStep =
   /** An Enter that does not end a command (bash reads on): judged for a block only, so a continuation mistake costs a refusal. */
-  | { kind: 'partial'; command: string }
-  /** A complete command bash runs at this key. */
-  | { kind: 'command'; command: string; lines: number; uncertain: boolean; reasons: string[] };
+  | { kind: 'partial'; command: string; judged: string }
+  /** A complete command bash runs at this key; `judged`: as bash's lexer reads it (backslash-newlines removed). */
+  | { kind: 'command'; command: string; judged: string; lines: number; uncertain: boolean; reasons: string[] };
 
 const ALT_SCREEN = /\x1b\[\?(?:1049|1047|47)([hl])/g;
 const HISTORY_EXPANSION = /![^\s=(]|^\s*\^/m;
 const HISTORY_RERUN = /(?:^|[;&|(`]|\$\()\s*(?:fc|r)(?:\s|$)/m;
-/** Lines after which readline's bindings may differ, or another line editor (dash, zsh, ...) reads the keys. */
-const RECONFIGURES = /\bset\s+[-+]o\s+(?:vi|emacs)\b|\bbind\b|\bINPUTRC\b|\.inputrc\b|(?:^|[;&|(]\s*|\bexec\s+|\/)(?:da|z|k|c|tc|fi)?sh(?:\s|$)/m;
+/** Lines after which readline's bindings may differ, or another interactive shell (dash, zsh, ...) reads the keys with its own editor. */
+const RECONFIGURES = /\bset\s+[-+]o\s+(?:vi|emacs)\b|\bbind\b|\bINPUTRC\b|\.inputrc\b|(?:^|[;&|(]\s*|\bexec\s+)(?:\S*\/)?(?:da|z|k|c|tc|fi)?sh(?:\s+-[ils]+)*\s*(?:$|[;&|)])/m;
 
 export class ShellInput {
   readonly editor = new LineEditor();
@@ -62,7 +62,7 @@ export class ShellInput {
       if (continuation(command) !== undefined) {
         this.pending.push(line);
         this.pendingReasons.push(...reasons);
-        return on({ kind: 'partial', command }, end);
+        return on({ kind: 'partial', command, judged: joinContinuations(command) }, end);
       }
       const lines = this.pending.length + 1;
       const all = [...this.pendingReasons, ...reasons];
@@ -105,7 +105,7 @@ export class ShellInput {
     if (HISTORY_EXPANSION.test(command)) all.add('history expansion (! or ^)');
     if (HISTORY_RERUN.test(command)) all.add('fc or r re-runs history');
     if (RECONFIGURES.test(command)) this.sticky = `the line editor may have been reconfigured (${firstLine(command)})`;
-    return { kind: 'command', command, lines, uncertain: all.size > 0, reasons: [...all] };
+    return { kind: 'command', command, judged: joinContinuations(command), lines, uncertain: all.size > 0, reasons: [...all] };
   }
 }
 

@@ -77,11 +77,14 @@ const cache = new Map<string, ClientEncoding>();
  * read it: SQL_ASCII (the server does not validate the bytes at all, so there is
  * no one reading to judge) and encodings iconv-lite has no table for.
  */
-export function clientEncodingFor(serverName: string): ClientEncoding | { error: string } {
+export function clientEncodingFor(serverName: string, serverEncoding = 'UTF8'): ClientEncoding | { error: string } {
   const name = serverName.toUpperCase();
   if (name === 'UTF8' || name === 'UNICODE') return UTF8;
   if (name === 'SQL_ASCII') {
-    return { error: 'client_encoding SQL_ASCII is not supported through hopscope: the server does not validate such bytes, so the gateway cannot know what it will run' };
+    // A SQL_ASCII client of a UTF8 server (psql in the C locale): no conversion, but the server still
+    // validates the bytes as UTF-8 (pg_any_to_server), so they are read exactly as UTF-8 is.
+    if (serverEncoding.toUpperCase() === 'UTF8') return SQL_ASCII_ON_UTF8;
+    return { error: 'client_encoding SQL_ASCII is not supported through hopscope on a server that is not UTF8: the server does not validate such bytes, so the gateway cannot know what it will run' };
   }
   const iconvName = ICONV_NAMES[name];
   if (!iconvName || !iconv.encodingExists(iconvName)) {
@@ -93,3 +96,4 @@ export function clientEncodingFor(serverName: string): ClientEncoding | { error:
 }
 
 export const UTF8_ENCODING = UTF8;
+const SQL_ASCII_ON_UTF8: ClientEncoding = { ...UTF8, name: 'SQL_ASCII' };

@@ -192,7 +192,7 @@ class PgStartup {
           'standard_conforming_strings must be on through the gateway (it judges statements as the server parses them with it on)');
       }
       const encodingName = upstream.parameters.findLast(([name]) => name === 'client_encoding')?.[1] ?? 'UTF8';
-      const encoding = clientEncodingFor(encodingName);
+      const encoding = clientEncodingFor(encodingName, upstream.parameters.findLast(([name]) => name === 'server_encoding')?.[1]);
       if ('error' in encoding) {
         upstream.socket.destroy();
         return this.refuseSession(writer, 'UNSUPPORTED_ENCODING', '22023', encoding.error);

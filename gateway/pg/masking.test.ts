@@ -86,8 +86,9 @@ describe('clientEncodingFor', () => {
     expect((clientEncodingFor('LATIN1') as ClientEncoding).encode('日本')).toBeUndefined();
   });
 
-  it('refuses SQL_ASCII and encodings it cannot read exactly', () => {
-    expect(clientEncodingFor('SQL_ASCII')).toHaveProperty('error');
+  it('refuses SQL_ASCII (unless the server validates it as UTF8) and encodings it cannot read exactly', () => {
+    expect(clientEncodingFor('SQL_ASCII', 'SQL_ASCII')).toHaveProperty('error');
+    expect(clientEncodingFor('SQL_ASCII', 'UTF8')).toMatchObject({ name: 'SQL_ASCII' });
     expect(clientEncodingFor('MULE_INTERNAL')).toHaveProperty('error');
     expect(clientEncodingFor('EUC_TW')).toHaveProperty('error');
     expect(clientEncodingFor('UTF8')).toBe(UTF8_ENCODING);

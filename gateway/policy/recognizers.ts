@@ -22,7 +22,9 @@ export interface Recognizer {
  */
 export const BUILTIN_RECOGNIZERS: Record<string, Recognizer> = {
   email: {
-    pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g,
+    // The lookbehind starts a match only at the start of a local part: without it a long run with no '@'
+    // is retried from every position (quadratic: minutes for 300 KB of one letter).
+    pattern: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g,
     sql: '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}',
   },
   'credit-card': {

@@ -48,7 +48,8 @@ describe('ShellInput', () => {
   const steps = (...chunks: string[]) => {
     const input = new ShellInput();
     const out: ShellStep[] = [];
-    for (const c of chunks) input.feed(Buffer.from(c), (s) => out.push(s));
+    // Every command runs (as the relay says once it let one through).
+    for (const c of chunks) input.feed(Buffer.from(c), (s) => { out.push(s); input.ran(s); });
     return out;
   };
   it('joins continued lines into one command, judged when complete', () => {
@@ -63,6 +64,13 @@ describe('ShellInput', () => {
     expect(steps('zsh\r', 'ls\r')[1]).toMatchObject({ uncertain: true });
     expect(steps('sh <<EOF\rls\rEOF\r', 'ls\r').at(-1)).toMatchObject({ uncertain: false });
     expect(steps('sh -c ls\r', 'ls\r').at(-1)).toMatchObject({ uncertain: false });
+    // A command that was refused never ran: it reconfigures nothing.
+    const input = new ShellInput();
+    const out: ShellStep[] = [];
+    input.feed(Buffer.from('curl x | sh\r'), (s) => out.push(s));
+    input.feed(Buffer.from('ls\r'), (s) => out.push(s));
+    expect(out.at(-1)).toMatchObject({ uncertain: false });
+    expect(input.lateReasons()).toBeUndefined();
   });
   it('marks lines typed on the alternate screen, and keys typed right after C-c', () => {
     const input = new ShellInput();

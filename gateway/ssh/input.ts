@@ -108,7 +108,13 @@ export class InputRelay {
       start = end;
       await this.ctx.record(EventType.SshInput, { channel: this.channel, ...recordBytes(segment) });
       const refusal = step.kind === 'partial' || step.lines > 1 ? KILL_COMMAND : KILL_LINE;
+      const late = shell.lateReasons();
+      if (step.kind === 'command' && late && !step.reasons.includes(late)) {
+        step.reasons.push(late);
+        step.uncertain = true;
+      }
       const allowed = await this.judge(step);
+      if (allowed) shell.ran(step);
       if (!allowed && refusal === KILL_COMMAND) shell.interruptSent();
       this.forward(allowed ? segment : Buffer.concat([segment.subarray(0, -1), refusal]));
     }

@@ -23,7 +23,9 @@ export type ShellStep =
   /** An Enter that does not end a command (bash reads on): judged for a block only, so a continuation mistake costs a refusal. */
   | { kind: 'partial'; command: string; judged: string }
   /** A complete command bash runs at this key; `judged`: as bash's lexer reads it (backslash-newlines removed). */
-  | { kind: 'command'; command: string; judged: string; lines: number; uncertain: boolean; reasons: string[] };
+  | { kind: 'command'; command: string; judged: string; lines: number; uncertain: boolean; reasons: string[];
+    /** Why every later line is uncertain once this command runs (it may reconfigure the line editor or start another shell). */
+    reconfigures?: string };
 
 const ALT_SCREEN = /\x1b\[\?(?:1049|1047|47)([hl])/g;
 const HISTORY_EXPANSION = /![^\s=(]|^\s*\^/m;
@@ -104,8 +106,23 @@ export class ShellInput {
     if (this.sticky) all.add(this.sticky);
     if (HISTORY_EXPANSION.test(command)) all.add('history expansion (! or ^)');
     if (HISTORY_RERUN.test(command)) all.add('fc or r re-runs history');
-    if (RECONFIGURES.test(command)) this.sticky = `the line editor may have been reconfigured (${firstLine(command)})`;
-    return { kind: 'command', command, judged: joinContinuations(command), lines, uncertain: all.size > 0, reasons: [...all] };
+    const reconfigures = RECONFIGURES.test(command) ? `the line editor may have been reconfigured (${firstLine(command)})` : undefined;
+    return { kind: 'command', command, judged: joinContinuations(command), lines, uncertain: all.size > 0, reasons: [...all],
+      ...(reconfigures ? { reconfigures } : {}) };
+  }
+
+  /**
+   * A command that was let through: if it may reconfigure the line editor or start
+   * another shell, every later line is uncertain. A refused one never ran, so it
+   * changes nothing (the steps are made before they are judged; the caller says which ran).
+   */
+  ran(step: ShellStep): void {
+    if (step.kind === 'command' && step.reconfigures) this.sticky ??= step.reconfigures;
+  }
+
+  /** Reasons a step must be marked uncertain that were learnt after it was made (an earlier command of the same chunk ran). */
+  lateReasons(): string | undefined {
+    return this.sticky;
   }
 }
 

@@ -20,7 +20,7 @@ import { eventually, readEvents, startTestGateway, type TestGateway } from '../h
 import { ssh2Client, ssh2Exec, startSshd, type SshdServer } from '../helpers/sshd.js';
 
 /** The upload registry (ctx.uploads, filled by the ssh-io work) is not in yet: those cases are expected to fail until it is. */
-const UPLOAD_REGISTRY_READY = false;
+const UPLOAD_REGISTRY_READY = true;
 
 const EXAMPLE_SSH_RULES = (parseYaml(readFileSync(join(process.cwd(), 'examples', 'gateway.yml'), 'utf8')) as { guardrails: { ssh?: unknown }[] })
   .guardrails.filter((r) => r.ssh);

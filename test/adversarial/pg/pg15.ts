@@ -7,12 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { freePort } from '../../helpers/ports.js';
 import type { PgServer } from '../../helpers/postgres.js';
 import { run, spawnLong } from '../../helpers/processes.js';
 import { SEED_SQL } from './seed.js';
-import { APPROVALS_TIMEOUT, examplePolicies, maskingRules, type AdversarialPg, type MaskingVariant } from './support.js';
+import { gatewaysOf, type AdversarialPg } from './support.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -66,20 +65,13 @@ export async function startAdversarialPg15(appPassword: string): Promise<Adversa
     stop: async () => undefined,
     loggedStatements: async () => [...server.output().matchAll(/LOG: {2}(?:statement|execute [^:]*): (.*)/g)].map((m) => m[1]!),
   } satisfies PgServer;
-  const gateways = new Map<MaskingVariant, Promise<TestGateway>>();
+  const gateways = gatewaysOf(db);
   return {
     db,
     direct,
-    gateway(variant = 'by-table') {
-      let gw = gateways.get(variant);
-      if (!gw) {
-        gw = startTestGateway(db, { masking: maskingRules(variant), ...examplePolicies(), approvals: { timeout: APPROVALS_TIMEOUT } });
-        gateways.set(variant, gw);
-      }
-      return gw;
-    },
+    gateway: gateways.gateway,
     async stop() {
-      for (const gw of gateways.values()) await (await gw.catch(() => undefined))?.stop();
+      await gateways.stop();
       await server.stop();
       await rm(root, { recursive: true, force: true });
     },

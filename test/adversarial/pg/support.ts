@@ -79,10 +79,22 @@ export async function startAdversarialPg(opts: { seed?: boolean } = {}): Promise
     await c.query(SEED_SQL);
     await c.end();
   }
-  const gateways = new Map<MaskingVariant, Promise<TestGateway>>();
+  const gateways = gatewaysOf(db);
   return {
     db,
     direct,
+    gateway: gateways.gateway,
+    async stop() {
+      await gateways.stop();
+      await db.stop();
+    },
+  };
+}
+
+/** One gateway per masking variant in front of `db`, started on first use (the example's policies, a short approval timeout). */
+export function gatewaysOf(db: PgServer): { gateway(variant?: MaskingVariant): Promise<TestGateway>; stop(): Promise<void> } {
+  const gateways = new Map<MaskingVariant, Promise<TestGateway>>();
+  return {
     gateway(variant = 'by-table') {
       let gw = gateways.get(variant);
       if (!gw) {
@@ -93,7 +105,6 @@ export async function startAdversarialPg(opts: { seed?: boolean } = {}): Promise
     },
     async stop() {
       for (const gw of gateways.values()) await (await gw.catch(() => undefined))?.stop();
-      await db.stop();
     },
   };
 }

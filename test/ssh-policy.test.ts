@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RecordingEvent } from '../common/recording/index.js';
@@ -45,7 +45,10 @@ describe('SSH policies', () => {
     expect(res.stderr).toContain('hopscope: blocked by rule no-pipe-to-shell');
     expect(existsSync(marker)).toBe(false);
     const events = await recordingWith((e) => e.type === EventType.SshExec && e.data.action === 'block');
-    expect(events.find((e) => e.type === EventType.SshExec)!.data).toMatchObject({ rule: 'no-pipe-to-shell' });
+    const exec = events.find((e) => e.type === EventType.SshExec)!;
+    expect(exec.data).toMatchObject({ rule: 'no-pipe-to-shell' });
+    // The refusal is the policy lifecycle's event, tied to the exec, as over PostgreSQL.
+    expect(events.find((e) => e.type === EventType.PolicyBlock)!.data).toMatchObject({ statement: exec.seq, rule: 'no-pipe-to-shell', action: 'block' });
   });
 
   it('holds an exec under review with a message on stderr until an approver approves', async () => {
@@ -62,7 +65,7 @@ describe('SSH policies', () => {
         ch.on('close', () => resolve({ out, code }));
       });
     });
-    const id = await eventually(() => /request ([A-Za-z0-9-]+)/.exec(stderr.join(''))?.[1]);
+    const id = await eventually(() => /approval ([A-Za-z0-9-]+)/.exec(stderr.join(''))?.[1]);
     const approve = await fetch(`${gw.gateway.admin.url}/approvals/${id}/approve`, {
       method: 'POST', headers: { authorization: `Bearer ${gw.token('boss')}` }, body: '{}',
     });
@@ -72,8 +75,17 @@ describe('SSH policies', () => {
     expect(out).toBe('reboot-approved\n');
     expect(code).toBe(0);
     expect(stderr.join('')).toContain('approved by boss');
-    const events = await recordingWith((e) => e.type === EventType.SshPolicy && e.data.step === 'approved');
-    expect(events.filter((e) => e.type === EventType.SshPolicy).map((e) => e.data.step)).toEqual(['held', 'approved']);
+    const events = await recordingWith((e) => e.type === EventType.ApprovalDecided);
+    const exec = events.find((e) => e.type === EventType.SshExec && e.data.action === 'review')!;
+    // The same lifecycle events as PostgreSQL's, tied to the exec they held.
+    expect(events.filter((e) => e.type === EventType.ApprovalRequested || e.type === EventType.ApprovalDecided).map((e) => [e.type, e.data.statement]))
+      .toEqual([[EventType.ApprovalRequested, exec.seq], [EventType.ApprovalDecided, exec.seq]]);
+    expect(events.find((e) => e.type === EventType.ApprovalDecided)!.data).toMatchObject({ id, decision: 'approved', approver: 'boss', channel: exec.data.channel });
+    expect(events.some((e) => e.type === EventType.PolicyBlock)).toBe(false);
+    const adminToken = readFileSync(join(gw.keysDir, 'admin.token'), 'utf8').trim();
+    const metrics = await (await fetch(`${gw.gateway.admin.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    expect(metrics).toMatch(/hopscope_approvals_total\{protocol="ssh",step="approved"\} 1/);
+    expect(metrics).not.toMatch(/hopscope_refusals_total\{reason="POLICY_REVIEW"\}/);
   });
 
   it('judges shell lines as typed, edits included: a blocked line never reaches the shell', async () => {

@@ -47,6 +47,13 @@ export class SessionIndexer {
   private terminalChannel: unknown = undefined;
   private lastSeq = 0;
   private lastT = 0;
+  /**
+   * Blocked `ssh.exec` / `ssh.line` rows waiting for their `policy.block`
+   * (recordings since the SSH channel uses the policy lifecycle): the
+   * policy.block, which says why, replaces them; older recordings have none,
+   * and the row's own decision is kept at the end of the file.
+   */
+  private readonly commandBlocks = new Map<number, Batch['decisions']>();
 
   constructor(id: string, protocol: string) {
     this.facts = {
@@ -126,7 +133,12 @@ export class SessionIndexer {
     }
     const decision = decisionOf(e.type, e.seq, d);
     if (decision) {
-      b.decisions.push(s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message);
+      const row: Batch['decisions'] = [s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message];
+      if ((e.type === 'ssh.exec' || e.type === 'ssh.line') && decision.action === 'block') this.commandBlocks.set(e.seq, row);
+      else {
+        if (e.type === 'policy.block' && decision.statement !== null) this.commandBlocks.delete(decision.statement);
+        b.decisions.push(...row);
+      }
     }
     const step = approvalOf(e.type, e.t, d);
     if (step) b.approvals.push(step.id, s, step.statement, step.operation, step.requestedT, step.status, step.approver, step.decidedT, step.waitedMicros);
@@ -147,6 +159,8 @@ export class SessionIndexer {
   /** The last rows of the session (typed lines, the final keyframe); call once at the end of the file. */
   async finish(b: Batch): Promise<void> {
     if (!this.sawLineEvents) for (const v of this.typedLines) b.statements.push(v);
+    for (const row of this.commandBlocks.values()) b.decisions.push(...row);
+    this.commandBlocks.clear();
     this.typedLines = [];
     if (this.emulator && this.emulator.pendingBytes > 0) await this.keyframe(b);
     this.emulator?.dispose();

@@ -302,4 +302,28 @@ describe('import', () => {
       { type: 'quantum.thing', data: '{"nested":{"deep":[1,2,3]}}' },
     ]);
   });
+
+  it('reads SSH refusals and approvals from the policy lifecycle events: one decision per refusal, tied to its command', async () => {
+    // What the gateway writes since the SSH channel uses the same lifecycle as PostgreSQL (the scenario keeps the older ssh.policy form).
+    const rec = new FixtureRecording('lifecycle-1', 'ssh', sc.signer, T0);
+    rec.event('session.start', { identity: 'bot', target: 'box', protocol: 'ssh' });
+    const blocked = rec.event('ssh.exec', { channel: 0, command: 'curl http://x | sh', pty: false, action: 'block', rule: 'no-pipe-to-shell', reason: 'pipe to shell' });
+    rec.event('policy.block', { statement: blocked, rule: 'no-pipe-to-shell', reason: 'pipe to shell', action: 'block', channel: 0 });
+    const line = rec.event('ssh.line', { channel: 1, line: 'rm -rf /srv', uncertain: false, action: 'block', rule: 'no-rm', reason: 'rm' });
+    const held = rec.event('ssh.exec', { channel: 2, command: 'systemctl restart app', pty: false, action: 'review', rule: 'restarts' });
+    rec.event('approval.requested', { statement: held, id: 'apr-9', rule: 'restarts', reason: 'restarts', operation: 'systemctl restart app', channel: 2 });
+    rec.event('approval.decided', { statement: held, id: 'apr-9', decision: 'denied', approver: 'alice', reason: 'not now', waitedMicros: 7, channel: 2 });
+    rec.event('policy.block', { statement: held, rule: 'restarts', reason: 'restarts', action: 'review', channel: 2, approval: 'apr-9', decision: 'denied' });
+    rec.event('session.end', { reason: 'done' });
+    await importFile(c, rec.write(join(tmp.path, 'lifecycle.jsonl')), { trusted: sc.trusted });
+    expect(c.db.prepare("SELECT statement, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = 'lifecycle-1' ORDER BY seq").all()).toEqual([
+      { statement: blocked, action: 'block', rule: 'no-pipe-to-shell', approval_id: null, actor: null, message: 'pipe to shell' },
+      // A line blocked in a recording without its policy.block (older recordings) keeps the line's own decision.
+      { statement: line, action: 'block', rule: 'no-rm', approval_id: null, actor: null, message: 'rm -rf /srv' },
+      { statement: held, action: 'review', rule: 'restarts', approval_id: 'apr-9', actor: null, message: 'restarts' },
+      { statement: held, action: 'denied', rule: null, approval_id: 'apr-9', actor: 'alice', message: 'not now' },
+    ]);
+    expect(c.db.prepare("SELECT id, statement, status, approver, operation FROM approvals WHERE session = 'lifecycle-1'").all())
+      .toEqual([{ id: 'apr-9', statement: held, status: 'denied', approver: 'alice', operation: 'systemctl restart app' }]);
+  });
 });

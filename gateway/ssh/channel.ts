@@ -1,5 +1,6 @@
 import type ssh2 from 'ssh2';
 import { EventType } from '../../common/recording/index.js';
+import { describeOutcome } from '../policy/lifecycle.js';
 import type { Verdict } from '../policy/types.js';
 import type { ChannelContext } from './context.js';
 import { InputRelay } from './input.js';
@@ -91,9 +92,10 @@ export class SessionChannel {
     this.bind(down, 'exec');
     const scp = scpCommand(command);
     const verdict = scp?.mode === 'from' && this.ctx.textMask ? LEGACY_SCP_DOWNLOAD : this.ctx.policy.judgeCommand(this.ctx.policyContext, command);
-    await this.ctx.record(EventType.SshExec, { channel: this.id, command, pty: this.pty !== undefined, action: verdict.action, ...ruleOf(verdict) });
+    const seq = this.ctx.trail.append(EventType.SshExec, { channel: this.id, command, pty: this.pty !== undefined, action: verdict.action, ...ruleOf(verdict) });
+    await this.ctx.trail.commit();
     this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
-    if (!(await this.decide(verdict, command, (text) => down.stderr.write(`hopscope: ${text}\r\n`)))) {
+    if (!(await this.decide(seq, verdict, command, (text) => down.stderr.write(`hopscope: ${text}\r\n`)))) {
       down.exit(REFUSED_EXIT_STATUS);
       down.end();
       return;
@@ -126,22 +128,23 @@ export class SessionChannel {
     this.open((cb) => this.ctx.upstream.subsys('sftp', cb));
   }
 
-  /** allow → true; block → false; review → holds until an approver decides. Every step is recorded. */
-  private async decide(verdict: Verdict, operation: string, tell: (text: string) => void): Promise<boolean> {
+  /**
+   * allow → true; block → false; review → holds until an approver decides.
+   * The operation was recorded at `seq`; the policy lifecycle records and
+   * counts the refusal or the approval (the same events as PostgreSQL's), durable
+   * before the client is told.
+   */
+  private async decide(seq: number, verdict: Verdict, operation: string, tell: (text: string) => void): Promise<boolean> {
     if (verdict.action === 'allow') return true;
-    this.ctx.metrics.refusalsTotal.inc({ reason: verdict.action === 'block' ? 'POLICY_BLOCKED' : 'POLICY_REVIEW' });
-    if (verdict.action === 'block') {
+    if (verdict.action !== 'review') {
+      this.ctx.lifecycle.refused(seq, verdict, { channel: this.id });
+      await this.ctx.trail.commit();
       tell(`blocked by rule ${verdict.rule}: ${verdict.reason}`);
       return false;
     }
-    const held = this.ctx.policy.requestApproval(this.ctx.policyContext, operation, verdict.rule, this.abort.signal);
-    tell(`held for approval (request ${held.id}) by rule ${verdict.rule}: ${verdict.reason}; waiting for an approver...`);
-    await this.ctx.record(EventType.SshPolicy, { channel: this.id, operation, rule: verdict.rule, step: 'held', approvalId: held.id });
-    const outcome = await held.outcome;
-    await this.ctx.record(EventType.SshPolicy, { channel: this.id, operation, rule: verdict.rule, step: outcome.decision,
-      approver: outcome.approver ?? null, approvalId: outcome.id, waitedMicros: outcome.waitedMicros });
-    if (outcome.decision === 'approved') tell(`approved by ${outcome.approver}`);
-    else tell(`not approved (${outcome.decision}${outcome.approver ? ` by ${outcome.approver}` : ''})`);
+    const outcome = await this.ctx.lifecycle.review(seq, operation, verdict, this.abort.signal, tell, { channel: this.id });
+    await this.ctx.trail.commit();
+    tell(describeOutcome(outcome, verdict.rule));
     return outcome.decision === 'approved' && this.ctx.live && !this.closed;
   }
 
@@ -223,7 +226,7 @@ export class SessionChannel {
     // Every pty: an exec'd program may be an interactive shell (ssh -t host bash).
     const shell = this.pty ? new ShellInput() : undefined;
     if (shell) up.on('data', (chunk: Buffer) => shell.output(chunk));
-    const input = new InputRelay(this.id, this.ctx, down, up, shell, this.scp, (v, line, tell) => this.decide(v, line, tell));
+    const input = new InputRelay(this.id, this.ctx, down, up, shell, this.scp, (seq, v, line, tell) => this.decide(seq, v, line, tell));
     down.on('data', (chunk: Buffer) => {
       if (this.pty) stdout.typed(chunk);
       input.push(chunk);

@@ -1,6 +1,7 @@
 import type ssh2 from 'ssh2';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
+import type { PolicyLifecycle, PolicyTrail } from '../policy/lifecycle.js';
 import type { MaskCounts, PolicyContext, PolicyPipeline } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { DownloadMode } from './sftp-downloads.js';
@@ -33,6 +34,10 @@ export interface ChannelContext {
    * failure fails the whole session closed, then throws (or rejects).
    */
   record(type: string, data: Record<string, unknown>): Promise<void> | undefined;
+  /** The session's recording as the policy lifecycle writes it: `append` returns the event's seq. */
+  readonly trail: PolicyTrail;
+  /** Records and counts refusals and approvals (the same lifecycle as PostgreSQL's). */
+  readonly lifecycle: PolicyLifecycle;
   /** Stages and writes an event without waiting for fsync (output, bookkeeping). */
   note(type: string, data: Record<string, unknown>): void;
   /**

@@ -8,7 +8,7 @@ import { COALESCE_BYTES } from './data.js';
 import type { ScpUploadStream } from './scp.js';
 import type { ShellInput, ShellStep } from './shell-input.js';
 
-type Decide = (verdict: Verdict, operation: string, tell: (text: string) => void) => Promise<boolean>;
+type Decide = (seq: number, verdict: Verdict, operation: string, tell: (text: string) => void) => Promise<boolean>;
 
 /**
  * Sent to the target's shell in place of the key that would run a refused
@@ -136,9 +136,10 @@ export class InputRelay {
     if (step.kind === 'partial') {
       const verdict = policy.judgeCommand(policyContext, step.judged);
       if (verdict.action !== 'block') return true;
-      await this.ctx.record(EventType.SshLine, { channel: this.channel, line: step.command, partial: true, uncertain: false,
+      const seq = this.ctx.trail.append(EventType.SshLine, { channel: this.channel, line: step.command, partial: true, uncertain: false,
         action: verdict.action, rule: verdict.rule, reason: verdict.reason });
-      return this.decide(verdict, step.command, tell);
+      await this.ctx.trail.commit();
+      return this.decide(seq, verdict, step.command, tell);
     }
     const { command, judged: text, uncertain, reasons, lines } = step;
     const judged = command.trim() !== '' || uncertain;
@@ -146,10 +147,11 @@ export class InputRelay {
     if (uncertain && verdict.action !== 'allow') {
       verdict = { ...verdict, reason: `${verdict.reason} (the gateway cannot be sure what the shell runs: ${reasons.join('; ')})` };
     }
-    await this.ctx.record(EventType.SshLine, { channel: this.channel, line: command, ...(text !== command ? { judged: text } : {}), uncertain,
+    const seq = this.ctx.trail.append(EventType.SshLine, { channel: this.channel, line: command, ...(text !== command ? { judged: text } : {}), uncertain,
       ...(uncertain ? { uncertainReasons: reasons } : {}), ...(lines > 1 ? { lines } : {}), action: verdict.action,
       ...(verdict.action === 'allow' ? {} : { rule: verdict.rule, reason: verdict.reason }) });
+    await this.ctx.trail.commit();
     if (judged) this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
-    return this.decide(verdict, command, tell);
+    return this.decide(seq, verdict, command, tell);
   }
 }

@@ -2,6 +2,7 @@ import ssh2 from 'ssh2';
 import { HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
 import { issueToken, parseDuration, type TokenClaims } from '../../common/tokens/index.js';
+import { PolicyLifecycle, type PolicyTrail } from '../policy/lifecycle.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
 import { SessionChannel } from './channel.js';
@@ -40,6 +41,7 @@ export class SshSession implements LiveSession {
     const uploads = new Map<string, string>();
     const policyContext = { session: info.id, identity: info.identity, target: info.target, protocol: 'ssh' as const, uploads };
     const scoped = deps.policy.maskerFor(policyContext);
+    const trail: PolicyTrail = { append: (type, data) => this.stage(type, data), commit: () => this.commit() };
     this.context = {
       policyContext,
       policy: deps.policy,
@@ -53,6 +55,8 @@ export class SshSession implements LiveSession {
       logger: deps.logger,
       hopEnv: this.mintHopToken(claims),
       record: (type, data) => this.record(type, data),
+      trail,
+      lifecycle: new PolicyLifecycle(deps.policy, policyContext, trail, deps.metrics),
       data: (type, channel, stream, chunk, counts) => {
         if (!this.ended) this.data.push(type, channel, stream, chunk, counts);
       },
@@ -106,10 +110,25 @@ export class SshSession implements LiveSession {
 
   /** Stages and writes an event; on a recording failure the session fails closed and this throws. */
   private record(type: string, data: Record<string, unknown>): Promise<void> | undefined {
+    this.stage(type, data);
+    return this.commit();
+  }
+
+  /** Stages an event (after the data that came before it) and returns its seq; a failure fails the session closed. */
+  private stage(type: string, data: Record<string, unknown>): number {
     if (this.ended) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the session has ended');
     try {
-      this.data.stage(); // data that came before this event goes before it
-      this.writer.append(type, data);
+      this.data.stage();
+      return this.writer.append(type, data);
+    } catch (err) {
+      this.failClosed(err);
+      throw err;
+    }
+  }
+
+  /** Writes what was staged (write before forward); a failure fails the session closed, then rejects. */
+  private commit(): Promise<void> | undefined {
+    try {
       return this.writer.commit()?.catch((err: unknown) => {
         this.failClosed(err);
         throw err;

@@ -104,14 +104,14 @@ function sshRows(json: Record<string, unknown>): void {
   if (o.mb > 0) {
     rows.push([`SSH ${o.mb} MB download / upload`,
       `gateway/direct ${both(r['gateway/direct'])}, ssh -J bastion/direct ${both(r['bastion/direct'])}, gateway/bastion ${both(r['gateway/bastion'])}`,
-      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+masking ${both(m['gateway+masking'], 1)}; bench process (gateways in-process) peak RSS ${mib(json.peakRssBytes)}`]);
+      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+rules ${both(m['gateway+rules'], 1)}; bench process (gateways in-process) peak RSS ${mib(json.peakRssBytes)}`]);
   }
   if (o.echo > 0) {
     const e = json.echo as Record<string, Latency | undefined>;
     const a = json.echoAdded as Record<string, Added | undefined>;
     rows.push([`SSH echo on a pty, ${o.echo} keys`,
-      `gateway−direct ${plus(a.gateway)}; with masking rules ${plus(a['gateway+masking'])}; -J bastion−direct ${plus(a.bastion)}`,
-      `p50/p99 ms direct ${ms(e.direct)}, -J bastion ${ms(e.bastion)}, gateway ${ms(e.gateway)}, gateway+masking ${ms(e['gateway+masking'])}`]);
+      `gateway−direct ${plus(a.gateway)}; with the example's masking rules and SSH guardrail ${plus(a['gateway+rules'])}; -J bastion−direct ${plus(a.bastion)}`,
+      `p50/p99 ms direct ${ms(e.direct)}, -J bastion ${ms(e.bastion)}, gateway ${ms(e.gateway)}, gateway+rules ${ms(e['gateway+rules'])}`]);
   }
 }
 

@@ -45,6 +45,11 @@ export const BENCH_GUARDRAILS = [
   { name: 'unbounded-write', sql: { statements: ['DeleteStmt', 'UpdateStmt'], withoutWhere: true }, action: 'review' },
 ];
 
+/** The SSH guardrail of examples/gateway.yml: every exec and typed line is parsed as bash and judged. */
+export const BENCH_SSH_GUARDRAILS = [
+  { name: 'no-pipe-to-shell', ssh: { pipeTo: 'interpreter', from: 'downloader' }, action: 'block' },
+];
+
 export function policyConfig(policies: BenchPolicies): object {
   if (policies === 'none') return {};
   return policies === 'masking' ? { masking: BENCH_MASKING } : { masking: BENCH_MASKING, guardrails: BENCH_GUARDRAILS };

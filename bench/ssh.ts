@@ -1,6 +1,6 @@
 // SSH: a download and an upload (`--mb`, 0 skips them) and the echo latency of single keys on a pty (`--echo` samples,
 // 0 skips it), OpenSSH direct vs `ssh -J` through an OpenSSH bastion vs the hopscope gateway (in-process, recording on)
-// without and with masking rules: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
+// without and with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
 import { spawn } from 'node:child_process';
 import { open, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { parseConfig, startGateway, type RunningGateway } from '../gateway/index
 import { freePort } from '../test/helpers/ports.js';
 import { run, type Env } from '../test/helpers/processes.js';
 import { sshClientOf, sshTargetOf, startSshd, type SshdServer } from '../test/helpers/sshd.js';
-import { BENCH_MASKING } from './gateway.js';
+import { BENCH_MASKING, BENCH_SSH_GUARDRAILS } from './gateway.js';
 
 // Compiled to dist/bench/ssh.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,9 +28,9 @@ const rounds = count(args.rounds, 'rounds');
 if (rounds < 1) throw new Error('--rounds must be at least 1');
 
 type Direction = 'download' | 'upload';
-/** bastion: `ssh -J` through a second OpenSSH server; gateway+masking: the gateway with the masking rules of examples/gateway.yml. */
-type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+masking';
-const PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+masking'];
+/** bastion: `ssh -J` through a second OpenSSH server; gateway+rules: the gateway with the masking rules and the SSH guardrail of examples/gateway.yml. */
+type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+rules';
+const PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules'];
 interface Client { args: string[]; env: Env }
 interface Latency { samples: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; meanMs: number }
 
@@ -47,7 +47,7 @@ let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 try {
   const gateway = await benchGateway(false);
-  const masking = await benchGateway(true);
+  const rules = await benchGateway(true);
   // One ssh_config for the OpenSSH paths: -J hands `-F` to the jump host's ssh, not the command line's -i / -o.
   const config = join(dir, 'ssh_config');
   const host = (name: string, server: SshdServer, extra: string[] = []) =>
@@ -60,9 +60,9 @@ try {
     direct: { args: ['-F', config, 'direct'], env: {} },
     bastion: { args: ['-F', config, 'via-bastion'], env: {} },
     gateway: await gatewayClient(gateway),
-    'gateway+masking': await gatewayClient(masking),
+    'gateway+rules': await gatewayClient(rules),
   };
-  console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, recording fsync=${args.fsync}) without and with masking rules; ${cpus().length} cores`);
+  console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, recording fsync=${args.fsync}) without and with the example's masking rules and SSH guardrail; ${cpus().length} cores`);
 
   if (mb > 0) {
     const file = join(sshd.dir, 'payload.bin');
@@ -133,7 +133,7 @@ async function report(): Promise<void> {
   })) as Record<Direction, number | undefined>;
   const ratios = {
     'gateway/direct': ratio('gateway', 'direct'), 'bastion/direct': ratio('bastion', 'direct'),
-    'gateway/bastion': ratio('gateway', 'bastion'), 'masking/gateway': ratio('gateway+masking', 'gateway'),
+    'gateway/bastion': ratio('gateway', 'bastion'), 'rules/gateway': ratio('gateway+rules', 'gateway'),
   };
   const echoAdded = Object.fromEntries(PATHS.filter((p) => p !== 'direct' && echo[p] && echo.direct).map((p) => [p, {
     p50Ms: echo[p]!.p50Ms - echo.direct!.p50Ms, p99Ms: echo[p]!.p99Ms - echo.direct!.p99Ms,
@@ -151,16 +151,16 @@ async function report(): Promise<void> {
   const file = join(out, `ssh-${startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFile(file, `${JSON.stringify({
     bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { mb, echo: echoSamples, rounds, fsync: args.fsync }, masking: BENCH_MASKING,
+    options: { mb, echo: echoSamples, rounds, fsync: args.fsync }, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
     transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
     ratios, echo, echoAdded, peakRssBytes: peakRss,
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }
 
-/** A gateway in this process in front of the target sshd, with the example masking rules if asked. */
-async function benchGateway(masking: boolean): Promise<RunningGateway> {
-  const gwDir = join(dir, masking ? 'gateway-masking' : 'gateway');
+/** A gateway in this process in front of the target sshd, with the example's masking rules and SSH guardrail if asked. */
+async function benchGateway(rules: boolean): Promise<RunningGateway> {
+  const gwDir = join(dir, rules ? 'gateway-rules' : 'gateway');
   const gw = await startGateway(parseConfig({
     recording: { dir: join(gwDir, 'recordings'), fsync: args.fsync },
     keys: { dir: join(gwDir, 'keys') },
@@ -168,7 +168,7 @@ async function benchGateway(masking: boolean): Promise<RunningGateway> {
     listeners: { ssh: `127.0.0.1:${await freePort()}` },
     targets: [sshTargetOf(sshd, 'bench-host')],
     identities: [{ name: 'bench', kind: 'machine', targets: ['bench-host'] }],
-    ...(masking ? { masking: BENCH_MASKING } : {}),
+    ...(rules ? { masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS } : {}),
   }, gwDir));
   gateways.push(gw);
   return gw;

@@ -12,9 +12,11 @@ import { ApiError } from '../contract.js';
 import { packageRoot } from '../paths.js';
 import { exportFiltered } from './export.js';
 import { GatewayClient } from './gateway-client.js';
+import type { EvidenceRow } from './evidence.js';
+import { gatewayDetail, gatewayPage } from './gateway-log.js';
 import { exchangePage, hopDetail } from './hop.js';
 import { LocalGateway } from './local-gateway.js';
-import { caseCounts, fileEntries, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
+import { caseCounts, fileEntries, gatewayRows, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
 
 export interface BackendOptions {
   /** The case file to open at start (created if missing). */
@@ -32,7 +34,7 @@ export interface BackendOptions {
 /** The workbench API over the forensic library; one per window or web server. */
 export class CaseBackend implements WorkbenchApi {
   private current: CaseFile | undefined;
-  private rows: SessionRow[] | undefined;
+  private rows: EvidenceRow[] | undefined;
   private readonly jobs = new Map<string, ImportJob>();
   private readonly gateway: GatewayClient;
   private local: LocalGateway | undefined;
@@ -66,13 +68,14 @@ export class CaseBackend implements WorkbenchApi {
     return this.current;
   }
 
-  private allRows(): SessionRow[] {
+  private allRows(): EvidenceRow[] {
     this.rows ??= sessionRows(this.case);
     return this.rows;
   }
 
+  /** A session, or a gateway's own recording (not in the session list or the graph, but opened in the hop view all the same). */
   private row(id: string): SessionRow {
-    const r = this.allRows().find((s) => s.id === id);
+    const r = this.allRows().find((s) => s.id === id) ?? gatewayRows(this.case).find((s) => s.id === id);
     if (!r) throw new ApiError('SESSION_UNKNOWN', `no session ${id} in this case`);
     return r;
   }
@@ -139,7 +142,8 @@ export class CaseBackend implements WorkbenchApi {
             trusted,
             onProgress: (p) => Object.assign(job, { bytesRead: p.bytesRead, bytesTotal: p.bytesTotal }),
           });
-          job.results.push({ path: r.path, action: r.action, session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message });
+          // `missing` (a session the journal lists, file absent) is not in common/api's ImportResult yet: passed on as the importer says it.
+          job.results.push({ path: r.path, action: r.action as ImportJob['results'][number]['action'], session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message });
           job.events += r.action === 'imported' ? r.events : 0;
           job.filesDone++;
           this.rows = undefined;
@@ -158,7 +162,8 @@ export class CaseBackend implements WorkbenchApi {
 
   async sessions(query: SessionQuery): Promise<SessionSearch> {
     const rows = this.allRows();
-    if (!query.text?.trim()) return { sessions: rows, matches: [] };
+    // The gateways' own recordings ride along (not sessions: no hop, no chain), for the list that opens them.
+    if (!query.text?.trim()) return { sessions: rows, matches: [], ...{ gatewayRecordings: gatewayRows(this.case) } };
     const matches = searchStatements(this.case, query.text);
     const hit = new Set(matches.map((m) => m.session));
     const needle = query.text.trim().toLowerCase();
@@ -174,12 +179,13 @@ export class CaseBackend implements WorkbenchApi {
   }
 
   async hop(session: string): Promise<HopDetail> {
-    return hopDetail(this.case, this.row(session), this.allRows());
+    const row = this.row(session);
+    return row.protocol === 'gateway' ? gatewayDetail(this.case, row) : hopDetail(this.case, row, this.allRows());
   }
 
   async hopExchanges(session: string, fromSeq: number, limit: number): Promise<ExchangePage> {
-    this.row(session);
-    return exchangePage(this.case, session, fromSeq, limit);
+    const row = this.row(session);
+    return row.protocol === 'gateway' ? gatewayPage(this.case, session, fromSeq, limit) : exchangePage(this.case, session, fromSeq, limit);
   }
 
   async screenAt(session: string, time: number): Promise<Screen> {

@@ -40,16 +40,25 @@ export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[], first
   }
   markers.sort((a, b) => a.t - b.t || a.seq - b.seq);
 
-  const file = c.db.prepare('SELECT f.path, f.sha256, f.integrity, f.sealed FROM files f JOIN sessions s ON s.file_id = f.id WHERE s.id = ?').get(id) as
-    { path: string; sha256: string; integrity: string; sealed: number } | undefined;
   const term = terminalMeta(c, id);
   return {
     session: row,
     link: hopLinkTo(c, id),
-    file: file ? { path: file.path, sha256: file.sha256, integrity: file.integrity, sealed: file.sealed === 1 } : null,
+    file: recordingFile(c, id),
     children, index, exchanges: page.exchanges, nextSeq: page.nextSeq, markers,
     terminal: term.hasOutput ? { cols: term.cols ?? 80, rows: term.rows ?? 24 } : null,
   };
+}
+
+/** The hop's recording: custody facts, its integrity word and how far its chain and signatures hold (ChainFacts, see evidence.ts). */
+export function recordingFile(c: CaseFile, session: string): HopDetail['file'] {
+  const f = c.db.prepare(`SELECT f.path, f.sha256, f.integrity, f.sealed, f.intact_through, f.signed_through, f.last_seq, f.key_trusted
+    FROM files f JOIN sessions s ON s.file_id = f.id WHERE s.id = ?`).get(session) as
+    { path: string; sha256: string; integrity: string; sealed: number; intact_through: number; signed_through: number; last_seq: number; key_trusted: number } | undefined;
+  if (!f) return null;
+  const file = { path: f.path, sha256: f.sha256, integrity: f.integrity, sealed: f.sealed === 1,
+    intactThrough: f.intact_through, signedThrough: f.signed_through, lastSeq: f.last_seq, keyTrusted: f.key_trusted === 1 };
+  return file;
 }
 
 /** Every row of the hop view (the same rule as exchangePage opens them by), without texts or responses. */

@@ -1,5 +1,6 @@
 import type { CaseFileEntry, GraphLink, HopCounts, SessionRow, TerminalChunks, TextMatch } from '../../common/api/index.js';
 import { listSessions, type CaseFile, type SessionSummary } from '../../forensics/index.js';
+import { chainFacts, revocationFacts, type ChainFacts, type EvidenceRow, type RevocationFact } from './evidence.js';
 
 /*
  * Read-only queries the workbench needs and forensics/index.ts does not name
@@ -36,8 +37,8 @@ export function fileEntries(c: CaseFile): CaseFileEntry[] {
   }));
 }
 
-/** Every session (without the gateway's audit files) with its counts, in start order. */
-export function sessionRows(c: CaseFile): SessionRow[] {
+/** Every session (without the gateway's audit files) with its counts, chain facts and revocation, in start order. */
+export function sessionRows(c: CaseFile): EvidenceRow[] {
   const counts = new Map<string, HopCounts>();
   const get = (s: string) => {
     let x = counts.get(s);
@@ -67,16 +68,39 @@ export function sessionRows(c: CaseFile): SessionRow[] {
     else get(r.session).unmaskedSensitive += r.n;
   }
   const inferred = new Map((c.db.prepare('SELECT child, inferred FROM hops').all() as { child: string; inferred: number }[]).map((h) => [h.child, h.inferred === 1]));
-  return listSessions(c).map((s) => toRow(s, counts.get(s.id) ?? { ...ZERO }, inferred.get(s.id) ?? false, revoked.has(s.id)));
+  const chains = chainFacts(c);
+  const revocations = revocationFacts(c);
+  return listSessions(c).map((s) => toRow(s, counts.get(s.id) ?? { ...ZERO }, inferred.get(s.id) ?? false, revoked.has(s.id),
+    chains.get(s.id) ?? NO_CHAIN, revocations.get(s.id) ?? null));
 }
 
-export function toRow(s: SessionSummary, counts: HopCounts, inferred: boolean, revoked: boolean): SessionRow {
-  return {
+/** What a gateway's own recording holds, counted by kind of event. */
+export interface AuditCounts { revocations: number; unrevocations: number; refusals: number; events: number }
+export type GatewayRecordingRow = EvidenceRow & { audit: AuditCounts };
+
+/** The gateways' own recordings (protocol gateway), as rows the hop view can open, with what they hold. */
+export function gatewayRows(c: CaseFile): GatewayRecordingRow[] {
+  const chains = chainFacts(c);
+  const count = c.db.prepare('SELECT type, count(*) AS n FROM events WHERE session = ? GROUP BY type');
+  return listSessions(c, { includeGateway: true }).filter((s) => s.protocol === 'gateway').map((s) => {
+    const by = new Map((count.all(s.id) as { type: string; n: number }[]).map((r) => [r.type, r.n]));
+    const audit = { revocations: by.get('revoked') ?? 0, unrevocations: by.get('unrevoked') ?? 0, refusals: by.get('refused') ?? 0,
+      events: [...by.values()].reduce((a, b) => a + b, 0) };
+    return { ...toRow(s, { ...ZERO }, false, false, chains.get(s.id) ?? NO_CHAIN, null), audit };
+  });
+}
+
+const NO_CHAIN: ChainFacts = { intactThrough: 0, signedThrough: 0, lastSeq: 0, keyTrusted: false };
+
+export function toRow(s: SessionSummary, counts: HopCounts, inferred: boolean, revoked: boolean, chain: ChainFacts = NO_CHAIN,
+  revocation: RevocationFact | null = null): EvidenceRow {
+  const row: SessionRow = {
     id: s.id, parent: s.parent, linkKind: s.linkKind, inferred, rootIdentity: s.rootIdentity, identity: s.identity, target: s.target,
     protocol: s.protocol, start: s.start, end: s.end, startMicros: s.startMicros, endMicros: s.endMicros, integrity: s.integrity,
     sealed: s.sealed, depth: s.depth, endReason: s.endReason, counts,
-    revoked: revoked || /revok/i.test(s.endReason ?? ''),
+    revoked: revoked || revocation !== null || /revok/i.test(s.endReason ?? ''),
   };
+  return { ...row, chain, revocation };
 }
 
 interface HopLinkRow { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }

@@ -69,10 +69,10 @@ function exchangeOf(r: EventRow, decision: DecisionRow | undefined): GatewayExch
   const [text, step] = sentence(r.type, d);
   const policy: PolicyStep[] = [];
   if (step) {
-    // The importer's reading of the event (policy_decisions) where it has one; the event's own words otherwise.
-    policy.push({ seq: r.seq, t: r.t, action: step.action, rule: decision?.rule ?? step.rule, approvalId: null,
+    // The event's own words; the importer's reading of it (policy_decisions) where the event has none.
+    policy.push({ seq: r.seq, t: r.t, action: step.action, rule: step.rule ?? decision?.rule ?? null, approvalId: null,
       // A refusal has no actor: the identity refused is in its facts, not a `by`.
-      actor: step.action === 'refused' ? null : str(d.by) ?? decision?.actor ?? null, message: step.message ?? decision?.message ?? null });
+      actor: step.action === 'refused' ? null : str(d.by) ?? decision?.actor ?? null, message: step.message });
   }
   return { seq: r.seq, t: r.t, kind: r.type, text, responses: [], policy, masked: [], facts: factsOf(r.type, d) };
 }
@@ -103,7 +103,7 @@ function sentence(type: string, d: Record<string, unknown>): [string, { action: 
 
 const LABELS: Record<string, string> = {
   by: 'actor', via: 'via (as declared)', client: 'client', reason: 'reason', message: 'told the client', identity: 'identity', tokenId: 'token',
-  target: 'target', protocol: 'protocol', detail: 'detail', keyId: 'signing key', config: 'config', sessionsEnded: 'sessions ended',
+  target: 'target', protocol: 'protocol', detail: 'detail', tokenKind: 'token kind', keyId: 'signing key', config: 'config', sessionsEnded: 'sessions ended',
 };
 
 /** Every fact of the event, in a stable order; sessions an event names are links. */
@@ -124,7 +124,7 @@ function factsOf(type: string, d: Record<string, unknown>): GatewayFact[] {
     } else if (k === 'at' && typeof v === 'number') {
       out.push({ label: 'at', value: new Date(v * 1000).toISOString().replace('.000Z', 'Z') }); // seconds since the epoch
     } else if (k === 'listeners' && v && typeof v === 'object') {
-      for (const [proto, addr] of Object.entries(v as Record<string, unknown>)) if (addr) out.push({ label: `${proto} listener`, value: String(addr) });
+      for (const [proto, addr] of Object.entries(v as Record<string, unknown>)) if (addr) out.push({ label: `${proto} listener`, value: address(addr) });
     } else if (/session/i.test(k) && typeof v === 'string') {
       out.push({ label: k, value: v, session: v });
     } else {
@@ -133,4 +133,12 @@ function factsOf(type: string, d: Record<string, unknown>): GatewayFact[] {
   }
   if (type === 'revoked' && d.by === undefined) out.unshift({ label: 'actor', value: 'not recorded' });
   return out;
+}
+
+/** A listener as `host:port` (the gateway records `{ host, port }` or a string). */
+function address(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const a = v as { host?: unknown; port?: unknown; address?: unknown } | null;
+  if (a && typeof a === 'object' && (a.port !== undefined)) return `${String(a.host ?? a.address ?? '')}:${String(a.port)}`;
+  return JSON.stringify(v);
 }

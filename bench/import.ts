@@ -47,7 +47,8 @@ function generate(dir: string, total: number, signer: Signer): void {
     const out = new Out(join(dir, `bench-${String(f).padStart(4, '0')}.jsonl`));
     out.add(enc.header);
     const n = Math.min(perFile, total - written);
-    out.add(enc.event('session.start', { identity: `agent-${f % 5}`, target: ssh ? 'build-host' : 'prod-db', protocol: ssh ? 'ssh' : 'postgres', client: '10.0.0.5:5000',
+    out.add(enc.event('session.start', { identity: `agent-${f % 5}`, tokenId: `tok-${f}`, tokenKind: f > 1 ? 'hop' : 'identity', target: ssh ? 'build-host' : 'prod-db',
+      protocol: ssh ? 'ssh' : 'postgres', client: '10.0.0.5:5000',
       ...(f > 1 ? { parent: `bench-${String(f - (f % 2 ? 1 : 2)).padStart(4, '0')}`, linkKind: 'hop-token' } : {}) }));
     if (ssh) out.add(enc.event('ssh.pty', { channel: 0, term: 'xterm', cols: 120, rows: 40 }));
     for (let i = 2 + (ssh ? 1 : 0); i < n - 1; i++) {
@@ -58,17 +59,17 @@ function generate(dir: string, total: number, signer: Signer): void {
         else if (k === 1) out.add(enc.event('pg.result', { statement: enc.lastSeq, command: 'SELECT 3', rowCount: 3,
           columns: [{ name: 'id', typeOid: 23, format: 'text' }, { name: 'email', typeOid: 25, format: 'text' }, { name: 'plan', typeOid: 25, format: 'text' }],
           rows: [[String(i), '[masked:email]', 'team'], [String(i + 1), '[masked:email]', 'free'], [String(i + 2), '[masked:email]', 'enterprise']],
-          rowsRecorded: 3, durationMicros: 420, masked: { email: 3 } }));
+          rowsRecorded: 3, durationMicros: 420, masked: [{ rule: 'email', count: 3 }] }));
         else out.add(i % 300 === 2 ? enc.event('pg.error', { statement: enc.lastSeq - 1, severity: 'ERROR', code: '42P01', message: 'relation does not exist' })
           : enc.event('pg.notice', { statement: enc.lastSeq - 1, severity: 'NOTICE', code: '00000', message: 'ok' }));
       } else {
         const k = i % 10;
         if (k < 7) { const text = `${TERM[i % TERM.length]} ${i}\r\n`; out.add(enc.event('ssh.output', { channel: 0, data: text, encoding: 'utf8', bytes: text.length, stream: 'stdout' })); }
         else if (k < 9) out.add(enc.event('ssh.input', { channel: 0, data: k === 8 ? '\r' : 'm', encoding: 'utf8', bytes: 1 }));
-        else out.add(i % 5000 === 9 ? enc.event('ssh.resize', { channel: 0, cols: 100 + (i % 40), rows: 40 }) : enc.event('ssh.line', { channel: 0, line: `make test-${i}`, action: 'allow' }));
+        else out.add(i % 5000 === 9 ? enc.event('ssh.resize', { channel: 0, cols: 100 + (i % 40), rows: 40 }) : enc.event('ssh.line', { channel: 0, line: `make test-${i}`, uncertain: false, action: 'allow' }));
       }
     }
-    out.add(enc.event('session.end', { reason: 'client closed' }));
+    out.add(enc.event('session.end', { reason: 'client closed the connection', cause: 'client-quit' }));
     out.add(enc.seal());
     out.close();
     written += enc.lastSeq;
@@ -80,7 +81,7 @@ function generateTerminal(path: string, mb: number, signer: Signer): void {
   const enc = new RecordingEncoder({ session: 'bench-terminal', protocol: 'ssh', signer, clock: fixedClock(T0, 2000) });
   const out = new Out(path);
   out.add(enc.header);
-  out.add(enc.event('session.start', { identity: 'ops', target: 'build-host', protocol: 'ssh', client: '10.0.0.5:5000' }));
+  out.add(enc.event('session.start', { identity: 'ops', tokenId: 'tok-ops', tokenKind: 'identity', target: 'build-host', protocol: 'ssh', client: '10.0.0.5:5000' }));
   out.add(enc.event('ssh.pty', { channel: 0, term: 'xterm', cols: 120, rows: 40 }));
   let bytes = 0;
   for (let i = 0; bytes < mb * 1e6; i++) {
@@ -91,7 +92,7 @@ function generateTerminal(path: string, mb: number, signer: Signer): void {
     bytes += line.length;
     if (i % 2000 === 0) out.add(enc.checkpoint());
   }
-  out.add(enc.event('session.end', { reason: 'client closed' }));
+  out.add(enc.event('session.end', { reason: 'client closed the connection', cause: 'client-quit' }));
   out.add(enc.seal());
   out.close();
 }

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSy
 import { join } from 'node:path';
 import { fixedClock } from '../common/clock.js';
 import { trustedKeysOf } from '../common/keys.js';
-import { RecordingEncoder, type RecordingHeader } from '../common/recording/index.js';
+import { RecordingEncoder, type EventMap, type EventName, type RecordingHeader } from '../common/recording/index.js';
 import { importPaths, openCase } from '../forensics/index.js';
 import { fixedSigner } from '../forensics/testing/scenario.js';
 
@@ -29,7 +29,7 @@ class Recording {
     this.enc = new RecordingEncoder({ session, protocol, signer: fixedSigner(), clock: fixedClock(start, 40 * MS) });
     this.parts.push(this.enc.header);
   }
-  event(type: string, data: Record<string, unknown>): number {
+  event<K extends EventName>(type: K, data: EventMap[K]): number {
     this.parts.push(this.enc.event(type, data));
     this.events++;
     if (this.events % 100 === 0) this.parts.push(this.enc.checkpoint());
@@ -43,7 +43,7 @@ class Recording {
   }
 }
 
-const out = (s: string) => ({ channel: 0, data: Buffer.from(s).toString('base64'), encoding: 'base64', bytes: Buffer.byteLength(s), stream: 'stdout' });
+const out = (s: string) => ({ channel: 0, data: Buffer.from(s).toString('base64'), encoding: 'base64' as const, bytes: Buffer.byteLength(s), stream: 'stdout' as const });
 
 function shell(id: string, identity: string, target: string, start: number, perSession: number, parent?: { id: string; kind: string; evidence?: unknown }): Recording {
   const r = new Recording(id, 'ssh', start);
@@ -56,7 +56,7 @@ function shell(id: string, identity: string, target: string, start: number, perS
     r.event('ssh.input', out(`${line}\r`));
     r.event('ssh.output', out(`${line}\r\n\x1b[32mok\x1b[0m step ${i}: ${'#'.repeat(i % 40)} token=[masked:api-key]\r\nbuilder@${target}:~$ `));
   }
-  r.event('session.end', { reason: 'client closed' });
+  r.event('session.end', { reason: 'client closed the connection', cause: 'client-quit' });
   return r;
 }
 
@@ -65,12 +65,12 @@ function psql(id: string, identity: string, start: number, perSession: number, p
   r.event('session.start', { identity, tokenId: `tok-${id}`, tokenKind: 'hop', target: 'prod-db', protocol: 'postgres', client: '10.1.0.9:41000', tls: true,
     parent, linkKind: 'hop-token' });
   for (let i = 0; r.events < perSession - 1; i++) {
-    const q = r.event('pg.query', { sql: SQL[i % SQL.length] });
+    const q = r.event('pg.query', { sql: SQL[i % SQL.length]! });
     if (i % 25 === 3) r.event('policy.block', { statement: q, rule: 'unbounded-write', reason: 'DELETE without WHERE', action: 'block' });
-    else r.event('pg.result', { statement: q, command: 'SELECT 2', rowCount: 2, columns: [{ name: 'id', typeOid: 23, format: 0 }, { name: 'email', typeOid: 25, format: 0 }],
-      rows: [[String(i), '[masked:email]'], [String(i + 1), '[masked:email]']], rowsRecorded: 2, durationMicros: 900, masked: { email: 2 } });
+    else r.event('pg.result', { statement: q, command: 'SELECT 2', rowCount: 2, columns: [{ name: 'id', typeOid: 23, format: 'text' }, { name: 'email', typeOid: 25, format: 'text' }],
+      rows: [[String(i), '[masked:email]'], [String(i + 1), '[masked:email]']], rowsRecorded: 2, durationMicros: 900, masked: [{ rule: 'email', count: 2 }] });
   }
-  r.event('session.end', { reason: 'client closed' });
+  r.event('session.end', { reason: 'client closed the connection', cause: 'client-quit' });
   return r;
 }
 

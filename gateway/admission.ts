@@ -100,7 +100,7 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
     });
     await writer.commit();
   } catch (err) {
-    writer?.close({ reason: 'recording failed at start' });
+    writer?.close({ reason: 'recording failed at start', cause: 'recording-failed' });
     return refuse('RECORDING_UNAVAILABLE', 'the session cannot be recorded, so it is refused', (err as HopscopeError).detail);
   }
   return {

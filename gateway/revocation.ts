@@ -10,9 +10,11 @@ import type { SessionRegistry } from './sessions.js';
 
 /** Who asked, as the admin API knows it: `by` the admin token's holder, from `client`, `via` the tool it declared (a label, not proof). */
 export interface RevocationActor { by: string; client?: string; via?: string }
+/** Why, in the revoker's words (optional): recorded with the revocation and in every session it cuts. */
+export interface RevocationReason { reason?: string }
 /** An identity (every login of it) or a token id (it and its hop tokens): exactly one. */
 export type RevocationTarget = { identity: string; tokenId?: never } | { tokenId: string; identity?: never };
-export type RevokeRequest = RevocationTarget & RevocationActor;
+export type RevokeRequest = RevocationTarget & RevocationActor & RevocationReason;
 export type UnrevokeRequest = RevocationTarget & RevocationActor;
 
 /** What the admin API does with revocations (gateway/admin/server.ts): one function per action. */
@@ -48,7 +50,8 @@ export function describeTarget(t: RevocationTarget): string {
 export function revoke(req: RevokeRequest, deps: RevocationDeps): string[] {
   const which = targetOf(req, 'revoke');
   const at = Math.floor(deps.clock.nowMicros() / 1e6);
-  deps.revocations.add({ ...which, at, by: req.by });
+  const reason = req.reason ? { reason: req.reason } : {};
+  deps.revocations.add({ ...which, at, by: req.by, ...reason });
   const roots = deps.registry.list().filter(({ info }) =>
     which.identity !== undefined ? info.identity === which.identity : info.tokenId === which.tokenId || info.rootTokenId === which.tokenId);
   const what = describeTarget(which);
@@ -58,13 +61,15 @@ export function revoke(req: RevokeRequest, deps: RevocationDeps): string[] {
       if (cut.has(session.info.id)) continue;
       cut.add(session.info.id);
       session.terminate({
-        code: 'revoked',
+        code: session === root ? 'revoked' : 'ancestor-revoked',
         message: `the session was revoked (${what})`,
         detail: session === root ? `revoked: ${what}` : `revoked: ${what}, via ancestor session ${root.info.id}`,
+        revocation: { ...which, by: req.by, ...reason },
+        ...(session === root ? {} : { ancestor: root.info.id }),
       });
     }
   }
-  deps.audit.record(EventType.Revoked, { ...which, ...actorOf(req), at, sessionsCut: [...cut] });
+  deps.audit.record(EventType.Revoked, { ...which, ...actorOf(req), ...reason, at, sessionsCut: [...cut] });
   return [...cut];
 }
 

@@ -95,13 +95,13 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         }
         await Promise.all(servers.map((s) => (s.listening ? once(s, 'close') : undefined)));
         audit.record(EventType.GatewayStop, { sessionsEnded: live.length });
-        audit.close({ reason: 'gateway stopped' });
+        audit.close({ reason: 'gateway stopped', cause: 'gateway-shutdown', sessionsEnded: live.length });
         logger.info('gateway stopped');
       })()),
     };
   } catch (err) {
     for (const server of servers) server.close();
-    audit.close({ reason: `gateway failed to start: ${(err as Error).message}` });
+    audit.close({ reason: `gateway failed to start: ${(err as Error).message}`, cause: 'session-error' });
     throw err;
   }
 }

@@ -1,3 +1,5 @@
+import type { EventMap } from '../common/recording/index.js';
+
 /**
  * Every live session of every protocol, for the admin API, revocation and
  * lineage. A protocol adapter adds its session once it is recorded and
@@ -29,9 +31,24 @@ export interface LiveSession {
 }
 
 export interface TerminationReason {
-  code: 'shutdown' | 'revoked';
+  /** Why, for the session's `session.end` cause: a revocation of the session itself or of a session it descends from. */
+  code: 'shutdown' | 'revoked' | 'ancestor-revoked';
   message: string; // what the client is told
   detail: string; // what the recording says
+  /** Revocations: who revoked (the admin API's or the CLI's actor) and what, with the reason given. */
+  revocation?: { identity?: string; tokenId?: string; by: string; reason?: string };
+  /** Cut by the revocation of this ancestor session. */
+  ancestor?: string;
+}
+
+/** The `session.end` data of a session ended by the gateway (shutdown, revocation). */
+export function terminationEnd(reason: TerminationReason): EventMap['session.end'] {
+  const cause = reason.code === 'shutdown' ? 'gateway-shutdown' : reason.code;
+  return {
+    reason: reason.detail, cause,
+    ...(reason.revocation ? { by: reason.revocation.by, revocation: reason.revocation } : {}),
+    ...(reason.ancestor ? { ancestor: reason.ancestor } : {}),
+  };
 }
 
 export class SessionRegistry {

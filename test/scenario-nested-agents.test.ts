@@ -73,7 +73,7 @@ describe('the nested-agents scenario, from its recordings', () => {
     ] });
     for (const row of read!.rows as string[][]) expect(row.slice(2, 5)).toEqual(['[masked:email]', '[masked:ssn]', '[masked:card]']);
     // The local export printed on build-host is masked in the SSH output too.
-    expect(ofType(result.rootSession, EventType.SshOutput).some((o) => JSON.stringify(o.masked) === '{"ssn":2,"card":2}')).toBe(true);
+    expect(ofType(result.rootSession, EventType.SshOutput).some((o) => JSON.stringify(o.masked) === '[{"rule":"ssn","count":2},{"rule":"card","count":2}]')).toBe(true);
     for (const [, email, ssn, card] of CUSTOMERS) {
       for (const secret of [email, ssn, card]) {
         expect(raw).not.toContain(secret);
@@ -123,14 +123,18 @@ describe('the nested-agents scenario, from its recordings', () => {
     expect(start(watcher)).toMatchObject({ target: 'deploy-host', parent: result.rootSession, linkKind: 'hop-token' });
     expect(new Set(result.sessionsCut)).toEqual(new Set([result.rootSession, nightly, watcher]));
     for (const id of result.sessionsCut) {
-      expect(ofType(id, EventType.SessionEnd)[0], id).toMatchObject({ cause: 'revoked' });
+      // Who revoked and what travel with the cause: the session itself, or cut through the revoked session it descends from.
+      expect(ofType(id, EventType.SessionEnd)[0], id).toMatchObject({
+        cause: id === result.rootSession ? 'revoked' : 'ancestor-revoked', by: 'admin', revocation: { identity: 'contractor-ci', by: 'admin' },
+        ...(id === result.rootSession ? {} : { ancestor: result.rootSession }),
+      });
       expect(sessions.get(id)!.at(-1)!.type).toBe(EventType.Seal);
     }
     expect(String(ofType(nightly, EventType.SessionEnd)[0]!.reason)).toContain(`via ancestor session ${result.rootSession}`);
     // Hops that had finished before are not cut.
-    expect(ofType(pgHop('ci-maintenance'), EventType.SessionEnd)[0]!.cause).toBeUndefined();
+    expect(ofType(pgHop('ci-maintenance'), EventType.SessionEnd)[0]!.cause).toBe('client-quit');
     const revoked = audit.find((e) => e.type === EventType.Revoked)!.data;
-    expect(revoked).toMatchObject({ identity: 'contractor-ci' });
+    expect(revoked).toMatchObject({ identity: 'contractor-ci', by: 'admin' });
     expect(new Set(revoked.sessionsCut as string[])).toEqual(new Set(result.sessionsCut));
     expect(result.transcript).toContain('hopscope: the session was revoked (identity contractor-ci)');
     expect(result.refusedAfterRevoke).toMatch(/identity contractor-ci was revoked/);

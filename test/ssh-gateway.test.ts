@@ -112,7 +112,7 @@ describe('SSH through the gateway', () => {
       ['stty size; echo mail bob@example.org now', 'echo done', 'exit']);
     const output = events.filter((e) => e.type === EventType.SshOutput).map((e) => String(e.data.data)).join('');
     expect(output).not.toContain('bob@example.org');
-    expect(events.some((e) => e.type === EventType.SshOutput && (e.data.masked as Record<string, number> | undefined)?.email)).toBe(true);
+    expect(events.some((e) => e.type === EventType.SshOutput && (e.data.masked as { rule: string; count: number }[] | undefined)?.some((m) => m.rule === 'email' && m.count > 0))).toBe(true);
   });
 
   it('works with the OpenSSH client in -tt mode', async () => {

@@ -131,7 +131,8 @@ describe('nested hops and lineage', () => {
     const ends = [...all.values()].filter((ev) => ev[0]!.data.parent === parent || ev[0]!.type === EventType.SessionStart && all.get(parent) === ev)
       .map((ev) => ev.find((e) => e.type === EventType.SessionEnd)!.data);
     expect(ends.length).toBe(2);
-    for (const end of ends) expect(end.cause).toBe('revoked');
+    expect(ends.map((end) => end.cause).sort()).toEqual(['ancestor-revoked', 'revoked']);
+    for (const end of ends) expect(end).toMatchObject({ by: 'admin', revocation: { identity: 'agent', by: 'admin' } });
   });
 });
 

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Signer } from '../keys.js';
+import type { EventMap, EventName } from './events.js';
 import { EventType, RECORDING_FORMAT, RECORDING_VERSION, signedText, type RecordingHeader } from './format.js';
 
 /** SHA-256 of a line as UTF-8, in hex (one-shot: no Hash object per line). */
@@ -91,7 +92,7 @@ export class RecordingEncoder {
     return this.sealed;
   }
 
-  event(type: string, data: Record<string, unknown>, t = this.opts.clock.nowMicros()): string {
+  event<K extends EventName>(type: K, data: EventMap[K], t = this.opts.clock.nowMicros()): string {
     return this.append(type, JSON.stringify(data), t);
   }
 
@@ -100,7 +101,7 @@ export class RecordingEncoder {
    * JSON.stringify would give for the data object (a hot event's specialised
    * serializer); the line is the same as `event` would write.
    */
-  eventJson(type: string, dataJson: string, t = this.opts.clock.nowMicros()): string {
+  eventJson<K extends EventName>(type: K, dataJson: string, t = this.opts.clock.nowMicros()): string {
     return this.append(type, dataJson, t);
   }
 
@@ -112,7 +113,9 @@ export class RecordingEncoder {
    * `t` may name an earlier time (when the first byte arrived), never one before
    * the previous event's.
    */
-  eventWithBase64(type: string, data: Record<string, unknown>, field: string, payload: Buffer, t = this.opts.clock.nowMicros()): Buffer {
+  eventWithBase64<K extends EventName, F extends keyof EventMap[K] & string>(
+    type: K, data: Omit<EventMap[K], F>, field: F, payload: Buffer, t = this.opts.clock.nowMicros(),
+  ): Buffer {
     if (this.sealed) throw new Error(`recording ${this.opts.session} is sealed`);
     const seq = ++this.seq;
     const meta = JSON.stringify(data);

@@ -5,3 +5,6 @@ export {
 } from './format.js';
 export { MAX_FINDINGS, RecordingVerifier, type Finding, type FindingKind, type IntegrityStatus, type VerifiedLine, type VerifyReport } from './verify.js';
 export { readRecordingBatches, readRecordingLines, verifyRecordingFile, type ReadOptions, type RecordingLine } from './read.js';
+export { END_CAUSES, EndCause, EventSchemas, MaskNote, type EventMap, type EventName } from './events.js';
+export { CURRENT_EVENTS_VERSION, decodeEvent, type DecodedEvent, type InvalidEvent, type KnownEvent, type UnknownEvent } from './decode.js';
+export { fastCheck } from './fast-check.js';

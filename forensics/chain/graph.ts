@@ -34,8 +34,31 @@ export interface HopDecision {
   action: string;
   rule: string | null;
   approvalId: string | null;
+  /** Who decided: the approver, who revoked, who was refused. */
   actor: string | null;
   statement: string | null;
+  /** The reason recorded with the decision (a rule's, an approver's, a revoker's). */
+  message: string | null;
+}
+
+/** How a session ended, as its recording says (`session.end`): cause (END_CAUSES), reason, and who revoked it. */
+export interface HopEnd {
+  cause: string | null;
+  reason: string | null;
+  actor: string | null;
+}
+
+/** What the gateway's own recordings say: refusals before any session, revocations and their lifting, with who did them. */
+export interface GatewayFact {
+  /** The gateway recording (protocol `gateway`). */
+  recording: string;
+  seq: number;
+  time: string;
+  action: string; // refused | revoked | unrevoked
+  /** refused: the error code; revoked: null. */
+  rule: string | null;
+  actor: string | null;
+  message: string | null;
 }
 
 export interface ChainHop extends SessionSummary {
@@ -47,6 +70,7 @@ export interface ChainHop extends SessionSummary {
   /** Sensitive fields returned to this hop, masked or not. */
   sensitive: HopSensitive[];
   decisions: HopDecision[];
+  ended: HopEnd;
   children: ChainHop[];
 }
 
@@ -67,6 +91,7 @@ export interface ChainEdge {
 export interface Chain {
   roots: ChainRoot[];
   edges: ChainEdge[];
+  gateway: GatewayFact[];
 }
 
 const MAX_COMMANDS = 500;
@@ -115,10 +140,18 @@ export function buildChain(c: CaseFile, opts: { session?: string } = {}): Chain 
     for (const child of hop.children) walk(child, false);
   };
   for (const top of selected) walk(top, true);
-  return { roots: [...roots.values()], edges };
+  return { roots: [...roots.values()], edges, gateway: gatewayFacts(c) };
 }
 
-function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'commands' | 'commandsOmitted' | 'sensitive' | 'decisions'> {
+/** The decisions the importer read off the gateway's recordings, in time order. */
+function gatewayFacts(c: CaseFile): GatewayFact[] {
+  const rows = c.db.prepare(`SELECT p.session, p.seq, p.t, p.action, p.rule, p.actor, p.message FROM policy_decisions p
+    JOIN sessions s ON s.id = p.session WHERE s.protocol = 'gateway' ORDER BY p.t, p.session, p.seq`).all() as
+    { session: string; seq: number; t: number; action: string; rule: string | null; actor: string | null; message: string | null }[];
+  return rows.map((r) => ({ recording: r.session, seq: r.seq, time: microsToIso(r.t), action: r.action, rule: r.rule, actor: r.actor, message: r.message }));
+}
+
+function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'commands' | 'commandsOmitted' | 'sensitive' | 'decisions' | 'ended'> {
   const q = <T>(sql: string) => c.db.prepare(sql).all(session) as T[];
   const stmts = q<{ kind: string; n: number }>('SELECT kind, count(*) AS n FROM statements WHERE session = ? GROUP BY kind');
   const actions = q<{ action: string; n: number }>('SELECT action, count(DISTINCT coalesce(statement, seq)) AS n FROM policy_decisions WHERE session = ? GROUP BY action');
@@ -127,9 +160,10 @@ function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'comma
     'SELECT field, rule, masked, sum(count) AS count FROM sensitive_fields WHERE session = ? GROUP BY field, rule, masked ORDER BY field, rule');
   const commands = c.db.prepare(`SELECT seq, t, kind, text FROM statements WHERE session = ? ORDER BY seq LIMIT ${MAX_COMMANDS}`).all(session) as
     { seq: number; t: number; kind: string; text: string }[];
-  const decisions = q<{ seq: number; t: number; action: string; rule: string | null; approval_id: string | null; actor: string | null; text: string | null }>(
-    `SELECT p.seq, p.t, p.action, p.rule, p.approval_id, p.actor, s.text FROM policy_decisions p
+  const decisions = q<{ seq: number; t: number; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null; text: string | null }>(
+    `SELECT p.seq, p.t, p.action, p.rule, p.approval_id, p.actor, p.message, s.text FROM policy_decisions p
      LEFT JOIN statements s ON s.session = p.session AND s.seq = p.statement WHERE p.session = ? ORDER BY p.seq`);
+  const end = q<{ end_cause: string | null; end_reason: string | null; end_actor: string | null }>('SELECT end_cause, end_reason, end_actor FROM sessions WHERE id = ?')[0];
   const byKind = (k: string) => stmts.find((s) => s.kind === k)?.n ?? 0;
   const act = (...names: string[]) => actions.filter((a) => names.includes(a.action)).reduce((n, a) => n + a.n, 0);
   const total = stmts.reduce((n, s) => n + s.n, 0);
@@ -143,7 +177,10 @@ function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'comma
     commands: commands.map((r) => ({ seq: r.seq, time: microsToIso(r.t), kind: r.kind, text: r.text })),
     commandsOmitted: Math.max(0, total - commands.length),
     sensitive: sensitive.map((s) => ({ field: s.field, rule: s.rule, masked: s.masked === 1, count: s.count })),
-    decisions: decisions.map((d) => ({ seq: d.seq, time: microsToIso(d.t), action: d.action, rule: d.rule, approvalId: d.approval_id, actor: d.actor, statement: d.text })),
+    decisions: decisions.map((d) => ({
+      seq: d.seq, time: microsToIso(d.t), action: d.action, rule: d.rule, approvalId: d.approval_id, actor: d.actor, statement: d.text, message: d.message,
+    })),
+    ended: { cause: end?.end_cause ?? null, reason: end?.end_reason ?? null, actor: end?.end_actor ?? null },
   };
 }
 

@@ -1,4 +1,4 @@
-import { hopsOf, type Chain, type ChainHop } from './graph.js';
+import { hopsOf, type Chain, type ChainHop, type GatewayFact } from './graph.js';
 
 /** The incident's questions, answered from the chain (DESIGN.md, "The questions it must answer"). */
 export interface ChainAnswers {
@@ -9,7 +9,11 @@ export interface ChainAnswers {
   /** 3. Sensitive fields returned, to which hop, masked or not. */
   sensitive: { session: string; identity: string | null; target: string | null; field: string; rule: string | null; masked: boolean; count: number }[];
   /** 4. Blocked, held, approved (by whom) or denied operations. */
-  policy: { session: string; seq: number; time: string; action: string; rule: string | null; approvalId: string | null; actor: string | null; statement: string | null }[];
+  policy: { session: string; seq: number; time: string; action: string; rule: string | null; approvalId: string | null; actor: string | null; statement: string | null; message: string | null }[];
+  /** How each hop ended (cause, reason) and, when revoked, by whom. */
+  ends: { session: string; cause: string | null; reason: string | null; actor: string | null }[];
+  /** Refusals before any session, revocations and their lifting (the gateway's recordings), with who did them. */
+  gateway: GatewayFact[];
   /** 5. Is the evidence intact. */
   integrity: { session: string; integrity: string; sealed: boolean }[];
 }
@@ -18,13 +22,15 @@ export function answersOf(chain: Chain): ChainAnswers {
   const hops = [...hopsOf(chain)];
   return {
     triggeredBy: chain.roots.map((r) => {
-      const tree = r.sessions.flatMap((s) => [...hopsOf({ roots: [{ identity: r.identity, sessions: [s] }], edges: [] })]);
+      const tree = r.sessions.flatMap((s) => [...hopsOf({ roots: [{ identity: r.identity, sessions: [s] }], edges: [], gateway: [] })]);
       return { identity: r.identity, rootSessions: r.sessions.map((s) => s.id), hops: tree.length, maxDepth: Math.max(0, ...tree.map((h) => h.depth)) };
     }),
     commands: hops.map((h) => ({ session: h.id, identity: h.identity, target: h.target, depth: h.depth, statements: h.counts.statements, commands: h.counts.commands })),
     sensitive: hops.flatMap((h) => h.sensitive.map((s) => ({ session: h.id, identity: h.identity, target: h.target, ...s }))),
     policy: hops.flatMap((h) => h.decisions.map((d) => ({ session: h.id, ...d }))),
     integrity: hops.map((h) => ({ session: h.id, integrity: h.integrity, sealed: h.sealed })),
+    ends: hops.map((h) => ({ session: h.id, ...h.ended })),
+    gateway: chain.gateway,
   };
 }
 
@@ -61,6 +67,7 @@ export function chainText(chain: Chain): string {
     const inner = prefix + (last ? '   ' : '│  ');
     out.push(`${inner}${h.children.length ? '│' : ' '}  ${summary(h)}`);
     if (h.link?.inferred && h.link.evidence) out.push(`${inner}${h.children.length ? '│' : ' '}  evidence: ${JSON.stringify(h.link.evidence)}`);
+    if (h.ended.cause) out.push(`${inner}${h.children.length ? '│' : ' '}  ended: ${endText(h.ended)}`);
     h.children.forEach((c, i) => walk(c, inner, i === h.children.length - 1));
   };
   for (const root of chain.roots) {
@@ -69,7 +76,16 @@ export function chainText(chain: Chain): string {
     out.push('');
   }
   if (chain.roots.length === 0) out.push('no sessions in the case file');
+  if (chain.gateway.length) {
+    out.push('', 'gateway');
+    for (const g of chain.gateway) out.push(`  ${g.time}  ${g.action}${g.rule ? ` ${g.rule}` : ''}${g.actor ? ` (${g.actor})` : ''}${g.message ? `: ${g.message}` : ''}`);
+  }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** `revoked by alice: revoked: identity bob`. */
+export function endText(e: ChainHop['ended']): string {
+  return `${e.cause ?? 'unknown'}${e.actor ? ` by ${e.actor}` : ''}${e.reason ? `: ${e.reason}` : ''}`;
 }
 
 const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;

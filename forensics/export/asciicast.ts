@@ -5,14 +5,16 @@ import type { FileSink } from './sink.js';
 
 /**
  * asciicast v2 (asciinema): a header line, then `[seconds, code, data]` events:
- * "o" output, "i" input, "r" resize ("COLSxROWS"), "m" a marker at each command.
+ * "o" output, "i" input, "r" resize ("COLSxROWS"), "m" a marker at each command
+ * and at the end (how the session ended: cause, who revoked it, reason).
  * Only the session's terminal channel is played; bytes are decoded as UTF-8
  * across event boundaries.
  */
 export function writeAsciicast(c: CaseFile, session: string, out: FileSink): number {
   const s = getSession(c, session);
-  const meta = c.db.prepare('SELECT cols, rows, terminal_channel, start_data FROM sessions WHERE id = ?').get(session) as
-    { cols: number | null; rows: number | null; terminal_channel: string | null; start_data: string | null };
+  const meta = c.db.prepare('SELECT cols, rows, terminal_channel, start_data, end_t, end_cause, end_actor, end_reason FROM sessions WHERE id = ?').get(session) as
+    { cols: number | null; rows: number | null; terminal_channel: string | null; start_data: string | null;
+      end_t: number | null; end_cause: string | null; end_actor: string | null; end_reason: string | null };
   const channel: unknown = meta.terminal_channel === null ? null : JSON.parse(meta.terminal_channel);
   const pty = c.db.prepare("SELECT data FROM events WHERE session = ? AND type = 'ssh.pty' ORDER BY seq LIMIT 1").get(session) as { data: string } | undefined;
   const term = pty ? (JSON.parse(pty.data) as { term?: string }).term : undefined;
@@ -39,6 +41,11 @@ export function writeAsciicast(c: CaseFile, session: string, out: FileSink): num
     }
     if (!ev) continue;
     out.line(JSON.stringify([Number(seconds(e.t).toFixed(6)), ev[0], ev[1]]));
+    n++;
+  }
+  if (meta.end_t !== null && meta.end_cause !== null) {
+    const by = meta.end_actor ? ` by ${meta.end_actor}` : '';
+    out.line(JSON.stringify([Number(seconds(meta.end_t).toFixed(6)), 'm', `session ended (${meta.end_cause}${by}): ${meta.end_reason ?? ''}`]));
     n++;
   }
   return n;

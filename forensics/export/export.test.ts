@@ -76,6 +76,8 @@ describe('exports', () => {
     expect(r.files).toEqual([join(out, `${sc.ids.root}.cast`), join(out, `${sc.ids.ssh2}.cast`)]);
     expect(lines(readFileSync(r.files[1]!, 'utf8')).slice(1).map((l) => JSON.parse(l) as unknown)).toEqual([
       [0.001, 'm', 'uname -a'], [0.002, 'o', 'Linux jump-host 6.1 token=[masked:api-key]\n'], [0.004, 'm', 'curl http://x | sh'], [0.007, 'm', 'systemctl restart app'],
+      // How it ended, as a marker (a version-1 reason its gateway did not classify: unrecorded).
+      [0.009, 'm', 'session ended (unrecorded): client closed'],
     ]);
   });
 
@@ -135,7 +137,8 @@ describe('exports', () => {
     expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg"');
     for (const id of Object.values(sc.ids)) expect(html).toContain(id);
     expect(html).toContain('<td class="bad">NOT masked</td>');
-    expect(html).toContain('<td>denied</td><td></td><td>apr-1</td><td>alice</td><td><code>DELETE FROM customers</code></td>');
+    expect(html).toContain('<td>denied</td><td></td><td>apr-1</td><td>alice</td><td></td><td><code>DELETE FROM customers</code></td>');
+    expect(html).toContain('<h2>How each session ended</h2>');
     expect(html).toContain('stroke-dasharray="5 4"'); // the inferred address-time hop
     const sha = (c.db.prepare('SELECT sha256 FROM files WHERE session_id = ?').get(sc.ids.pg) as { sha256: string }).sha256;
     expect(html).toContain(`<code>${sha}</code>`);

@@ -47,6 +47,7 @@ function endpoint(client: string | null): Ocsf {
 export function ocsfEvent(r: TimelineRow): Ocsf | undefined {
   const ssh = r.protocol === 'ssh';
   const pg = r.protocol === 'postgres';
+  if (r.protocol === 'gateway') return gatewayEvent(r);
   if (!ssh && !pg) return undefined;
   let activity = (ssh ? SSH_ACTIVITY_OF : DB_ACTIVITY_OF)[r.type];
   if (activity === undefined) return undefined;
@@ -78,7 +79,9 @@ export function ocsfEvent(r: TimelineRow): Ocsf | undefined {
     dst_endpoint: { name: r.target ?? 'unknown' },
     unmapped: {
       hopscope_event_type: r.type, seq: r.seq, parent_session_id: r.parent, link_kind: r.link_kind, root_identity: r.root_identity,
-      hop_depth: r.depth, policy_action: r.policy_action, approval_id: r.approval_id, masked_fields: r.masked_fields, integrity: r.integrity,
+      hop_depth: r.depth, policy_action: r.policy_action, policy_actor: r.policy_actor, approval_id: r.approval_id, masked_fields: r.masked_fields,
+      integrity: r.integrity, end_cause: r.end_cause,
+      ...(r.type === 'session.end' && typeof d.by === 'string' ? { revoked_by: d.by } : {}),
     },
   };
   if (ssh) {
@@ -93,6 +96,39 @@ export function ocsfEvent(r: TimelineRow): Ocsf | undefined {
     if (typeof d.operation === 'string') event.query_info = { query_string: d.operation };
   }
   return event;
+}
+
+/** OCSF classes for the gateway's own recording: Authentication (3002) for refusals, Account Change (3001) for revocations. */
+const AUTHENTICATION = 3002;
+const ACCOUNT_CHANGE = 3001;
+
+/**
+ * The gateway's recording: a refusal before any session is a failed Logon
+ * (Authentication, status Failure); a revocation disables the identity or token
+ * (Account Change, Disable), lifting it enables it again; the actor is who did it.
+ */
+function gatewayEvent(r: TimelineRow): Ocsf | undefined {
+  if (r.type !== 'refused' && r.type !== 'revoked' && r.type !== 'unrevoked') return undefined;
+  const d = JSON.parse(r.data) as Record<string, unknown>;
+  const refused = r.type === 'refused';
+  const classUid = refused ? AUTHENTICATION : ACCOUNT_CHANGE;
+  const activity = refused ? 1 : r.type === 'revoked' ? 5 : 2; // Logon | Disable | Enable
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const subject = str(d.identity) ?? str(d.tokenId) ?? 'unknown';
+  return {
+    activity_id: activity, category_uid: 3, class_uid: classUid, type_uid: classUid * 100 + activity,
+    severity_id: refused ? SEVERITY.low : SEVERITY.medium, time: Math.floor(r.t / 1000), message: messageOf(r), status_id: refused ? 2 : 1,
+    ...(refused ? { status_detail: str(d.reason) } : {}),
+    metadata: {
+      version: OCSF_VERSION, product: { name: 'hopscope', vendor_name: 'hopscope', feature: { name: 'gateway' } },
+      uid: `${r.session}:${r.seq}`, original_time: String(r.t), log_name: `recording sha256:${r.sha256}`, correlation_uid: r.session,
+    },
+    actor: { user: { name: refused ? subject : str(d.by) ?? 'unknown', type_id: 99 } },
+    user: { name: subject, type_id: 99, ...(str(d.tokenId) ? { uid: str(d.tokenId) } : {}) },
+    ...(str(d.client) ? { src_endpoint: endpoint(str(d.client)!) } : {}),
+    ...(str(d.target) ? { dst_endpoint: { name: str(d.target) } } : {}),
+    unmapped: { hopscope_event_type: r.type, seq: r.seq, integrity: r.integrity, reason: str(d.reason) ?? null, policy_actor: r.policy_actor },
+  };
 }
 
 export function writeOcsf(c: CaseFile, out: FileSink, session?: string): number {

@@ -22,7 +22,11 @@ export interface TimelineRow {
   sha256: string;
   integrity: string;
   policy_action: string | null;
+  /** Who decided (approver, revoker, refused identity), per decision on this event. */
+  policy_actor: string | null;
   approval_id: string | null;
+  /** How the session ended (END_CAUSES), on every row of the session. */
+  end_cause: string | null;
   masked_fields: string | null;
 }
 
@@ -32,8 +36,9 @@ const SKIP = "('checkpoint', 'seal')";
 /** Rows in time order (per session, sessions by start), lazily. */
 export function* timelineRows(c: CaseFile, session?: string): Generator<TimelineRow> {
   const sql = `SELECT e.session, e.seq, e.t, e.type, e.data, e.intact, s.parent, s.link_kind, s.root_identity, s.identity, s.depth,
-      s.target, s.protocol, s.client, f.sha256, f.integrity,
+      s.target, s.protocol, s.client, f.sha256, f.integrity, s.end_cause,
       (SELECT group_concat(p.action, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq)) AS policy_action,
+      (SELECT group_concat(p.actor, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq) AND p.actor IS NOT NULL) AS policy_actor,
       (SELECT group_concat(p.approval_id, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq) AND p.approval_id IS NOT NULL) AS approval_id,
       (SELECT group_concat(m.field || ':' || coalesce(m.rule, '') || '=' || m.count || CASE m.masked WHEN 1 THEN '' ELSE ' UNMASKED' END, ';')
          FROM sensitive_fields m WHERE m.session = e.session AND m.seq = e.seq) AS masked_fields
@@ -50,6 +55,7 @@ const DESC: Record<string, string> = {
   'ssh.exec': 'Command Sent', 'ssh.line': 'Line Typed', 'ssh.input': 'Input Sent', 'ssh.output': 'Output Returned', 'ssh.exit': 'Command Exited',
   'ssh.sftp': 'File Transfer', 'ssh.resize': 'Terminal Resized', 'policy.block': 'Policy Decision', 'ssh.policy': 'Policy Decision',
   'approval.requested': 'Approval Requested', 'approval.decided': 'Approval Decided', refused: 'Connection Refused', revoked: 'Access Revoked',
+  unrevoked: 'Revocation Lifted',
 };
 
 export function timestampDesc(type: string): string {
@@ -64,7 +70,7 @@ export function messageOf(row: Pick<TimelineRow, 'type' | 'data' | 'identity' | 
   const s = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
   switch (row.type) {
     case 'session.start': return `${s(d.identity ?? row.identity)} connected to ${s(d.target ?? row.target)} (${s(d.protocol)})${d.parent ? ` as a hop of ${s(d.parent)} via ${s(d.linkKind)}` : ''}`;
-    case 'session.end': return `session ended: ${s(d.reason)}`;
+    case 'session.end': return `session ended${d.cause ? ` (${s(d.cause)}${d.by ? ` by ${s(d.by)}` : ''})` : ''}: ${s(d.reason)}`;
     case 'pg.query': case 'pg.execute': return `SQL: ${clip(s(d.sql))}`;
     case 'pg.result': return `result ${s(d.command)} (${s(d.rowCount)} rows)`;
     case 'pg.error': case 'pg.notice': return `${s(d.severity)} ${s(d.code)}: ${clip(s(d.message))}`;
@@ -76,8 +82,13 @@ export function messageOf(row: Pick<TimelineRow, 'type' | 'data' | 'identity' | 
     case 'policy.block': return `blocked by rule ${s(d.rule)}: ${s(d.reason)}`;
     case 'ssh.policy': return `${s(d.step)} ${clip(s(d.operation))} (rule ${s(d.rule)})${d.approver ? ` by ${s(d.approver)}` : ''}`;
     case 'approval.requested': return `held for approval ${s(d.id)}: ${clip(s(d.operation))} (rule ${s(d.rule)})`;
-    case 'approval.decided': return `approval ${s(d.id)} ${s(d.decision)}${d.approver ? ` by ${s(d.approver)}` : ''}`;
+    case 'approval.decided': return `approval ${s(d.id)} ${s(d.decision)}${d.approver ? ` by ${s(d.approver)}` : ''}${d.reason ? `: ${s(d.reason)}` : ''}`;
     case 'refused': return `refused ${s(d.identity)} → ${s(d.target)}: ${s(d.reason)} ${s(d.message)}`;
+    case 'revoked': case 'unrevoked': {
+      const what = d.identity !== undefined ? `identity ${s(d.identity)}` : `token ${s(d.tokenId)}`;
+      return `${what} ${row.type === 'revoked' ? 'revoked' : 'revocation lifted'} by ${s(d.by)}${d.reason ? `: ${s(d.reason)}` : ''}` +
+        `${Array.isArray(d.sessionsCut) && d.sessionsCut.length ? ` (${d.sessionsCut.length} sessions cut)` : ''}`;
+    }
     default: return `${row.type} ${clip(row.data, 200)}`;
   }
 }

@@ -6,6 +6,7 @@ import { messageOf, microsToIso, timelineRows, timestampDesc, type TimelineRow }
 export const TIMESKETCH_COLUMNS = [
   'message', 'datetime', 'timestamp_desc', 'timestamp', 'session_id', 'parent_session_id', 'root_identity', 'identity', 'hop_depth',
   'target', 'protocol', 'event_type', 'seq', 'policy_action', 'approval_id', 'masked_fields', 'recording_sha256', 'integrity', 'intact',
+  'policy_actor', 'end_cause',
 ] as const;
 export type TimesketchRecord = Record<(typeof TIMESKETCH_COLUMNS)[number], string | number | boolean | null>;
 
@@ -30,6 +31,8 @@ export function timesketchRecord(r: TimelineRow): TimesketchRecord {
     recording_sha256: r.sha256,
     integrity: r.integrity,
     intact: r.intact === 1,
+    policy_actor: r.policy_actor,
+    end_cause: r.end_cause,
   };
 }
 
@@ -69,7 +72,8 @@ export function writeJsonl(c: CaseFile, out: FileSink, session?: string): number
       `"data":${r.data},"intact":${r.intact === 1},"protocol":${JSON.stringify(r.protocol)},"identity":${JSON.stringify(r.identity)},` +
       `"target":${JSON.stringify(r.target)},"parent":${JSON.stringify(r.parent)},"linkKind":${JSON.stringify(r.link_kind)},` +
       `"rootIdentity":${JSON.stringify(r.root_identity)},"depth":${r.depth},"policyAction":${JSON.stringify(r.policy_action)},` +
-      `"approvalId":${JSON.stringify(r.approval_id)},"maskedFields":${JSON.stringify(r.masked_fields)},"recordingSha256":"${r.sha256}","integrity":"${r.integrity}"}`);
+      `"approvalId":${JSON.stringify(r.approval_id)},"maskedFields":${JSON.stringify(r.masked_fields)},"recordingSha256":"${r.sha256}","integrity":"${r.integrity}",` +
+      `"policyActor":${JSON.stringify(r.policy_actor)},"endCause":${JSON.stringify(r.end_cause)}}`);
     n++;
   }
   return n;

@@ -17,8 +17,12 @@ export interface Batch {
   sensitive: Value[];
   /** session, seq, t, statement, action, rule, approvalId, actor, message */
   decisions: Value[];
-  /** id, session, statement, operation, requestedT, status, approver, decidedT, waited */
+  /** id, session, statement, operation, requestedT, status, approver, decidedT, waited, reason */
   approvals: Value[];
+  /** cause, actor, session: how the session ended and, for a revocation, who revoked (sessions.end_cause, end_actor) */
+  sessionEnds: Value[];
+  /** seq, message, session: events of a known type that do not match their schema (findings, kind `undecodable-event`) */
+  decodeFindings: Value[];
   /** session, seq, t, cols, rows, screen */
   keyframes: Value[];
   /** Bytes of the recording lines staged (with `batchSize`, what decides a flush). */
@@ -30,13 +34,15 @@ export type Value = string | number | null;
 type Table = Exclude<keyof Batch, 'bytes'>;
 
 /** Values per row of each table. */
-export const WIDTH: { readonly [K in Table]: number } = { events: 6, statements: 7, results: 13, sensitive: 7, decisions: 9, approvals: 9, keyframes: 6 };
+export const WIDTH: { readonly [K in Table]: number } = {
+  events: 6, statements: 7, results: 13, sensitive: 7, decisions: 9, approvals: 10, keyframes: 6, sessionEnds: 3, decodeFindings: 3,
+};
 
 /** A batch is written when it holds this many bytes of recording, whatever its row count. */
 export const BATCH_BYTES = 8 * 1024 * 1024;
 
 export function emptyBatch(): Batch {
-  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], bytes: 0 };
+  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], sessionEnds: [], decodeFindings: [], bytes: 0 };
 }
 
 /** Rows staged (approvals aside, as before). */
@@ -58,10 +64,13 @@ class Insert {
   private readonly many: Database.Statement | undefined;
   private readonly params: unknown[];
 
-  /** `head` is `INSERT … INTO t(cols) VALUES`, `tail` what follows the values (an upsert clause). */
+  /**
+   * `head` is `INSERT … INTO t(cols) VALUES`, `tail` what follows the values (an upsert clause);
+   * a `head` without VALUES is a whole statement run once per row.
+   */
   constructor(db: Database.Database, head: string, private readonly width: number, multi: boolean, tail = '') {
     const row = `(${Array(width).fill('?').join(', ')})`;
-    this.one = db.prepare(`${head} ${row} ${tail}`);
+    this.one = db.prepare(head.endsWith('VALUES') ? `${head} ${row} ${tail}` : head);
     this.many = multi ? db.prepare(`${head} ${Array(ROWS_PER_INSERT).fill(row).join(', ')} ${tail}`) : undefined;
     this.params = multi ? new Array<unknown>(width * ROWS_PER_INSERT) : [];
   }
@@ -99,11 +108,16 @@ export class BatchWriter {
       decisions: new Insert(db, `INSERT OR IGNORE INTO policy_decisions(session, seq, t, statement, action, rule, approval_id, actor, message)
         VALUES`, 9, true),
       // Request and decision arrive as separate events: later values fill in, never erase, earlier ones (row by row).
-      approvals: new Insert(db, 'INSERT INTO approvals(id, session, statement, operation, requested_t, status, approver, decided_t, waited_micros) VALUES', 9, false,
+      approvals: new Insert(db, 'INSERT INTO approvals(id, session, statement, operation, requested_t, status, approver, decided_t, waited_micros, reason) VALUES', 10, false,
         `ON CONFLICT(id) DO UPDATE SET statement = coalesce(excluded.statement, statement), operation = coalesce(excluded.operation, operation),
           requested_t = coalesce(requested_t, excluded.requested_t), status = excluded.status, approver = coalesce(excluded.approver, approver),
-          decided_t = coalesce(excluded.decided_t, decided_t), waited_micros = coalesce(excluded.waited_micros, waited_micros)`),
+          decided_t = coalesce(excluded.decided_t, decided_t), waited_micros = coalesce(excluded.waited_micros, waited_micros),
+          reason = coalesce(excluded.reason, reason)`),
       keyframes: new Insert(db, 'INSERT OR REPLACE INTO keyframes(session, seq, t, cols, rows, screen) VALUES', 6, false),
+      // The session row exists from the start of the import; the finishing transaction leaves these columns alone.
+      sessionEnds: new Insert(db, 'UPDATE sessions SET end_cause = ?, end_actor = ? WHERE id = ?', 3, false),
+      decodeFindings: new Insert(db, `INSERT INTO findings(file_id, kind, line, seq, message)
+        SELECT id, 'undecodable-event', NULL, ?, ? FROM files WHERE session_id = ? AND state = 'importing'`, 3, false),
     };
   }
 

@@ -1,4 +1,4 @@
-import type { RecordingEvent } from '../../common/recording/index.js';
+import { decodeEvent, type EventMap, type KnownEvent, type RecordingEvent } from '../../common/recording/index.js';
 import { TerminalEmulator, terminalBytes } from '../replay/emulator.js';
 import { WIDTH, type Batch } from './batch.js';
 import { LineEditor } from './lines.js';
@@ -34,8 +34,9 @@ const MAX_PENDING_LINES = 100_000;
 
 /**
  * Turns one session's events into the derived rows of the store (statements,
- * responses, masking, decisions, approvals, terminal keyframes). Unknown event
- * types are stored as events only.
+ * responses, masking, decisions, approvals, terminal keyframes) from their
+ * decoded form (decodeEvent): an unknown type is stored as an event only, a
+ * known one that does not match its schema is also a finding.
  */
 export class SessionIndexer {
   readonly facts: SessionFacts;
@@ -55,7 +56,12 @@ export class SessionIndexer {
    */
   private readonly commandBlocks = new Map<number, Batch['decisions']>();
 
-  constructor(id: string, protocol: string) {
+  /**
+   * `version`: the recording's format version (its header), which decides how
+   * event shapes are read. Without it, version 1 is assumed: its reading also
+   * accepts every current shape.
+   */
+  constructor(id: string, protocol: string, private readonly version = 1) {
     this.facts = {
       id, protocol, identity: null, identityKind: null, tokenId: null, tokenKind: null, target: null, client: null, start: null, end: null,
       endReason: null, parent: null, linkKind: null, inferred: false, evidence: null, cols: null, rows: null, terminalChannel: null, startData: null,
@@ -64,84 +70,110 @@ export class SessionIndexer {
 
   add(e: RecordingEvent, b: Batch): void {
     const s = this.facts.id;
-    const d = e.data;
     this.lastSeq = e.seq;
     this.lastT = e.t;
     this.facts.start ??= e.t;
-    switch (e.type) {
-      case 'session.start': this.start(e); break;
-      case 'session.end':
+    const ev = decodeEvent(this.version, e.type, e.data);
+    if (ev.kind === 'invalid') {
+      // Stored as recorded (the events row); reported, never read as something it is not.
+      b.decodeFindings.push(e.seq, ev.message, s);
+      return;
+    }
+    if (ev.kind === 'unknown') return;
+    this.derive(ev, e, b);
+    const decision = decisionOf(ev, e.seq);
+    if (decision) {
+      const row: Batch['decisions'] = [s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message];
+      if ((ev.type === 'ssh.exec' || ev.type === 'ssh.line') && decision.action === 'block') this.commandBlocks.set(e.seq, row);
+      else {
+        if (ev.type === 'policy.block' && decision.statement !== null) this.commandBlocks.delete(decision.statement);
+        b.decisions.push(...row);
+      }
+    }
+    const step = approvalOf(ev, e.t);
+    if (step) {
+      b.approvals.push(step.id, s, step.statement, step.operation, step.requestedT, step.status, step.approver, step.decidedT, step.waitedMicros, step.reason);
+    }
+  }
+
+  /** The statements, results, terminal and session facts an event gives. */
+  private derive(ev: KnownEvent, e: RecordingEvent, b: Batch): void {
+    const s = this.facts.id;
+    switch (ev.type) {
+      case 'session.start': this.start(e, ev.data); break;
+      case 'session.end': {
+        const d = ev.data;
         this.facts.end = e.t;
-        this.facts.endReason = str(d.reason);
+        this.facts.endReason = d.reason;
+        b.sessionEnds.push(d.cause, d.by ?? d.revocation?.by ?? null, s);
         break;
+      }
       case 'pg.query':
-        b.statements.push(s, e.seq, e.t, 'sql', str(d.sql) ?? '', null, null);
+        b.statements.push(s, e.seq, e.t, 'sql', ev.data.sql ?? '', null, null);
         break;
-      case 'pg.execute':
-        b.statements.push(s, e.seq, e.t, 'sql', str(d.sql) ?? '', str(d.statement), d.params === undefined ? null : JSON.stringify(d.params));
+      case 'pg.execute': {
+        const d = ev.data;
+        b.statements.push(s, e.seq, e.t, 'sql', d.sql ?? '', d.statement, d.params === undefined ? null : JSON.stringify(d.params));
         break;
-      case 'pg.result': this.result(e, b); break;
+      }
+      case 'pg.result': this.result(e, ev.data, b); break;
       case 'pg.error':
-      case 'pg.notice':
-        b.results.push(s, e.seq, e.t, num(d.statement), e.type === 'pg.error' ? 'error' : 'notice', null, null, null, null, null,
-          str(d.code), str(d.message), 0);
+      case 'pg.notice': {
+        const d = ev.data;
+        b.results.push(s, e.seq, e.t, d.statement ?? null, ev.type === 'pg.error' ? 'error' : 'notice', null, null, null, null, null,
+          d.code ?? null, d.message ?? null, 0);
         break;
+      }
       case 'ssh.exec':
-        b.statements.push(s, e.seq, e.t, 'exec', str(d.command) ?? '', null, null);
+        b.statements.push(s, e.seq, e.t, 'exec', ev.data.command, null, null);
         break;
       case 'ssh.line':
         this.sawLineEvents = true;
-        b.statements.push(s, e.seq, e.t, 'line', str(d.line) ?? '', null, null);
+        b.statements.push(s, e.seq, e.t, 'line', ev.data.line, null, null);
         break;
-      case 'ssh.sftp':
-        b.statements.push(s, e.seq, e.t, 'sftp', [str(d.op), str(d.path)].filter(Boolean).join(' '), null, d.size === undefined ? null : JSON.stringify({ size: d.size }));
+      case 'ssh.sftp': {
+        const d = ev.data;
+        b.statements.push(s, e.seq, e.t, 'sftp', [d.op, d.path].filter(Boolean).join(' '), null, d.size === undefined ? null : JSON.stringify({ size: d.size }));
         break;
+      }
       case 'ssh.input':
-        for (const line of this.editor.feed(terminalBytes(d))) {
+        for (const line of this.editor.feed(terminalBytes(ev.data))) {
           if (this.typedLines.length < MAX_PENDING_LINES * WIDTH.statements) this.typedLines.push(s, e.seq, e.t, 'line', line, null, null);
         }
         break;
-      case 'ssh.pty':
+      case 'ssh.pty': {
+        const d = ev.data;
         if (this.terminalChannel === undefined) {
-          this.terminalChannel = d.channel ?? null;
-          this.facts.cols ??= num(d.cols);
-          this.facts.rows ??= num(d.rows);
-          if (this.emulator && num(d.cols) && num(d.rows)) this.emulator.resize(num(d.cols)!, num(d.rows)!);
+          this.terminalChannel = d.channel;
+          this.facts.cols ??= d.cols;
+          this.facts.rows ??= d.rows;
+          if (this.emulator && d.cols && d.rows) this.emulator.resize(d.cols, d.rows);
         }
         break;
+      }
       case 'ssh.output': {
-        this.terminalChannel ??= d.channel ?? null;
-        if ((d.channel ?? null) === this.terminalChannel) this.terminal().write(terminalBytes(d));
-        const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: str(d.stream) ?? 'output' } : m));
+        const d = ev.data;
+        this.terminalChannel ??= d.channel;
+        if (d.channel === this.terminalChannel) this.terminal().write(terminalBytes(d));
+        const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: d.stream ?? 'output' } : m));
         if (masked.length) {
-          b.results.push(s, e.seq, e.t, num(d.statement), 'output', null, null, null, null, null, null, null, sum(masked));
-          for (const m of masked) b.sensitive.push(s, e.seq, num(d.statement), m.field, m.rule, 1, m.count);
+          b.results.push(s, e.seq, e.t, null, 'output', null, null, null, null, null, null, null, sum(masked));
+          for (const m of masked) b.sensitive.push(s, e.seq, null, m.field, m.rule, 1, m.count);
         }
         break;
       }
       case 'ssh.resize': {
-        const cols = num(d.cols);
-        const rows = num(d.rows);
-        if (cols && rows && (d.channel ?? null) === (this.terminalChannel ?? d.channel ?? null)) this.terminal().resize(cols, rows);
+        const { cols, rows, channel } = ev.data;
+        if (cols && rows && channel === (this.terminalChannel ?? channel)) this.terminal().resize(cols, rows);
         break;
       }
-      case 'ssh.exit':
-        b.results.push(s, e.seq, e.t, num(d.statement), 'exit', null, null, null, null, null,
-          d.status !== undefined ? String(d.status) : null, str(d.signal), 0);
+      case 'ssh.exit': {
+        const d = ev.data;
+        b.results.push(s, e.seq, e.t, null, 'exit', null, null, null, null, null, d.status !== undefined ? String(d.status) : null, d.signal ?? null, 0);
         break;
+      }
       default: break;
     }
-    const decision = decisionOf(e.type, e.seq, d);
-    if (decision) {
-      const row: Batch['decisions'] = [s, e.seq, e.t, decision.statement, decision.action, decision.rule, decision.approvalId, decision.actor, decision.message];
-      if ((e.type === 'ssh.exec' || e.type === 'ssh.line') && decision.action === 'block') this.commandBlocks.set(e.seq, row);
-      else {
-        if (e.type === 'policy.block' && decision.statement !== null) this.commandBlocks.delete(decision.statement);
-        b.decisions.push(...row);
-      }
-    }
-    const step = approvalOf(e.type, e.t, d);
-    if (step) b.approvals.push(step.id, s, step.statement, step.operation, step.requestedT, step.status, step.approver, step.decidedT, step.waitedMicros);
   }
 
   /** True when enough terminal output is queued that a keyframe is due. */
@@ -172,33 +204,31 @@ export class SessionIndexer {
     return this.emulator;
   }
 
-  private start(e: RecordingEvent): void {
-    const d = e.data;
+  private start(e: RecordingEvent, d: EventMap['session.start']): void {
     const f = this.facts;
     f.start = e.t;
-    f.identity = str(d.identity);
+    f.identity = d.identity;
     f.identityKind = str(d.identityKind);
-    f.tokenId = str(d.tokenId);
-    f.tokenKind = str(d.tokenKind);
-    f.target = str(d.target);
-    f.client = str(d.client);
-    f.parent = str(d.parent);
-    f.linkKind = f.parent ? (str(d.linkKind) ?? 'hop-token') : null;
+    f.tokenId = d.tokenId;
+    f.tokenKind = d.tokenKind;
+    f.target = d.target;
+    f.client = d.client;
+    f.parent = d.parent ?? null;
+    f.linkKind = f.parent ? (d.linkKind ?? 'hop-token') : null;
     f.inferred = typeof d.inferred === 'boolean' ? d.inferred : f.linkKind !== null && f.linkKind !== 'hop-token';
     f.evidence = d.evidence ?? null;
     const pty = (d.pty ?? null) as Record<string, unknown> | null;
     f.cols = num(pty?.cols) ?? num(d.cols);
     f.rows = num(pty?.rows) ?? num(d.rows);
-    f.startData = JSON.stringify(d);
+    f.startData = JSON.stringify(e.data); // as recorded, every detail in its order
   }
 
-  private result(e: RecordingEvent, b: Batch): void {
-    const d = e.data;
+  private result(e: RecordingEvent, d: EventMap['pg.result'], b: Batch): void {
     const s = this.facts.id;
-    const statement = num(d.statement);
+    const statement = d.statement;
     const masked = maskedFields(d.columns, d.rows, maskNotes(d.masked));
-    b.results.push(s, e.seq, e.t, statement, 'result', str(d.command), num(d.rowCount), num(d.rowsRecorded),
-      d.columns === undefined ? null : JSON.stringify(d.columns), num(d.durationMicros), null, null, sum(masked));
+    b.results.push(s, e.seq, e.t, statement, 'result', d.command, d.rowCount, d.rowsRecorded,
+      JSON.stringify(d.columns), d.durationMicros, null, null, sum(masked));
     for (const m of masked) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 1, m.count);
     for (const m of unmaskedSensitive(d.columns, d.rows, masked)) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 0, m.count);
   }

@@ -6,7 +6,7 @@ describe('maskedFields', () => {
 
   it('attributes rule totals to the columns whose recorded values carry the marks', () => {
     const rows = [['1', '[masked:email]', 'call [masked:phone] or [masked:email]'], ['2', '[masked:email]', '[masked]'], 'not a row'];
-    expect(maskedFields(columns, rows, maskNotes({ email: 5, phone: 1 }))).toEqual([
+    expect(maskedFields(columns, rows, maskNotes([{ rule: 'email', count: 5 }, { rule: 'phone', count: 1 }]))).toEqual([
       { field: 'email', rule: 'email', count: 2 },
       { field: 'note', rule: 'phone', count: 1 },
       { field: 'note', rule: 'email', count: 1 },
@@ -18,7 +18,7 @@ describe('maskedFields', () => {
 
   it('names a column without a name by its position, and ignores what is not a mark', () => {
     const rows = [[null, 42, '[masked:ssn]', '[masked:x', '[maskedy]']];
-    expect(maskedFields([{}, {}], rows, maskNotes({ ssn: 1 }))).toEqual([{ field: '#2', rule: 'ssn', count: 1 }]);
+    expect(maskedFields([{}, {}], rows, maskNotes([{ rule: 'ssn', count: 1 }]))).toEqual([{ field: '#2', rule: 'ssn', count: 1 }]);
   });
 
   it('returns notes that already name their fields as they are', () => {

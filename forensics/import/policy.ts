@@ -1,19 +1,19 @@
+import type { KnownEvent, MaskNote as RecordedMaskNote } from '../../common/recording/index.js';
+
 /**
- * Readers for the policy notes of recordings, as the gateway writes them
- * (common/recording/format.ts), tolerant by design: the importer never fails
- * on a shape it does not know; it stores the event and derives what it can.
+ * The policy rows of a session, read off its decoded events
+ * (common/recording/decode.ts): every shape here is the current version's, so
+ * nothing is guessed from free text.
  *
- * - masking: `data.masked` on `pg.result` / `ssh.output` is `{ [rule]: count }`;
- *   which column a value came from is read off the `[masked:<rule>]` values in
- *   the recorded rows. `[{ column|field, rule, count }]` is accepted too.
- * - decisions: `policy.block` {statement, rule, reason, action}; `ssh.exec` and
- *   `ssh.line` with `action` block; `ssh.policy` {operation, rule, step: held |
- *   approved | denied | timeout | cancelled, approver, approvalId, waitedMicros};
- *   any `policy.*` / `guardrail.*` event; a `pg.error` carrying `rule`.
- * - approvals: `approval.requested` {statement, id, rule, reason, operation} and
- *   `approval.decided` {statement, id, decision, approver, reason, waitedMicros}.
- * - revocation: `revoked` (gateway audit file), `session.revoked`, or a
- *   `session.end` whose reason mentions revocation; `refused` (audit file).
+ * - masking: `masked` on `pg.result` / `ssh.output` / `ssh.sftp` is
+ *   `[{column?, rule, count}]`; a note without a column is placed by the
+ *   `[masked:<rule>]` values in the recorded rows where it can be.
+ * - decisions: `policy.block`; `ssh.exec` / `ssh.line` with action block;
+ *   `approval.requested` / `approval.decided` (version-1 `ssh.policy` steps are
+ *   decoded as these); `refused` and `revoked` / `unrevoked` (the gateway's
+ *   recording) with their actor; a `session.end` caused by a revocation, with
+ *   who revoked.
+ * - approvals: `approval.requested` and `approval.decided` (approver, reason).
  */
 
 export interface MaskNote {
@@ -22,21 +22,10 @@ export interface MaskNote {
   count: number;
 }
 
-/** Rule totals of a masking note; field is '*' when the note does not say which. */
-export function maskNotes(masked: unknown): MaskNote[] {
+/** The recorded notes as rows; field is '*' when the note names no column. */
+export function maskNotes(masked: readonly RecordedMaskNote[] | undefined): MaskNote[] {
   const out: MaskNote[] = [];
-  if (Array.isArray(masked)) {
-    for (const m of masked) {
-      if (!m || typeof m !== 'object') continue;
-      const r = m as Record<string, unknown>;
-      out.push({ field: str(r.column) ?? str(r.field) ?? '*', rule: str(r.rule), count: num(r.count) ?? 1 });
-    }
-  } else if (masked && typeof masked === 'object') {
-    for (const [rule, v] of Object.entries(masked as Record<string, unknown>)) {
-      const count = num(v);
-      if (count !== null) out.push({ field: '*', rule, count });
-    }
-  }
+  if (masked) for (const m of masked) out.push({ field: m.column ?? '*', rule: m.rule, count: m.count });
   return out;
 }
 
@@ -83,13 +72,14 @@ export function maskedFields(columns: unknown, rows: unknown, notes: MaskNote[])
   return out;
 }
 
-export type PolicyAction = 'block' | 'review' | 'allow' | 'approved' | 'denied' | 'timeout' | 'revoked' | 'refused';
+export type PolicyAction = 'block' | 'review' | 'allow' | 'approved' | 'denied' | 'timeout' | 'cancelled' | 'revoked' | 'unrevoked' | 'refused';
 
 export interface Decision {
-  action: PolicyAction | string;
+  action: PolicyAction;
   rule: string | null;
   statement: number | null;
   approvalId: string | null;
+  /** Who decided: the approver, who revoked, or who was refused. */
   actor: string | null;
   message: string | null;
 }
@@ -100,41 +90,65 @@ export interface ApprovalStep {
   operation: string | null;
   status: string; // pending | approved | denied | timeout | cancelled
   approver: string | null;
+  reason: string | null;
   requested: boolean;
   requestedT: number | null;
   decidedT: number | null;
   waitedMicros: number | null;
 }
 
+const NONE = { rule: null, statement: null, approvalId: null, actor: null, message: null };
+
 /** The decision an event records, if it records one. */
-export function decisionOf(type: string, seq: number, data: Record<string, unknown>): Decision | undefined {
-  const base = { rule: str(data.rule), statement: num(data.statement), approvalId: str(data.approvalId) ?? str(data.id),
-    actor: str(data.approver), message: str(data.reason) ?? str(data.message) ?? str(data.operation) };
-  const action = str(data.action);
-  if (type === 'policy.block') return action === 'review' ? undefined : { ...base, action: 'block' }; // after a denial: the decision is recorded already
-  if (/^(policy|guardrail)\./.test(type)) return { ...base, action: action ?? type.slice(type.indexOf('.') + 1) };
-  if ((type === 'ssh.exec' || type === 'ssh.line') && action === 'block') return { ...base, action: 'block', statement: seq, message: str(data.command) ?? str(data.line) };
-  if (type === 'ssh.policy') return { ...base, action: data.step === 'held' ? 'review' : (str(data.step) ?? 'review') };
-  if (type === 'pg.error' && data.rule !== undefined) return { ...base, action: action === 'review' ? 'denied' : 'block', message: str(data.message) };
-  if (type === 'approval.requested') return { ...base, action: 'review' };
-  if (type === 'approval.decided') return { ...base, action: str(data.decision) ?? 'decided' };
-  if (type === 'refused') return { ...base, action: 'refused', rule: str(data.reason), message: str(data.message) };
-  if (type === 'revoked' || type === 'session.revoked' || (type === 'session.end' && /revok/i.test(String(data.reason ?? '')))) {
-    return { ...base, action: 'revoked', rule: null, message: str(data.reason) ?? str(data.identity) ?? str(data.tokenId), actor: str(data.by) ?? str(data.revokedBy) };
+export function decisionOf(e: KnownEvent, seq: number): Decision | undefined {
+  switch (e.type) {
+    case 'policy.block': {
+      const d = e.data;
+      // A refusal after a denial (action review): the denial is the decision, recorded already.
+      if (d.action === 'review') return undefined;
+      return { ...NONE, action: 'block', rule: d.rule, statement: d.statement, approvalId: d.approval ?? null, message: d.reason };
+    }
+    case 'ssh.exec':
+    case 'ssh.line': {
+      const d = e.data;
+      if (d.action !== 'block') return undefined;
+      return { ...NONE, action: 'block', rule: d.rule ?? null, statement: seq, message: e.type === 'ssh.exec' ? e.data.command : e.data.line };
+    }
+    case 'approval.requested':
+      return { ...NONE, action: 'review', rule: e.data.rule, statement: e.data.statement, approvalId: e.data.id || null, message: e.data.reason ?? e.data.operation };
+    case 'approval.decided':
+      return { ...NONE, action: e.data.decision, rule: e.data.rule ?? null, statement: e.data.statement, approvalId: e.data.id || null, actor: e.data.approver,
+        message: e.data.reason ?? e.data.operation ?? null };
+    case 'refused':
+      return { ...NONE, action: 'refused', rule: e.data.reason, actor: e.data.identity ?? null, message: e.data.message };
+    case 'revoked':
+    case 'unrevoked':
+      return { ...NONE, action: e.type, actor: e.data.by, message: e.data.reason ?? describeTarget(e.data) };
+    case 'session.end':
+      if (e.data.cause !== 'revoked' && e.data.cause !== 'ancestor-revoked') return undefined;
+      return { ...NONE, action: 'revoked', actor: e.data.by ?? e.data.revocation?.by ?? null,
+        message: e.data.revocation?.reason ?? e.data.reason };
+    default:
+      return undefined;
   }
-  return undefined;
 }
 
-/** An approval's request or decision, if the event records one. */
-export function approvalOf(type: string, t: number, data: Record<string, unknown>): ApprovalStep | undefined {
-  const id = str(data.approvalId) ?? str(data.id);
-  if (!id) return undefined;
-  const waited = num(data.waitedMicros);
-  const base = { id, statement: num(data.statement), operation: str(data.operation), approver: str(data.approver), waitedMicros: waited };
-  if (type === 'approval.requested') return { ...base, requested: true, status: 'pending', requestedT: t, decidedT: null };
-  if (type === 'approval.decided' || (type === 'ssh.policy' && data.step !== 'held')) {
-    const status = str(data.decision) ?? str(data.step) ?? 'decided';
-    return { ...base, requested: false, status, requestedT: waited !== null ? t - waited : null, decidedT: t };
+function describeTarget(t: { identity?: string; tokenId?: string }): string | null {
+  return t.identity !== undefined ? `identity ${t.identity}` : t.tokenId !== undefined ? `token ${t.tokenId}` : null;
+}
+
+/** An approval's request or decision, if the event records one (with an id: a version-1 `ssh.policy` step may have none). */
+export function approvalOf(e: KnownEvent, t: number): ApprovalStep | undefined {
+  if ((e.type === 'approval.requested' || e.type === 'approval.decided') && e.data.id === '') return undefined;
+  if (e.type === 'approval.requested') {
+    const d = e.data;
+    return { id: d.id, statement: d.statement, operation: d.operation, status: 'pending', approver: null, reason: null, requested: true,
+      requestedT: t, decidedT: null, waitedMicros: null };
+  }
+  if (e.type === 'approval.decided') {
+    const d = e.data;
+    return { id: d.id, statement: d.statement, operation: d.operation ?? null, status: d.decision, approver: d.approver, reason: d.reason,
+      requested: false, requestedT: d.waitedMicros !== null ? t - d.waitedMicros : null, decidedT: t, waitedMicros: d.waitedMicros };
   }
   return undefined;
 }

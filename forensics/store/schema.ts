@@ -127,6 +127,12 @@ export const MIGRATIONS: readonly string[] = [
     SELECT session, seq, t, type, data FROM events
     WHERE type IN ('ssh.output', 'ssh.input', 'ssh.resize');
   `,
+  // v2: what the typed events carry (issue 13): how a session ended and who revoked it, an approval's reason.
+  `
+  ALTER TABLE sessions ADD COLUMN end_cause TEXT;   -- END_CAUSES (common/recording/events.ts)
+  ALTER TABLE sessions ADD COLUMN end_actor TEXT;   -- who revoked, for a revoked or ancestor-revoked end
+  ALTER TABLE approvals ADD COLUMN reason TEXT;     -- the approver's reason
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

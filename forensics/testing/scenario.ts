@@ -1,14 +1,14 @@
 import { createPrivateKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixedClock } from '../../common/clock.js';
+import { fixedClock, type Clock } from '../../common/clock.js';
 import { generateSigner, signerFromPrivateKey, trustedKeysOf, type Signer, type TrustedKeys } from '../../common/keys.js';
-import { RecordingEncoder, type RecordingHeader } from '../../common/recording/index.js';
+import { lineHash, RECORDING_FORMAT, signedText, type RecordingHeader } from '../../common/recording/index.js';
 
 /**
- * Builds recordings with the real encoder, in the documented format, for tests
- * of the parts whose gateway side has not landed yet (SSH sessions, lineage,
- * policy notes), with the shapes of common/recording/format.ts: ssh.pty {channel,
+ * Builds version-1 recordings (FixtureRecording), in the format and shapes of
+ * that version, for tests of reading older recordings (SSH sessions, lineage,
+ * policy notes): ssh.pty {channel,
  * term, cols, rows}, ssh.exec {channel, command, action, rule?}, ssh.input /
  * ssh.output {channel, data, encoding: utf8|base64, bytes, stream?, masked?},
  * ssh.resize {channel, cols, rows}, ssh.exit {channel, status|signal}, ssh.line
@@ -43,30 +43,59 @@ export function fixedSigner(seed = 7): Signer {
   return signerFromPrivateKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 
-/** A recording writer over the encoder, with its own exact clock. */
+/**
+ * A version-1 recording writer (the format as the gateway wrote it before
+ * issue 13: unsigned header, event shapes of that time), byte for byte, with
+ * its own exact clock: the fixture for "older recordings still import". The
+ * current gateway writes through RecordingEncoder (see scenario-v2.ts).
+ */
 export class FixtureRecording {
-  private readonly enc: RecordingEncoder;
   private readonly lines: string[] = [];
+  private readonly clock: Clock;
+  private seq = 0;
+  private prev: string;
+  private sealed = false;
 
-  constructor(session: string, protocol: RecordingHeader['protocol'], signer: Signer, start: number, step = 1000) {
-    this.enc = new RecordingEncoder({ session, protocol, signer, clock: fixedClock(start, step) });
-    this.lines.push(this.enc.header);
+  constructor(private readonly session: string, protocol: RecordingHeader['protocol'], private readonly signer: Signer, start: number, step = 1000) {
+    this.clock = fixedClock(start, step);
+    const header = JSON.stringify({
+      format: RECORDING_FORMAT, version: 1, session, protocol, createdAt: this.clock.nowMicros(),
+      gateway: { keyId: signer.keyId, publicKey: signer.publicKey },
+    });
+    this.prev = lineHash(header);
+    this.lines.push(`${header}\n`);
   }
 
-  /** Appends an event and returns its seq. */
-  event(type: string, data: Record<string, unknown>): number {
-    this.lines.push(this.enc.event(type, data));
-    return this.enc.lastSeq;
+  get isSealed(): boolean {
+    return this.sealed;
+  }
+
+  /** Appends an event (any shape: version 1 was not typed) and returns its seq. */
+  event(type: string, data: Record<string, unknown>, t = this.clock.nowMicros()): number {
+    const line = JSON.stringify({ seq: ++this.seq, t, type, data, prev: this.prev });
+    this.prev = lineHash(line);
+    this.lines.push(`${line}\n`);
+    return this.seq;
   }
 
   checkpoint(): void {
-    this.lines.push(this.enc.checkpoint());
+    this.signed('checkpoint');
   }
 
   /** The file content: sealed unless `seal` is false. */
   text(seal = true): string {
-    if (seal && !this.enc.isSealed) this.lines.push(this.enc.seal());
+    if (seal && !this.sealed) {
+      this.signed('seal');
+      this.sealed = true;
+    }
     return this.lines.join('');
+  }
+
+  private signed(kind: 'checkpoint' | 'seal'): void {
+    const seq = this.seq + 1;
+    const t = this.clock.nowMicros();
+    const sig = this.signer.sign(signedText(kind, this.session, seq, t, this.prev)).toString('base64');
+    this.event(kind, { keyId: this.signer.keyId, sig, events: seq - 1 }, t);
   }
 
   write(path: string, seal = true): string {
@@ -93,7 +122,7 @@ export function writeScenario(dir: string, signer: Signer = generateSigner()): S
   root.event('ssh.output', { ...bytesOf('psql output\r\n(2 rows)\r\nbuilder@build-host:~$ '), stream: 'stdout' });
   root.event('ssh.input', bytesOf('ssh jump\x7f\x7f\x7f\x7fjump-host uname -a\r'));
   root.event('ssh.output', { ...bytesOf('\x1b[31mLinux jump-host 6.1\x1b[0m\r\nbuilder@build-host:~$ '), stream: 'stdout' });
-  root.event('session.end', { reason: 'token revoked by alice' });
+  root.event('session.end', { reason: 'token revoked by alice', cause: 'revoked' });
 
   const pg = new FixtureRecording(ids.pg, 'postgres', signer, T0 + 5 * SECOND);
   pg.event('session.start', { identity: 'contractor-ci', tokenId: 'tok-hop', tokenKind: 'hop', target: 'prod-db', protocol: 'postgres',

@@ -81,7 +81,7 @@ export function createAdminServer(deps: AdminDeps): Server {
 
 /**
  * GET /revocations lists what is revoked; POST /revocations `{identity}` or
- * `{tokenId}` revokes; DELETE /revocations/identity/NAME or
+ * `{tokenId}` (with an optional `reason`) revokes; DELETE /revocations/identity/NAME or
  * /revocations/token/ID lifts it (404 when it is not revoked). Revoking and
  * lifting are recorded with the actor (the admin token's holder), the client
  * address and the tool it says it is (`x-hopscope-via`, a label).
@@ -93,10 +93,11 @@ function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, d
   }
   if (req.method === 'POST' && url.pathname === '/revocations') {
     return void readJson(req).then((body) => {
-      const b = body as { identity?: unknown; tokenId?: unknown };
+      const b = body as { identity?: unknown; tokenId?: unknown; reason?: unknown };
       const which = target(typeof b.identity === 'string' && b.identity ? b.identity : undefined, typeof b.tokenId === 'string' && b.tokenId ? b.tokenId : undefined);
       if (!which) return json(res, 400, { error: 'revoke exactly one of an identity or a token id' });
-      answer(res, 400, () => json(res, 200, { sessionsCut: deps.revocations.revoke({ ...which, ...actor }) }));
+      const reason = typeof b.reason === 'string' && b.reason ? { reason: b.reason } : {};
+      answer(res, 400, () => json(res, 200, { sessionsCut: deps.revocations.revoke({ ...which, ...actor, ...reason }) }));
     }, (err: Error) => json(res, 400, { error: err.message }));
   }
   const m = /^\/revocations\/(identity|token)\/([^/]+)$/.exec(url.pathname);

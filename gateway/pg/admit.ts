@@ -1,4 +1,4 @@
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap } from '../../common/recording/index.js';
 import { HopscopeError } from '../../common/errors.js';
 import type { SqlSessionPolicy } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
@@ -123,10 +123,8 @@ export class Admitter {
         raw = msg.name === 'query' ? serializeQueryBytes(bytes) : serializeParseBytes(nameKeyAt(msg.raw, 5).bytes, bytes, msg.paramTypes);
       }
     }
-    const extra = forward !== undefined ? `,"forwarded":${jsonString(forward)}` : '';
     if (msg.name === 'query') {
-      // The same text as JSON.stringify({ sql, forwarded? }), without the generic walk: one per statement.
-      const seq = d.writer.appendJson(EventType.PgQuery, `{"sql":${jsonString(msg.sql)}${extra}}`);
+      const seq = d.writer.appendJson(EventType.PgQuery, pgQueryJson(msg.sql, forward));
       this.extended.simpleQuery();
       if (decided.action === 'allow') this.send(raw, 'query', seq);
       else if (decided.action === 'block') this.refuse(seq, decided, undefined);
@@ -135,8 +133,7 @@ export class Admitter {
     }
     const key = nameKeyAt(msg.raw, 5);
     const name = d.encoding.decodeLossy(key.bytes);
-    const seq = d.writer.appendJson(EventType.PgParse,
-      `{"statement":${jsonString(name)},"sql":${jsonString(msg.sql)}${extra},"verdict":"${decided.action}"}`);
+    const seq = d.writer.appendJson(EventType.PgParse, pgParseJson(name, msg.sql, forward, decided.action));
     this.extended.forgetStatement(key.key);
     if (decided.action === 'allow') {
       this.extended.parsed(key.key, { name, sql: msg.sql, forwarded: forward, parseSeq: seq });
@@ -161,7 +158,7 @@ export class Admitter {
       portal.described = true;
     }
     const st = portal.statement;
-    const data: Record<string, unknown> = {
+    const data: EventMap['pg.execute'] = {
       sql: st?.sql ?? null, statement: portal.statementName, parse: st?.parseSeq ?? null, portal: portal.name, params: portal.params,
     };
     if (st?.forwarded !== undefined) data.forwarded = st.forwarded;
@@ -257,4 +254,18 @@ function renderParams(msg: BindMessage, encoding: ClientEncoding): unknown[] {
     if (p.length > 4096) return { cut: encoding.decodeLossy(p.subarray(0, 4096)), length: p.length };
     return encoding.decode(p) ?? { base64: p.toString('base64') };
   });
+}
+
+/**
+ * The `pg.query` data as JSON.stringify would write `{sql, forwarded?}` (EventMap['pg.query']),
+ * without the generic walk: one per statement. A test decodes it with the schema.
+ */
+export function pgQueryJson(sql: string, forwarded: string | undefined): string {
+  return `{"sql":${jsonString(sql)}${forwarded !== undefined ? `,"forwarded":${jsonString(forwarded)}` : ''}}`;
+}
+
+/** The `pg.parse` data as JSON.stringify would write `{statement, sql, forwarded?, verdict}` (EventMap['pg.parse']). */
+export function pgParseJson(statement: string, sql: string, forwarded: string | undefined, verdict: string): string {
+  return `{"statement":${jsonString(statement)},"sql":${jsonString(sql)}${forwarded !== undefined ? `,"forwarded":${jsonString(forwarded)}` : ''},` +
+    `"verdict":${jsonString(verdict)}}`;
 }

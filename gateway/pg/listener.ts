@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ErrorCode, HopscopeError } from '../../common/errors.js';
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap } from '../../common/recording/index.js';
 import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
-import { describeRevocation, type Revocation } from '../policy/revocations.js';
+import { describeRevocation, revokedEnd, type Revocation } from '../policy/revocations.js';
 import type { Refusal } from '../recording/index.js';
 import { readSecret, type PostgresTargetConfig } from '../config.js';
 import type { RecordingWriter } from '../recording/index.js';
@@ -168,7 +168,7 @@ class PgStartup {
       });
       if (this.done) { // the client left while we were connecting
         upstream.socket.destroy();
-        writer.close({ reason: 'client left during startup' });
+        writer.close({ reason: 'client left during startup', cause: 'client-quit' });
         return;
       }
       // A revocation that landed while the gateway connected: nothing is handed over (the audit says why).
@@ -181,7 +181,7 @@ class PgStartup {
           tokenId: info.tokenId, revocation, session: info.id,
         };
         this.deps.audit.refused(refusal);
-        return this.refuseSession(writer, 'TOKEN_REVOKED', '28P01', message);
+        return this.refuseSession(writer, 'TOKEN_REVOKED', '28P01', message, revokedEnd(revocation));
       }
       // The parser reads string literals as standard_conforming_strings=on does; a session where the server
       // reads backslashes otherwise would run a text other than the one judged.
@@ -204,7 +204,7 @@ class PgStartup {
       try {
         writer.append(EventType.PgError, { severity: 'FATAL', code: '08001', message: e.message, reason: e.code });
       } catch { /* the file keeps what it has */ }
-      writer.close({ reason: `target unavailable: ${e.code ?? 'error'}` });
+      writer.close({ reason: `target unavailable: ${e.code ?? 'error'}`, cause: 'target-unavailable' });
       this.deps.metrics.refusalsTotal.inc({ reason: e.code ?? 'UPSTREAM_UNAVAILABLE' });
       this.hangUp('08001', `hopscope: ${e.message} (target ${target.name})`);
     }
@@ -231,11 +231,12 @@ class PgStartup {
   }
 
   /** Refuses a session already admitted (its recording open): recorded, counted, told to the client. */
-  private refuseSession(writer: RecordingWriter, reason: string, sqlState: string, message: string): void {
+  private refuseSession(writer: RecordingWriter, reason: string, sqlState: string, message: string,
+    end: Omit<EventMap['session.end'], 'reason'> = { cause: 'refused' }): void {
     try {
       writer.append(EventType.PgError, { severity: 'FATAL', code: sqlState, message, reason });
     } catch { /* the file keeps what it has */ }
-    writer.close({ reason: `refused: ${message}` });
+    writer.close({ reason: `refused: ${message}`, ...end });
     this.deps.metrics.refusalsTotal.inc({ reason });
     this.hangUp(sqlState, `hopscope: ${message}`);
   }

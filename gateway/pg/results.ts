@@ -1,4 +1,4 @@
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap } from '../../common/recording/index.js';
 import type { RecordingWriter } from '../recording/index.js';
 import { readRowDescription } from './frames.js';
 import type { MaskedField } from './masking.js';
@@ -149,9 +149,9 @@ export class ResultRecorder {
     this.copyBytes = 0;
   }
 
-  private recordNotice(type: string, frame: Buffer): void {
+  private recordNotice(type: typeof EventType.PgError | typeof EventType.PgNotice, frame: Buffer): void {
     const fields = noticeFields(frame);
-    const data: Record<string, unknown> = { statement: this.pending[0]?.seq ?? null, severity: fields.S, code: fields.C, message: fields.M };
+    const data: EventMap['pg.notice'] = { statement: this.pending[0]?.seq ?? null, severity: fields.S, code: fields.C, message: fields.M };
     if (fields.D) data.detail = fields.D;
     if (fields.H) data.hint = fields.H;
     if (fields.P) data.position = fields.P;

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap, type EventName } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
 import type { TargetCatalog } from '../policy/catalog.js';
 import type { PolicyContext, PolicyPipeline } from '../policy/index.js';
 import { describeOutcome, PolicyLifecycle } from '../policy/lifecycle.js';
 import type { RecordingWriter } from '../recording/index.js';
-import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
+import { terminationEnd, type LiveSession, type SessionInfo, type TerminationReason } from '../sessions.js';
 import { Admitter, type Admissible, type Held, type Outcome, type Statement } from './admit.js';
 import type { ClientEncoding } from './encoding.js';
 import { RowMasker } from './masking.js';
@@ -128,10 +128,10 @@ export class PgRelay implements LiveSession {
     this.upstream.onData((chunk) => this.fromUpstream(chunk));
     this.client.on('drain', () => up.resume());
     up.on('drain', () => { if (!this.holding) this.client.resume(); });
-    this.client.on('close', () => this.end('client closed the connection'));
-    up.on('close', () => this.end('the target closed the connection'));
-    this.client.on('error', (err) => this.end(`client error: ${err.message}`));
-    up.on('error', (err) => this.end(`target error: ${err.message}`));
+    this.client.on('close', () => this.end({ reason: 'client closed the connection', cause: 'client-quit' }));
+    up.on('close', () => this.end({ reason: 'the target closed the connection', cause: 'target-closed' }));
+    this.client.on('error', (err) => this.end({ reason: `client error: ${err.message}`, cause: 'client-error' }));
+    up.on('error', (err) => this.end({ reason: `target error: ${err.message}`, cause: 'target-error' }));
   }
 
   /** Cancels a held statement, or asks the upstream backend to cancel its current one; recorded either way. */
@@ -150,7 +150,7 @@ export class PgRelay implements LiveSession {
     if (this.closed) return;
     this.holding?.abort();
     this.client.write(backend.errorResponse({ severity: 'FATAL', code: '57P01', message: `hopscope: ${reason.message}` }));
-    this.end(reason.detail, reason.code);
+    this.end(terminationEnd(reason));
   }
 
   private fromClient(chunk: Buffer): void {
@@ -167,7 +167,7 @@ export class PgRelay implements LiveSession {
   private violated(violation: string | undefined): void {
     if (!violation) return;
     this.client.write(backend.errorResponse({ severity: 'FATAL', code: '08P01', message: `protocol violation: ${violation}` }));
-    this.end(`protocol violation: ${violation}`);
+    this.end({ reason: `protocol violation: ${violation}`, cause: 'protocol-violation' });
   }
 
   /**
@@ -203,7 +203,7 @@ export class PgRelay implements LiveSession {
         const msg = this.inbox.shift()!;
         if (msg.name === 'terminate') {
           await this.flush();
-          return this.end('client terminated the session');
+          return this.end({ reason: 'client terminated the session', cause: 'client-quit' });
         }
         outcome = this.admitter.admit(msg);
       }
@@ -349,7 +349,7 @@ export class PgRelay implements LiveSession {
     }
   }
 
-  private record(type: string, data: Record<string, unknown>): number {
+  private record<K extends EventName>(type: K, data: EventMap[K]): number {
     return this.writer.append(type, data);
   }
 
@@ -362,10 +362,11 @@ export class PgRelay implements LiveSession {
       ? 'hopscope: the session cannot be recorded, so nothing more is forwarded'
       : `hopscope: ${(err as Error).message}`;
     this.client.write(backend.errorResponse({ severity: 'FATAL', code: recording ? '58030' : '08P01', message }));
-    this.end(recording ? 'recording failed' : (err as Error).message);
+    this.end(recording ? { reason: 'recording failed', cause: 'recording-failed' } : { reason: (err as Error).message, cause: 'session-error' });
   }
 
-  private end(reason: string, cause?: TerminationReason['code']): void {
+  /** Ends the session and seals its recording with why (`session.end`: reason and cause, and for a revocation who revoked). */
+  private end(end: Omit<EventMap['session.end'], 'statementsInFlight'>): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.resultTimer);
@@ -373,7 +374,7 @@ export class PgRelay implements LiveSession {
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
     this.client.end();
     setTimeout(() => { this.client.destroy(); this.upstream.socket.destroy(); }, 1000).unref();
-    this.writer.close({ reason, ...(cause ? { cause } : {}), statementsInFlight: this.results.inFlight });
+    this.writer.close({ ...end, statementsInFlight: this.results.inFlight });
     this.onClosed?.();
   }
 }

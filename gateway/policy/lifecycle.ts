@@ -1,16 +1,18 @@
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap, type EventName } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { ApprovalOutcome, PolicyContext, PolicyPipeline, Verdict } from './types.js';
 
 /** Where a session's policy steps are written: its recording. */
 export interface PolicyTrail {
   /** Stages an event in the session's recording and returns its sequence number. */
-  append(type: string, data: Record<string, unknown>): number;
+  append<K extends EventName>(type: K, data: EventMap[K]): number;
   /** Makes what was staged durable (write before forward, before telling the client). */
   commit(): Promise<void> | undefined;
 }
 
 type Refusal = Extract<Verdict, { rule: string }>;
+/** What a protocol adds to its policy events: SSH names the channel. */
+export interface TrailExtra { channel?: number }
 
 /** What the client is told and what refusalsTotal counts, per way an operation can end up not run. */
 const NOT_RUN = {
@@ -37,7 +39,7 @@ export class PolicyLifecycle {
   ) {}
 
   /** The operation recorded at `seq` will not run: blocked by a rule, or not approved. */
-  refused(seq: number, verdict: Refusal, extra: Record<string, unknown> = {}, why: keyof typeof NOT_RUN = 'block'): void {
+  refused(seq: number, verdict: Refusal, extra: TrailExtra & { approval?: string; decision?: string } = {}, why: keyof typeof NOT_RUN = 'block'): void {
     this.trail.append(EventType.PolicyBlock, { statement: seq, rule: verdict.rule, reason: verdict.reason, action: verdict.action, ...extra });
     this.metrics.refusalsTotal.inc({ reason: NOT_RUN[why] });
   }
@@ -50,7 +52,7 @@ export class PolicyLifecycle {
    * recorded as a refusal (`policy.block` with the decision).
    */
   async review(seq: number, operation: string, verdict: Refusal, signal: AbortSignal, notify: (message: string) => void,
-    extra: Record<string, unknown> = {}): Promise<ApprovalOutcome> {
+    extra: TrailExtra = {}): Promise<ApprovalOutcome> {
     const { id, outcome } = this.pipeline.requestApproval(this.ctx, operation, verdict.rule, signal);
     this.trail.append(EventType.ApprovalRequested, { statement: seq, id, rule: verdict.rule, reason: verdict.reason, operation, ...extra });
     this.metrics.approvalsTotal.inc({ protocol: this.ctx.protocol, step: 'requested' });

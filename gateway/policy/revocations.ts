@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HopscopeError } from '../../common/errors.js';
+import type { EventMap } from '../../common/recording/index.js';
 import type { TokenClaims } from '../../common/tokens/index.js';
 
 export const REVOCATIONS_FILE = 'revocations.json';
@@ -12,6 +13,8 @@ const Revocation = z.object({
   /** When it was revoked, in seconds since the epoch. */
   at: z.number(),
   by: z.string().optional(),
+  /** Why, as the revoker gave it. */
+  reason: z.string().optional(),
 }).strict();
 export type Revocation = z.infer<typeof Revocation>;
 
@@ -97,4 +100,9 @@ export function readRevocations(keysDir: string): Revocation[] {
     // Refuse to run with a revocation list we cannot read: that would un-revoke silently.
     throw new HopscopeError('CONFIG_INVALID', `${path} is not a valid revocation list: ${(err as Error).message}`);
   }
+}
+
+/** The `session.end` of a session refused or cut because of this revocation: cause, who revoked and why. */
+export function revokedEnd(r: Revocation): Pick<EventMap['session.end'], 'cause' | 'by' | 'revocation'> {
+  return { cause: 'revoked', ...(r.by !== undefined ? { by: r.by } : {}), revocation: { ...r } };
 }

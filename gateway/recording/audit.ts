@@ -1,6 +1,6 @@
 import type { Clock } from '../../common/clock.js';
 import type { Signer } from '../../common/keys.js';
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap, type EventName } from '../../common/recording/index.js';
 import type { Logger } from '../log.js';
 import { newSessionId, RecordingWriter, type FsyncPolicy } from './writer.js';
 
@@ -41,7 +41,7 @@ export class AuditLog {
     return this.writer.path;
   }
 
-  record(type: string, data: Record<string, unknown>): void {
+  record<K extends EventName>(type: K, data: EventMap[K]): void {
     try {
       this.writer.append(type, data);
       this.writer.commit()?.catch((err: unknown) => this.failed(err, type));
@@ -59,7 +59,7 @@ export class AuditLog {
     this.record(EventType.Refused, { ...refusal });
   }
 
-  close(data: Record<string, unknown>): void {
+  close(data: EventMap['session.end']): void {
     this.writer.close(data);
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
 import type { Signer } from '../../common/keys.js';
-import { EventType, RecordingEncoder, type RecordingHeader } from '../../common/recording/index.js';
+import { EventType, RecordingEncoder, type EventMap, type EventName, type RecordingHeader } from '../../common/recording/index.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 
@@ -95,19 +95,19 @@ export class RecordingWriter {
   }
 
   /** Stages an event and returns its seq; nothing is on disk until `commit`. `t` defaults to now. */
-  append(type: string, data: Record<string, unknown>, t?: number): number {
+  append<K extends EventName>(type: K, data: EventMap[K], t?: number): number {
     this.checkOpen();
     return this.stage(this.encoder.event(type, data, t));
   }
 
   /** Stages an event whose data the caller serialized (see RecordingEncoder.eventJson). */
-  appendJson(type: string, dataJson: string, t?: number): number {
+  appendJson<K extends EventName>(type: K, dataJson: string, t?: number): number {
     this.checkOpen();
     return this.stage(this.encoder.eventJson(type, dataJson, t));
   }
 
   /** Stages an event whose `data[field]` is `payload` in base64, built as bytes (see RecordingEncoder.eventWithBase64). */
-  appendBase64(type: string, data: Record<string, unknown>, field: string, payload: Buffer, t?: number): number {
+  appendBase64<K extends EventName, F extends keyof EventMap[K] & string>(type: K, data: Omit<EventMap[K], F>, field: F, payload: Buffer, t?: number): number {
     this.checkOpen();
     return this.stage(this.encoder.eventWithBase64(type, data, field, payload, t));
   }
@@ -168,7 +168,7 @@ export class RecordingWriter {
   }
 
   /** Ends the recording: session end event, signed seal, fsync, close. Idempotent. */
-  close(endData: Record<string, unknown>): void {
+  close(endData: EventMap['session.end']): void {
     if (this.isOpen && !this.failed) {
       try {
         this.append(EventType.SessionEnd, endData);

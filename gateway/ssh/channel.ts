@@ -244,6 +244,6 @@ export class SessionChannel {
   }
 }
 
-function ruleOf(v: Verdict): Record<string, unknown> {
+function ruleOf(v: Verdict): { rule?: string; reason?: string } {
   return v.action === 'allow' ? {} : { rule: v.rule, reason: v.reason };
 }

@@ -1,4 +1,5 @@
 import type ssh2 from 'ssh2';
+import type { EventMap, EventName, EventType } from '../../common/recording/index.js';
 import type { GatewayMetrics } from '../admin/index.js';
 import type { Logger } from '../log.js';
 import type { PolicyLifecycle, PolicyTrail } from '../policy/lifecycle.js';
@@ -33,20 +34,23 @@ export interface ChannelContext {
    * wait for when fsync=always, undefined when there is nothing to wait for. A
    * failure fails the whole session closed, then throws (or rejects).
    */
-  record(type: string, data: Record<string, unknown>): Promise<void> | undefined;
+  record<K extends EventName>(type: K, data: EventMap[K]): Promise<void> | undefined;
   /** The session's recording as the policy lifecycle writes it: `append` returns the event's seq. */
   readonly trail: PolicyTrail;
   /** Records and counts refusals and approvals (the same lifecycle as PostgreSQL's). */
   readonly lifecycle: PolicyLifecycle;
   /** Stages and writes an event without waiting for fsync (output, bookkeeping). */
-  note(type: string, data: Record<string, unknown>): void;
+  note<K extends EventName>(type: K, data: EventMap[K]): void;
   /**
    * Records SSH data (output, exec/subsystem input) in full, coalesced per channel
    * and stream and written in batches (see DataRecorder); never for commands.
    */
-  data(type: string, channel: number, stream: 'stdout' | 'stderr' | undefined, chunk: Buffer, counts?: MaskCounts): void;
+  data(type: DataEventName, channel: number, stream: 'stdout' | 'stderr' | undefined, chunk: Buffer, counts?: MaskCounts): void;
   /** Writes the data held by `data` now (input, before it is forwarded). */
   flushData(): void;
   /** Whether the session still forwards (false once ended or failed closed). */
   readonly live: boolean;
 }
+
+/** The events whose payload is SSH data (see DataRecorder). */
+export type DataEventName = typeof EventType.SshInput | typeof EventType.SshOutput;

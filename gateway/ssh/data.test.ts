@@ -28,7 +28,7 @@ describe('DataRecorder', () => {
   it('records every byte, in order, coalesced per channel and stream up to the cap, in a file that verifies', async () => {
     const { writer, signer, failures, data } = await recorder();
     const sent = new Map<string, Buffer[]>();
-    const send = (type: string, channel: number, stream: 'stdout' | 'stderr' | undefined, chunk: Buffer) => {
+    const send = (type: typeof EventType.SshOutput | typeof EventType.SshInput, channel: number, stream: 'stdout' | 'stderr' | undefined, chunk: Buffer) => {
       const key = `${type}/${channel}/${stream ?? '-'}`;
       sent.set(key, [...(sent.get(key) ?? []), chunk]);
       data.push(type, channel, stream, chunk, stream === 'stderr' ? { ssn: 1 } : undefined);
@@ -41,7 +41,7 @@ describe('DataRecorder', () => {
     await new Promise((r) => setTimeout(r, 20)); // the batch timer writes what is staged
     writer.append(EventType.SshExit, { channel: 0, status: 0 });
     data.close();
-    writer.close({ reason: 'done' });
+    writer.close({ reason: 'done', cause: 'client-quit' });
     expect(failures).toEqual([]);
 
     const events: RecordingEvent[] = [];
@@ -50,11 +50,12 @@ describe('DataRecorder', () => {
     const got = new Map<string, Buffer[]>();
     let stderrMasked = 0;
     for (const e of events.filter((ev) => ev.type === EventType.SshOutput || ev.type === EventType.SshInput)) {
-      const rec = e.data as unknown as RecordedBytes & { channel: number; stream?: string; masked?: { ssn: number } };
+      const rec = e.data as unknown as RecordedBytes & { channel: number; stream?: string; masked?: { rule: string; count: number }[] };
       const bytes = decodeRecordedBytes(rec);
       expect(bytes.length).toBe(rec.bytes);
       expect(rec.bytes).toBeLessThanOrEqual(COALESCE_BYTES);
-      stderrMasked += rec.masked?.ssn ?? 0;
+      // Masking notes: [{rule, count}], as in PostgreSQL results.
+      stderrMasked += rec.masked?.find((m) => m.rule === 'ssn')?.count ?? 0;
       const key = `${e.type}/${rec.channel}/${rec.stream ?? '-'}`;
       got.set(key, [...(got.get(key) ?? []), bytes]);
     }

@@ -1,8 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { Clock } from '../../common/clock.js';
+import type { MaskNote } from '../../common/recording/index.js';
 import { addCounts } from '../policy/index.js';
 import type { MaskCounts } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
+import type { DataEventName } from './context.js';
 
 /** The largest data event: consecutive chunks of one channel and stream are joined up to this many bytes. */
 export const COALESCE_BYTES = 256 * 1024;
@@ -12,7 +14,7 @@ export const COMMIT_BYTES = 1024 * 1024;
 export const COMMIT_DELAY_MS = 5;
 
 interface Pending {
-  type: string;
+  type: DataEventName;
   channel: number;
   stream: 'stdout' | 'stderr' | undefined;
   chunks: Buffer[];
@@ -33,17 +35,22 @@ interface Pending {
  * (see InputRelay). Memory is bounded by COALESCE_BYTES + COMMIT_BYTES; output
  * forwarded in the last COMMIT_DELAY_MS is what a gateway crash could lose.
  *
- * Payloads are recorded as `{channel, stream?, data, encoding, bytes, masked?}`
+ * Payloads are recorded as `{channel, stream?, data, encoding, bytes, masked?: [{rule, count}]}`
  * (see bytes.ts): valid UTF-8 as text, anything else as base64 built without
  * a detour through a JSON-escaped string.
  */
+/** Counts by rule as the recording's masking notes (one shape in both protocols): [{rule, count}], no column in SSH text. */
+export function maskNotesOf(counts: MaskCounts): MaskNote[] {
+  return Object.entries(counts).map(([rule, count]) => ({ rule, count }));
+}
+
 export class DataRecorder {
   private pending: Pending | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly writer: RecordingWriter, private readonly clock: Clock, private readonly failClosed: (err: unknown) => void) {}
 
-  push(type: string, channel: number, stream: Pending['stream'], chunk: Buffer, counts?: MaskCounts): void {
+  push(type: DataEventName, channel: number, stream: Pending['stream'], chunk: Buffer, counts?: MaskCounts): void {
     if (chunk.length === 0) return;
     try {
       const p = this.pending;
@@ -67,7 +74,8 @@ export class DataRecorder {
     this.pending = undefined;
     const payload = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks, p.size);
     const head = p.stream ? { channel: p.channel, stream: p.stream } : { channel: p.channel };
-    const masked = p.counts ? { masked: p.counts } : {};
+    // One shape for masking notes in both protocols: [{rule, count}] (no column in SSH text).
+    const masked = p.counts ? { masked: maskNotesOf(p.counts) } : {};
     if (isUtf8(payload)) {
       this.writer.append(p.type, { ...head, data: payload.toString('utf8'), encoding: 'utf8', bytes: p.size, ...masked }, p.t);
     } else {

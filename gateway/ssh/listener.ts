@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:net';
 import ssh2 from 'ssh2';
 import type { HopscopeError } from '../../common/errors.js';
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EndCause } from '../../common/recording/index.js';
 import { issueToken } from '../../common/tokens/index.js';
 import { admit, type Admitted, type AdmissionDeps } from '../admission.js';
 import type { SshTargetConfig } from '../config.js';
 import type { PolicyPipeline } from '../policy/types.js';
-import { describeRevocation, type Revocation } from '../policy/revocations.js';
+import { describeRevocation, revokedEnd, type Revocation } from '../policy/revocations.js';
 import type { Refusal } from '../recording/index.js';
 import { sendAuthBanner } from './banner.js';
 import { loadOrCreateHostKey } from './hostkey.js';
@@ -37,7 +37,7 @@ export function createSshListener(deps: SshListenerDeps): Server {
   // A client still in its handshake has no session to end: on close, cut it rather than wait for its timeout.
   const close = server.close.bind(server);
   server.close = (cb?: (err?: Error) => void) => {
-    for (const handshake of pending) handshake.abandon('the gateway is shutting down');
+    for (const handshake of pending) handshake.abandon('the gateway is shutting down', 'gateway-shutdown');
     return close(cb);
   };
   return server;
@@ -63,7 +63,7 @@ class SshHandshake {
   ) {
     pending.add(this);
     this.client = { address: info.ip, port: info.port };
-    this.timer = setTimeout(() => this.abandon('authentication took too long'), HANDSHAKE_TIMEOUT_MS);
+    this.timer = setTimeout(() => this.abandon('authentication took too long', 'timeout'), HANDSHAKE_TIMEOUT_MS);
     this.timer.unref();
   }
 
@@ -74,7 +74,7 @@ class SshHandshake {
     }));
     this.conn.once('ready', () => this.ready());
     this.conn.on('error', (err) => this.deps.logger.debug({ err: err.message, client: this.clientText }, 'ssh connection error'));
-    this.conn.once('close', () => this.abandon('client left during the handshake'));
+    this.conn.once('close', () => this.abandon('client left during the handshake', 'client-quit'));
   }
 
   private get clientText(): string {
@@ -142,14 +142,14 @@ class SshHandshake {
       try {
         writer.append(EventType.SshUpstream, { ok: false, code, message: e.message, detail: e.detail ?? null });
       } catch { /* the file keeps what it has */ }
-      writer.close({ reason: `target unavailable: ${code}` });
+      writer.close({ reason: `target unavailable: ${code}`, cause: 'target-unavailable' });
       this.deps.metrics.refusalsTotal.inc({ reason: code });
       this.deps.audit.refused({ protocol: 'ssh', reason: code, message: e.message, client: this.clientText, identity, target, tokenId: info.tokenId, detail: e.detail ?? e.message });
       return this.refuse(ctx, `${e.message} (target ${info.target})`);
     }
     if (this.closed) {
       this.upstream.client.end();
-      writer.close({ reason: 'client left during the handshake' });
+      writer.close({ reason: 'client left during the handshake', cause: 'client-quit' });
       return;
     }
     writer.append(EventType.SshUpstream, { ok: true, address: this.upstream.address, hostKey: this.upstream.hostKeyFingerprint });
@@ -173,7 +173,7 @@ class SshHandshake {
     clearTimeout(this.timer);
     const { admitted, upstream } = this;
     if (!admitted || !upstream) return void this.conn.end();
-    if (this.revokedSince(admitted)) return this.abandon('revoked during the handshake');
+    if (this.revokedSince(admitted)) return this.abandon('revoked during the handshake', 'revoked');
     this.pending.delete(this);
     const { info, writer, claims } = admitted;
     const session = new SshSession({ ...info, targetAddress: upstream.address }, this.conn, upstream, writer, claims, this.deps);
@@ -187,7 +187,7 @@ class SshHandshake {
     if (!revocation) return undefined;
     const message = `the token is revoked: ${describeRevocation(revocation)}`;
     const { info, writer } = admitted;
-    writer.close({ reason: `revoked during the handshake: ${describeRevocation(revocation)}` });
+    writer.close({ reason: `revoked during the handshake: ${describeRevocation(revocation)}`, ...revokedEnd(revocation) });
     this.deps.metrics.refusalsTotal.inc({ reason: 'TOKEN_REVOKED' });
     const refusal: Refusal & { revocation: Revocation; session: string } = {
       protocol: 'ssh', reason: 'TOKEN_REVOKED', message, client: this.clientText, identity: info.identity, target: info.target,
@@ -197,13 +197,13 @@ class SshHandshake {
     return message;
   }
 
-  abandon(reason: string): void {
+  abandon(reason: string, cause: EndCause): void {
     this.pending.delete(this);
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
     this.upstream?.client.end();
-    this.admitted?.writer.close({ reason });
+    this.admitted?.writer.close({ reason, cause });
     this.conn.end();
   }
 }

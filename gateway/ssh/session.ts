@@ -1,10 +1,10 @@
 import ssh2 from 'ssh2';
 import { HopscopeError } from '../../common/errors.js';
-import { EventType } from '../../common/recording/index.js';
+import { EventType, type EventMap, type EventName } from '../../common/recording/index.js';
 import { issueToken, parseDuration, type TokenClaims } from '../../common/tokens/index.js';
 import { PolicyLifecycle, type PolicyTrail } from '../policy/lifecycle.js';
 import type { RecordingWriter } from '../recording/index.js';
-import type { LiveSession, SessionInfo, TerminationReason } from '../sessions.js';
+import { terminationEnd, type LiveSession, type SessionInfo, type TerminationReason } from '../sessions.js';
 import { SessionChannel } from './channel.js';
 import type { ChannelContext } from './context.js';
 import { DataRecorder } from './data.js';
@@ -86,16 +86,16 @@ export class SshSession implements LiveSession {
     });
     handleForwarding(this.conn, this.context, this.deps.config.targets.find((t) => t.name === info.target));
     this.conn.on('error', (err) => deps.logger.debug({ session: info.id, err: err.message }, 'ssh client error'));
-    this.conn.on('close', () => this.end('client closed the connection'));
+    this.conn.on('close', () => this.end({ reason: 'client closed the connection', cause: 'client-quit' }));
     this.upstream.client.on('error', (err) => deps.logger.warn({ session: info.id, err: err.message }, 'ssh target error'));
-    this.upstream.client.on('close', () => this.end('the target closed the connection'));
+    this.upstream.client.on('close', () => this.end({ reason: 'the target closed the connection', cause: 'target-closed' }));
   }
 
   /** Ends the session from the gateway's side; every open channel is told why on stderr. */
   terminate(reason: TerminationReason): void {
     if (this.ended) return;
     for (const channel of this.channels) channel.terminate(reason.message);
-    this.end(reason.detail, reason.code);
+    this.end(terminationEnd(reason));
   }
 
   /** The hop token for what runs on the target: same identity, parent = this session, never outliving it. */
@@ -109,13 +109,13 @@ export class SshSession implements LiveSession {
   }
 
   /** Stages and writes an event; on a recording failure the session fails closed and this throws. */
-  private record(type: string, data: Record<string, unknown>): Promise<void> | undefined {
+  private record<K extends EventName>(type: K, data: EventMap[K]): Promise<void> | undefined {
     this.stage(type, data);
     return this.commit();
   }
 
   /** Stages an event (after the data that came before it) and returns its seq; a failure fails the session closed. */
-  private stage(type: string, data: Record<string, unknown>): number {
+  private stage<K extends EventName>(type: K, data: EventMap[K]): number {
     if (this.ended) throw new HopscopeError('RECORDING_UNAVAILABLE', 'the session has ended');
     try {
       this.data.stage();
@@ -143,10 +143,10 @@ export class SshSession implements LiveSession {
     const e = err as HopscopeError;
     this.deps.logger.error({ session: this.info.id, code: e.code, detail: e.detail ?? String(err) }, 'recording failed: ssh session closed');
     for (const channel of this.channels) channel.terminate('the session cannot be recorded, so nothing more is forwarded');
-    this.end('recording failed');
+    this.end({ reason: 'recording failed', cause: 'recording-failed' });
   }
 
-  private end(reason: string, cause?: TerminationReason['code']): void {
+  private end(end: EventMap['session.end']): void {
     if (this.ended) return;
     this.ended = true;
     const { deps, info } = this;
@@ -155,9 +155,9 @@ export class SshSession implements LiveSession {
     this.data.close();
     // Let what was written to the client (a refusal, a revocation notice) leave before the connection goes.
     setTimeout(() => this.conn.end(), 50).unref();
-    this.writer.close({ reason, ...(cause ? { cause } : {}) });
+    this.writer.close(end);
     deps.registry.remove(info.id);
     deps.metrics.sessionsActive.inc({ protocol: 'ssh' }, -1);
-    deps.logger.info({ session: info.id, reason }, 'ssh session ended');
+    deps.logger.info({ session: info.id, reason: end.reason, cause: end.cause }, 'ssh session ended');
   }
 }

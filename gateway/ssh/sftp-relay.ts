@@ -1,6 +1,7 @@
 import type ssh2 from 'ssh2';
 import { EventType } from '../../common/recording/index.js';
 import type { ChannelContext } from './context.js';
+import { maskNotesOf } from './data.js';
 import { SftpDownloads, SftpFramer } from './sftp-downloads.js';
 import { SftpTracker } from './sftp.js';
 
@@ -42,7 +43,9 @@ export function relaySftp(channel: number, ctx: ChannelContext, down: ssh2.Serve
   const mask = ctx.textMask;
   const downloads = mask
     ? new SftpDownloads(ctx.files, ctx.downloads, mask, toServer, toClient, (decision) => {
-      ctx.note(EventType.SshSftp, { channel, op: 'download', ...decision });
+      ctx.note(EventType.SshSftp, decision.decision === 'masked'
+        ? { channel, op: 'download', ...decision, masked: maskNotesOf(decision.masked) }
+        : { channel, op: 'download', ...decision });
       if (decision.decision === 'blocked') ctx.metrics.refusalsTotal.inc({ reason: 'POLICY_BLOCKED' });
     })
     : undefined;

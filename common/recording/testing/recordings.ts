@@ -39,13 +39,15 @@ export function buildRecording(opts: BuildOptions = {}): BuiltRecording {
   });
   const every = opts.checkpointEvery ?? 4;
   const data = opts.data ?? ((i: number) => ({ sql: `select ${i}` }));
-  const out = [enc.header, enc.event(EventType.SessionStart, { identity: 'alice', target: 'prod-db' })];
+  const out = [enc.header, enc.event(EventType.SessionStart, {
+    identity: 'alice', tokenId: 'tok-alice', tokenKind: 'identity', target: 'prod-db', protocol: 'postgres', client: '10.0.0.1:50000',
+  })];
   const count = opts.events ?? 10;
   for (let i = 1; i <= count; i++) {
     out.push(enc.event(EventType.PgQuery, data(i)));
     if (every > 0 && i % every === 0) out.push(enc.checkpoint());
   }
-  out.push(enc.event(EventType.SessionEnd, { reason: 'client closed' }));
+  out.push(enc.event(EventType.SessionEnd, { reason: 'client closed the connection', cause: 'client-quit' }));
   if (opts.seal ?? true) out.push(enc.seal());
   return { lines: out.map((l) => l.slice(0, -1)), signer, trusted: trustedKeysOf([signer.publicKey]) };
 }

@@ -45,8 +45,12 @@ export function decodeEvent(version: number, type: string, data: Record<string, 
 function upgradeV1(type: string, data: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case EventType.PgResult: {
-      let out = data;
-      const columns: unknown = data.columns;
+      // Fields a version-1 result may lack stand for "not recorded": no columns or rows, no time, no statement.
+      let out = data.columns === undefined || data.rows === undefined || data.rowsRecorded === undefined || data.durationMicros === undefined ||
+        data.statement === undefined
+        ? { statement: null, columns: [], rows: [], durationMicros: null, ...data, rowsRecorded: data.rowsRecorded ?? (Array.isArray(data.rows) ? data.rows.length : 0) }
+        : data;
+      const columns: unknown = out.columns;
       if (Array.isArray(columns) && columns.some(numericFormat)) out = { ...out, columns: columns.map(formatName) };
       if (data.masked !== undefined) out = { ...out, masked: maskNotes(data.masked) };
       return out;

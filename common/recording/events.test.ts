@@ -74,6 +74,10 @@ describe('decodeEvent', () => {
     expect(decodeEvent(1, EventType.PgResult, { ...result, columns: [{ name: 'a', typeOid: 25, format: 0 }] }))
       .toMatchObject({ kind: 'known', data: { columns: [{ name: 'a', format: 'text' }] } });
     expect(decodeEvent(1, EventType.SshInput, { data: 'x', encoding: 'utf8', bytes: 1 })).toMatchObject({ kind: 'known', data: { channel: 0 } });
+    // A version-1 result without the fields it did not record: none recorded.
+    expect(decodeEvent(1, EventType.PgResult, { statement: 3, command: 'TRUNCATE TABLE', rowCount: 0, masked: { email: 2 } })).toMatchObject({ kind: 'known',
+      data: { statement: 3, columns: [], rows: [], rowsRecorded: 0, durationMicros: null, masked: [{ rule: 'email', count: 2 }] } });
+    expect(decodeEvent(2, EventType.PgResult, { statement: 3, command: 'TRUNCATE TABLE', rowCount: 0 }).kind).toBe('invalid');
     // Version 2 reads what version 2 writes: an object is not a masking note any more.
     expect(decodeEvent(2, EventType.SshOutput, { ...output, masked: { ssn: 2 } }).kind).toBe('invalid');
   });

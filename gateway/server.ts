@@ -12,7 +12,7 @@ import { createSshListener } from './ssh/index.js';
 import { SessionRegistry } from './sessions.js';
 import { createPolicies, RevocationStore } from './policy/index.js';
 import { approverOf, revocationActions } from './revocation.js';
-import { AuditLog } from './recording/index.js';
+import { AuditLog, attachJournal, recoverCrashedSessions, SessionJournal } from './recording/index.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -41,7 +41,25 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const trusted = new Map([...loadTrustedKeys([config.keys.dir]), ...trustedKeysOf([signer.publicKey])]);
   const adminToken = loadOrCreateAdminToken(config.keys.dir);
   const metrics = new GatewayMetrics();
-  const audit = new AuditLog({ dir: config.recording.dir, signer, clock, fsync: config.recording.fsync, logger });
+  // The journal of sessions first: crash recovery checks the last run's files against it, then every
+  // recording opened from now on (the audit log's included) is listed in it before its first event.
+  const dir = config.recording.dir;
+  const journal = SessionJournal.open({ dir, signer, clock, fsync: config.recording.fsync, logger, trusted });
+  const recovered = await recoverCrashedSessions({ dir, journal, signer, trusted, clock, logger });
+  const detachJournal = attachJournal(dir, journal);
+  const closeJournal = () => {
+    detachJournal();
+    // An anchor outside the folder: a journal cut after this entry no longer matches the log.
+    logger.info({ journal: journal.path, head: journal.head }, 'journal of sessions closed');
+    journal.close();
+  };
+  let audit: AuditLog;
+  try {
+    audit = new AuditLog({ dir, signer, clock, fsync: config.recording.fsync, logger });
+  } catch (err) {
+    closeJournal();
+    throw err;
+  }
   const registry = new SessionRegistry();
   const tls = loadTls(config);
   const servers: Server[] = [];
@@ -77,7 +95,10 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     });
     const admin = await listen(adminServer, config.admin.listen);
     servers.push(adminServer);
-    audit.record(EventType.GatewayStart, { keyId: signer.keyId, listeners: { postgres, ssh, admin }, config: config.source });
+    audit.record(EventType.GatewayStart, {
+      keyId: signer.keyId, listeners: { postgres, ssh, admin }, config: config.source,
+      ...(recovered.length ? { recovered } : {}),
+    });
     logger.info({ postgres, ssh, admin, keyId: signer.keyId, recordings: config.recording.dir }, 'gateway started');
 
     let stopping: Promise<void> | undefined;
@@ -96,12 +117,14 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         await Promise.all(servers.map((s) => (s.listening ? once(s, 'close') : undefined)));
         audit.record(EventType.GatewayStop, { sessionsEnded: live.length });
         audit.close({ reason: 'gateway stopped', cause: 'gateway-shutdown', sessionsEnded: live.length });
+        closeJournal();
         logger.info('gateway stopped');
       })()),
     };
   } catch (err) {
     for (const server of servers) server.close();
     audit.close({ reason: `gateway failed to start: ${(err as Error).message}`, cause: 'session-error' });
+    closeJournal();
     throw err;
   }
 }

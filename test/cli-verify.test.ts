@@ -68,10 +68,10 @@ describe('hopscope verify', () => {
     expect(lines[1]).toBe('1 file: 1 intact, 0 problems');
   });
 
-  it('exits 1 for a truncated file and reports what is intact', () => {
+  it('exits 1 for a truncated file and reports what is intact and what is unverified', () => {
     const r = hopscope(['verify', '--key', keyFile, paths.truncated]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/^TRUNCATED\s+\S+b-truncated\.jsonl\s+\(session sess-1, 8 events, intact through seq 8, signed through seq 6\)$/m);
+    expect(r.stdout).toMatch(/^UNVERIFIED\s+\S+b-truncated\.jsonl\s+\(session sess-1, 8 events, intact through seq 8, signed through seq 6, seq 7–8 unverified\)$/m);
     expect(r.stdout).toMatch(/^ {4}truncated \(line 10\): the last line is incomplete; intact through seq 8$/m);
     expect(r.stdout).toMatch(/^ {4}unsealed \(line 10\): /m);
     expect(r.stdout).toContain('1 file: 0 intact, 1 problem\n');
@@ -80,17 +80,18 @@ describe('hopscope verify', () => {
   it('exits 1 for a tampered file and names the altered event', () => {
     const r = hopscope(['verify', '--key', keyFile, paths.tampered]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/^TAMPERED\s+\S+c-tampered\.jsonl\s+\(session sess-1, 15 events, intact through seq 7, signed through seq 6\)$/m);
+    expect(r.stdout).toMatch(/^TAMPERED\s+\S+c-tampered\.jsonl\s+\(session sess-1, 15 events, tampered at seq 8, intact through seq 7, signed through seq 6, seq 7–15 unverified\)$/m);
     expect(r.stdout).toMatch(/^ {4}altered \(seq 8, line 10\): event seq 8 was altered/m);
   });
 
-  it('searches folders recursively for *.jsonl and summarises every file', () => {
+  it('searches folders recursively for *.jsonl and summarises every file (and the folders\' missing journals)', () => {
     const r = hopscope(['verify', '--key', keysDir, join(tmp.path, 'recordings')]);
     expect(r.status).toBe(1);
     const statusLines = r.stdout.split('\n').filter((l) => /^\S/.test(l));
-    expect(statusLines.map((l) => l.split(/\s+/)[0])).toEqual(['intact', 'TRUNCATED', 'TAMPERED', '3']);
+    // Both folders hold version-2 recordings and no sessions.journal: each journal is reported missing.
+    expect(statusLines.map((l) => l.split(/\s+/)[0])).toEqual(['MISSING', 'MISSING', 'intact', 'UNVERIFIED', 'TAMPERED', '3']);
     expect(r.stdout).not.toContain('notes.txt');
-    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('3 files: 1 intact, 2 problems');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('3 files: 1 intact, 4 problems');
   });
 
   it('prints per-file reports as JSON with --json', () => {
@@ -98,10 +99,10 @@ describe('hopscope verify', () => {
     expect(r.status).toBe(1);
     const reports = JSON.parse(r.stdout) as JsonReport[];
     expect(reports.map((x) => [x.path, x.status])).toEqual([
-      [paths.intact, 'intact'], [paths.truncated, 'truncated'], [paths.tampered, 'tampered'],
+      [paths.intact, 'intact'], [paths.truncated, 'unverified'], [paths.tampered, 'tampered'],
     ]);
     expect(reports[0]).toEqual({
-      path: paths.intact, status: 'intact', session: 'sess-1', events: 15, lastSeq: 15,
+      path: paths.intact, status: 'intact', session: 'sess-1', version: 2, events: 15, lastSeq: 15,
       intactThroughSeq: 15, signedThroughSeq: 15, sealed: true, findings: [], findingsOmitted: 0,
     });
     expect(reports[1]).toMatchObject({ lastSeq: 8, intactThroughSeq: 8, signedThroughSeq: 6, sealed: false });
@@ -114,7 +115,7 @@ describe('hopscope verify', () => {
     const r = hopscope(['verify', '--key', keyFile, paths.garbage]);
     expect(r.status).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TAMPERED\s+\S+d-garbage\.jsonl\s+\(session sess-1, 15 events, intact through seq 6, signed through seq 6\)$/);
+    expect(lines[0]).toMatch(/^TAMPERED\s+\S+d-garbage\.jsonl\s+\(session sess-1, 15 events, tampered at seq 8, intact through seq 6, signed through seq 6, seq 7–15 unverified\)$/);
     expect(lines.filter((l) => l.startsWith('    corrupt-line (line '))).toHaveLength(100);
     expect(lines.slice(-3)).toEqual([
       expect.stringMatching(/^ {4}altered \(seq 7, line 1009\): /),

@@ -22,7 +22,7 @@ export function registerImport(program: Command): void {
     .option('--require-known-key', 'refuse recordings signed by a key that is not trusted (default: import them, flagged)')
     .option('--json', 'print the summary and per-file results as JSON')
     .addHelpText('after', '\nWithout --key or --config, the keys in ./keys are trusted if that folder exists.\n' +
-      'Exit status: 0 every file imported (or already present) intact and sealed, 1 otherwise, 2 a usage error.')
+      'Exit status: 0 every file imported (or already present) intact or recovered, none missing, every journal intact; 1 otherwise; 2 a usage error.')
     .action(async (paths: string[], opts: ImportOptions) => {
       const files = recordingsIn(paths);
       const trusted = trustedKeysFrom(opts);
@@ -31,7 +31,8 @@ export function registerImport(program: Command): void {
       const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(files.length) : undefined;
       let summary: ImportSummary;
       try {
-        summary = await importPaths(c, files, { trusted, requireKnownKey: opts.requireKnownKey, onProgress: bar && ((p) => bar.update(p)) });
+        // The paths as given: folders are checked against their journal of sessions (missing, unlisted files).
+        summary = await importPaths(c, paths, { trusted, requireKnownKey: opts.requireKnownKey, onProgress: bar && ((p) => bar.update(p)) });
       } finally {
         bar?.done();
         c.close();
@@ -43,20 +44,24 @@ export function registerImport(program: Command): void {
 
 function formatText(s: ImportSummary): string {
   const lines: string[] = [];
+  for (const j of s.journals) if (j.state !== 'intact') lines.push(`JOURNAL ${j.state.toUpperCase()}  ${j.path}: ${j.note}`);
   for (const f of s.files) {
-    if (f.action === 'imported' && f.integrity === 'intact' && f.sealed) continue;
+    if (f.action === 'imported' && f.integrity === 'intact') continue;
     lines.push(`${label(f)}  ${f.path}${f.session ? `  (session ${f.session})` : ''}${f.message ? `: ${f.message}` : ''}`);
     if (f.action === 'imported') for (const x of f.findings) lines.push(`    ${x.kind}${x.seq !== undefined ? ` (seq ${x.seq})` : ''}: ${x.message}`);
   }
   const n = s.files.length;
   lines.push(`${n} file${n === 1 ? '' : 's'}: ${s.imported} imported (${s.events} events), ${s.unchanged} already present, ` +
-    `${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}, ${s.rejected} rejected, ${s.failed} failed; ${s.allIntact ? 'all intact' : 'NOT all intact'}`);
+    `${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}, ${s.rejected} rejected, ${s.failed} failed, ${s.missing} missing; ${s.allIntact ? 'all intact' : 'NOT all intact'}`);
   return `${lines.join('\n')}\n`;
 }
 
+/** The action, then the integrity word (common/recording/integrity.ts), upper case when it is not good news. */
 function label(f: FileImport): string {
+  if (f.action === 'missing') return 'MISSING';
   if (f.action !== 'imported' && f.action !== 'unchanged') return f.action.toUpperCase();
-  return f.integrity === 'intact' && f.sealed ? f.action : `${f.action}, ${(f.integrity ?? 'unknown').toUpperCase()}`;
+  if (f.integrity === 'intact') return f.action;
+  return `${f.action}, ${f.integrity === 'recovered' ? 'recovered' : (f.integrity ?? 'unknown').toUpperCase()}`;
 }
 
 /** One line on stderr, redrawn: file n/N, events/s and ETA from the bytes read. */

@@ -9,7 +9,8 @@ export function registerShow(program: Command): void {
     .requiredOption('--db <file>', 'the case file')
     .requiredOption('--session <id>', 'the session (see `hopscope sessions`)')
     .addHelpText('after', '\n→ marks what the hop sent, ← what came back (as recorded: masked), !! a policy step;\n' +
-      'a ? after the sequence number marks an event past a break in the recording\'s hash chain.')
+      'a ? after the sequence number marks an event past a break in the recording (not evidence),\n' +
+      'a ~ one in the unverified tail (after the last valid signature: not proven to be what the gateway wrote).')
     .action((opts: { db: string; session: string }) => {
       const c = openCaseOrExit(opts.db, true);
       try {

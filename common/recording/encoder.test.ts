@@ -12,7 +12,8 @@ describe('RecordingEncoder', () => {
     const enc = make();
     expect(enc.header.endsWith('\n')).toBe(true);
     const header = RecordingHeader.parse(JSON.parse(enc.header));
-    expect(header).toMatchObject({ format: 'hopscope.recording', version: 1, session: 's-1', protocol: 'ssh', createdAt: 1000 });
+    expect(header).toMatchObject({ format: 'hopscope.recording', version: 2, session: 's-1', protocol: 'ssh', createdAt: 1000 });
+    expect(header.sig).toMatch(/^[A-Za-z0-9+/]{86}==$/);
     expect(header.gateway).toEqual({ keyId: signer.keyId, publicKey: signer.publicKey });
   });
 

@@ -2,7 +2,9 @@ import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Signer } from '../keys.js';
 import type { EventMap, EventName } from './events.js';
-import { EventType, RECORDING_FORMAT, RECORDING_VERSION, signedText, type RecordingHeader } from './format.js';
+import {
+  EventType, RECORDING_FORMAT, RECORDING_VERSION, headerSignedText, recoverySignedText, signedText, type RecordingHeader,
+} from './format.js';
 
 /** SHA-256 of a line as UTF-8, in hex (one-shot: no Hash object per line). */
 export function lineHash(line: string | Buffer): string {
@@ -53,6 +55,38 @@ function typeJson(type: string): string {
   return json;
 }
 
+/** The header fields in the order every writer uses; `sig` is appended last. */
+export function unsignedHeaderLine(h: Omit<RecordingHeader, 'sig'>): string {
+  const { format, version, session, protocol, createdAt, gateway } = h;
+  return JSON.stringify({ format, version, session, protocol, createdAt, gateway: { keyId: gateway.keyId, publicKey: gateway.publicKey } });
+}
+
+/** A v2 header line (without newline): the unsigned header with `sig` over headerSignedText. */
+export function signedHeaderLine(session: string, protocol: RecordingHeader['protocol'], createdAt: number, signer: Signer): string {
+  const unsigned = unsignedHeaderLine({
+    format: RECORDING_FORMAT, version: RECORDING_VERSION, session, protocol, createdAt,
+    gateway: { keyId: signer.keyId, publicKey: signer.publicKey },
+  });
+  const sig = signer.sign(headerSignedText(unsigned)).toString('base64');
+  return `${unsigned.slice(0, -1)},"sig":"${sig}"}`;
+}
+
+/**
+ * The two lines that close a session the gateway lost in a crash, chained after
+ * `prev` (the last complete line): a session.end naming the crash, then a seal
+ * whose signature states that the events through `afterSeq` are all there were.
+ */
+export function recoveryLines(
+  signer: Signer, session: string, afterSeq: number, prev: string, t: number, detail: Record<string, unknown>,
+): { lines: string; lastSeq: number; lastHash: string } {
+  const end = encodeEvent(afterSeq + 1, t, EventType.SessionEnd, { reason: `recovered after crash at seq ${afterSeq}`, cause: 'crash-recovery', afterSeq, ...detail }, prev);
+  const endHash = lineHash(end);
+  const seq = afterSeq + 2;
+  const sig = signer.sign(recoverySignedText(session, seq, t, endHash, afterSeq)).toString('base64');
+  const seal = encodeEvent(seq, t, EventType.Seal, { keyId: signer.keyId, sig, events: seq - 1, recoveredAfterSeq: afterSeq }, endHash);
+  return { lines: `${end}\n${seal}\n`, lastSeq: seq, lastHash: lineHash(seal) };
+}
+
 export interface EncoderOptions {
   session: string;
   protocol: RecordingHeader['protocol'];
@@ -71,21 +105,18 @@ export class RecordingEncoder {
   readonly header: string;
 
   constructor(private readonly opts: EncoderOptions) {
-    const header: RecordingHeader = {
-      format: RECORDING_FORMAT,
-      version: RECORDING_VERSION,
-      session: opts.session,
-      protocol: opts.protocol,
-      createdAt: opts.clock.nowMicros(),
-      gateway: { keyId: opts.signer.keyId, publicKey: opts.signer.publicKey },
-    };
-    const line = JSON.stringify(header);
+    const line = signedHeaderLine(opts.session, opts.protocol, opts.clock.nowMicros(), opts.signer);
     this.prev = lineHash(line);
     this.header = `${line}\n`;
   }
 
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** SHA-256 of the last line produced (the chain head a journal records as a session's final hash). */
+  get lastHash(): string {
+    return this.prev;
   }
 
   get isSealed(): boolean {

@@ -6,12 +6,15 @@ import { z } from 'zod';
  * before it (the header for seq 1), so any change, deletion, insertion or
  * reordering breaks the chain. Checkpoints and the final seal carry an Ed25519
  * signature over the chain head, so the chain cannot be recomputed by someone
- * without the gateway key. Version 1 is the only version so far; the reader keeps
- * accepting every version the writer ever wrote.
+ * without the gateway key. The reader keeps accepting every version the writer ever wrote:
+ * - v1: checkpoints every N events; the header is not signed, so a whole file can be
+ *   fabricated with the gateway's public key, and its unsigned tail proves nothing.
+ * - v2: the header carries `sig` (headerSignedText); checkpoints come by count and
+ *   within about a second by time; sessions are listed in the folder's journal.
  */
 export const RECORDING_FORMAT = 'hopscope.recording';
-export const RECORDING_VERSIONS = [1] as const;
-export const RECORDING_VERSION = 1;
+export const RECORDING_VERSIONS = [1, 2] as const;
+export const RECORDING_VERSION = 2;
 
 export const RecordingHeader = z.object({
   format: z.literal(RECORDING_FORMAT),
@@ -23,6 +26,8 @@ export const RecordingHeader = z.object({
     keyId: z.string().min(1),
     publicKey: z.string().min(1), // SPKI PEM; pinned against trusted keys by readers
   }).strict(),
+  /** v2: Ed25519 signature (base64) over headerSignedText of the header without it. */
+  sig: z.string().min(1).optional(),
 }).strict();
 export type RecordingHeader = z.infer<typeof RecordingHeader>;
 
@@ -90,6 +95,28 @@ export type EventTypeName = (typeof EventType)[keyof typeof EventType];
  */
 export function signedText(kind: 'checkpoint' | 'seal', session: string, seq: number, t: number, prev: string): string {
   return `${RECORDING_FORMAT}/${kind}/v1:${session}:${seq}:${t}:${prev}`;
+}
+
+/**
+ * What a v2 header's `sig` covers: the header line exactly as written before the
+ * signature was added (fixed field order: format, version, session, protocol,
+ * createdAt, gateway), so format, version, session, time and key are all bound.
+ */
+export function headerSignedText(unsignedHeaderLine: string): string {
+  return `${RECORDING_FORMAT}/header/v2:${unsignedHeaderLine}`;
+}
+
+/**
+ * What the seal of a recovered recording signs: the gateway, restarted after a
+ * crash, states that the events up to `afterSeq` are all the session wrote.
+ */
+export function recoverySignedText(session: string, seq: number, t: number, prev: string, afterSeq: number): string {
+  return `${RECORDING_FORMAT}/recovery/v2:${session}:${seq}:${t}:${prev}:${afterSeq}`;
+}
+
+/** A signature as the writers encode it: canonical base64 of 64 bytes (no malleable padding bits). */
+export function isCanonicalSignature(sig: string): boolean {
+  return sig.length === 88 && Buffer.from(sig, 'base64').toString('base64') === sig;
 }
 
 export const SignatureData = z.object({

@@ -39,9 +39,9 @@ describe('verifyRecordingFile on an intact recording', () => {
     expect(seen.every((v) => v.intact)).toBe(true);
   });
 
-  it('reports unsealed for a recording whose gateway stopped before the seal', async () => {
+  it('reports unverified (unsealed) for a recording whose gateway stopped before the seal', async () => {
     const r = await verifyLines(buildRecording({ seal: false, signer: rec.signer }).lines);
-    expect(r).toMatchObject({ status: 'unsealed', lastSeq: 14, intactThroughSeq: 14, signedThroughSeq: 11, sealed: false });
+    expect(r).toMatchObject({ status: 'unverified', lastSeq: 14, intactThroughSeq: 14, signedThroughSeq: 11, sealed: false });
     expect(kinds(r)).toEqual(['unsealed']);
   });
 });
@@ -198,8 +198,9 @@ describe('tampering with signatures and the seal', () => {
     for (const keys of [trusted, both]) {
       const r = await verifyLines(lines, keys);
       expect(r.status).toBe('tampered');
+      // The header's own signature (format 2) fails first: it was made by the original key.
       expect(brief(r.findings).filter((f) => f.kind === 'bad-signature')).toEqual([
-        { kind: 'bad-signature', seq: 6 }, { kind: 'bad-signature', seq: 11 }, { kind: 'bad-signature', seq: 15 },
+        { kind: 'bad-signature', seq: 0 }, { kind: 'bad-signature', seq: 6 }, { kind: 'bad-signature', seq: 11 }, { kind: 'bad-signature', seq: 15 },
       ]);
       expect(r).toMatchObject({ signedThroughSeq: 0, intactThroughSeq: 0, sealed: false });
     }
@@ -224,7 +225,7 @@ describe('truncated and invalid files', () => {
     const cut = [...rec.lines.slice(0, 9), rec.lines[9]!.slice(0, 40)];
     const r = await verifyLines(cut, trusted, true);
     expect(r).toMatchObject({
-      status: 'truncated', events: 8, lastSeq: 8, intactThroughSeq: 8, signedThroughSeq: 6, sealed: false,
+      status: 'unverified', events: 8, lastSeq: 8, intactThroughSeq: 8, signedThroughSeq: 6, sealed: false,
     });
     expect(kinds(r)).toEqual(['truncated', 'unsealed']);
     expect(r.findings[0]).toMatchObject({ line: 10 });
@@ -232,7 +233,7 @@ describe('truncated and invalid files', () => {
 
   it('reports a cut just before the final newline as truncated', async () => {
     const r = await verifyLines(rec.lines, trusted, true);
-    expect(r).toMatchObject({ status: 'truncated', intactThroughSeq: 14, sealed: false });
+    expect(r).toMatchObject({ status: 'unverified', intactThroughSeq: 14, sealed: false });
   });
 
   it.each([

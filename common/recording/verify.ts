@@ -1,10 +1,14 @@
 import * as crypto from 'node:crypto';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf, verifySignature, type TrustedKeys } from '../keys.js';
-import { encodeEvent } from './encoder.js';
+import { encodeEvent, unsignedHeaderLine } from './encoder.js';
 import {
-  EventType, RECORDING_FORMAT, RECORDING_VERSIONS, RecordingEvent, RecordingHeader, SignatureData, signedText,
+  EventType, RECORDING_FORMAT, RECORDING_VERSIONS, RecordingEvent, RecordingHeader, SignatureData, headerSignedText,
+  isCanonicalSignature, recoverySignedText, signedText,
 } from './format.js';
+import type { IntegrityStatus } from './integrity.js';
+
+export type { IntegrityStatus } from './integrity.js';
 
 export type FindingKind =
   | 'not-a-recording' // first line is not a recording header
@@ -18,9 +22,9 @@ export type FindingKind =
   | 'bad-signature'
   | 'after-seal' // lines appended after the seal
   | 'truncated' // the last line is incomplete
-  | 'unsealed'; // no seal: the gateway stopped without closing the session
-
-export type IntegrityStatus = 'intact' | 'unsealed' | 'truncated' | 'unknown-key' | 'tampered' | 'invalid';
+  | 'unsealed' // no seal and no recovery record: the gateway was killed and not restarted, or the seal was dropped
+  | 'recovered' // sealed by the gateway's crash recovery: the session ended in a crash
+  | 'journal'; // what the folder's journal of sessions says about the file (added by folder checks)
 
 export interface Finding {
   kind: FindingKind;
@@ -39,6 +43,12 @@ export interface VerifyReport {
   /** The last seq covered by a valid signature (checkpoint or seal). */
   signedThroughSeq: number;
   sealed: boolean;
+  /** The seq of the first break (hash link or signature), when the file is tampered. */
+  tamperedAtSeq?: number;
+  /** Set when the seal is a crash-recovery seal: the last seq the session wrote before the crash. */
+  recoveredAfterSeq?: number;
+  /** SHA-256 of the last complete line (the final hash a journal records for a sealed session). */
+  lastHash: string;
   /**
    * The first MAX_FINDINGS findings in detail, then only the first of each kind not listed yet
    * (so every kind the verdict rests on is named, and the end-of-file notes always are).
@@ -78,6 +88,8 @@ export class RecordingVerifier {
   private signedThroughSeq = 0;
   private sealed = false;
   private invalid = false;
+  private tamperedAtSeq: number | undefined;
+  private recoveredAfterSeq: number | undefined;
   private readonly findings: Finding[] = [];
   /** Every kind found, kept or not: the verdict is over all of them. */
   private readonly kinds = new Set<FindingKind>();
@@ -136,7 +148,7 @@ export class RecordingVerifier {
   end(): VerifyReport {
     if (this.lineNo === 0) this.fail('not-a-recording', 'the file is empty');
     if (!this.invalid && !this.sealed) {
-      this.add('unsealed', `the recording was not sealed (the gateway stopped or crashed); intact through seq ${this.intactThroughSeq}, signed through seq ${this.signedThroughSeq}`);
+      this.add('unsealed', `suspicious: the recording is not sealed and carries no crash-recovery record (a gateway killed and not yet restarted, or a seal dropped); intact through seq ${this.intactThroughSeq}, signed through seq ${this.signedThroughSeq}; events after seq ${this.signedThroughSeq} are unverified`);
     }
     return {
       status: this.status(),
@@ -146,6 +158,9 @@ export class RecordingVerifier {
       intactThroughSeq: this.intactThroughSeq,
       signedThroughSeq: this.signedThroughSeq,
       sealed: this.sealed && !this.broken,
+      ...(this.tamperedAtSeq !== undefined && this.status() === 'tampered' ? { tamperedAtSeq: this.tamperedAtSeq } : {}),
+      ...(this.recoveredAfterSeq !== undefined ? { recoveredAfterSeq: this.recoveredAfterSeq } : {}),
+      lastHash: this.prevHash,
       findings: this.findings,
       findingsOmitted: this.omitted,
     };
@@ -156,8 +171,9 @@ export class RecordingVerifier {
     if (this.invalid) return 'invalid';
     if ([...kinds].some((k) => TAMPER.has(k))) return 'tampered';
     if (kinds.has('unknown-key')) return 'unknown-key';
-    if (kinds.has('truncated')) return 'truncated';
-    if (kinds.has('unsealed')) return 'unsealed';
+    // Nothing after the last valid signature is proven: a chain can be recomputed without the key.
+    if (kinds.has('truncated') || kinds.has('unsealed') || this.signedThroughSeq < this.lastSeq) return 'unverified';
+    if (this.recoveredAfterSeq !== undefined) return 'recovered';
     return 'intact';
   }
 
@@ -181,27 +197,43 @@ export class RecordingVerifier {
     try {
       const key = createPublicKey(parsed.data.gateway.publicKey);
       if (keyIdOf(key) !== parsed.data.gateway.keyId) {
-        this.breakChain('bad-signature', 'the header key id does not match its public key');
+        this.breakChain('bad-signature', 'the header key id does not match its public key', 0);
       }
       this.headerKey = key;
     } catch {
       return this.fail('not-a-recording', 'the header public key is not readable');
     }
+    if (parsed.data.version >= 2) this.checkHeaderSignature(line, parsed.data);
+    else if (parsed.data.sig !== undefined) this.breakChain('bad-signature', 'a version 1 header carries a signature field', 0);
     const trusted = this.trusted.get(parsed.data.gateway.keyId);
     if (!trusted || !trusted.equals(this.headerKey)) {
       this.add('unknown-key', `signed by key ${parsed.data.gateway.keyId}, which is not among the trusted keys`);
     }
   }
 
+  /** v2: the header line must be exactly the unsigned header plus `sig`, and the signature valid for the header's key. */
+  private checkHeaderSignature(line: string, h: RecordingHeader): void {
+    const unsigned = unsignedHeaderLine(h);
+    const ok = h.sig !== undefined && isCanonicalSignature(h.sig) && line === `${unsigned.slice(0, -1)},"sig":"${h.sig}"}` &&
+      !!this.headerKey && verifySignature(this.headerKey, headerSignedText(unsigned), Buffer.from(h.sig, 'base64'));
+    if (!ok) this.breakChain('bad-signature', 'the header signature is missing or invalid: nothing in the file is proven', 0);
+  }
+
   private checkSignature(event: RecordingEvent, line: string): void {
     const kind = event.type === EventType.Seal ? 'seal' : 'checkpoint';
     const data = SignatureData.safeParse(event.data);
+    const afterSeq = kind === 'seal' && data.success ? (data.data as { recoveredAfterSeq?: unknown }).recoveredAfterSeq : undefined;
+    const recovery = typeof afterSeq === 'number' && Number.isInteger(afterSeq) && afterSeq >= 0 && afterSeq < event.seq && (this.header?.version ?? 1) >= 2;
     // The seal is the last line, so no later hash covers its bytes: they must be
     // exactly what the encoder writes, and the signature covers the rest.
-    const canonical = data.success &&
-      line === encodeEvent(event.seq, event.t, event.type, { keyId: data.data.keyId, sig: data.data.sig, events: event.seq - 1 }, event.prev);
+    const fields = { keyId: data.success ? data.data.keyId : '', sig: data.success ? data.data.sig : '', events: event.seq - 1 };
+    const canonical = data.success && isCanonicalSignature(data.data.sig) &&
+      line === encodeEvent(event.seq, event.t, event.type, recovery ? { ...fields, recoveredAfterSeq: afterSeq } : fields, event.prev);
+    const text = recovery
+      ? recoverySignedText(this.header!.session, event.seq, event.t, event.prev, afterSeq)
+      : signedText(kind, this.header?.session ?? '', event.seq, event.t, event.prev);
     const ok = canonical && this.header && this.headerKey && data.data.keyId === this.header.gateway.keyId &&
-      verifySignature(this.headerKey, signedText(kind, this.header.session, event.seq, event.t, event.prev), Buffer.from(data.data.sig, 'base64'));
+      verifySignature(this.headerKey, text, Buffer.from(data.data.sig, 'base64'));
     if (!ok) {
       this.breakChain('bad-signature', `the ${kind} at seq ${event.seq} has an invalid signature`, event.seq);
       // A chain can be recomputed without the key: nothing after the last valid signature is proven.
@@ -210,9 +242,14 @@ export class RecordingVerifier {
     }
     if (!this.broken) this.signedThroughSeq = event.seq;
     if (kind === 'seal') this.sealed = true;
+    if (recovery && !this.broken) {
+      this.recoveredAfterSeq = afterSeq;
+      this.add('recovered', `the gateway crashed at seq ${afterSeq}; on restart it checked the file and sealed it (seq ${event.seq})`, afterSeq);
+    }
   }
 
   private breakChain(kind: FindingKind, message: string, seq?: number): void {
+    if (!this.broken) this.tamperedAtSeq = seq ?? this.lastSeq + 1;
     this.broken = true;
     this.add(kind, message, seq);
   }

@@ -101,7 +101,7 @@ describe('import', () => {
   it('lets the finished file supersede an unsealed copy of its beginning, and nothing else', async () => {
     const lines = readFileSync(sc.files.pg, 'utf8').split('\n');
     const early = tmp.write('early.jsonl', `${lines.slice(0, 4).join('\n')}\n`); // copied while the gateway ran
-    expect(await importFile(c, early, { trusted: sc.trusted })).toMatchObject({ action: 'imported', integrity: 'unsealed' });
+    expect(await importFile(c, early, { trusted: sc.trusted })).toMatchObject({ action: 'imported', integrity: 'unverified' });
     const full = await importFile(c, sc.files.pg, { trusted: sc.trusted });
     expect(full).toMatchObject({ action: 'imported', integrity: 'intact', sealed: true, message: expect.stringMatching(/^supersedes .*early\.jsonl/) });
     expect(count("SELECT count(*) AS n FROM files WHERE state = 'complete'")).toBe(1);
@@ -116,11 +116,11 @@ describe('import', () => {
     const rec = buildRecording({ events: 10 });
     const file = tmp.write('torn.jsonl', `${rec.lines.slice(0, 9).join('\n')}\n${rec.lines[9]!.slice(0, 25)}`);
     const r = await importFile(c, file, { trusted: rec.trusted });
-    expect(r).toMatchObject({ action: 'imported', integrity: 'truncated', sealed: false, events: 8 });
+    expect(r).toMatchObject({ action: 'imported', integrity: 'unverified', sealed: false, events: 8 });
     expect(r.findings.map((f) => f.kind)).toEqual(['truncated', 'unsealed']);
     expect(count('SELECT count(*) AS n FROM events WHERE session = ? AND intact = 1', 'sess-1')).toBe(8);
     expect(c.db.prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 8, signed_through: 6 });
-    expect(listSessions(c)[0]!.integrity).toBe('truncated');
+    expect(listSessions(c)[0]!.integrity).toBe('unverified');
   });
 
   it('surfaces tampering as findings and marks events after the break', async () => {

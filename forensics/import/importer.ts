@@ -2,8 +2,8 @@ import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:cr
 import { createReadStream, statSync } from 'node:fs';
 import type { TrustedKeys } from '../../common/keys.js';
 import {
-  RecordingHeader, RecordingVerifier, readRecordingBatches, type Finding, type IntegrityStatus, type RecordingEvent, type RecordingLine,
-  type VerifyReport,
+  RecordingHeader, RecordingVerifier, readRecordingBatches, type FileFacts, type Finding, type IntegrityState, type IntegrityStatus,
+  type RecordingEvent, type RecordingLine, type VerifyReport,
 } from '../../common/recording/index.js';
 import { describeSqliteError } from '../errors.js';
 import { PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
@@ -36,7 +36,8 @@ export interface Progress {
   events: number;
 }
 
-export type ImportAction = 'imported' | 'unchanged' | 'conflict' | 'rejected' | 'failed';
+/** `missing`: a session the folder's journal lists whose file is absent (nothing imported; recorded in custody). */
+export type ImportAction = 'imported' | 'unchanged' | 'conflict' | 'rejected' | 'failed' | 'missing';
 
 export interface FileImport {
   path: string;
@@ -44,8 +45,11 @@ export interface FileImport {
   size: number | null;
   action: ImportAction;
   session: string | null;
-  integrity: IntegrityStatus | null;
+  /** The integrity word (common/recording/integrity.ts), once the folder's journal is taken into account. */
+  integrity: IntegrityState | null;
   sealed: boolean;
+  /** What the journal check needs of an imported file (see FolderCheck): its header and end of chain. */
+  verified?: FileFacts & { fileId: number };
   events: number;
   findings: Finding[];
   /** Findings past the verifier's cap (MAX_FINDINGS): counted, not kept or stored. */
@@ -145,6 +149,10 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     out.integrity = report.status;
     out.sealed = report.sealed;
     out.events = report.events;
+    out.verified = {
+      fileId, status: report.status, header: report.header, lastSeq: report.lastSeq, lastHash: report.lastHash, sealed: report.sealed,
+      signedThroughSeq: report.signedThroughSeq,
+    };
     finishSession(c.db, fileId, report.indexer, report, { sha256: out.sha256, size: out.size });
     return custody('imported', supersedes);
   } catch (err) {

@@ -1,4 +1,5 @@
 import { microsToIso } from '../../common/clock.js';
+import { INTEGRITY_DESCRIPTIONS, type IntegrityState } from '../../common/recording/index.js';
 import type { CaseFile } from '../store/case.js';
 import { getSession, iterateEvents, type StoredEvent } from '../store/queries.js';
 import { terminalBytes } from './emulator.js';
@@ -16,22 +17,30 @@ const POLICY_TYPES = new Set(['policy.block', 'ssh.policy', 'approval.requested'
  */
 export function* showSession(c: CaseFile, session: string): Generator<string> {
   const s = getSession(c, session);
-  const file = c.db.prepare('SELECT f.path, f.sha256, f.integrity, f.sealed FROM files f JOIN sessions s ON s.file_id = f.id WHERE s.id = ?').get(session) as
-    { path: string; sha256: string; integrity: string; sealed: number };
+  const file = c.db.prepare(`SELECT f.path, f.sha256, f.integrity, f.sealed, f.intact_through, f.signed_through, f.last_seq
+    FROM files f JOIN sessions s ON s.file_id = f.id WHERE s.id = ?`).get(session) as
+    { path: string; sha256: string; integrity: string; sealed: number; intact_through: number; signed_through: number; last_seq: number };
+  const mark = rowMark(file.intact_through, file.signed_through);
   yield `session ${s.id}  ${s.protocol}  ${s.identity ?? '?'} → ${s.target ?? '?'}  (root identity ${s.rootIdentity ?? '?'}, depth ${s.depth})`;
   if (s.parent) yield `parent ${s.parent} via ${s.linkKind ?? '?'}`;
   yield `integrity ${file.integrity}${file.sealed ? ', sealed' : ', NOT sealed'}; recording ${file.path} sha256 ${file.sha256}`;
+  const meaning = INTEGRITY_DESCRIPTIONS[file.integrity as IntegrityState];
+  if (meaning) yield `  ${meaning}`;
+  if (file.intact_through < file.last_seq) yield `  ${BROKEN} marks rows past the break: seq ${file.intact_through + 1} on are not evidence`;
+  if (file.signed_through < Math.min(file.intact_through, file.last_seq)) {
+    yield `  ${UNSIGNED} marks rows in the unverified tail: seq ${file.signed_through + 1}–${Math.min(file.intact_through, file.last_seq)} are after the last valid signature`;
+  }
   yield '';
   const typed = new Map((c.db.prepare("SELECT seq, text FROM statements WHERE session = ? AND kind = 'line'").all(session) as { seq: number; text: string }[])
     .map((r) => [r.seq, r.text]));
   const decisions = new Map((c.db.prepare('SELECT seq, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = ?').all(session) as
     { seq: number; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null }[]).map((d) => [d.seq, d]));
   const masks = c.db.prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ? AND seq = ?');
-  let output: { first: StoredEvent; lines: string[]; more: number; partial: string } | undefined;
+  let output: { first: StoredEvent; worst: string; lines: string[]; more: number; partial: string } | undefined;
   const flushOutput = function* (): Generator<string> {
     if (!output) return;
     const lines = output.partial ? [...output.lines, output.partial] : output.lines;
-    yield `${stamp(output.first)}  ← output`;
+    yield `${stamp(output.first, output.worst)}  ← output`;
     for (const l of lines.slice(0, MAX_OUTPUT_LINES)) yield `${INDENT}  ${l}`;
     const more = output.more + Math.max(0, lines.length - MAX_OUTPUT_LINES);
     if (more) yield `${INDENT}  … ${more} more lines`;
@@ -40,7 +49,8 @@ export function* showSession(c: CaseFile, session: string): Generator<string> {
   for (const e of iterateEvents(c, session)) {
     const d = e.data;
     if (e.type === 'ssh.output') {
-      output ??= { first: e, lines: [], more: 0, partial: '' };
+      output ??= { first: e, worst: ' ', lines: [], more: 0, partial: '' };
+      output.worst = worse(output.worst, mark(e));
       const text = output.partial + plain(terminalBytes(d).toString('utf8'));
       const parts = text.split('\n');
       output.partial = parts.pop() ?? '';
@@ -51,17 +61,31 @@ export function* showSession(c: CaseFile, session: string): Generator<string> {
     yield* flushOutput();
     const p = decisions.get(e.seq);
     const line = p && POLICY_TYPES.has(e.type) ? undefined : describe(e, typed.get(e.seq));
-    if (line) yield `${stamp(e)}  ${line}`;
+    if (line) yield `${stamp(e, mark(e))}  ${line}`;
     if (e.type === 'pg.result') yield* resultLines(d);
     const masked = masks.all(session, e.seq) as { field: string; rule: string | null; masked: number; count: number }[];
     if (masked.length) yield `${INDENT}  ${maskSummary(masked)}`;
-    if (p) yield `${line ? INDENT : `${stamp(e)}  `}!! ${p.action.toUpperCase()}${p.rule ? ` rule ${p.rule}` : ''}${p.approval_id ? ` approval ${p.approval_id}` : ''}${p.actor ? ` by ${p.actor}` : ''}${p.message ? `: ${p.message}` : ''}`;
+    if (p) yield `${line ? INDENT : `${stamp(e, mark(e))}  `}!! ${p.action.toUpperCase()}${p.rule ? ` rule ${p.rule}` : ''}${p.approval_id ? ` approval ${p.approval_id}` : ''}${p.actor ? ` by ${p.actor}` : ''}${p.message ? `: ${p.message}` : ''}`;
   }
   yield* flushOutput();
 }
 
-function stamp(e: StoredEvent): string {
-  return `${microsToIso(e.t).slice(11, 26)} #${String(e.seq).padEnd(6)}${e.intact ? ' ' : '?'}`.padEnd(INDENT.length - 2);
+/** Past a break in the hash chain (or where the journal contradicts the file): not evidence. */
+const BROKEN = '?';
+/** After the last valid signature: chained, but not proven to be what the gateway wrote. */
+const UNSIGNED = '~';
+
+/** The mark of one row: on the row itself, so a forged or unproven row never looks like a verified one. */
+function rowMark(intactThrough: number, signedThrough: number): (e: StoredEvent) => string {
+  return (e) => (!e.intact || e.seq > intactThrough ? BROKEN : e.seq > signedThrough ? UNSIGNED : ' ');
+}
+
+function worse(a: string, b: string): string {
+  return a === BROKEN || b === BROKEN ? BROKEN : a === UNSIGNED || b === UNSIGNED ? UNSIGNED : ' ';
+}
+
+function stamp(e: StoredEvent, mark: string): string {
+  return `${microsToIso(e.t).slice(11, 26)} #${String(e.seq).padEnd(6)}${mark}`.padEnd(INDENT.length - 2);
 }
 
 function describe(e: StoredEvent, typedLine: string | undefined): string | undefined {

@@ -1,2 +1,4 @@
-export { RecordingWriter, newSessionId, type FsyncPolicy, type WriterOptions } from './writer.js';
+export { RecordingWriter, SIGN_WITHIN_MS, attachJournal, newSessionId, type FsyncPolicy, type JournalHooks, type WriterOptions } from './writer.js';
+export { SessionJournal } from './journal.js';
+export { recoverCrashedSessions, type RecoveryResult } from './recovery.js';
 export { AuditLog, type Refusal } from './audit.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
 import type { Signer } from '../../common/keys.js';
@@ -38,6 +38,43 @@ function syncBatch(): void {
   unsynced.clear();
 }
 
+/** Every event is covered by a signed checkpoint within this time, even in an idle session. */
+export const SIGN_WITHIN_MS = 1000;
+
+/**
+ * Writers with events no signature covers yet. One timer for the whole gateway
+ * (like the fsync batch timer): armed by the first unsigned event after a round,
+ * so an event waits at most SIGN_WITHIN_MS for its checkpoint; per event the hot
+ * path does one comparison, and one Set insert per writer per round.
+ */
+const unsigned = new Set<RecordingWriter>();
+let signTimer: NodeJS.Timeout | undefined;
+
+function signRound(): void {
+  signTimer = undefined;
+  const writers = [...unsigned];
+  unsigned.clear();
+  for (const writer of writers) writer.checkpointNow();
+}
+
+/** What a writer tells its folder's journal of sessions (gateway/recording/journal.ts). */
+export interface JournalHooks {
+  opened(session: string, file: string): void;
+  closed(session: string, file: string, lastSeq: number, finalHash: string): void;
+}
+
+/** The journal of each recordings folder, by resolved path: set by the gateway at start. */
+const journals = new Map<string, JournalHooks>();
+
+/** Lists every recording opened in `dir` from now on in `journal`; returns the detach function. */
+export function attachJournal(dir: string, journal: JournalHooks): () => void {
+  const key = resolve(dir);
+  journals.set(key, journal);
+  return () => {
+    if (journals.get(key) === journal) journals.delete(key);
+  };
+}
+
 /**
  * One session's recording file, append-only. Events are staged with `append` and
  * reach the file with `commit`, which the protocol adapters call before they
@@ -55,6 +92,7 @@ export class RecordingWriter {
   private failed: HopscopeError | undefined;
   private syncing = 0;
   private closing: number | undefined;
+  private journal: JournalHooks | undefined;
 
   private constructor(private readonly opts: WriterOptions) {
     this.path = join(opts.dir, `${opts.session}.jsonl`);
@@ -69,6 +107,9 @@ export class RecordingWriter {
       writer.fd = openSync(writer.path, 'wx', 0o640);
       writeFully(writer.fd, Buffer.from(writer.encoder.header));
       if (opts.fsync !== 'none') fsyncSync(writer.fd);
+      // Listed before any event is written: a session the journal does not know never starts.
+      writer.journal = journals.get(resolve(opts.dir));
+      writer.journal?.opened(opts.session, basename(writer.path));
     } catch (err) {
       writer.closeQuietly();
       throw unavailable(err, writer.path);
@@ -125,8 +166,34 @@ export class RecordingWriter {
     if (++this.sinceCheckpoint >= this.opts.checkpointEvery) {
       this.staged.push(this.encoder.checkpoint());
       this.sinceCheckpoint = 0;
+    } else if (this.sinceCheckpoint === 1) {
+      this.awaitSignature();
     }
     return seq;
+  }
+
+  /** The first event after a signature: the gateway-wide timer will sign it within SIGN_WITHIN_MS. */
+  private awaitSignature(): void {
+    unsigned.add(this);
+    if (!signTimer) {
+      signTimer = setTimeout(signRound, SIGN_WITHIN_MS);
+      signTimer.unref();
+    }
+  }
+
+  /**
+   * Called by the sign timer: a checkpoint over every event so far, written now
+   * (with anything staged: writing early never breaks write-before-forward).
+   */
+  checkpointNow(): void {
+    if (this.sinceCheckpoint === 0 || !this.isOpen || this.failed) return;
+    try {
+      this.staged.push(this.encoder.checkpoint());
+      this.sinceCheckpoint = 0;
+      this.commit()?.catch(() => undefined); // a failure is kept in `failed` and refuses the next event
+    } catch {
+      // kept in `failed`: the session's next append fails closed
+    }
   }
 
   /**
@@ -175,6 +242,8 @@ export class RecordingWriter {
         this.staged.push(this.encoder.seal());
         this.writeStaged();
         if (this.opts.fsync !== 'none') fsyncSync(this.fd!);
+        // After the seal is durable: the journal's final hash is the seal line's.
+        this.journal?.closed(this.opts.session, basename(this.path), this.encoder.lastSeq, this.encoder.lastHash);
       } catch {
         // Already reported through the session; the file keeps its intact prefix.
       }
@@ -216,6 +285,7 @@ export class RecordingWriter {
 
   private closeQuietly(): void {
     unsynced.delete(this); // close fsyncs what it wrote, or the file is given up
+    unsigned.delete(this); // the seal signs everything
     // An fdatasync still in flight owns the descriptor until it returns (see synced).
     this.closing = this.fd;
     this.fd = undefined;

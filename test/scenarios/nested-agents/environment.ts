@@ -57,7 +57,8 @@ export async function startEnvironment(out: string): Promise<Environment> {
   const root = repoRoot();
   const recordingsDir = join(out, 'recordings');
   await mkdir(recordingsDir, { recursive: true });
-  for (const f of await readdir(recordingsDir)) if (f.endsWith('.jsonl')) await rm(join(recordingsDir, f));
+  // Earlier runs' recordings and their journal of sessions (which would list them as missing).
+  for (const f of await readdir(recordingsDir)) if (f.endsWith('.jsonl') || f === 'sessions.journal') await rm(join(recordingsDir, f));
   const work = await mkdtemp(join(tmpdir(), 'hopscope-nested-agents-'));
   const [db, buildHost, deployHost] = await Promise.all([startPostgres(), startSshd(), startSshd()]);
   let gateway: RunningGateway | undefined;

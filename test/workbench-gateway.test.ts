@@ -248,6 +248,33 @@ describe('the Gateway view with a local gateway', () => {
     await shot('sessions');
   });
 
+  it('opens the gateway\'s own recording: the revocation with its actor and the session it cut, the refused login, the lifting', async () => {
+    await page.goto(`${wb.url}#/sessions`);
+    const gw = page.getByTestId('gateway-recording-row').filter({ hasText: '⚡' });
+    await expect.poll(() => gw.count(), { timeout: 20_000 }).toBe(1);
+    await gw.click();
+    await expect.poll(() => page.getByTestId('hop-view').getAttribute('data-protocol')).toBe('gateway');
+    const revoked = page.locator('[data-testid="exchange"]', { hasText: 'identity agent revoked by admin' });
+    await expect.poll(() => revoked.count(), { timeout: 20_000 }).toBe(1);
+    expect(await revoked.getByTestId('policy-step').innerText()).toMatch(/^REVOKED · by admin/);
+    const facts = await revoked.getByTestId('gateway-facts').innerText();
+    expect(facts).toMatch(/via \(as declared\)\s+workbench/);
+    expect(facts).toContain(liveSession);
+    // The fresh token refused while the identity was revoked, before any session existed.
+    const refused = page.locator('[data-testid="exchange"]', { hasText: 'refused postgres login of agent' });
+    await expect.poll(() => refused.count()).toBeGreaterThanOrEqual(1);
+    expect(await refused.first().getByTestId('policy-step').innerText()).toMatch(/^REFUSED · rule TOKEN_REVOKED · .*identity agent was revoked by admin/);
+    const lifted = page.locator('[data-testid="exchange"]', { hasText: 'revocation of identity agent lifted by admin' });
+    expect(await lifted.getByTestId('policy-step').innerText()).toMatch(/^UNREVOKED · by admin/);
+    expect(await page.getByTestId('row-mark').count()).toBe(0); // sealed by the clean stop: every row verified
+    await shot('audit-recording');
+    // The session it cut says who revoked it, and links back to this record.
+    await revoked.getByRole('link', { name: liveSession }).click();
+    await expect.poll(() => page.getByTestId('hop-view').getAttribute('data-session')).toBe(liveSession);
+    expect(await page.getByTestId('hop-revocation').innerText()).toMatch(/revoked by admin \(identity agent\) via workbench/);
+    await shot('audit-cut-session');
+  });
+
   it('starts again from the UI and stops its own child: exit status 0', async () => {
     await page.goto(`${wb.url}#/gateway`);
     await expect.poll(() => page.getByTestId('local-config').inputValue()).toBe(join(work, 'gateway.yml'));

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { CaseInfo, SessionRow } from '../../common/api/index.js';
+import type { CaseInfo, SessionRow, SessionSearch } from '../../common/api/index.js';
 import { api } from './api.js';
+import type { GatewayRecordingRow } from './evidence.js';
 import { NO_FILTER, type Filter } from './format.js';
 import { go, href, useRoute, type View } from './route.js';
 import { CaseView } from './views/CaseView.js';
@@ -19,6 +20,7 @@ export function App() {
   const route = useRoute();
   const [info, setInfo] = useState<CaseInfo | null>(null);
   const [sessions, setSessions] = useState<SessionRow[]>([]);
+  const [gateways, setGateways] = useState<GatewayRecordingRow[]>([]);
   const [filter, setFilter] = useState<Filter>(NO_FILTER);
   const [error, setError] = useState<string | null>(null);
   const [lastHop, setLastHop] = useState<string | undefined>(undefined);
@@ -27,7 +29,10 @@ export function App() {
   const refresh = useCallback(() => {
     api.caseInfo().then(async (i) => {
       setInfo(i);
-      setSessions(i.path ? (await api.sessions({})).sessions : []);
+      const all = i.path ? await api.sessions({}) : null;
+      setSessions(all?.sessions ?? []);
+      // The gateways' own recordings ride beside the sessions (see electron/backend/evidence.ts).
+      setGateways((all as (SessionSearch & { gatewayRecordings?: GatewayRecordingRow[] }) | null)?.gatewayRecordings ?? []);
       setGeneration((g) => g + 1);
       setError(null);
     }).catch((err: Error) => setError(err.message));
@@ -64,7 +69,7 @@ export function App() {
       <main className="content">
         {route.view === 'case' && <CaseView info={info} onChanged={refresh} {...(menuImport ? { announced: menuImport } : {})} />}
         {route.view === 'chain' && <ChainView sessions={sessions} filter={filter} setFilter={setFilter} generation={generation} />}
-        {route.view === 'sessions' && <SessionsView sessions={sessions} filter={filter} setFilter={setFilter} />}
+        {route.view === 'sessions' && <SessionsView sessions={sessions} gateways={gateways} filter={filter} setFilter={setFilter} />}
         {route.view === 'hop' && (hopSession
           ? <HopView key={hopSession} session={hopSession} {...(route.t ? { at: route.t } : {})}
             {...(sessions.find((x) => x.id === hopSession)?.protocol ? { protocol: sessions.find((x) => x.id === hopSession)!.protocol } : {})} />

@@ -1,14 +1,23 @@
 import type { HopCounts } from '../../../common/api/index.js';
+import { describeState, isGood, revokedBy, stateLabel, stateOf, type ChainFacts, type RevocationFact } from '../evidence.js';
 
-/** Integrity of a recording: green only when intact and sealed. */
-export function IntegrityBadge({ integrity, sealed }: { integrity: string; sealed: boolean }) {
-  const ok = integrity === 'intact' && sealed;
-  const label = ok ? 'intact' : integrity === 'intact' ? 'not sealed' : integrity;
-  return <span className={`badge ${ok ? 'ok' : 'bad'}`} data-testid="integrity" title={`integrity: ${integrity}${sealed ? ', sealed' : ', not sealed'}`}>{ok ? '✓ ' : '⚠ '}{label}</span>;
+/**
+ * What a recording proves, in the shared words (intact, recovered, unverified, tampered at seq N, …), with
+ * the word's description on hover and for screen readers: green only for intact-and-sealed and recovered.
+ */
+export function IntegrityBadge({ integrity, sealed, chain }: { integrity: string; sealed: boolean; chain?: Partial<ChainFacts> | null }) {
+  const ok = isGood(integrity, sealed);
+  const state = stateOf(integrity, sealed);
+  const description = describeState(integrity, sealed, chain);
+  return (
+    <span className={`badge ${ok ? 'ok' : 'bad'} integrity-${state}`} data-testid="integrity" data-state={state} role="note" title={description} aria-label={`integrity ${stateLabel(integrity, sealed, chain)}: ${description}`}>
+      {ok ? '✓ ' : '⚠ '}{stateLabel(integrity, sealed, chain)}
+    </span>
+  );
 }
 
 /** Policy and masking badges of a hop: only what happened. */
-export function CountBadges({ counts, revoked }: { counts: HopCounts; revoked: boolean }) {
+export function CountBadges({ counts, revoked, revocation }: { counts: HopCounts; revoked: boolean; revocation?: RevocationFact | null }) {
   return (
     <>
       {counts.blocked > 0 && <span className="badge block" title="operations blocked by a guardrail">⊘ {counts.blocked} blocked</span>}
@@ -17,7 +26,11 @@ export function CountBadges({ counts, revoked }: { counts: HopCounts; revoked: b
       {counts.denied > 0 && <span className="badge denied" title="held operations denied or timed out">✖ {counts.denied} denied</span>}
       {counts.maskedValues > 0 && <span className="badge masked" title="values masked before they reached the client">▒ {counts.maskedValues} masked</span>}
       {counts.unmaskedSensitive > 0 && <span className="badge bad" title="values that look sensitive and were returned unmasked">! {counts.unmaskedSensitive} unmasked</span>}
-      {revoked && <span className="badge revoked" title="cut by a revocation">⚡ revoked</span>}
+      {revoked && (
+        <span className="badge revoked" data-testid="revoked-badge" title={revokedBy(revocation ?? null)} aria-label={revokedBy(revocation ?? null)}>
+          ⚡ revoked{revocation?.by ? ` by ${revocation.by}` : ''}
+        </span>
+      )}
     </>
   );
 }

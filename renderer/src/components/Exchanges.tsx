@@ -1,6 +1,8 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Exchange, ExchangeIndex, Response } from '../../../common/api/index.js';
+import { rowMark, type GatewayFact, type RecordingFile, type RowMark } from '../evidence.js';
 import { clock } from '../format.js';
+import { href } from '../route.js';
 import { Masked } from './Masked.js';
 
 /** Pixels drawn above and below the visible part, so a short scroll shows rows at once. */
@@ -36,9 +38,11 @@ function placeholderHeight(rows: (Exchange | undefined)[]): number | null {
  * index), but only the rows near the visible part are in the page (heights measured once drawn, guessed
  * before), and rows not read yet are asked for with `onNeed` and drawn as placeholders until they come.
  */
-export const Exchanges = memo(function Exchanges({ index, rows, current, follow, onPick, onNeed }: {
+export const Exchanges = memo(function Exchanges({ index, rows, current, follow, onPick, onNeed, file }: {
   index: ExchangeIndex; rows: (Exchange | undefined)[]; current: number; follow: boolean;
   onPick: (t: number) => void; onNeed: (first: number, last: number) => void;
+  /** The hop's recording: rows past a break in its chain, or in its unverified tail, are marked on the row. */
+  file?: RecordingFile | null;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const measured = useRef(new Map<number, number>());
@@ -155,8 +159,8 @@ export const Exchanges = memo(function Exchanges({ index, rows, current, follow,
   const drawn: ReactNode[] = [];
   for (let i = first; i < last; i++) {
     const x = rows[i];
-    drawn.push(x ? <Row key={index.seq[i]} x={x} index={i} current={i === current} onPick={onPick} observe={observe} />
-      : <Placeholder key={index.seq[i]} index={index} i={i} height={guess} current={i === current} onPick={onPick} />);
+    drawn.push(x ? <Row key={index.seq[i]} x={x} index={i} current={i === current} onPick={onPick} observe={observe} file={file ?? null} />
+      : <Placeholder key={index.seq[i]} index={index} i={i} height={guess} current={i === current} onPick={onPick} mark={rowMark(index.seq[i]!, file)} />);
   }
   return (
     <div className="exchanges" ref={box} data-testid="exchanges" data-rows={count}>
@@ -169,35 +173,69 @@ export const Exchanges = memo(function Exchanges({ index, rows, current, follow,
 });
 
 /** A row whose page has not come yet: its time, seq and kind from the index, at the height rows have on average. */
-function Placeholder({ index, i, height, current, onPick }: { index: ExchangeIndex; i: number; height: number; current: boolean; onPick: (t: number) => void }) {
+function Placeholder({ index, i, height, current, onPick, mark }: {
+  index: ExchangeIndex; i: number; height: number; current: boolean; onPick: (t: number) => void; mark: RowMark | null;
+}) {
   return (
-    <div data-seq={index.seq[i]} data-index={i} data-placeholder="yes" className={`ex-row placeholder${current ? ' current' : ''}`} style={{ height, boxSizing: 'border-box' }}
-      data-testid="exchange-pending" onClick={() => onPick(index.t[i]!)}>
+    <div data-seq={index.seq[i]} data-index={i} data-placeholder="yes" className={`ex-row placeholder${current ? ' current' : ''}${mark ? ` suspect suspect-${mark.state}` : ''}`}
+      style={{ height, boxSizing: 'border-box' }} data-testid="exchange-pending" onClick={() => onPick(index.t[i]!)} {...(mark ? { title: mark.reason } : {})}>
       <div className="ex-cmd"><div className="ex-meta">{clock(index.t[i]!)} · #{index.seq[i]} · {index.kind[i]}</div><span className="muted small">loading…</span></div>
       <div className="ex-resp" />
     </div>
   );
 }
 
-const Row = memo(function Row({ x, index, current, onPick, observe }: {
+/** The mark of a row's part (response, policy step) when it differs from the row's own: shown beside that part. */
+function PartMark({ mark, row }: { mark: RowMark | null; row: RowMark | null }) {
+  if (!mark || mark.state === row?.state) return null;
+  return <MarkBadge mark={mark} />;
+}
+
+/** On the row itself: what makes it not verified evidence, the reason on hover and for screen readers. */
+function MarkBadge({ mark, part }: { mark: RowMark; part?: string }) {
+  const reason = part ? `A ${part} in this row: ${mark.reason}` : mark.reason;
+  return (
+    <span className={`row-mark row-mark-${mark.state}`} data-testid="row-mark" data-state={mark.state} role="note" title={reason} aria-label={reason}>
+      {mark.state === 'tampered' ? '✖ ' : '⚠ '}{part ? `${part} ` : ''}{mark.label}
+    </span>
+  );
+}
+
+const Row = memo(function Row({ x, index, current, onPick, observe, file }: {
   x: Exchange; index: number; current: boolean; onPick: (t: number) => void; observe: (row: HTMLDivElement | null) => (() => void) | undefined;
+  file: RecordingFile | null;
 }) {
   const unmasked = useMemo(() => new Set(x.masked.filter((m) => !m.masked).map((m) => m.field)), [x]);
+  const mark = rowMark(x.seq, file);
+  // A row is as good as the worst of its events: a verified command whose response lies past the break is marked too.
+  const worst = [mark, ...x.responses.map((r) => rowMark(r.seq, file)), ...x.policy.map((p) => rowMark(p.seq, file))]
+    .reduce<RowMark | null>((a, m) => (!m ? a : !a || (a.state === 'unverified' && m.state === 'tampered') ? m : a), null);
+  const facts = (x as Exchange & { facts?: GatewayFact[] }).facts;
   return (
-    <div ref={observe} data-seq={x.seq} data-index={index} className={`ex-row${current ? ' current' : ''}${x.policy.some((p) => p.action === 'block') ? ' blocked' : ''}`}
-      data-testid="exchange" onClick={() => onPick(x.t)}>
+    <div ref={observe} data-seq={x.seq} data-index={index} data-evidence={worst?.state ?? 'verified'}
+      className={`ex-row${current ? ' current' : ''}${x.policy.some((p) => p.action === 'block') ? ' blocked' : ''}${worst ? ` suspect suspect-${worst.state}` : ''}`}
+      data-testid="exchange" onClick={() => onPick(x.t)} {...(worst ? { title: worst.reason } : {})}>
       <div className="ex-cmd">
-        <div className="ex-meta">{clock(x.t)} · #{x.seq} · {x.kind}</div>
+        <div className="ex-meta">{clock(x.t)} · #{x.seq} · {x.kind}{mark ? <> <MarkBadge mark={mark} /></> : worst && <> <MarkBadge mark={worst} part="reply" /></>}</div>
         <pre className={`ex-text kind-${x.kind}`}>{x.text}</pre>
         {x.policy.map((p) => (
           <div key={p.seq} className={`policy policy-${p.action}`} data-testid="policy-step">
             {p.action.toUpperCase()}{p.rule ? ` · rule ${p.rule}` : ''}{p.actor ? ` · by ${p.actor}` : ''}{p.approvalId ? ` · ${p.approvalId}` : ''}
             {p.message ? ` · ${p.message}` : ''}
+            <PartMark mark={rowMark(p.seq, file)} row={mark} />
           </div>
         ))}
+        {facts && facts.length > 0 && (
+          <dl className="gw-facts" data-testid="gateway-facts">
+            {facts.map((f, i) => (
+              <div key={i} className="gw-fact"><dt>{f.label}</dt><dd className="mono">{f.session
+                ? <a href={href({ view: 'hop', session: f.session })} onClick={(e) => e.stopPropagation()}>{f.value}</a> : f.value}</dd></div>
+            ))}
+          </dl>
+        )}
       </div>
       <div className="ex-resp">
-        {x.responses.map((r) => <ResponseView key={r.seq} r={r} unmasked={unmasked} />)}
+        {x.responses.map((r) => <ResponseView key={r.seq} r={r} unmasked={unmasked} mark={<PartMark mark={rowMark(r.seq, file)} row={mark} />} />)}
         {x.masked.length > 0 && (
           <div className="mask-notes">
             {x.masked.map((m) => (
@@ -213,11 +251,11 @@ const Row = memo(function Row({ x, index, current, onPick, observe }: {
 });
 
 /** A response; values of fields that look sensitive and came back unmasked are marked too. */
-function ResponseView({ r, unmasked }: { r: Response; unmasked: Set<string> }) {
+function ResponseView({ r, unmasked, mark }: { r: Response; unmasked: Set<string>; mark: ReactNode }) {
   if (r.kind === 'result') {
     return (
       <div className="resp resp-result">
-        <div className="ex-meta">{clock(r.t)} · {r.summary} · {r.rowCount ?? 0} rows</div>
+        <div className="ex-meta">{clock(r.t)} · {r.summary} · {r.rowCount ?? 0} rows {mark}</div>
         {r.columns && r.columns.length > 0 && r.rows && r.rows.length > 0 && (
           <table className="result-table">
             <thead><tr>{r.columns.map((c, i) => <th key={i}>{c}</th>)}</tr></thead>
@@ -232,7 +270,7 @@ function ResponseView({ r, unmasked }: { r: Response; unmasked: Set<string> }) {
   }
   return (
     <div className={`resp resp-${r.kind}`}>
-      <div className="ex-meta">{clock(r.t)} · {r.summary}</div>
+      <div className="ex-meta">{clock(r.t)} · {r.summary} {mark}</div>
       {r.text ? <pre className="resp-text"><Masked text={r.text} /></pre> : null}
       {r.truncated && <div className="muted small">… output cut here; play the terminal for all of it</div>}
     </div>

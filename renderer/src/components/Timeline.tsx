@@ -65,7 +65,11 @@ const pct = (x: number) => `${(x * 100).toFixed(3)}%`;
  * below (one button each while they fit). Click the strip or a marker to seek; a child opens that hop.
  * The +/− buttons zoom around the cursor, so thousands of commands can be told apart.
  */
-export function Timeline({ start, end, markers, cursor, onSeek }: { start: number; end: number; markers: Marker[]; cursor: number; onSeek: (t: number) => void }) {
+export function Timeline({ start, end, markers, cursor, onSeek, suspect }: {
+  start: number; end: number; markers: Marker[]; cursor: number; onSeek: (t: number) => void;
+  /** From this time on, the hop's events are not verified evidence (past a break, or an unsigned tail): shaded to the end. */
+  suspect?: { t: number; state: string; reason: string } | null;
+}) {
   const strip = useRef<HTMLDivElement>(null);
   // The strip's width from a ResizeObserver (after layout; reading it in an effect would force a layout of the page), guessed until then.
   const [width, setWidth] = useState(() => Math.max(200, window.innerWidth - 48));
@@ -96,6 +100,10 @@ export function Timeline({ start, end, markers, cursor, onSeek }: { start: numbe
           onSeek(Math.round(t0 + ((e.clientX - r.left) / r.width) * span));
         }}>
         <div className="timeline-axis" />
+        {suspect && suspect.t <= t1 && (
+          <div className={`tl-suspect tl-suspect-${suspect.state}`} data-testid="timeline-suspect" title={suspect.reason} aria-label={suspect.reason} role="note"
+            style={{ left: pct(Math.max(0, (suspect.t - t0) / span)) }} />
+        )}
         <MarkerRows markers={markers} end={end} t0={t0} t1={t1} width={width} onSeek={onSeek} />
         {cursorX >= 0 && cursorX <= 1 && <div className="tl-cursor" style={{ left: pct(cursorX) }} />}
       </div>

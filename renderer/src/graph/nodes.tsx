@@ -1,6 +1,7 @@
 import { Handle, Position, type NodeProps, type Node } from '@xyflow/react';
 import type { SessionRow } from '../../../common/api/index.js';
 import { CountBadges, IntegrityBadge } from '../components/Badges.js';
+import { chainOf, revocationOf } from '../evidence.js';
 import { clock, shortId } from '../format.js';
 import { NODE_H, NODE_W } from './layout.js';
 
@@ -19,9 +20,9 @@ export function HopNode({ data, selected }: NodeProps<Node<HopNodeData, 'hop'>>)
       </div>
       <div className="hop-node-time">{clock(h.startMicros)} – {clock(h.endMicros)} · {shortId(h.id)}</div>
       <div className="hop-node-badges">
-        <IntegrityBadge integrity={h.integrity} sealed={h.sealed} />
+        <IntegrityBadge integrity={h.integrity} sealed={h.sealed} chain={chainOf(h)} />
         {data.parentMissing && <span className="badge bad" title="the parent session is not in this case">parent missing</span>}
-        <CountBadges counts={h.counts} revoked={h.revoked} />
+        <CountBadges counts={h.counts} revoked={h.revoked} revocation={revocationOf(h)} />
       </div>
       <Handle type="source" position={Position.Right} />
     </div>

@@ -3,7 +3,9 @@ import type { CaseFileEntry, CaseInfo, ImportJob } from '../../../common/api/ind
 import { api } from '../api.js';
 import { IntegrityBadge } from '../components/Badges.js';
 import { ImportProgress, useImportJob } from '../components/ImportProgress.js';
+import { isTrustworthy, stateOf } from '../evidence.js';
 import { bytes, shortId } from '../format.js';
+import { href } from '../route.js';
 
 /**
  * Open or create a case, import recordings (picker, drop or path) with progress, and the integrity of every file.
@@ -75,7 +77,8 @@ export function CaseView({ info, onChanged, announced }: { info: CaseInfo | null
               <tr key={f.sha256} data-testid="file-row">
                 <td><IntegrityBadge integrity={f.integrity} sealed={f.sealed} />
                   {f.findings.map((x, i) => <div key={i} className="finding small">{x.kind}{x.seq !== null ? ` @${x.seq}` : ''}: {x.message}</div>)}</td>
-                <td className="mono" title={f.session ?? ''}>{f.session ? shortId(f.session) : '—'}</td>
+                <td className="mono" title={f.session ?? ''}>{f.session
+                  ? <a href={href({ view: 'hop', session: f.session })} data-testid="file-open">{f.protocol === 'gateway' ? 'gateway recording' : shortId(f.session)}</a> : '—'}</td>
                 <td>{f.protocol}</td>
                 <td>{f.events.toLocaleString()}</td>
                 <td>{bytes(f.size)}</td>
@@ -94,12 +97,12 @@ export function CaseView({ info, onChanged, announced }: { info: CaseInfo | null
 function IntegritySummary({ files }: { files: CaseFileEntry[] }) {
   const by = new Map<string, number>();
   for (const f of files) {
-    const k = f.integrity === 'intact' && !f.sealed ? 'unsealed' : f.integrity;
+    const k = stateOf(f.integrity, f.sealed);
     by.set(k, (by.get(k) ?? 0) + 1);
   }
   return (
     <p className="integrity-summary" data-testid="integrity-summary">
-      {[...by].map(([k, n]) => <span key={k} className={`badge ${k === 'intact' ? 'ok' : 'bad'}`}>{n} {k}</span>)}
+      {[...by].map(([k, n]) => <span key={k} className={`badge ${isTrustworthy(k) ? 'ok' : 'bad'}`}>{n} {k}</span>)}
     </p>
   );
 }

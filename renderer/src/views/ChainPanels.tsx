@@ -1,5 +1,6 @@
 import type { SessionRow } from '../../../common/api/index.js';
 import { CountBadges, IntegrityBadge } from '../components/Badges.js';
+import { chainOf, revocationOf, revokedBy } from '../evidence.js';
 import { dateTime, duration } from '../format.js';
 import type { LaidEdge } from '../graph/layout.js';
 import { href } from '../route.js';
@@ -40,7 +41,7 @@ export function HopPanel({ hop, path }: { hop: SessionRow; path: string[] }) {
     <div className="hop-panel" data-testid="hop-panel">
       <h3>{hop.protocol} · {hop.identity ?? '?'} → {hop.target ?? '?'}</h3>
       <p className="mono small">{hop.id}</p>
-      <p><IntegrityBadge integrity={hop.integrity} sealed={hop.sealed} /> <CountBadges counts={c} revoked={hop.revoked} /></p>
+      <p><IntegrityBadge integrity={hop.integrity} sealed={hop.sealed} chain={chainOf(hop)} /> <CountBadges counts={c} revoked={hop.revoked} revocation={revocationOf(hop)} /></p>
       <dl>
         <dt>start</dt><dd>{dateTime(hop.startMicros)}</dd>
         <dt>length</dt><dd>{hop.startMicros !== null && hop.endMicros !== null ? duration(hop.endMicros - hop.startMicros) : '?'}</dd>
@@ -48,6 +49,7 @@ export function HopPanel({ hop, path }: { hop: SessionRow; path: string[] }) {
         <dt>link</dt><dd>{hop.linkKind ? `${hop.linkKind}${hop.inferred ? ' (inferred)' : ' (proven)'}` : 'root'}</dd>
         <dt>issued</dt><dd>{c.statements} statements, {c.commands} commands, {c.errors} errors</dd>
         {hop.endReason && <><dt>ended</dt><dd>{hop.endReason}</dd></>}
+        {hop.revoked && <><dt>revoked</dt><dd data-testid="panel-revocation">{revokedBy(revocationOf(hop))}</dd></>}
       </dl>
       <h4>path to root</h4>
       <ol className="path-list" data-testid="path-to-root">{[...path].reverse().map((p) => <li key={p} className="mono small">{p}</li>)}</ol>

@@ -5,7 +5,8 @@ import { CountBadges, IntegrityBadge } from '../components/Badges.js';
 import { Exchanges } from '../components/Exchanges.js';
 import { TerminalPlayer, type SeekRequest } from '../components/TerminalPlayer.js';
 import { Timeline } from '../components/Timeline.js';
-import { dateTime, duration, shortId } from '../format.js';
+import { chainOf, revocationOf, revokedBy, rowMark, type RecordingFile } from '../evidence.js';
+import { clock, dateTime, duration, shortId } from '../format.js';
 import { href } from '../route.js';
 
 /** Rows asked for at once when the user scrolls or seeks to rows not read yet (pages start at multiples of it). */
@@ -102,10 +103,14 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
   const start = s.startMicros ?? 0;
   // Markers after the end (a child that outlived its parent) sit at the right edge.
   const end = Math.max(s.endMicros ?? hop.markers.reduce((a, m) => Math.max(a, m.t), start), start + 1);
+  const file = hop.file as RecordingFile | null;
+  const revocation = revocationOf(s);
   return (
-    <div className="hop-view" data-testid="hop-view" data-session={s.id}>
+    <div className="hop-view" data-testid="hop-view" data-session={s.id} data-protocol={s.protocol}>
       <div className="hop-header">
-        <h2><span className={`proto proto-${s.protocol}`}>{s.protocol}</span> {s.identity ?? '?'} → {s.target ?? '?'}</h2>
+        {s.protocol === 'gateway'
+          ? <h2><span className="proto proto-gateway">gateway</span> the gateway's own recording <span className="muted small">(starts, stops, refusals before a session, revocations)</span></h2>
+          : <h2><span className={`proto proto-${s.protocol}`}>{s.protocol}</span> {s.identity ?? '?'} → {s.target ?? '?'}</h2>}
         <div className="hop-facts">
           <span className="mono" title={s.id}>{s.id}</span>
           <span>{dateTime(s.startMicros)} UTC · {s.endMicros && s.startMicros ? duration(s.endMicros - s.startMicros) : 'no end'}</span>
@@ -114,9 +119,16 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
               {hop.link.parentMissing ? <span className="mono">{shortId(hop.link.from)} (not in case)</span>
                 : <a href={href({ view: 'hop', session: hop.link.from })} data-testid="parent-link">{shortId(hop.link.from)}</a>}</span>
           )}
-          <IntegrityBadge integrity={s.integrity} sealed={s.sealed} />
-          <CountBadges counts={s.counts} revoked={s.revoked} />
+          <IntegrityBadge integrity={s.integrity} sealed={s.sealed} chain={file ?? chainOf(s)} />
+          <CountBadges counts={s.counts} revoked={s.revoked} revocation={revocation} />
         </div>
+        {s.revoked && (
+          <div className="revocation-line" data-testid="hop-revocation">⚡ {revokedBy(revocation)}{revocation?.t ? ` at ${clock(revocation.t)} UTC` : ''}
+            {revocation?.recording && <> — <a href={href({ view: 'hop', session: revocation.recording })} data-testid="revocation-record">recorded by the gateway, #{revocation.seq}</a></>}
+            {s.endReason && <span className="muted"> · session ended: {s.endReason}</span>}
+          </div>
+        )}
+        <EvidenceBanner file={file} />
         {hop.file && <div className="muted small mono" title={hop.file.path}>recording sha256 {hop.file.sha256}</div>}
         {hop.children.length > 0 && (
           <div className="children">child hops: {hop.children.map((c) => (
@@ -124,10 +136,10 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
           ))}</div>
         )}
       </div>
-      <Timeline start={start} end={end} markers={markers} cursor={cursor} onSeek={seekTo} />
+      <Timeline start={start} end={end} markers={markers} cursor={cursor} onSeek={seekTo} suspect={suspectFrom(hop, file)} />
       <div className={hop.terminal ? 'hop-body with-terminal' : 'hop-body'}>
         <div className="ex-pane" onWheel={unfollow}>
-          <Exchanges index={hop.index} rows={rows} current={current} follow={follow} onPick={seekTo} onNeed={need} />
+          <Exchanges index={hop.index} rows={rows} current={current} follow={follow} onPick={seekTo} onNeed={need} file={file} />
           {pageError && <p className="error-banner" role="alert">{pageError}</p>}
         </div>
         {hop.terminal && (
@@ -137,4 +149,28 @@ export function HopView({ session, at, protocol }: { session: string; at?: numbe
       </div>
     </div>
   );
+}
+
+/** Above the rows: how many of them are not verified evidence, and why (each such row is marked too). */
+function EvidenceBanner({ file }: { file: RecordingFile | null }) {
+  if (!file || file.lastSeq === undefined) return null;
+  const last = rowMark(file.lastSeq, file);
+  if (!last) return null;
+  const from = last.state === 'tampered' ? file.intactThrough! + 1 : file.keyTrusted === false ? 1 : file.signedThrough! + 1;
+  return (
+    <p className={`evidence-banner evidence-${last.state}`} data-testid="evidence-banner" role="note">
+      {last.state === 'tampered' ? '✖' : '⚠'} Events from seq {from} on are {last.state === 'tampered' ? 'past a break in the hash chain: not evidence' : 'not covered by a valid signature: unverified'}.
+      Each such row is marked; hover a mark for the reason.
+    </p>
+  );
+}
+
+/** Where the timeline's shading starts: the first row that is not verified evidence. */
+function suspectFrom(hop: HopDetail, file: RecordingFile | null): { t: number; state: string; reason: string } | null {
+  if (!file || file.lastSeq === undefined) return null;
+  const last = rowMark(file.lastSeq, file);
+  if (!last) return null;
+  const i = hop.index.seq.findIndex((seq) => rowMark(seq, file) !== null);
+  if (i < 0) return null;
+  return { t: hop.index.t[i]!, state: last.state, reason: last.state === 'tampered' ? 'past a break in the hash chain: not evidence' : 'not covered by a valid signature: unverified' };
 }

@@ -2,6 +2,8 @@ import { useEffect, useMemo, useState } from 'react';
 import type { SessionRow, TextMatch } from '../../../common/api/index.js';
 import { api } from '../api.js';
 import { CountBadges, IntegrityBadge } from '../components/Badges.js';
+import { chainOf, isGood, revocationOf, type GatewayRecordingRow } from '../evidence.js';
+import { GatewayRecordings } from './GatewayRecordings.js';
 import { FilterBar } from '../components/FilterBar.js';
 import { dateTime, matches, shortId, type Filter } from '../format.js';
 import { go } from '../route.js';
@@ -21,11 +23,13 @@ function sortValue(s: SessionRow, k: Key): string | number {
     case 'protocol': return s.protocol;
     case 'depth': return s.depth;
     case 'issued': return s.counts.statements + s.counts.commands;
-    case 'integrity': return s.integrity === 'intact' && s.sealed ? 1 : 0;
+    case 'integrity': return isGood(s.integrity, s.sealed) ? 1 : 0;
   }
 }
 
-export function SessionsView({ sessions, filter, setFilter }: { sessions: SessionRow[]; filter: Filter; setFilter: (f: Filter) => void }) {
+export function SessionsView({ sessions, gateways, filter, setFilter }: {
+  sessions: SessionRow[]; gateways: GatewayRecordingRow[]; filter: Filter; setFilter: (f: Filter) => void;
+}) {
   const [text, setText] = useState('');
   const [found, setFound] = useState<{ rows: SessionRow[]; matches: TextMatch[] } | null>(null);
   const [sort, setSort] = useState<{ key: Key; desc: boolean }>({ key: 'start', desc: false });
@@ -84,14 +88,15 @@ export function SessionsView({ sessions, filter, setFilter }: { sessions: Sessio
               <td>{s.protocol}</td>
               <td>{s.depth}{s.linkKind ? ` (${s.linkKind}${s.inferred ? ', inferred' : ''})` : ''}</td>
               <td>{s.counts.statements + s.counts.commands}</td>
-              <td><IntegrityBadge integrity={s.integrity} sealed={s.sealed} /></td>
-              <td><CountBadges counts={s.counts} revoked={s.revoked} /></td>
+              <td><IntegrityBadge integrity={s.integrity} sealed={s.sealed} chain={chainOf(s)} /></td>
+              <td><CountBadges counts={s.counts} revoked={s.revoked} revocation={revocationOf(s)} /></td>
             </tr>
           ))}
         </tbody>
       </table>
       {rows.length > limit && <button type="button" onClick={() => setLimit(limit + PAGE)}>show {Math.min(PAGE, rows.length - limit)} more of {rows.length - limit}</button>}
       {rows.length === 0 && <p className="empty">No session matches.</p>}
+      <GatewayRecordings gateways={gateways} />
     </div>
   );
 }

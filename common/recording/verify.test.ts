@@ -251,10 +251,10 @@ describe('truncated and invalid files', () => {
 
   it('reports an unsupported version', async () => {
     const header = JSON.parse(rec.lines[0]!) as object;
-    const r = await verifyLines(replaced(rec.lines, 0, JSON.stringify({ ...header, version: 2 })));
+    const r = await verifyLines(replaced(rec.lines, 0, JSON.stringify({ ...header, version: 3 })));
     expect(r.status).toBe('invalid');
     expect(kinds(r)).toEqual(['unsupported-version']);
-    expect(r.findings[0]!.message).toContain('version 2');
+    expect(r.findings[0]!.message).toContain('version 3');
   });
 });
 

@@ -105,7 +105,10 @@ describe('replay', () => {
       `session ${sc.ids.pg}  postgres  contractor-ci → prod-db  (root identity contractor-ci, depth 1)`,
       `parent ${sc.ids.root} via hop-token`,
     ]);
-    const body = lines.slice(4).map((l) => l.trimEnd());
+    // The integrity word, then what it means (the same words as verify and the workbench).
+    expect(lines[2]).toMatch(/^integrity intact, sealed; recording /);
+    expect(lines[3]).toMatch(/^ {2}intact and sealed: /);
+    const body = lines.slice(5).map((l) => l.trimEnd());
     expect(body).toEqual([
       '08:53:25.001000 #1            session start from 10.0.0.9:41000',
       '08:53:25.002000 #2            → SQL  select email, ssn from customers',

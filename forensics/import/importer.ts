@@ -207,7 +207,7 @@ async function streamEvents(
   c: CaseFile, firstLines: RecordingLine[], file: HashedRead, verifier: RecordingVerifier,
   header: RecordingHeader, path: string, out: FileImport, opts: ImportOptions,
 ): Promise<VerifyReport & { indexer: SessionIndexer }> {
-  const indexer = new SessionIndexer(header.session, header.protocol);
+  const indexer = new SessionIndexer(header.session, header.protocol, header.version);
   const rowLimit = opts.batchRows ?? 5000;
   const session = header.session;
   const total = out.size ?? 0;

@@ -14,6 +14,7 @@ import { fixedClock } from '../common/clock.js';
 import { generateSigner, loadTrustedKeys } from '../common/keys.js';
 import { RecordingEncoder, lineHash, EventType, JOURNAL_FILE } from '../common/recording/index.js';
 import { rechain, withField } from '../common/recording/testing/recordings.js';
+import { CaseBackend } from '../electron/backend/backend.js';
 import { importPaths, openCase } from '../forensics/index.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
@@ -181,6 +182,24 @@ describe('forgery without the key', () => {
     expect(i.summary.allIntact).toBe(false);
     expect(i.summary.missing).toBe(1);
     expect(i.custody.filter((x) => x.action === 'missing').map((x) => x.session_id)).toEqual([sessions[3]!.replace(/\.jsonl$/, '')]);
+  });
+
+  it('the workbench import of a folder checks its journal too: the deleted file is missing, a rewritten one tampered', async () => {
+    const dir = copy('workbench');
+    unlinkSync(join(dir, sessions[3]!));
+    const edited = lines(join(dir, sessions[1]!));
+    const at = edited.findIndex((l) => l.includes('"pg.query"') || l.includes('"pg.parse"'));
+    edited[at] = edited[at]!.replace('customers', 'custumers');
+    write(join(dir, sessions[1]!), rechain(edited.slice(0, -1)));
+    const backend = new CaseBackend({ trusted: loadTrustedKeys([keysDir]), workDir: join(work, 'workbench-work'), deliver: async () => ({ href: 'x' }) });
+    await backend.openCase(join(work, 'workbench-case.db'));
+    let job = await backend.importPaths([dir]);
+    while (job.state === 'running') job = await new Promise<typeof job>((r) => setTimeout(() => void backend.importStatus(job.id).then(r), 20));
+    expect(job.state).toBe('done');
+    const bySession = new Map(job.results.map((x) => [x.session, x]));
+    expect(bySession.get(sessions[3]!.replace(/\.jsonl$/, ''))).toMatchObject({ action: 'missing', integrity: 'missing' });
+    expect(bySession.get(sessions[1]!.replace(/\.jsonl$/, ''))).toMatchObject({ integrity: 'tampered' });
+    expect(bySession.get(sessions[0]!.replace(/\.jsonl$/, ''))).toMatchObject({ integrity: 'intact' });
   });
 
   it('truncation with the seal dropped (session end and seal cut off) → tampered', async () => {

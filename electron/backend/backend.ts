@@ -8,6 +8,8 @@ import type {
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
 import { findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
+import { applyJournals } from '../../forensics/import/paths.js';
+import type { FileImport } from '../../forensics/import/importer.js';
 import { ApiError } from '../contract.js';
 import { packageRoot } from '../paths.js';
 import { exportFiltered } from './export.js';
@@ -106,7 +108,7 @@ export class CaseBackend implements WorkbenchApi {
     } catch (err) {
       throw new ApiError('IMPORT_PATH', (err as Error).message);
     }
-    return this.startImport(files);
+    return this.startImport(files, this.opts.trusted, paths);
   }
 
   async importUpload(uploads: UploadFile[]): Promise<ImportJob> {
@@ -127,7 +129,12 @@ export class CaseBackend implements WorkbenchApi {
   }
 
   /** Imports run one at a time (one writer); the job is polled for progress. */
-  private startImport(files: string[], trusted = this.opts.trusted): ImportJob {
+  /**
+   * `roots`: the folders or files asked for; their gateways' journals of
+   * sessions are checked once every file is in (missing, unlisted, rewritten),
+   * as `hopscope import` does.
+   */
+  private startImport(files: string[], trusted = this.opts.trusted, roots: readonly string[] = []): ImportJob {
     const c = this.case;
     const job: ImportJob = {
       id: randomBytes(8).toString('hex'), state: 'running', filesTotal: files.length, filesDone: 0, current: null,
@@ -136,17 +143,23 @@ export class CaseBackend implements WorkbenchApi {
     this.jobs.set(job.id, job);
     this.importing = this.importing.then(async () => {
       try {
+        const done: FileImport[] = [];
         for (const path of files) {
           job.current = path;
           const r = await importFile(c, path, {
             trusted,
             onProgress: (p) => Object.assign(job, { bytesRead: p.bytesRead, bytesTotal: p.bytesTotal }),
           });
-          // `missing` (a session the journal lists, file absent) is not in common/api's ImportResult yet: passed on as the importer says it.
-          job.results.push({ path: r.path, action: r.action as ImportJob['results'][number]['action'], session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message });
+          done.push(r);
+          job.results.push(resultOf(r));
           job.events += r.action === 'imported' ? r.events : 0;
           job.filesDone++;
           this.rows = undefined;
+        }
+        if (roots.length > 0) {
+          job.current = null;
+          await applyJournals(c, roots, done, { trusted });
+          job.results = done.map(resultOf);
         }
         job.state = 'done';
       } catch (err) {
@@ -261,4 +274,9 @@ export class CaseBackend implements WorkbenchApi {
   private remote(target: GatewayTarget, purpose: 'admin' | 'approve'): RemoteGateway {
     return 'local' in target ? this.localGateway.remote(target, purpose) : target;
   }
+}
+
+/** One file's import as the API reports it; `missing` (listed in a journal, file absent) is passed on as the importer says it. */
+function resultOf(r: FileImport): ImportJob['results'][number] {
+  return { path: r.path, action: r.action as ImportJob['results'][number]['action'], session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message };
 }

@@ -1,4 +1,5 @@
 import { microsToIso } from '../../common/clock.js';
+import { INTEGRITY_DESCRIPTIONS, isTrustworthy, type IntegrityState } from '../../common/recording/index.js';
 import { buildChain, hopsOf, type Chain, type ChainHop } from '../chain/graph.js';
 import { answersOf } from '../chain/render.js';
 import { showSession } from '../replay/show.js';
@@ -6,6 +7,11 @@ import type { CaseFile } from '../store/case.js';
 import type { FileSink } from './sink.js';
 
 const MAX_TIMELINE_LINES = 2000;
+
+/** The one description of an integrity word (older case files may hold words of before). */
+function describeIntegrity(word: string): string {
+  return INTEGRITY_DESCRIPTIONS[word as IntegrityState] ?? word;
+}
 
 export const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -93,8 +99,8 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
 }
 
 function integrityCell(h: ChainHop): string {
-  const ok = h.integrity === 'intact' && h.sealed;
-  return `<td class="${ok ? 'ok' : 'bad'}">${esc(ok ? 'intact, sealed' : h.integrity)}</td>`;
+  const ok = isTrustworthy(h.integrity) && h.sealed;
+  return `<td class="${ok ? 'ok' : 'bad'}" title="${esc(describeIntegrity(h.integrity))}">${esc(ok && h.integrity === 'intact' ? 'intact, sealed' : h.integrity)}</td>`;
 }
 
 function writeCustody(c: CaseFile, out: FileSink, sessions: Set<string>): void {
@@ -104,10 +110,10 @@ function writeCustody(c: CaseFile, out: FileSink, sessions: Set<string>): void {
   const findings = c.db.prepare('SELECT kind, seq, message FROM findings WHERE file_id = ?');
   for (const f of files) {
     const list = (findings.all(f.id) as { kind: string; seq: number | null; message: string }[]).map((x) => `${esc(x.kind)}${x.seq !== null ? ` (seq ${x.seq})` : ''}: ${esc(x.message)}`);
-    const ok = f.integrity === 'intact' && f.sealed === 1;
+    const ok = isTrustworthy(String(f.integrity)) && f.sealed === 1;
     out.write(`<tr><td><code>${esc(f.path)}</code><br>session <code>${esc(f.session_id)}</code></td><td><code>${esc(f.sha256)}</code></td><td>${esc(f.size)}</td>` +
       `<td>${esc(microsToIso(Number(f.imported_at)))}</td><td>${esc(f.key_id)} ${f.key_trusted ? '(trusted)' : '<span class="bad">(NOT trusted)</span>'}</td>` +
-      `<td class="${ok ? 'ok' : 'bad'}">${esc(f.integrity)}${f.sealed ? ', sealed' : ''}; intact through seq ${esc(f.intact_through)}, signed through ${esc(f.signed_through)}</td>` +
+      `<td class="${ok ? 'ok' : 'bad'}" title="${esc(describeIntegrity(String(f.integrity)))}">${esc(f.integrity)}${f.sealed ? ', sealed' : ''}; intact through seq ${esc(f.intact_through)}, signed through ${esc(f.signed_through)}</td>` +
       `<td>${esc(f.events)}</td><td>${list.join('<br>')}</td></tr>`);
   }
   out.write('</table><h3>Import log</h3><table><tr><th>Time</th><th>Action</th><th>Path</th><th>SHA-256</th><th>Detail</th></tr>');
@@ -128,7 +134,7 @@ export function svgOf(chain: Chain): string {
     const p = { x: 20 + (col + 1) * (W + GX), y: 20 + row * (H + GY) };
     pos.set(h.id, p);
     row++;
-    const bad = !(h.integrity === 'intact' && h.sealed);
+    const bad = !(isTrustworthy(h.integrity) && h.sealed);
     boxes.push(`<rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="6" fill="${bad ? '#fdecee' : '#f3f6fb'}" stroke="${bad ? '#b00020' : '#6b7a99'}"/>` +
       `<text x="${p.x + 8}" y="${p.y + 16}">${esc(`${h.protocol} ${h.identity ?? '?'} → ${h.target ?? '?'}`)}</text>` +
       `<text x="${p.x + 8}" y="${p.y + 31}">${esc(h.id)}</text>` +

@@ -71,7 +71,7 @@ export async function importPaths(c: CaseFile, paths: readonly string[], opts: I
  * never saw closed (`unverified`); sessions listed whose file is absent
  * (`missing`, in custody); and each journal's own state (custody).
  */
-async function applyJournals(c: CaseFile, paths: readonly string[], results: FileImport[], opts: ImportOptions): Promise<Omit<JournalState, 'report'>[]> {
+export async function applyJournals(c: CaseFile, paths: readonly string[], results: FileImport[], opts: ImportOptions): Promise<Omit<JournalState, 'report'>[]> {
   const folders = new FolderCheck(paths, opts.trusted);
   const now = opts.now ?? (() => Date.now() * 1000);
   const custody = c.db.prepare('INSERT INTO custody(at, path, sha256, size, action, session_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)');

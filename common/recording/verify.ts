@@ -24,7 +24,8 @@ export type FindingKind =
   | 'truncated' // the last line is incomplete
   | 'unsealed' // no seal and no recovery record: the gateway was killed and not restarted, or the seal was dropped
   | 'recovered' // sealed by the gateway's crash recovery: the session ended in a crash
-  | 'journal'; // what the folder's journal of sessions says about the file (added by folder checks)
+  | 'journal' // what the folder's journal of sessions says about the file (added by folder checks)
+  | 'undecodable-event'; // an event of a known type that does not match its schema (added by the importer; stored raw)
 
 export interface Finding {
   kind: FindingKind;

@@ -101,7 +101,10 @@ describe('typed events reach the case file, the chain and every export', () => {
     const [, root] = sc.files;
     const text = readFileSync(root!, 'utf8').replace('"encoding":"utf8","bytes":24', '"encoding":"latin1","bytes":24');
     writeFileSync(root!, text);
-    await importPaths(c, [root!], { trusted: sc.trusted });
+    const summary = await importPaths(c, [root!], { trusted: sc.trusted });
+    // The import's own summary names it too (what `hopscope import` prints).
+    expect(summary.files[0]!.findings.filter((f) => f.kind === 'undecodable-event').map((f) => f.message))
+      .toEqual([expect.stringMatching(/^ssh\.output does not match its schema/)]);
     const findings = rows("SELECT kind, seq, message FROM findings WHERE kind = 'undecodable-event'");
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toMatch(/^ssh\.output does not match its schema \(version \d\) at encoding/);

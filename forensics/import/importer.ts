@@ -154,6 +154,13 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       signedThroughSeq: report.signedThroughSeq,
     };
     finishSession(c.db, fileId, report.indexer, report, { sha256: out.sha256, size: out.size });
+    // Events the schema did not accept are stored raw and named in the summary, so `import` says so.
+    const undecodable = c.db.prepare("SELECT seq, message FROM findings WHERE file_id = ? AND kind = 'undecodable-event' ORDER BY seq LIMIT ?")
+      .all(fileId, MAX_UNDECODABLE_LISTED + 1) as { seq: number | null; message: string }[];
+    for (const f of undecodable.slice(0, MAX_UNDECODABLE_LISTED)) {
+      out.findings.push({ kind: 'undecodable-event', line: 0, message: f.message, ...(f.seq !== null ? { seq: f.seq } : {}) });
+    }
+    if (undecodable.length > MAX_UNDECODABLE_LISTED) out.findingsOmitted++;
     return custody('imported', supersedes);
   } catch (err) {
     await file?.close().catch(() => undefined);
@@ -176,6 +183,9 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     }
   }
 }
+
+/** Undecodable events named in an import's summary (all of them are in the case file's findings). */
+const MAX_UNDECODABLE_LISTED = 20;
 
 /** A recording's lines, chunk by chunk, with the SHA-256 and count of the bytes read so far. */
 class HashedRead {

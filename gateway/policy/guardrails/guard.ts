@@ -5,6 +5,7 @@ import { parseSql, type ParsedSql, type SessionGuard } from '../sql-policy.js';
 import type { PolicyContext, SqlVerdict, Verdict } from '../types.js';
 import { collectText } from './collect.js';
 import { where, type StatementFacts, type TextFacts } from './facts.js';
+import { LEXING_WORDS } from './lexing-words.js';
 import { RoutineClassifier } from './routines.js';
 
 export type GuardAction = 'allow' | 'review' | 'block';
@@ -23,8 +24,6 @@ const MAX_TEXTS_PER_NAME = 4;
 const MAX_EXECUTE_DEPTH = 8;
 
 const factsCache = new Map<string, TextFacts>();
-/** What a text must contain to reach a built-in lexing rule (see SqlGuard.quiet). */
-const LEXING_WORDS = /client_encoding|names|standard_conforming_strings|set_config|u&|\\/i;
 
 /** The facts of a parsed text, derived once per text (LRU): a repeated statement is a cache hit. */
 export function factsOf(sql: string, stmts: NonNullable<ParsedSql['stmts']>): TextFacts {
@@ -122,6 +121,16 @@ export class SqlGuard implements SessionGuard {
    */
   quiet(sql: string): boolean {
     return this.rules.length === 0 && this.dynamic === 'allow' && !LEXING_WORDS.test(sql);
+  }
+
+  /**
+   * True when the verdict on `sql` (just judged) depends on nothing this session
+   * did: it prepares, executes and deallocates nothing, creates no function and
+   * runs no trigger (a trigger's function may be one this session created).
+   */
+  sessionFree(sql: string, parsed: ParsedSql & { stmts: object[] }): boolean {
+    const facts = factsOf(sql, parsed.stmts as NonNullable<ParsedSql['stmts']>);
+    return facts.steps.length === 0 && facts.created.size === 0 && !facts.calls.some((c) => c.trigger);
   }
 
   judge(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean, prepareAs: string | undefined): SqlVerdict {

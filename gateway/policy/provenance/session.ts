@@ -3,7 +3,7 @@ import { inScope, type CompiledMasking } from '../rules.js';
 import type { ParsedSql, SessionProvenance } from '../sql-policy.js';
 import type { SqlVerdict } from '../types.js';
 import { ProtectionRules } from './protection.js';
-import { SqlText } from './splice.js';
+import { SqlText, type Edit } from './splice.js';
 import { Walker, type CreatedName } from './walk.js';
 
 const PLAN_CACHE_SIZE = 10_000;
@@ -12,6 +12,7 @@ interface CachedPlan {
   version: number;
   verdict: SqlVerdict;
   creates: CreatedName[];
+  edits: readonly Edit[];
 }
 
 /** The rules of one scope (identity × target) and the plans made under them, shared by its sessions. */
@@ -44,10 +45,12 @@ class ScopePlans {
 export class ProvenanceSession implements SessionProvenance {
   /** Relations this session's own statements created: their contents came through rewritten statements. */
   private readonly created: CreatedName[] = [];
+  last: { edits: readonly Edit[]; sessionFree: boolean } | undefined;
 
   constructor(private readonly scope: ScopePlans) {}
 
   plan(parsed: ParsedSql & { stmts: object[] }, sql: string, catalog: CatalogSnapshot | undefined, refreshed: boolean): SqlVerdict {
+    this.last = undefined;
     const rules = this.scope.rules;
     if (!catalog) {
       return refreshed
@@ -57,6 +60,7 @@ export class ProvenanceSession implements SessionProvenance {
     const hit = this.scope.get(sql, catalog.version);
     if (hit) {
       this.created.push(...hit.creates);
+      if (hit.verdict.action === 'allow') this.last = { edits: hit.edits, sessionFree: hit.creates.length === 0 };
       return hit.verdict;
     }
     const text = new SqlText(sql);
@@ -72,7 +76,7 @@ export class ProvenanceSession implements SessionProvenance {
     const { refusal, unknownRelations, unknownFunctions, creates } = walker.found;
     if (refusal) {
       const verdict: SqlVerdict = { action: 'block', ...refusal };
-      this.scope.set(sql, { version: catalog.version, verdict, creates: [] });
+      this.scope.set(sql, { version: catalog.version, verdict, creates: [], edits: [] });
       return verdict;
     }
     const known = [...this.created, ...creates];
@@ -90,8 +94,10 @@ export class ProvenanceSession implements SessionProvenance {
     }
     this.created.push(...creates);
     const verdict: SqlVerdict = forward === undefined ? { action: 'allow' } : { action: 'allow', forward };
+    const edits = forward === undefined ? [] : walker.found.edits;
+    this.last = { edits, sessionFree: unknownRelations.length === 0 && creates.length === 0 };
     // A plan that leaned on this session's own relations is this session's alone.
-    if (unknownRelations.length === 0) this.scope.set(sql, { version: catalog.version, verdict, creates });
+    if (unknownRelations.length === 0) this.scope.set(sql, { version: catalog.version, verdict, creates, edits });
     return verdict;
   }
 

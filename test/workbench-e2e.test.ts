@@ -207,14 +207,19 @@ describe('workbench in browser mode', () => {
     const bar = page.getByTestId('marker-command').nth(Math.floor(commandBins.length / 2));
     const at = /at (\d\d:\d\d:\d\d\.\d{3})$/.exec((await bar.getAttribute('aria-label')) ?? '')?.[1];
     expect(at).toBeDefined();
+    // The list settles after a seek (the row's page is read, rows are measured, the scroll follows): each check
+    // below reads the page again until it holds, the current row being found afresh on each read.
     await bar.click();
-    await expect.poll(() => page.locator('.ex-row.current .ex-cmd .ex-meta').innerText()).toContain(at!);
-    expect(await page.locator('.ex-row.current').isVisible()).toBe(true);
-    expect(await page.locator('.ex-row.current').evaluate((row) => {
+    await expect.poll(() => page.locator('.ex-row.current .ex-cmd .ex-meta').innerText(), { timeout: 10_000 }).toContain(at!);
+    await expect.poll(() => page.locator('.ex-row.current').isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => page.evaluate(() => {
+      const row = document.querySelector('.ex-row.current');
+      const list = row?.closest('.exchanges');
+      if (!row || !list) return 'no current row in the list';
       const r = row.getBoundingClientRect();
-      const box = row.closest('.exchanges')!.getBoundingClientRect();
-      return r.top >= box.top && r.top < box.bottom;
-    })).toBe(true);
+      const box = list.getBoundingClientRect();
+      return r.top >= box.top && r.top < box.bottom ? 'in view' : `top ${r.top} outside ${box.top}..${box.bottom}`;
+    }), { timeout: 10_000 }).toBe('in view');
     // Zooming in shows fewer commands per bar, around the cursor.
     await page.getByTestId('timeline-zoom-in').click();
     await expect.poll(async () => (await counts('marker-command')).reduce((a, b) => a + b, 0)).toBeLessThan(3000);
@@ -236,11 +241,14 @@ describe('workbench in browser mode', () => {
     await expect.poll(() => last.count(), { timeout: 10_000 }).toBe(1);
     expect(await last.locator('.ex-text').innerText()).toBe('select 2999 as n');
     expect(await last.locator('.ex-resp').innerText()).toMatch(/SELECT 1 · 1 rows[\s\S]*2999/);
-    expect(await last.evaluate((row) => {
+    await expect.poll(() => page.evaluate(() => {
+      const row = document.querySelector('[data-testid="exchange"][data-index="3000"]');
+      const list = row?.closest('.exchanges');
+      if (!row || !list) return 'the last row is not in the list';
       const r = row.getBoundingClientRect();
-      const list = row.closest('.exchanges')!.getBoundingClientRect();
-      return r.top >= list.top && r.bottom <= list.bottom + 1;
-    })).toBe(true);
+      const box = list.getBoundingClientRect();
+      return r.top >= box.top && r.bottom <= box.bottom + 1 ? 'fully visible' : `${r.top}..${r.bottom} not inside ${box.top}..${box.bottom}`;
+    }), { timeout: 10_000 }).toBe('fully visible');
     expect(await page.getByTestId('exchange').count()).toBeLessThan(100);
     await shot('hop-many-end');
 

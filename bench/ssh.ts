@@ -1,6 +1,8 @@
 // SSH: a download and an upload (`--mb`, 0 skips them) and the echo latency of single keys on a pty (`--echo` samples,
 // 0 skips it), OpenSSH direct vs `ssh -J` through an OpenSSH bastion vs the hopscope gateway (in-process, recording on)
-// without and with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
+// without and with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`
+// (`--raw`: every key's send time, CLOCK_MONOTONIC µs as in a --cpu-prof profile, and latency go into the JSON;
+// `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone).
 import { spawn } from 'node:child_process';
 import { open, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -20,7 +22,8 @@ import { BENCH_MASKING, BENCH_SSH_GUARDRAILS } from './gateway.js';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({ options: {
   mb: { type: 'string', default: '200' }, echo: { type: 'string', default: '500' },
-  rounds: { type: 'string', default: '1' }, fsync: { type: 'string', default: 'batch' },
+  rounds: { type: 'string', default: '1' }, fsync: { type: 'string', default: 'batch' }, raw: { type: 'boolean', default: false },
+  paths: { type: 'string', default: 'direct,bastion,gateway,gateway+rules' },
 } });
 const mb = count(args.mb, 'mb');
 const echoSamples = count(args.echo, 'echo');
@@ -30,13 +33,21 @@ if (rounds < 1) throw new Error('--rounds must be at least 1');
 type Direction = 'download' | 'upload';
 /** bastion: `ssh -J` through a second OpenSSH server; gateway+rules: the gateway with the masking rules and the SSH guardrail of examples/gateway.yml. */
 type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+rules';
-const PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules'];
+const ALL_PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules'];
+const PATHS = args.paths.split(',').map((p) => {
+  if (!ALL_PATHS.includes(p as Path)) throw new Error(`--paths: ${p} is not one of ${ALL_PATHS.join(', ')}`);
+  return p as Path;
+});
 interface Client { args: string[]; env: Env }
 interface Latency { samples: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; meanMs: number }
 
 const startedAt = new Date().toISOString();
 const transfers: Array<{ round: number; path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number }> = [];
 const echo: Partial<Record<Path, Latency>> = {};
+/** CPU of this process (both gateways and the bench's own driving) per key echoed, over the echo phase. */
+let echoCpuMicrosPerKey: number | undefined;
+/** With --raw: each key, in the order sent (sentMicros on the monotonic clock a CPU profile's timestamps use). */
+const keysSent: Array<{ path: Path; sentMicros: number; ms: number }> = [];
 
 const sshd = await startSshd();
 const bastion = await startSshd();
@@ -97,13 +108,19 @@ try {
     const latencies = new Map<Path, number[]>(PATHS.map((p) => [p, []]));
     try {
       for (const path of PATHS) sessions.set(path, await openEcho(clients[path]));
+      const cpu = process.cpuUsage();
       // Key i goes to every path in turn (starting at a different one each time), so load on the machine hits all alike.
       for (let i = 0; i < echoSamples; i++) {
         for (let j = 0; j < PATHS.length; j++) {
           const path = PATHS[(i + j) % PATHS.length]!;
-          latencies.get(path)!.push(await sessions.get(path)!.key());
+          const sentMicros = Number(process.hrtime.bigint() / 1000n);
+          const ms = await sessions.get(path)!.key();
+          latencies.get(path)!.push(ms);
+          if (args.raw) keysSent.push({ path, sentMicros, ms });
         }
       }
+      const used = process.cpuUsage(cpu);
+      echoCpuMicrosPerKey = (used.user + used.system) / (echoSamples * PATHS.length);
       for (const session of sessions.values()) session.check();
     } finally {
       for (const session of sessions.values()) await session.close();
@@ -112,6 +129,7 @@ try {
       const e = (echo[path] = percentiles(latencies.get(path)!));
       console.log(`  ${path.padEnd(16)} p50 ${e.p50Ms.toFixed(3).padStart(8)} ms   p90 ${e.p90Ms.toFixed(3).padStart(8)} ms   p99 ${e.p99Ms.toFixed(3).padStart(8)} ms   max ${e.maxMs.toFixed(1).padStart(6)} ms`);
     }
+    console.log(`  CPU of this process per key: ${echoCpuMicrosPerKey!.toFixed(0)} µs (both gateways and the bench itself)`);
   }
   await report();
 } finally {
@@ -153,7 +171,7 @@ async function report(): Promise<void> {
     bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
     options: { mb, echo: echoSamples, rounds, fsync: args.fsync }, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
     transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
-    ratios, echo, echoAdded, peakRssBytes: peakRss,
+    ratios, echo, echoAdded, echoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }

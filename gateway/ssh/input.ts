@@ -1,8 +1,7 @@
-import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
 import type ssh2 from 'ssh2';
 import { EventType } from '../../common/recording/index.js';
 import type { Verdict } from '../policy/types.js';
-import { recordBytes } from './bytes.js';
 import type { ChannelContext } from './context.js';
 import { COALESCE_BYTES } from './data.js';
 import type { ScpUploadStream } from './scp.js';
@@ -31,7 +30,6 @@ const KILL_COMMAND = Buffer.from('\x07\x05\x15\x03');
  * judged as uncertain (the `shell.uncertain` default) and recorded so.
  */
 export class InputRelay {
-  private readonly decoder = new StringDecoder('utf8');
   private queue: Promise<void> = Promise.resolve();
   private busy = 0;
   private held: Buffer[] = [];
@@ -61,10 +59,35 @@ export class InputRelay {
       this.release ??= setImmediate(() => this.releaseHeld());
       return;
     }
+    if (this.busy > 0) return this.enqueue(() => this.typed(chunk, this.steps(chunk, shell), shell));
+    // Nothing is waiting ahead of this chunk, so the line model sees it now, in order. Most keys (a letter, an
+    // arrow) end no command: recorded and written, then forwarded in this same turn — write before forward
+    // as below, without a promise chain and a pause and resume of the channel for every keystroke.
+    let durable: Promise<void> | undefined;
+    try {
+      const steps = this.steps(chunk, shell);
+      if (steps.length > 0) return this.enqueue(() => this.typed(chunk, steps, shell));
+      durable = this.ctx.record(EventType.SshInput, inputEvent(this.channel, chunk));
+    } catch {
+      // The recording failed (the session has failed closed) or the line model did: nothing more is forwarded,
+      // as when the queued path fails.
+      this.busy++;
+      this.down.pause();
+      return;
+    }
+    if (durable === undefined) return this.forward(chunk);
+    this.enqueue(async () => { // fsync=always: forwarded once the input is on stable storage
+      await durable;
+      this.forward(chunk);
+    });
+  }
+
+  /** Runs `work` after everything queued before it, with the client's input paused meanwhile. */
+  private enqueue(work: () => Promise<void>): void {
     this.busy++;
     this.down.pause();
     this.queue = this.queue
-      .then(() => this.typed(chunk, shell))
+      .then(work)
       .then(() => {
         if (--this.busy === 0 && this.ctx.live) this.down.resume();
       }, () => undefined); // the session has failed closed
@@ -98,15 +121,20 @@ export class InputRelay {
     }
   }
 
-  /** Cuts the chunk after each key that runs a command, judging the command before that key is forwarded. */
-  private async typed(chunk: Buffer, shell: ShellInput): Promise<void> {
+  /** Feeds the chunk to the line model: the keys in it that make bash run (or read on in) a command. */
+  private steps(chunk: Buffer, shell: ShellInput): { step: ShellStep; end: number }[] {
     const steps: { step: ShellStep; end: number }[] = [];
     shell.feed(chunk, (step, end) => steps.push({ step, end }));
+    return steps;
+  }
+
+  /** Cuts the chunk after each key that runs a command, judging the command before that key is forwarded. */
+  private async typed(chunk: Buffer, steps: { step: ShellStep; end: number }[], shell: ShellInput): Promise<void> {
     let start = 0;
     for (const { step, end } of steps) {
       const segment = chunk.subarray(start, end);
       start = end;
-      await this.ctx.record(EventType.SshInput, { channel: this.channel, ...recordBytes(segment) });
+      await this.ctx.record(EventType.SshInput, inputEvent(this.channel, segment));
       const refusal = step.kind === 'partial' || step.lines > 1 ? KILL_COMMAND : KILL_LINE;
       const late = shell.lateReasons();
       if (step.kind === 'command' && late && !step.reasons.includes(late)) {
@@ -120,7 +148,7 @@ export class InputRelay {
     }
     if (start < chunk.length) {
       const rest = chunk.subarray(start);
-      await this.ctx.record(EventType.SshInput, { channel: this.channel, ...recordBytes(rest) });
+      await this.ctx.record(EventType.SshInput, inputEvent(this.channel, rest));
       this.forward(rest);
     }
   }
@@ -154,4 +182,11 @@ export class InputRelay {
     if (judged) this.ctx.metrics.statementsTotal.inc({ protocol: 'ssh' });
     return this.decide(seq, verdict, command, tell);
   }
+}
+
+/** An ssh.input event of typed bytes (the shape of recordBytes, built as one object: it is made for every keystroke). */
+function inputEvent(channel: number, bytes: Buffer): { channel: number; data: string; encoding: 'utf8' | 'base64'; bytes: number } {
+  return isUtf8(bytes)
+    ? { channel, data: bytes.toString('utf8'), encoding: 'utf8', bytes: bytes.length }
+    : { channel, data: bytes.toString('base64'), encoding: 'base64', bytes: bytes.length };
 }

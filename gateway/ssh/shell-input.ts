@@ -86,6 +86,7 @@ export class ShellInput {
     this.interrupted = false;
     const text = this.outputTail + chunk.toString('latin1');
     this.outputTail = text.slice(-8);
+    if (!text.includes('\x1b[?')) return; // no private mode sequence at all (most output, every echoed key)
     let last: string | undefined;
     for (const m of text.matchAll(ALT_SCREEN)) last = m[1];
     if (last === undefined) return;

@@ -10,6 +10,7 @@ export type ForensicsErrorCode =
   | 'DISK_FULL'
   | 'CASE_IO'
   | 'SESSION_UNKNOWN'
+  | 'SESSION_AMBIGUOUS'
   | 'TIME_OUT_OF_RANGE';
 
 export class ForensicsError extends Error {

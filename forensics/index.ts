@@ -2,7 +2,7 @@
 export { ForensicsError, type ForensicsErrorCode } from './errors.js';
 export { openCase, type CaseFile, type OpenCaseOptions } from './store/case.js';
 export { SCHEMA_VERSION } from './store/schema.js';
-export { eventsBetween, getSession, iterateEvents, listSessions, type SessionSummary, type StoredEvent } from './store/queries.js';
+export { eventsBetween, getSession, iterateEvents, listSessions, resolveSessionId, type SessionSummary, type StoredEvent } from './store/queries.js';
 export { importFile, sha256File, type FileImport, type ImportAction, type ImportOptions, type Progress } from './import/importer.js';
 export { findRecordings, importPaths, type ImportSummary } from './import/paths.js';
 export { buildChain, type Chain, type ChainEdge, type ChainHop, type ChainRoot, type HopLink } from './chain/graph.js';

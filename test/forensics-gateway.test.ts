@@ -127,7 +127,16 @@ describe('forensics on real gateway recordings', () => {
     const show = hopscope(['show', '--db', 'case.db', '--session', id]);
     expect(show.status).toBe(0);
     expect(show.stdout.split('\n')[0]).toBe(`session ${id}  postgres  agent → db  (root identity agent, depth 0)`);
-    expect(hopscope(['show', '--db', 'case.db', '--session', 'nope'])).toMatchObject({ status: 1, stderr: `hopscope: no session nope in the case file case.db\n` });
+    expect(hopscope(['show', '--db', 'case.db', '--session', 'nope'])).toMatchObject({ status: 1, stderr: expect.stringMatching(/^hopscope: no session nope in the case file case\.db /) });
+    // The forms the workbench and `sessions` show name the same session: its random part, shortened, or a prefix of it.
+    const tail = id.slice(id.indexOf('-') + 1);
+    for (const name of [tail, `${tail.slice(0, 8)}…${tail.slice(-8)}`, tail.slice(0, 8)]) {
+      const named = hopscope(['show', '--db', 'case.db', '--session', name]);
+      expect(named.status, `${name}: ${named.stderr}`).toBe(0);
+      expect(named.stdout).toBe(show.stdout);
+    }
+    expect(hopscope(['chain', '--db', 'case.db', '--session', tail.slice(0, 8)]).stdout).toContain(id);
+    expect(hopscope(['show', '--db', 'case.db', '--session', tail.slice(0, 3)]).status).toBe(1); // too short to name one
 
     for (const format of ['timesketch', 'csv', 'jsonl', 'ocsf', 'html']) {
       const r = hopscope(['export', '--db', 'case.db', '--format', format, '--out', `out.${format}`]);

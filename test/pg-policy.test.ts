@@ -162,6 +162,8 @@ describe('just-in-time approval', () => {
 
     const listed = await approvals('list', '--token', gw.token('alice'));
     expect(listed.stdout.split('\n')[0]).toMatch(new RegExp(`^${pending.id} `));
+    // The operator's admin token sees it too (listing only).
+    expect((await approvals('list', '--token', gw.gateway.admin.token)).stdout).toContain(pending.id);
     // Nobody approves their own request, and a non-approver cannot approve at all.
     expect((await approvals('approve', pending.id, '--token', gw.token('bob'))).stderr).toMatch(/bob is not an approver/);
     const approved = await approvals('approve', pending.id, '--token', gw.token('alice'), '--reason', 'cleanup ticket 42');
@@ -199,6 +201,15 @@ describe('just-in-time approval', () => {
     const forged = await approvals('list', '--token', 'hs1.e30.AAAA');
     expect(forged.code).not.toBe(0);
     expect(forged.stderr).toMatch(/refused: the token is malformed/);
+  });
+
+  it("lists held operations with the operator's admin token, but decides only with an approver's", async () => {
+    const listed = await approvals('list', '--json', '--token', gw.gateway.admin.token);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+    const decided = await approvals('approve', 'ap-any', '--token', gw.gateway.admin.token);
+    expect(decided.code).toBe(1);
+    expect(decided.stderr).toMatch(/the admin token lists held operations but cannot decide them/);
   });
 });
 

@@ -53,7 +53,18 @@ describe('evidence in the workbench', () => {
     await page.getByTestId('file-input').setInputFiles(Object.values(sc.files));
     await expect.poll(() => page.getByTestId('import-progress').getAttribute('data-state'), { timeout: 20_000 }).toBe('done');
     await expect.poll(() => page.getByTestId('file-row').count()).toBe(4);
+    expect(await page.getByTestId('import-outcome').innerText()).toMatch(/^done: 4 files — 4 imported; [\d,]+ events$/);
     await shot('case');
+  });
+
+  it('says what an import that brought nothing in did: a rejected file is not "done"', async () => {
+    const junk = join(work, 'not-a-recording.jsonl');
+    writeFileSync(junk, '{"hello": "world"}\n');
+    await page.goto(`${wb.url}#/case`);
+    await page.getByTestId('file-input').setInputFiles([junk]);
+    await expect.poll(() => page.getByTestId('import-outcome').innerText(), { timeout: 20_000 }).toMatch(/^done with problems: 1 file — 1 rejected; 0 events$/);
+    expect(await page.getByTestId('import-progress').innerText()).toContain('not-a-recording.jsonl');
+    expect(await page.getByTestId('file-row').count()).toBe(4);
   });
 
   it('marks every row of a rewritten recording that lies past the break, on the row, with the reason', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { buildChain, chainDot, chainJson, chainMermaid, chainText } from '../../forensics/index.js';
+import { buildChain, chainDot, chainJson, chainMermaid, chainText, resolveSessionId } from '../../forensics/index.js';
 import { openCaseOrExit, usageError } from './case-options.js';
 
 const RENDER = { text: chainText, json: chainJson, dot: chainDot, mermaid: chainMermaid } as const;
@@ -18,7 +18,7 @@ export function registerChain(program: Command): void {
       if (!render) usageError(`unknown format ${opts.format}: use text, json, dot or mermaid`);
       const c = openCaseOrExit(opts.db, true);
       try {
-        process.stdout.write(render(buildChain(c, { session: opts.session })));
+        process.stdout.write(render(buildChain(c, { session: opts.session === undefined ? undefined : resolveSessionId(c, opts.session) })));
       } finally {
         c.close();
       }

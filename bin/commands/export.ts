@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXPORT_FORMATS, exportCase, ForensicsError, type ExportFormat } from '../../forensics/index.js';
+import { EXPORT_FORMATS, exportCase, ForensicsError, resolveSessionId, type ExportFormat } from '../../forensics/index.js';
 import { ExitStatus } from '../main.js';
 import { openCaseOrExit, usageError } from './case-options.js';
 
@@ -15,7 +15,7 @@ export function registerExport(program: Command): void {
       if (!EXPORT_FORMATS.includes(opts.format as ExportFormat)) usageError(`unknown format ${opts.format}: use ${EXPORT_FORMATS.join(', ')}`);
       const c = openCaseOrExit(opts.db, true);
       try {
-        const r = exportCase(c, { format: opts.format as ExportFormat, out: opts.out, session: opts.session });
+        const r = exportCase(c, { format: opts.format as ExportFormat, out: opts.out, session: opts.session === undefined ? undefined : resolveSessionId(c, opts.session) });
         process.stderr.write(`hopscope: wrote ${r.records} ${opts.format === 'html' ? 'hops' : 'records'} to ${r.files.length === 1 ? r.files[0] : `${r.files.length} files in ${opts.out}`}\n`);
       } catch (err) {
         const message = err instanceof ForensicsError ? err.message : `cannot write ${opts.out}: ${(err as Error).message}`;

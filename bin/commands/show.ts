@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { showSession } from '../../forensics/index.js';
+import { resolveSessionId, showSession } from '../../forensics/index.js';
 import { openCaseOrExit } from './case-options.js';
 
 export function registerShow(program: Command): void {
@@ -14,7 +14,7 @@ export function registerShow(program: Command): void {
     .action((opts: { db: string; session: string }) => {
       const c = openCaseOrExit(opts.db, true);
       try {
-        for (const line of showSession(c, opts.session)) process.stdout.write(`${line}\n`);
+        for (const line of showSession(c, resolveSessionId(c, opts.session))) process.stdout.write(`${line}\n`);
       } finally {
         c.close();
       }

@@ -26,6 +26,30 @@ export function getSession(c: CaseFile, id: string): SessionSummary {
   return toSummary(row);
 }
 
+/**
+ * The full id of a session named as the workbench and `sessions` show it: the full id, its random part
+ * (after the UTC start), the shortened `abcd1234…wxyz9876` form, or a prefix of the random part of at
+ * least 6 characters. A name that fits none, or several, is refused with the candidates.
+ */
+export function resolveSessionId(c: CaseFile, name: string): string {
+  const ids = (c.db.prepare("SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id WHERE f.state = 'complete'").all() as { id: string }[]).map((r) => r.id);
+  if (ids.includes(name)) return name;
+  const wanted = name.trim();
+  const random = (id: string) => (id.includes('-') ? id.slice(id.indexOf('-') + 1) : id);
+  const short = /^([^…]+)(?:…|\.\.\.)([^…]+)$/.exec(wanted);
+  const fits = (id: string) => {
+    const tail = random(id);
+    if (short) return tail.startsWith(short[1]!) && tail.endsWith(short[2]!);
+    return tail === wanted || (wanted.length >= 6 && tail.startsWith(wanted));
+  };
+  const found = ids.filter(fits);
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    throw new ForensicsError('SESSION_AMBIGUOUS', `${name} names ${found.length} sessions in the case file ${c.path}: ${found.slice(0, 5).join(', ')}${found.length > 5 ? ', …' : ''}`);
+  }
+  throw new ForensicsError('SESSION_UNKNOWN', `no session ${name} in the case file ${c.path} (give its id as \`hopscope sessions\` lists it, or the short form the workbench shows)`);
+}
+
 function toSummary(r: SessionRow): SessionSummary {
   return {
     id: r.id, parent: r.parent, linkKind: r.link_kind, rootIdentity: r.root_identity, identity: r.identity, target: r.target,

@@ -48,8 +48,8 @@ export interface AdminDeps {
 /**
  * The admin listener. `/healthz` answers without credentials and says nothing
  * but "ok" (for liveness probes). `/approvals` take an approver's identity token
- * (an approver decides in their own name); every other route needs the admin
- * token from keys.dir.
+ * (an approver decides in their own name) or, to list them only, the admin
+ * token; every other route needs the admin token from keys.dir.
  */
 export function createAdminServer(deps: AdminDeps): Server {
   const expected = Buffer.from(`Bearer ${deps.token}`);
@@ -61,7 +61,7 @@ export function createAdminServer(deps: AdminDeps): Server {
     const url = new URL(req.url ?? '/', 'http://admin');
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
     if (url.pathname === '/approvals' || url.pathname.startsWith('/approvals/')) {
-      return void handleApprovals(req, res, url, deps).catch((err: Error) => json(res, 500, { error: err.message }));
+      return void handleApprovals(req, res, url, deps, authorized(req)).catch((err: Error) => json(res, 500, { error: err.message }));
     }
     if (!authorized(req)) {
       deps.refused({ reason: 'ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required', client: clientOf(req), route: `${req.method} ${url.pathname}` });
@@ -143,7 +143,14 @@ function toApi(r: Revocation): GatewayRevocation {
   return { ...r, revokedAt: new Date(r.at * 1000).toISOString() };
 }
 
-async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): Promise<void> {
+async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps, admin: boolean): Promise<void> {
+  // The operator's admin token shows what is held; deciding is done in an approver's own name.
+  if (admin && req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, deps.approvals.list());
+  if (admin) {
+    const message = "the admin token lists held operations but cannot decide them: a decision is made in an approver's name (use that approver's token: hopscope token issue --identity NAME)";
+    deps.refused({ reason: 'APPROVAL_FORBIDDEN', message, client: clientOf(req), route: `${req.method} ${url.pathname}` });
+    return json(res, 403, { error: `refused: ${message}` });
+  }
   const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
   let approver: string;
   try {

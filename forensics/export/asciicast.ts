@@ -12,6 +12,7 @@ import type { FileSink } from './sink.js';
  */
 export function writeAsciicast(c: CaseFile, session: string, out: FileSink): number {
   const s = getSession(c, session);
+  refuseNonTerminal(s);
   const meta = c.db.prepare('SELECT cols, rows, terminal_channel, start_data, end_t, end_cause, end_actor, end_reason FROM sessions WHERE id = ?').get(session) as
     { cols: number | null; rows: number | null; terminal_channel: string | null; start_data: string | null;
       end_t: number | null; end_cause: string | null; end_actor: string | null; end_reason: string | null };
@@ -20,7 +21,7 @@ export function writeAsciicast(c: CaseFile, session: string, out: FileSink): num
   const term = pty ? (JSON.parse(pty.data) as { term?: string }).term : undefined;
   const start = s.startMicros ?? 0;
   out.line(JSON.stringify({
-    version: 2, width: meta.cols ?? 80, height: meta.rows ?? 24, timestamp: Math.floor(start / 1_000_000),
+    version: 2, width: size(meta.cols, 80), height: size(meta.rows, 24), timestamp: Math.floor(start / 1_000_000),
     title: `${s.identity ?? '?'} → ${s.target ?? '?'} (${s.id})`, env: { TERM: term ?? 'xterm-256color', SHELL: '/bin/sh' },
   }));
   const decoders = { o: new TextDecoder('utf-8'), i: new TextDecoder('utf-8') };
@@ -33,7 +34,9 @@ export function writeAsciicast(c: CaseFile, session: string, out: FileSink): num
     let ev: [string, string] | undefined;
     if (e.type === 'ssh.exec' || e.type === 'ssh.line') ev = ['m', String(d.command ?? d.line ?? '')];
     else if ((d.channel ?? null) !== channel) continue;
-    else if (e.type === 'ssh.resize') ev = ['r', `${String(d.cols)}x${String(d.rows)}`];
+    else if (e.type === 'ssh.resize') {
+      if (size(d.cols, 0) && size(d.rows, 0)) ev = ['r', `${String(d.cols)}x${String(d.rows)}`]; // a 0×0 resize says nothing a player can use
+    }
     else {
       const code = e.type === 'ssh.output' ? 'o' : 'i';
       const text = decoders[code].decode(terminalBytes(d), { stream: true });
@@ -49,6 +52,27 @@ export function writeAsciicast(c: CaseFile, session: string, out: FileSink): num
     n++;
   }
   return n;
+}
+
+/** A terminal dimension as recorded, or the fallback when the client gave none (some clients send 0×0 with no pty size). */
+function size(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : fallback;
+}
+
+/** asciicast exports of something that is not a terminal are refused, with what to export instead. */
+export class ExportRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportRefusedError';
+  }
+}
+
+/** Only SSH sessions have a terminal: a PostgreSQL hop (or the gateway's own recording) as asciicast would be an empty player. */
+export function refuseNonTerminal(s: { id: string; protocol: string }): void {
+  if (s.protocol === 'ssh') return;
+  const what = s.protocol === 'postgres' ? 'a PostgreSQL hop' : `a ${s.protocol} recording`;
+  throw new ExportRefusedError(`session ${s.id} is ${what}, not a terminal: asciicast plays SSH sessions only; ` +
+    'export it as jsonl, timesketch, csv, ocsf or html (or `hopscope show` it)');
 }
 
 /** The SSH sessions that have terminal output (one asciicast each). */

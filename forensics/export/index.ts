@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseFile } from '../store/case.js';
 import { getSession } from '../store/queries.js';
-import { terminalSessions, writeAsciicast } from './asciicast.js';
+import { refuseNonTerminal, terminalSessions, writeAsciicast } from './asciicast.js';
 import { writeHtml } from './html.js';
 import { writeOcsf } from './ocsf.js';
 import { FileSink } from './sink.js';
@@ -11,6 +11,7 @@ import { writeCsv, writeJsonl, writeTimesketch } from './timesketch.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../common/api/index.js';
 
 export { EXPORT_FORMATS, type ExportFormat };
+export { ExportRefusedError } from './asciicast.js';
 
 export interface ExportOptions {
   format: ExportFormat;
@@ -27,8 +28,9 @@ export interface ExportResult {
 
 /** Writes an export, streaming rows from the store (bounded memory). */
 export function exportCase(c: CaseFile, opts: ExportOptions): ExportResult {
-  if (opts.session) getSession(c, opts.session);
+  const one = opts.session ? getSession(c, opts.session) : undefined;
   if (opts.format === 'asciicast') {
+    if (one) refuseNonTerminal(one); // before the file is created: never an empty .cast
     const sessions = opts.session ? [opts.session] : terminalSessions(c);
     const folder = !opts.session;
     if (folder) mkdirSync(opts.out, { recursive: true });

@@ -1,142 +1,171 @@
 import type { CaseFile } from '../store/case.js';
+import {
+  ACCOUNT_CHANGE, APPLICATION_LIFECYCLE, AUTHENTICATION, BASE_EVENT, DATASTORE_ACTIVITY, OTHER, SSH_ACTIVITY, isDenied, securityControlOf,
+  sqlActivity, sqlVerb, sshEndActivity, type OcsfClass, type SecurityControl,
+} from './ocsf-activity.js';
 import type { FileSink } from './sink.js';
-import { messageOf, timelineRows, type TimelineRow } from './timeline.js';
+import { messageOf, timelineRows, timestampDesc, type TimelineRow } from './timeline.js';
 
 /**
- * OCSF 1.3 events, one JSON object per line: SSH Activity (class 4007, Network
- * Activity category 4) for SSH sessions and Datastore Activity (class 6005,
- * Application Activity category 6) for PostgreSQL sessions. Each carries the
- * base event's required attributes (activity_id, category_uid, class_uid,
- * severity_id, time, type_uid, metadata.product/version) and the class's own
- * (SSH: an endpoint; Datastore: actor, src_endpoint, database).
+ * OCSF 1.3.0 events, one JSON object per line, one per timeline event (every
+ * event of every session, in time order; see ocsf-activity.ts for the class and
+ * activity of each): SSH sessions are SSH Activity (4007), PostgreSQL sessions
+ * Datastore Activity (6005); the gateway's own recording gives Authentication
+ * (3002) for refused logins, Account Change (3001) for revocations and their
+ * lifting, Application Lifecycle (6002) for its start and stop, and Base Event
+ * (0) for anything else. Policy decisions add the Security Control profile.
+ * Every event declares in metadata.profiles each profile its attributes come
+ * from (`host` for actor on SSH Activity, `security_control`). Validated
+ * against the vendored schema (ocsf-schema/) by ocsf.test.ts.
  */
 export const OCSF_VERSION = '1.3.0';
-export const SSH_ACTIVITY = 4007;
-export const DATASTORE_ACTIVITY = 6005;
-
-const SEVERITY = { informational: 1, low: 2, medium: 3, high: 4 } as const;
+export { DATASTORE_ACTIVITY, SSH_ACTIVITY };
 
 type Ocsf = Record<string, unknown>;
+type Data = Record<string, unknown>;
 
-/** Which events become OCSF events (the others are context, kept in jsonl). */
-const SSH_ACTIVITY_OF: Record<string, number> = {
-  'session.start': 1, 'session.end': 2, 'ssh.exec': 6, 'ssh.line': 6, 'ssh.sftp': 6, 'ssh.policy': 99,
-};
-const DB_ACTIVITY_OF: Record<string, number> = {
-  'session.start': 3, 'pg.query': 4, 'pg.execute': 4, 'pg.error': 99, 'policy.block': 99, 'approval.requested': 99, 'approval.decided': 99,
-};
+const SEVERITY = { 1: 'Informational', 2: 'Low', 3: 'Medium' } as const;
+const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 
-/** Datastore activity of a SQL statement by its verb: Read, Update, Query, Write, Create, Delete. */
-function sqlActivity(sql: string): number {
-  const verb = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(\w+)/.exec(sql)?.[1]?.toUpperCase();
-  switch (verb) {
-    case 'SELECT': case 'SHOW': case 'TABLE': return 1;
-    case 'UPDATE': return 2;
-    case 'INSERT': case 'COPY': return 5;
-    case 'CREATE': return 6;
-    case 'DELETE': case 'DROP': case 'TRUNCATE': return 7;
-    default: return 4;
-  }
-}
+/** The SQL of a statement an event refers to (`statement`: its seq), for events that answer or judge it. */
+export type StatementLookup = (session: string, seq: number) => string | undefined;
 
-function endpoint(client: string | null): Ocsf {
-  const m = client ? /^(.*):(\d+)$/.exec(client) : null;
+/** A client address ("10.0.0.5:50122", "[::1]:5000") as a network endpoint. */
+function endpoint(client: string | null | undefined): Ocsf {
+  const m = client ? /^\[?(.*?)\]?:(\d+)$/.exec(client) : null;
   return m ? { ip: m[1]!.replace(/^::ffff:/, ''), port: Number(m[2]) } : { name: client ?? 'unknown' };
 }
 
-export function ocsfEvent(r: TimelineRow): Ocsf | undefined {
-  const ssh = r.protocol === 'ssh';
-  const pg = r.protocol === 'postgres';
-  if (r.protocol === 'gateway') return gatewayEvent(r);
-  if (!ssh && !pg) return undefined;
-  let activity = (ssh ? SSH_ACTIVITY_OF : DB_ACTIVITY_OF)[r.type];
-  if (activity === undefined) return undefined;
-  const d = JSON.parse(r.data) as Record<string, unknown>;
-  if (pg && (r.type === 'pg.query' || r.type === 'pg.execute')) activity = sqlActivity(String(d.sql ?? ''));
-  const blocked = (r.policy_action ?? '').split(';').some((a) => a === 'block' || a === 'denied' || a === 'timeout');
-  if (ssh && blocked) activity = 5; // Refuse
-  const classUid = ssh ? SSH_ACTIVITY : DATASTORE_ACTIVITY;
-  const failed = blocked || r.type === 'pg.error';
-  const event: Ocsf = {
-    activity_id: activity,
-    category_uid: ssh ? 4 : 6,
-    class_uid: classUid,
-    type_uid: classUid * 100 + activity,
-    severity_id: blocked ? SEVERITY.medium : r.masked_fields?.includes('UNMASKED') ? SEVERITY.low : SEVERITY.informational,
+/** The attributes every class shares: classification, time, message, status, metadata, unmapped context. */
+function envelope(r: TimelineRow, cls: OcsfClass, activity: number, otherName: string, o: {
+  severity?: 1 | 2 | 3; failed?: boolean; profiles?: string[]; unmapped?: Ocsf;
+}): Ocsf {
+  const activityName = cls.activities[activity] ?? otherName;
+  const severity = o.severity ?? 1;
+  return {
+    activity_id: activity, activity_name: activityName,
+    category_uid: cls.categoryUid, category_name: cls.categoryCaption,
+    class_uid: cls.uid, class_name: cls.caption,
+    type_uid: cls.uid * 100 + activity, ...(activity === OTHER ? {} : { type_name: `${cls.caption}: ${activityName}` }),
+    severity_id: severity, severity: SEVERITY[severity],
     time: Math.floor(r.t / 1000), // ms since the epoch
     message: messageOf(r),
-    status_id: failed ? 2 : 1,
+    ...(o.failed === undefined ? {} : { status_id: o.failed ? 2 : 1, status: o.failed ? 'Failure' : 'Success' }),
     metadata: {
       version: OCSF_VERSION,
       product: { name: 'hopscope', vendor_name: 'hopscope', feature: { name: 'gateway' } },
-      uid: `${r.session}:${r.seq}`,
-      original_time: String(r.t),
-      log_name: `recording sha256:${r.sha256}`,
-      correlation_uid: r.session,
+      uid: `${r.session}:${r.seq}`, original_time: String(r.t), log_name: `recording sha256:${r.sha256}`, correlation_uid: r.session,
+      ...(o.profiles?.length ? { profiles: o.profiles } : {}),
     },
-    actor: { user: { name: r.identity ?? 'unknown', type_id: 99 }, session: { uid: r.session } },
-    src_endpoint: endpoint(r.client),
-    dst_endpoint: { name: r.target ?? 'unknown' },
     unmapped: {
-      hopscope_event_type: r.type, seq: r.seq, parent_session_id: r.parent, link_kind: r.link_kind, root_identity: r.root_identity,
-      hop_depth: r.depth, policy_action: r.policy_action, policy_actor: r.policy_actor, approval_id: r.approval_id, masked_fields: r.masked_fields,
-      integrity: r.integrity, end_cause: r.end_cause,
-      ...(r.type === 'session.end' && typeof d.by === 'string' ? { revoked_by: d.by } : {}),
+      hopscope_event_type: r.type, seq: r.seq, intact: r.intact === 1, integrity: r.integrity, parent_session_id: r.parent, link_kind: r.link_kind,
+      root_identity: r.root_identity, hop_depth: r.depth, policy_action: r.policy_action, policy_rule: r.policy_rule, policy_actor: r.policy_actor,
+      approval_id: r.approval_id, masked_fields: r.masked_fields, end_cause: r.end_cause, ...o.unmapped,
     },
   };
+}
+
+/** The Security Control profile's attributes, with the rule that decided as firewall_rule. */
+function controlAttributes(c: SecurityControl, r: TimelineRow, d: Data): Ocsf {
+  const rule = str(d.rule) ?? r.policy_rule?.split(';').pop();
+  const why = r.type === 'approval.decided' ? undefined : str(d.reason); // a decision's reason is the approver's, not the rule's
+  return { ...c, ...(rule ? { firewall_rule: { name: rule, uid: rule, ...(why ? { desc: why } : {}) } } : {}) };
+}
+
+function sessionEvent(r: TimelineRow, d: Data, statementSql: StatementLookup): Ocsf {
+  const ssh = r.protocol === 'ssh';
+  // A policy.block that repeats a denial records no decision of its own (the denial is it), yet says the statement was refused.
+  const control = securityControlOf(r.policy_action) ??
+    (r.type === 'policy.block' ? securityControlOf(d.action === 'review' ? 'denied' : 'block') : undefined);
+  const ended = r.type === 'session.end';
+  let activity: number;
+  let otherName = timestampDesc(r.type) === 'Event Recorded' ? r.type : timestampDesc(r.type);
+  let query: Ocsf | undefined;
+  if (ssh) activity = r.type === 'session.start' ? 1 : ended ? sshEndActivity(r.end_cause) : 6; // Traffic: everything said on the connection
+  else {
+    const own = r.type === 'pg.query' || r.type === 'pg.execute' || r.type === 'pg.parse' ? str(d.sql) : undefined;
+    const ref = typeof d.statement === 'number' ? d.statement : undefined;
+    const sql = own ?? (ref === undefined ? undefined : statementSql(r.session, ref)) ?? str(d.operation);
+    if (sql !== undefined) query = { uid: `${r.session}:${own !== undefined || ref === undefined ? r.seq : ref}`, query_string: sql };
+    if (r.type === 'session.start') activity = 3; // Connect
+    else if (ended) [activity, otherName] = [OTHER, 'Disconnect'];
+    else if (r.type === 'pg.parse') [activity, otherName] = [OTHER, 'Prepare'];
+    else if (sql !== undefined) {
+      activity = sqlActivity(sql) ?? OTHER;
+      if (activity === OTHER) otherName = sqlVerb(sql) ?? 'Statement';
+    } else activity = OTHER;
+  }
+  // Held for approval: whether it ran is not known from this event, so no status.
+  const failed = control?.action_id === 0 ? undefined : isDenied(control) || r.type === 'pg.error' || (ended && sshEndActivity(r.end_cause) !== 2);
+  const profiles = [...(ssh ? ['host'] : []), ...(control ? ['security_control'] : [])];
+  const event = envelope(r, ssh ? SSH_ACTIVITY : DATASTORE_ACTIVITY, activity, otherName, {
+    severity: isDenied(control) ? 3 : r.masked_fields?.includes('UNMASKED') ? 2 : 1, failed, profiles,
+    unmapped: {
+      ...(ended && str(d.by) ? { revoked_by: str(d.by) } : {}),
+      ...(ssh && (str(d.command) ?? str(d.line) ?? str(d.operation)) ? { command: str(d.command) ?? str(d.line) ?? str(d.operation) } : {}),
+    },
+  });
+  Object.assign(event, {
+    actor: { user: { name: r.identity ?? 'unknown' }, session: { uid: r.session } },
+    src_endpoint: endpoint(r.client),
+    dst_endpoint: { name: r.target ?? 'unknown' },
+    ...(control ? controlAttributes(control, r, d) : {}),
+  });
   if (ssh) {
-    event.auth_type_id = 5; // Password (the gateway token)
-    event.protocol_ver = '2.0';
-    if (r.type === 'ssh.exec' || r.type === 'ssh.line') event.unmapped = { ...(event.unmapped as Ocsf), command: d.command ?? d.line };
-    if (r.type === 'ssh.sftp') event.file = { name: String(d.path ?? ''), path: String(d.path ?? ''), type_id: 1, size: d.size };
+    Object.assign(event, { auth_type_id: 5, auth_type: 'Password', protocol_ver: '2.0' }); // the gateway token is given as the password
+    const path = str(d.path);
+    if (path && (r.type === 'ssh.sftp' || r.type === 'ssh.upload')) {
+      event.file = { name: path.split('/').pop() || path, path, type_id: 1, type: 'Regular File', ...(typeof d.size === 'number' ? { size: d.size } : {}) };
+    }
   } else {
-    event.database = { name: r.target ?? 'unknown', type_id: 1, type: 'Relational' };
-    event.type_id = 1;
-    if (typeof d.sql === 'string') event.query_info = { query_string: d.sql };
-    if (typeof d.operation === 'string') event.query_info = { query_string: d.operation };
+    Object.assign(event, { database: { name: r.target ?? 'unknown', type_id: 1, type: 'Relational' }, type_id: 1, type: 'Database' });
+    if (query) event.query_info = query;
   }
   return event;
 }
 
-/** OCSF classes for the gateway's own recording: Authentication (3002) for refusals, Account Change (3001) for revocations. */
-const AUTHENTICATION = 3002;
-const ACCOUNT_CHANGE = 3001;
+/** The gateway's own recording: refusals before any session, revocations, its start and stop. */
+function gatewayEvent(r: TimelineRow, d: Data): Ocsf {
+  const src = str(d.client) ? { src_endpoint: endpoint(str(d.client)) } : {};
+  const subject = { ...(str(d.identity) ? { name: str(d.identity) } : {}), ...(str(d.tokenId) ? { uid: str(d.tokenId) } : {}) };
+  const user = Object.keys(subject).length ? subject : { name: 'unknown' };
+  switch (r.type) {
+    case 'refused': // a failed Logon: the identity is the user who tried
+      return {
+        ...envelope(r, AUTHENTICATION, 1, '', { severity: 2, failed: true, unmapped: { reason: str(d.reason) ?? null, revocation: d.revocation ?? null } }),
+        status_detail: [str(d.reason), str(d.message)].filter(Boolean).join(': '), user,
+        dst_endpoint: { name: str(d.target) ?? (str(d.protocol) ? `hopscope ${str(d.protocol)!} listener` : 'hopscope') }, ...src,
+      };
+    case 'revoked': case 'unrevoked': // the identity (or token) Disabled / Enabled again; the actor is who did it
+      return {
+        ...envelope(r, ACCOUNT_CHANGE, r.type === 'revoked' ? 5 : 2, '', {
+          severity: 3, failed: false, unmapped: { reason: str(d.reason) ?? null, via: str(d.via) ?? null, sessions_cut: d.sessionsCut ?? null, lifted: d.lifted ?? null },
+        }),
+        user, actor: { user: { name: str(d.by) ?? 'unknown' } }, ...src,
+      };
+    case 'gateway.start': case 'gateway.stop':
+      return { ...envelope(r, APPLICATION_LIFECYCLE, r.type === 'gateway.start' ? 3 : 4, '', { failed: false }), app: { name: 'hopscope', vendor_name: 'hopscope' } };
+    default:
+      return envelope(r, BASE_EVENT, OTHER, r.type, {});
+  }
+}
 
-/**
- * The gateway's recording: a refusal before any session is a failed Logon
- * (Authentication, status Failure); a revocation disables the identity or token
- * (Account Change, Disable), lifting it enables it again; the actor is who did it.
- */
-function gatewayEvent(r: TimelineRow): Ocsf | undefined {
-  if (r.type !== 'refused' && r.type !== 'revoked' && r.type !== 'unrevoked') return undefined;
-  const d = JSON.parse(r.data) as Record<string, unknown>;
-  const refused = r.type === 'refused';
-  const classUid = refused ? AUTHENTICATION : ACCOUNT_CHANGE;
-  const activity = refused ? 1 : r.type === 'revoked' ? 5 : 2; // Logon | Disable | Enable
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const subject = str(d.identity) ?? str(d.tokenId) ?? 'unknown';
-  return {
-    activity_id: activity, category_uid: 3, class_uid: classUid, type_uid: classUid * 100 + activity,
-    severity_id: refused ? SEVERITY.low : SEVERITY.medium, time: Math.floor(r.t / 1000), message: messageOf(r), status_id: refused ? 2 : 1,
-    ...(refused ? { status_detail: str(d.reason) } : {}),
-    metadata: {
-      version: OCSF_VERSION, product: { name: 'hopscope', vendor_name: 'hopscope', feature: { name: 'gateway' } },
-      uid: `${r.session}:${r.seq}`, original_time: String(r.t), log_name: `recording sha256:${r.sha256}`, correlation_uid: r.session,
-    },
-    actor: { user: { name: refused ? subject : str(d.by) ?? 'unknown', type_id: 99 } },
-    user: { name: subject, type_id: 99, ...(str(d.tokenId) ? { uid: str(d.tokenId) } : {}) },
-    ...(str(d.client) ? { src_endpoint: endpoint(str(d.client)!) } : {}),
-    ...(str(d.target) ? { dst_endpoint: { name: str(d.target) } } : {}),
-    unmapped: { hopscope_event_type: r.type, seq: r.seq, integrity: r.integrity, reason: str(d.reason) ?? null, policy_actor: r.policy_actor },
-  };
+/** One OCSF event per timeline row: no row is left out. */
+export function ocsfEvent(r: TimelineRow, statementSql: StatementLookup = () => undefined): Ocsf {
+  const d = JSON.parse(r.data) as Data;
+  const { unmapped, ...event } = r.protocol === 'ssh' || r.protocol === 'postgres' ? sessionEvent(r, d, statementSql) : gatewayEvent(r, d);
+  return { ...event, unmapped }; // the schema's attributes first, hopscope's own last
 }
 
 export function writeOcsf(c: CaseFile, out: FileSink, session?: string): number {
+  const stmt = c.db.prepare('SELECT data FROM events WHERE session = ? AND seq = ?');
+  const statementSql: StatementLookup = (s, seq) => {
+    const row = stmt.get(s, seq) as { data: string } | undefined;
+    return row ? str((JSON.parse(row.data) as Data).sql) : undefined;
+  };
   let n = 0;
   for (const r of timelineRows(c, session)) {
-    const e = ocsfEvent(r);
-    if (!e) continue;
-    out.line(JSON.stringify(e));
+    out.line(JSON.stringify(ocsfEvent(r, statementSql)));
     n++;
   }
   return n;

@@ -25,6 +25,8 @@ export interface TimelineRow {
   /** Who decided (approver, revoker, refused identity), per decision on this event. */
   policy_actor: string | null;
   approval_id: string | null;
+  /** The rules of those decisions (`;`-joined). */
+  policy_rule: string | null;
   /** How the session ended (END_CAUSES), on every row of the session. */
   end_cause: string | null;
   masked_fields: string | null;
@@ -33,18 +35,26 @@ export interface TimelineRow {
 /** Event types that are bookkeeping of the format, not activity. */
 const SKIP = "('checkpoint', 'seal')";
 
-/** Rows in time order (per session, sessions by start), lazily. */
+/**
+ * Rows of the whole case (or one session) in time order, lazily: a timeline
+ * across hops interleaves their events. Equal times keep session start order,
+ * then each session's own order (seq). SQLite sorts (spilling to disk when the
+ * case is large), so memory stays bounded.
+ */
 export function* timelineRows(c: CaseFile, session?: string): Generator<TimelineRow> {
   const sql = `SELECT e.session, e.seq, e.t, e.type, e.data, e.intact, s.parent, s.link_kind, s.root_identity, s.identity, s.depth,
       s.target, s.protocol, s.client, f.sha256, f.integrity, s.end_cause,
       (SELECT group_concat(p.action, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq)) AS policy_action,
       (SELECT group_concat(p.actor, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq) AND p.actor IS NOT NULL) AS policy_actor,
+      (SELECT group_concat(r, ';') FROM (SELECT coalesce(p.rule, (SELECT q.rule FROM policy_decisions q WHERE q.session = p.session
+         AND q.approval_id = p.approval_id AND q.rule IS NOT NULL LIMIT 1)) AS r FROM policy_decisions p
+         WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq)) WHERE r IS NOT NULL) AS policy_rule, -- a decision names the rule its request did
       (SELECT group_concat(p.approval_id, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq) AND p.approval_id IS NOT NULL) AS approval_id,
       (SELECT group_concat(m.field || ':' || coalesce(m.rule, '') || '=' || m.count || CASE m.masked WHEN 1 THEN '' ELSE ' UNMASKED' END, ';')
          FROM sensitive_fields m WHERE m.session = e.session AND m.seq = e.seq) AS masked_fields
     FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete' JOIN events e ON e.session = s.id
     WHERE e.type NOT IN ${SKIP} ${session ? 'AND s.id = ?' : ''}
-    ORDER BY s.start_t, s.id, e.seq`;
+    ORDER BY e.t, s.start_t, s.id, e.seq`;
   const stmt = c.db.prepare(sql);
   yield* (session ? stmt.iterate(session) : stmt.iterate()) as Iterable<TimelineRow>;
 }

@@ -2,9 +2,9 @@ import type { CaseFile } from '../store/case.js';
 import type { FileSink } from './sink.js';
 import { messageOf, microsToIso, timelineRows, timestampDesc, type TimelineRow } from './timeline.js';
 
-/** The columns Timesketch requires first, then ours; CSV uses the same order. */
+/** The columns Timesketch requires first, then ours; CSV uses the same order. Rows come in time order (timelineRows). */
 export const TIMESKETCH_COLUMNS = [
-  'message', 'datetime', 'timestamp_desc', 'timestamp', 'session_id', 'parent_session_id', 'root_identity', 'identity', 'hop_depth',
+  'message', 'datetime', 'timestamp_desc', 'timestamp', 'data_type', 'session_id', 'parent_session_id', 'root_identity', 'identity', 'hop_depth',
   'target', 'protocol', 'event_type', 'seq', 'policy_action', 'approval_id', 'masked_fields', 'recording_sha256', 'integrity', 'intact',
   'policy_actor', 'end_cause',
 ] as const;
@@ -16,6 +16,7 @@ export function timesketchRecord(r: TimelineRow): TimesketchRecord {
     datetime: microsToIso(r.t),
     timestamp_desc: timestampDesc(r.type),
     timestamp: r.t, // µs since the epoch, as Timesketch stores it
+    data_type: dataTypeOf(r.type),
     session_id: r.session,
     parent_session_id: r.parent,
     root_identity: r.root_identity,
@@ -34,6 +35,14 @@ export function timesketchRecord(r: TimelineRow): TimesketchRecord {
     policy_actor: r.policy_actor,
     end_cause: r.end_cause,
   };
+}
+
+/**
+ * Timesketch's (and Plaso's) `data_type`: what kind of record this is, colon-separated from the
+ * source, e.g. hopscope:pg:query, hopscope:ssh:output, hopscope:session:end, hopscope:revoked.
+ */
+export function dataTypeOf(eventType: string): string {
+  return `hopscope:${eventType.replace(/[^a-z0-9]+/gi, ':').toLowerCase()}`;
 }
 
 /** Timesketch JSONL: one object per line, importable as is. */

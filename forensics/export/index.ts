@@ -18,6 +18,11 @@ export interface ExportOptions {
   /** A file; for asciicast without a session, a folder that gets one `<session>.cast` per SSH hop. */
   out: string;
   session?: string;
+  /**
+   * Several sessions in one timeline, in time order across them (timesketch, csv, jsonl, ocsf): the
+   * workbench's filter. Not for asciicast (one terminal per file) nor html (a report of the case or one hop).
+   */
+  sessions?: readonly string[];
 }
 
 export interface ExportResult {
@@ -29,6 +34,10 @@ export interface ExportResult {
 /** Writes an export, streaming rows from the store (bounded memory). */
 export function exportCase(c: CaseFile, opts: ExportOptions): ExportResult {
   const one = opts.session ? getSession(c, opts.session) : undefined;
+  for (const s of opts.sessions ?? []) getSession(c, s);
+  if (opts.sessions && (opts.session || opts.format === 'asciicast' || opts.format === 'html')) {
+    throw new Error(`sessions is for timeline formats (timesketch, csv, jsonl, ocsf) without session, not ${opts.format}${opts.session ? ' with session' : ''}`);
+  }
   if (opts.format === 'asciicast') {
     if (one) refuseNonTerminal(one); // before the file is created: never an empty .cast
     const sessions = opts.session ? [opts.session] : terminalSessions(c);
@@ -44,8 +53,9 @@ export function exportCase(c: CaseFile, opts: ExportOptions): ExportResult {
     }
     return { files, records };
   }
-  const write = { timesketch: writeTimesketch, csv: writeCsv, jsonl: writeJsonl, ocsf: writeOcsf, html: writeHtml }[opts.format];
-  return { files: [opts.out], records: withSink(opts.out, (sink) => write(c, sink, opts.session)) };
+  if (opts.format === 'html') return { files: [opts.out], records: withSink(opts.out, (sink) => writeHtml(c, sink, opts.session)) };
+  const write = { timesketch: writeTimesketch, csv: writeCsv, jsonl: writeJsonl, ocsf: writeOcsf }[opts.format];
+  return { files: [opts.out], records: withSink(opts.out, (sink) => write(c, sink, opts.sessions ?? opts.session)) };
 }
 
 function withSink(path: string, fn: (sink: FileSink) => number): number {

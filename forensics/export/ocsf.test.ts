@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trustedKeysOf } from '../../common/keys.js';
+import { loadTrustedKeys, trustedKeysOf } from '../../common/keys.js';
 import { TempDir } from '../../common/recording/testing/recordings.js';
 import { importPaths } from '../import/paths.js';
 import { openCase, type CaseFile } from '../store/case.js';
@@ -18,7 +19,8 @@ import { timelineRows } from './timeline.js';
 // object definitions (ocsf-schema/, see its README), for three cases: the version-1 scenario (blocks,
 // a held-then-denied statement, an approved SSH command), the evidence cases (a revocation that cut a
 // session, refused logins before and after it, its lifting, an approval) and the current-version
-// revocation (an SSH session and its psql hop cut, a refused reconnect).
+// revocation (an SSH session and its psql hop cut, a refused reconnect); and the demo case `npm start`
+// opens (examples/nested-agents: recordings the real gateway wrote).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- OCSF events are read field by field
 type Ev = Record<string, any>;
 
@@ -40,7 +42,11 @@ beforeAll(async () => {
   writeEvidenceScenario(evidence, signer);
   const v2 = folder('v2');
   const revocation = writeRevocationScenario(v2, signer);
-  for (const [name, dir, keys] of [['v1', v1, trusted], ['evidence', evidence, trusted], ['v2', v2, revocation.trusted]] as const) {
+  const demo = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/nested-agents');
+  const demoKeys = loadTrustedKeys([join(demo, 'gateway_ed25519.pub')]);
+  for (const [name, dir, keys] of [
+    ['v1', v1, trusted], ['evidence', evidence, trusted], ['v2', v2, revocation.trusted], ['demo', join(demo, 'recordings'), demoKeys],
+  ] as const) {
     cases[name] = openCase(join(tmp.path, `${name}.db`));
     await importPaths(cases[name], [dir], { trusted: keys, now: () => 1_760_000_100_000_000 });
   }
@@ -71,7 +77,7 @@ describe('the vendored OCSF schema', () => {
 });
 
 describe('OCSF export', () => {
-  it.each(['v1', 'evidence', 'v2'])('%s: every event is valid against the schema, and every timeline event is one OCSF event', (name) => {
+  it.each(['v1', 'evidence', 'v2', 'demo'])('%s: every event is valid against the schema, and every timeline event is one OCSF event', (name) => {
     const c = cases[name]!;
     const events = ocsf(name);
     const problems = events.flatMap((e) => validateOcsfEvent(e).map((p) => `${String(e.metadata?.uid)} (${String(e.unmapped?.hopscope_event_type)}): ${p}`));

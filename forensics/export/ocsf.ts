@@ -4,7 +4,7 @@ import {
   sqlActivity, sqlVerb, sshEndActivity, type OcsfClass, type SecurityControl,
 } from './ocsf-activity.js';
 import type { FileSink } from './sink.js';
-import { messageOf, timelineRows, timestampDesc, type TimelineRow } from './timeline.js';
+import { messageOf, timelineRows, timestampDesc, type TimelineRow, type TimelineScope } from './timeline.js';
 
 /**
  * OCSF 1.3.0 events, one JSON object per line, one per timeline event (every
@@ -157,14 +157,14 @@ export function ocsfEvent(r: TimelineRow, statementSql: StatementLookup = () => 
   return { ...event, unmapped }; // the schema's attributes first, hopscope's own last
 }
 
-export function writeOcsf(c: CaseFile, out: FileSink, session?: string): number {
+export function writeOcsf(c: CaseFile, out: FileSink, scope?: TimelineScope): number {
   const stmt = c.db.prepare('SELECT data FROM events WHERE session = ? AND seq = ?');
   const statementSql: StatementLookup = (s, seq) => {
     const row = stmt.get(s, seq) as { data: string } | undefined;
     return row ? str((JSON.parse(row.data) as Data).sql) : undefined;
   };
   let n = 0;
-  for (const r of timelineRows(c, session)) {
+  for (const r of timelineRows(c, scope)) {
     out.line(JSON.stringify(ocsfEvent(r, statementSql)));
     n++;
   }

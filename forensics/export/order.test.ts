@@ -5,7 +5,7 @@ import { trustedKeysOf } from '../../common/keys.js';
 import { TempDir } from '../../common/recording/testing/recordings.js';
 import { importPaths } from '../import/paths.js';
 import { openCase, type CaseFile } from '../store/case.js';
-import { writeEvidenceScenario } from '../testing/evidence.js';
+import { writeEvidenceScenario, type EvidenceScenario } from '../testing/evidence.js';
 import { fixedSigner } from '../testing/scenario.js';
 import { exportCase, type ExportFormat } from './index.js';
 import { TIMESKETCH_COLUMNS } from './timesketch.js';
@@ -14,11 +14,12 @@ import { TIMESKETCH_COLUMNS } from './timesketch.js';
 // refusals, revocation and lifting fall between the other sessions' events. A timeline is in time order.
 let tmp: TempDir;
 let c: CaseFile;
+let ev: EvidenceScenario;
 
 beforeAll(async () => {
   tmp = new TempDir();
   const signer = fixedSigner();
-  writeEvidenceScenario(tmp.path, signer);
+  ev = writeEvidenceScenario(tmp.path, signer);
   c = openCase(join(tmp.path, 'case.db'));
   await importPaths(c, [tmp.path], { trusted: trustedKeysOf([signer.publicKey]), now: () => 1_760_000_100_000_000 });
 });
@@ -79,4 +80,17 @@ it.each(['timesketch', 'csv', 'jsonl'] as const)('%s rows are in time order acro
   const runs = rows.filter((r, i) => i === 0 || rows[i - 1]!.session !== r.session).map((r) => r.session);
   expect(runs.length).toBeGreaterThan(new Set(runs).size);
   if (format !== 'jsonl') for (const r of rows) expect(r.dataType).toMatch(/^hopscope(:[a-z0-9]+)+$/);
+});
+
+it('a timeline of several sessions (the workbench filter) is one pass in time order over just those', () => {
+  const out = join(tmp.path, 'two.jsonl');
+  const { records } = exportCase(c, { format: 'timesketch', out, sessions: [ev.ids.cut, ev.ids.gateway] });
+  const rows = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { session_id: string; timestamp: number });
+  expect(rows).toHaveLength(records);
+  expect(new Set(rows.map((r) => r.session_id))).toEqual(new Set([ev.ids.cut, ev.ids.gateway]));
+  const order = rows.map((r) => r.timestamp);
+  expect(order).toEqual([...order].sort((a, b) => a - b));
+  expect(rows.at(-1)!.session_id).toBe(ev.ids.gateway); // the gateway's lifting of the revocation comes after the cut session ended
+  expect(() => exportCase(c, { format: 'csv', out, sessions: [ev.ids.cut, 'nope'] })).toThrow(/no session nope/);
+  expect(() => exportCase(c, { format: 'html', out, sessions: [ev.ids.cut] })).toThrow(/timeline formats/);
 });

@@ -35,13 +35,17 @@ export interface TimelineRow {
 /** Event types that are bookkeeping of the format, not activity. */
 const SKIP = "('checkpoint', 'seal')";
 
+/** Which sessions a timeline covers: all (undefined), one, or a list (the workbench's filter). */
+export type TimelineScope = string | readonly string[] | undefined;
+
 /**
- * Rows of the whole case (or one session) in time order, lazily: a timeline
+ * Rows of the whole case (or of the sessions of `scope`) in time order, lazily: a timeline
  * across hops interleaves their events. Equal times keep session start order,
  * then each session's own order (seq). SQLite sorts (spilling to disk when the
  * case is large), so memory stays bounded.
  */
-export function* timelineRows(c: CaseFile, session?: string): Generator<TimelineRow> {
+export function* timelineRows(c: CaseFile, scope?: TimelineScope): Generator<TimelineRow> {
+  const ids = scope === undefined ? undefined : typeof scope === 'string' ? [scope] : [...scope];
   const sql = `SELECT e.session, e.seq, e.t, e.type, e.data, e.intact, s.parent, s.link_kind, s.root_identity, s.identity, s.depth,
       s.target, s.protocol, s.client, f.sha256, f.integrity, s.end_cause,
       (SELECT group_concat(p.action, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq)) AS policy_action,
@@ -53,10 +57,10 @@ export function* timelineRows(c: CaseFile, session?: string): Generator<Timeline
       (SELECT group_concat(m.field || ':' || coalesce(m.rule, '') || '=' || m.count || CASE m.masked WHEN 1 THEN '' ELSE ' UNMASKED' END, ';')
          FROM sensitive_fields m WHERE m.session = e.session AND m.seq = e.seq) AS masked_fields
     FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete' JOIN events e ON e.session = s.id
-    WHERE e.type NOT IN ${SKIP} ${session ? 'AND s.id = ?' : ''}
+    WHERE e.type NOT IN ${SKIP} ${ids ? 'AND s.id IN (SELECT value FROM json_each(?))' : ''}
     ORDER BY e.t, s.start_t, s.id, e.seq`;
   const stmt = c.db.prepare(sql);
-  yield* (session ? stmt.iterate(session) : stmt.iterate()) as Iterable<TimelineRow>;
+  yield* (ids ? stmt.iterate(JSON.stringify(ids)) : stmt.iterate()) as Iterable<TimelineRow>;
 }
 
 const DESC: Record<string, string> = {

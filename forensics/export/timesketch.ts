@@ -1,6 +1,6 @@
 import type { CaseFile } from '../store/case.js';
 import type { FileSink } from './sink.js';
-import { messageOf, microsToIso, timelineRows, timestampDesc, type TimelineRow } from './timeline.js';
+import { messageOf, microsToIso, timelineRows, timestampDesc, type TimelineRow, type TimelineScope } from './timeline.js';
 
 /** The columns Timesketch requires first, then ours; CSV uses the same order. Rows come in time order (timelineRows). */
 export const TIMESKETCH_COLUMNS = [
@@ -46,9 +46,9 @@ export function dataTypeOf(eventType: string): string {
 }
 
 /** Timesketch JSONL: one object per line, importable as is. */
-export function writeTimesketch(c: CaseFile, out: FileSink, session?: string): number {
+export function writeTimesketch(c: CaseFile, out: FileSink, scope?: TimelineScope): number {
   let n = 0;
-  for (const r of timelineRows(c, session)) {
+  for (const r of timelineRows(c, scope)) {
     out.line(JSON.stringify(timesketchRecord(r)));
     n++;
   }
@@ -56,10 +56,10 @@ export function writeTimesketch(c: CaseFile, out: FileSink, session?: string): n
 }
 
 /** RFC 4180 CSV with the Timesketch columns (Timesketch imports this too). */
-export function writeCsv(c: CaseFile, out: FileSink, session?: string): number {
+export function writeCsv(c: CaseFile, out: FileSink, scope?: TimelineScope): number {
   out.write(`${TIMESKETCH_COLUMNS.join(',')}\r\n`);
   let n = 0;
-  for (const r of timelineRows(c, session)) {
+  for (const r of timelineRows(c, scope)) {
     const rec = timesketchRecord(r);
     out.write(`${TIMESKETCH_COLUMNS.map((k) => csvField(rec[k])).join(',')}\r\n`);
     n++;
@@ -74,9 +74,9 @@ export function csvField(v: string | number | boolean | null): string {
 }
 
 /** Full fidelity: every event as recorded, with its session's context and custody. */
-export function writeJsonl(c: CaseFile, out: FileSink, session?: string): number {
+export function writeJsonl(c: CaseFile, out: FileSink, scope?: TimelineScope): number {
   let n = 0;
-  for (const r of timelineRows(c, session)) {
+  for (const r of timelineRows(c, scope)) {
     out.line(`{"session":${JSON.stringify(r.session)},"seq":${r.seq},"t":${r.t},"time":"${microsToIso(r.t)}","type":${JSON.stringify(r.type)},` +
       `"data":${r.data},"intact":${r.intact === 1},"protocol":${JSON.stringify(r.protocol)},"identity":${JSON.stringify(r.identity)},` +
       `"target":${JSON.stringify(r.target)},"parent":${JSON.stringify(r.parent)},"linkKind":${JSON.stringify(r.link_kind)},` +

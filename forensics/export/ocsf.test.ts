@@ -145,6 +145,13 @@ describe('OCSF export', () => {
     ]);
     expect(events.find((e) => e.unmapped.hopscope_event_type === 'refused')).toMatchObject({ class_uid: AUTHENTICATION.uid, user: { name: 'contractor-ci', uid: 'tok-root' } });
   });
+
+  it('demo: SSH Activity says how the client authenticated, as its session.start recorded it', () => {
+    const ssh = ocsf('demo').filter((e) => e.class_uid === SSH_ACTIVITY.uid);
+    expect(ssh.length).toBeGreaterThan(40);
+    expect(new Set(ssh.map((e) => `${String(e.auth_type_id)} ${String(e.auth_type)}`))).toEqual(new Set(['5 Password']));
+    expect(ocsf('v1').some((e) => 'auth_type_id' in e)).toBe(false); // version 1 did not record it: not guessed
+  });
 });
 
 describe('the OCSF validator', () => {

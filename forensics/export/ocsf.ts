@@ -25,6 +25,7 @@ type Ocsf = Record<string, unknown>;
 type Data = Record<string, unknown>;
 
 const SEVERITY = { 1: 'Informational', 2: 'Low', 3: 'Medium' } as const;
+const SSH_AUTH: Record<string, [number, string]> = { password: [5, 'Password'], 'keyboard-interactive': [4, 'Keyboard Interactive'], publickey: [6, 'Public Key'] };
 const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The SQL of a statement an event refers to (`statement`: its seq), for events that answer or judge it. */
@@ -112,7 +113,9 @@ function sessionEvent(r: TimelineRow, d: Data, statementSql: StatementLookup): O
     ...(control ? controlAttributes(control, r, d) : {}),
   });
   if (ssh) {
-    Object.assign(event, { auth_type_id: 5, auth_type: 'Password', protocol_ver: '2.0' }); // the gateway token is given as the password
+    // How the client gave the gateway its token (a registered key stands for one); older recordings do not say.
+    const auth = SSH_AUTH[r.auth ?? ''];
+    Object.assign(event, { ...(auth ? { auth_type_id: auth[0], auth_type: auth[1] } : {}), protocol_ver: '2.0' });
     const path = str(d.path);
     if (path && (r.type === 'ssh.sftp' || r.type === 'ssh.upload')) {
       event.file = { name: path.split('/').pop() || path, path, type_id: 1, type: 'Regular File', ...(typeof d.size === 'number' ? { size: d.size } : {}) };

@@ -30,6 +30,8 @@ export interface TimelineRow {
   /** How the session ended (END_CAUSES), on every row of the session. */
   end_cause: string | null;
   masked_fields: string | null;
+  /** How the session's client authenticated (session.start `auth`: password, keyboard-interactive, publickey). */
+  auth: string | null;
 }
 
 /** Event types that are bookkeeping of the format, not activity. */
@@ -47,7 +49,7 @@ export type TimelineScope = string | readonly string[] | undefined;
 export function* timelineRows(c: CaseFile, scope?: TimelineScope): Generator<TimelineRow> {
   const ids = scope === undefined ? undefined : typeof scope === 'string' ? [scope] : [...scope];
   const sql = `SELECT e.session, e.seq, e.t, e.type, e.data, e.intact, s.parent, s.link_kind, s.root_identity, s.identity, s.depth,
-      s.target, s.protocol, s.client, f.sha256, f.integrity, s.end_cause,
+      s.target, s.protocol, s.client, f.sha256, f.integrity, s.end_cause, json_extract(s.start_data, '$.auth') AS auth,
       (SELECT group_concat(p.action, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq)) AS policy_action,
       (SELECT group_concat(p.actor, ';') FROM policy_decisions p WHERE p.session = e.session AND (p.seq = e.seq OR p.statement = e.seq) AND p.actor IS NOT NULL) AS policy_actor,
       (SELECT group_concat(r, ';') FROM (SELECT coalesce(p.rule, (SELECT q.rule FROM policy_decisions q WHERE q.session = p.session

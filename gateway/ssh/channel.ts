@@ -180,12 +180,13 @@ export class SessionChannel {
   private relay(down: ssh2.ServerChannel, up: ssh2.ClientChannel): void {
     if (this.resized && this.pty) up.setWindow(this.pty.rows, this.pty.cols, this.pty.height, this.pty.width);
     if (this.kind === 'subsystem') relaySftp(this.id, this.ctx, down, up);
+    const bytesOut = this.ctx.metrics.bytesTotal.series({ direction: 'target_to_client' });
     const output = (stream: 'stdout' | 'stderr', target: NodeJS.WritableStream) => {
       // Without a text rule in scope there is nothing to hold output back for (a pty's echo would wait for nothing).
       const mask = this.ctx.textMask;
       const masker = new OutputMasker(mask, (chunk, counts) => {
         if (!this.ctx.live) return;
-        this.ctx.metrics.bytesTotal.inc({ direction: 'target_to_client' }, chunk.length);
+        bytesOut.inc(chunk.length);
         this.ctx.data(EventType.SshOutput, this.id, stream, chunk, counts);
         if (!target.write(chunk)) {
           up.pause();

@@ -13,6 +13,16 @@ export const COMMIT_BYTES = 1024 * 1024;
 /** ...or this long after the first of them, whichever comes first. */
 export const COMMIT_DELAY_MS = 5;
 
+/** What a data event records (ssh.input and ssh.output share it). */
+interface DataPayload {
+  channel: number;
+  stream?: 'stdout' | 'stderr';
+  data: string;
+  encoding: 'utf8' | 'base64';
+  bytes: number;
+  masked?: MaskNote[];
+}
+
 interface Pending {
   type: DataEventName;
   channel: number;
@@ -73,13 +83,21 @@ export class DataRecorder {
     if (!p) return;
     this.pending = undefined;
     const payload = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks, p.size);
-    const head = p.stream ? { channel: p.channel, stream: p.stream } : { channel: p.channel };
+    // One object per event, fields in the recorded order (an event per echoed key on a pty: no spreads of partial objects).
     // One shape for masking notes in both protocols: [{rule, count}] (no column in SSH text).
-    const masked = p.counts ? { masked: maskNotesOf(p.counts) } : {};
+    const masked = p.counts ? maskNotesOf(p.counts) : undefined;
     if (isUtf8(payload)) {
-      this.writer.append(p.type, { ...head, data: payload.toString('utf8'), encoding: 'utf8', bytes: p.size, ...masked }, p.t);
+      const data: DataPayload = p.stream
+        ? { channel: p.channel, stream: p.stream, data: payload.toString('utf8'), encoding: 'utf8', bytes: p.size }
+        : { channel: p.channel, data: payload.toString('utf8'), encoding: 'utf8', bytes: p.size };
+      if (masked) data.masked = masked;
+      this.writer.append(p.type, data, p.t);
     } else {
-      this.writer.appendBase64(p.type, { ...head, encoding: 'base64', bytes: p.size, ...masked }, 'data', payload, p.t);
+      const data: Omit<DataPayload, 'data'> = p.stream
+        ? { channel: p.channel, stream: p.stream, encoding: 'base64', bytes: p.size }
+        : { channel: p.channel, encoding: 'base64', bytes: p.size };
+      if (masked) data.masked = masked;
+      this.writer.appendBase64(p.type, data, 'data', payload, p.t);
     }
   }
 

@@ -78,7 +78,7 @@ export class OutputMasker {
     if (this.echo) {
       const echo = this.echo;
       this.echo = undefined;
-      if (!this.tail && Date.now() - this.typedAt <= ECHO_WAIT_MS && chunk.length <= echo.length && echo.subarray(0, chunk.length).equals(chunk)) {
+      if (!this.tail && Date.now() - this.typedAt <= ECHO_WAIT_MS && chunk.length <= echo.length && chunk.compare(echo, 0, chunk.length) === 0) {
         if (chunk.length < echo.length) this.echo = echo.subarray(chunk.length);
         return this.maskAndEmit(chunk);
       }

@@ -9,4 +9,4 @@ export { buildChain, type Chain, type ChainEdge, type ChainHop, type ChainRoot, 
 export { answersOf, chainDot, chainJson, chainMermaid, chainText, type ChainAnswers } from './chain/render.js';
 export { screenAt, type Screen } from './replay/screen.js';
 export { showSession } from './replay/show.js';
-export { EXPORT_FORMATS, exportCase, type ExportFormat, type ExportOptions } from './export/index.js';
+export { EXPORT_FORMATS, exportCase, ExportRefusedError, type ExportFormat, type ExportOptions } from './export/index.js';

@@ -143,6 +143,11 @@ describe('forensics on real gateway recordings', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(readFileSync(join(work, `out.${format}`), 'utf8').length).toBeGreaterThan(100);
     }
+    // A PostgreSQL hop is not a terminal: no header-only cast with status 0, but a refusal that says what to use instead.
+    const cast = hopscope(['export', '--db', 'case.db', '--format', 'asciicast', '--session', id, '--out', 'pg.cast']);
+    expect(cast.status).toBe(1);
+    expect(cast.stderr).toMatch(new RegExp(`^hopscope: session ${id} is a PostgreSQL hop, not a terminal: asciicast plays SSH sessions only; export it as jsonl, timesketch, csv, ocsf or html`));
+    expect(existsSync(join(work, 'pg.cast'))).toBe(false);
     const ts = readFileSync(join(work, 'out.timesketch'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(ts.some((r) => r.event_type === 'pg.query' && r.message === 'SQL: SELECT email, ssn FROM customers ORDER BY id')).toBe(true);
     expect(ts.some((r) => r.event_type === 'refused' && r.policy_action === 'refused')).toBe(true);

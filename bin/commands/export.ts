@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXPORT_FORMATS, exportCase, ForensicsError, resolveSessionId, type ExportFormat } from '../../forensics/index.js';
+import { EXPORT_FORMATS, exportCase, ExportRefusedError, ForensicsError, resolveSessionId, type ExportFormat } from '../../forensics/index.js';
 import { ExitStatus } from '../main.js';
 import { openCaseOrExit, usageError } from './case-options.js';
 
@@ -18,7 +18,7 @@ export function registerExport(program: Command): void {
         const r = exportCase(c, { format: opts.format as ExportFormat, out: opts.out, session: opts.session === undefined ? undefined : resolveSessionId(c, opts.session) });
         process.stderr.write(`hopscope: wrote ${r.records} ${opts.format === 'html' ? 'hops' : 'records'} to ${r.files.length === 1 ? r.files[0] : `${r.files.length} files in ${opts.out}`}\n`);
       } catch (err) {
-        const message = err instanceof ForensicsError ? err.message : `cannot write ${opts.out}: ${(err as Error).message}`;
+        const message = err instanceof ForensicsError || err instanceof ExportRefusedError ? err.message : `cannot write ${opts.out}: ${(err as Error).message}`;
         process.stderr.write(`hopscope: ${message}\n`);
         throw new ExitStatus(1);
       } finally {

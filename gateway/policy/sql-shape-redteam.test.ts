@@ -240,6 +240,20 @@ describe('red team: session state and catalog versions', () => {
     }
   });
 
+  it('texts where the scanner and PostgreSQL part ways are never served by shape', () => {
+    // PostgreSQL ends a -- comment at \r too (the scanner at \n only): the code after \r keeps its numbers in the key.
+    for (const [a, b] of [
+      ['DELETE FROM t WHERE id = 1 -- c\r OR 1 = 1\n', 'DELETE FROM t WHERE id = 2 -- c\r OR 1 = 1\n'],
+      ["DELETE FROM t WHERE id = 1 -- c\r OR x = ' \n' OR 5 = 5 OR '", "DELETE FROM t WHERE id = 2 -- c\r OR x = ' \n' OR 5 = 5 OR '"],
+      ['DELETE FROM t WHERE id = - -1', 'DELETE FROM t WHERE id = - -2'], ['DELETE FROM t WHERE id = -/**/1', 'DELETE FROM t WHERE id = -/**/2'],
+    ]) {
+      const warm = SESSIONS['guard+masking']!();
+      judge(warm, a!);
+      expect(judge(warm, b!), b).toEqual(judge(SESSIONS['guard+masking']!(), b!));
+      expect(warm.shapeHits, b).toBe(0);
+    }
+  });
+
   it('a new catalog version (a protected column added, a user operator appearing) is judged again', () => {
     let snapshot = snapshotV(1);
     const moving: TargetCatalog = { get snapshot() { return snapshot; }, refresh: () => Promise.resolve() };
@@ -254,6 +268,23 @@ describe('red team: session state and catalog versions', () => {
         functions: [{ oid: 2, schema: 'public', name: 'wipe', extension: false }],
       });
       for (const sql of texts) expect(judge(warm, sql.replace('1', '2'))).toEqual(judge(make(moving), sql.replace('1', '2')));
+    }
+  });
+});
+
+// Not a hole of the shape cache but found while probing pg_settings for it: the built-in rule
+// standard-conforming-strings reads SET and set_config only, and UPDATE pg_settings runs set_config through
+// the view's rule. Through a gateway (test/adversarial/pg harness, PostgreSQL 18) the two Query messages
+// `UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'` and
+// `SELECT '\', $$ '; DROP TABLE v; -- $$` sent in one pipelined write dropped v: the second was judged
+// (as one harmless SELECT) and forwarded before the server's ParameterStatus ended the session.
+describe('red team: UPDATE pg_settings changes how the server reads the client’s text', () => {
+  it('is refused like SET standard_conforming_strings = off, also with a computed name', () => {
+    for (const make of [SESSIONS['guard only']!, SESSIONS['guard+masking']!]) {
+      for (const sql of [
+        "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'",
+        "UPDATE pg_catalog.pg_settings SET setting = 'off' WHERE name = 'standard_' || 'conforming_strings'",
+      ]) expect(judge(make(), sql), sql).toMatchObject({ action: 'block', rule: 'standard-conforming-strings' });
     }
   });
 });

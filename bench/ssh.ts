@@ -113,7 +113,7 @@ try {
       for (let i = 0; i < echoSamples; i++) {
         for (let j = 0; j < PATHS.length; j++) {
           const path = PATHS[(i + j) % PATHS.length]!;
-          const sentMicros = Number(process.hrtime.bigint() / 1000n);
+          const sentMicros = args.raw ? Number(process.hrtime.bigint() / 1000n) : 0;
           const ms = await sessions.get(path)!.key();
           latencies.get(path)!.push(ms);
           if (args.raw) keysSent.push({ path, sentMicros, ms });
@@ -217,7 +217,13 @@ async function openEcho(client: Client): Promise<EchoSession> {
   let output = '';
   let stderr = '';
   let onData: (() => void) | undefined;
-  ssh.stdout.setEncoding('latin1').on('data', (s: string) => ((output += s), onData?.()));
+  /** In the echo phase each stdout chunk goes to takeEcho as bytes instead of into `output`. */
+  let echoing = false;
+  ssh.stdout.on('data', (chunk: Buffer) => {
+    if (echoing) return takeEcho(chunk);
+    output += chunk.toString('latin1');
+    onData?.();
+  });
   ssh.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<void>((resolve) => ssh.once('close', () => resolve()));
   const close = async () => {
@@ -245,22 +251,54 @@ async function openEcho(client: Client): Promise<EchoSession> {
     await close();
     throw err;
   }
-  output = '';
-  const keys = 'abcdefghijklmnopqrstuvwxyz';
-  let sent = '';
+  // The echo phase allocates as little as it can per key: the gateways run in this process, so the driver's own
+  // garbage (a string per chunk, a timer and closures per key) would start scavenges that stall a gateway in the
+  // middle of some key. Keys are prepared Buffers, the echo is compared byte by byte as it arrives, one watchdog.
+  const keys = Array.from('abcdefghijklmnopqrstuvwxyz', (c) => Buffer.from(c, 'latin1'));
+  let sent = 0;
+  let received = 0;
+  let mismatch: string | undefined;
+  let waiting: { resolve: () => void; reject: (err: Error) => void; since: number } | undefined;
+  const fail = (why: string) => {
+    const w = waiting;
+    waiting = undefined;
+    w?.reject(new Error(`${why}; stderr: ${stderr}`));
+  };
+  function takeEcho(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i++, received++) {
+      if (mismatch === undefined && chunk[i] !== keys[received % keys.length]![0]) {
+        mismatch = `byte ${received} of the echo is 0x${chunk[i]!.toString(16)}, typed ${keys[received % keys.length]!.toString('latin1')}`;
+      }
+    }
+    if (waiting && received >= sent) {
+      const w = waiting;
+      waiting = undefined;
+      w.resolve();
+    }
+  }
+  echoing = true;
+  void exited.then(() => fail(`ssh exited while key ${sent} waited for its echo`));
+  const watchdog = setInterval(() => {
+    if (waiting && performance.now() - waiting.since > 10_000) fail(`no echo of key ${sent} within 10000 ms`);
+  }, 1000).unref();
   return {
     async key() {
-      const key = keys[sent.length % keys.length]!;
-      sent += key;
-      const started = process.hrtime.bigint();
-      ssh.stdin.write(key);
-      await until(() => output.length >= sent.length, 10_000, `echo of key ${sent.length}`);
-      return Number(process.hrtime.bigint() - started) / 1e6;
+      const key = keys[sent % keys.length]!;
+      sent++;
+      const started = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        waiting = { resolve, reject, since: started };
+        ssh.stdin.write(key);
+      });
+      return performance.now() - started;
     },
     check() {
-      if (output !== sent) throw new Error(`the echo differs from what was typed: ${JSON.stringify(output.slice(0, 200))}`);
+      if (mismatch !== undefined || received !== sent) throw new Error(`the echo differs from what was typed: ${mismatch ?? `${received} bytes back for ${sent} keys`}`);
     },
-    close,
+    close: async () => {
+      clearInterval(watchdog);
+      await close();
+    },
   };
 }
 

@@ -4,7 +4,7 @@
 // session state a kept verdict could outlive.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSnapshot, type CatalogRelation, type CatalogSnapshot, type TargetCatalog } from './catalog.js';
 import { loadSqlParser, SqlGuards } from './guardrails.js';
 import { Provenance } from './provenance/session.js';
@@ -58,6 +58,10 @@ const PAIRS: [string[], string[]][] = [
 
 interface Finding { session: string; a: string; b: string; cached: SqlVerdict; fresh: SqlVerdict }
 
+/** What the texts served by shape were given, by action (and whether rewritten): reported, to show the search reached each kind. */
+const served: Record<string, number> = {};
+afterAll(() => console.log('served by shape', served));
+
 /** Judges A then B in one session and B in a fresh one; returns the differences and how many B were served by shape. */
 function warmVsFresh(texts: readonly [string, string][], sessions = Object.keys(SESSIONS)): { findings: Finding[]; hits: number; tried: number } {
   const findings: Finding[] = [];
@@ -75,6 +79,7 @@ function warmVsFresh(texts: readonly [string, string][], sessions = Object.keys(
       const before = warm.shapeHits;
       const cached = judge(warm, b);
       hits += warm.shapeHits - before;
+      if (warm.shapeHits > before) served[`${cached.action}${'forward' in cached && cached.forward !== undefined ? '+rewrite' : ''}`] = (served[`${cached.action}${'forward' in cached && cached.forward !== undefined ? '+rewrite' : ''}`] ?? 0) + 1;
       const fresh = judge(make(), b);
       if (JSON.stringify(cached) !== JSON.stringify(fresh)) findings.push({ session: name, a, b, cached, fresh });
     }
@@ -157,6 +162,27 @@ describe('red team: a shared verdict is the verdict a fresh session gives', () =
     console.log('generated', texts.length, new Set(templates).size, r.tried, r.hits);
     expect(r.findings).toEqual([]);
     expect(r.tried).toBeGreaterThan(100);
+  });
+
+  it('generated: numbers put in every position of the corpus texts (beside each name, for each string and boolean)', () => {
+    const templates = new Set<string>();
+    for (const text of corpus()) {
+      const base = text.replace(/(?<![\w$.])\d+(\.\d+)?(?![\w$.])/g, '{n}');
+      const spots = [...base.matchAll(/'(?:[^']|'')*'|\b(?:true|false|null)\b|(?<![\w$."'])[a-z_][a-z0-9_]*(?![\w$"'(])/gi)];
+      for (const m of spots) {
+        const at = m.index;
+        const word = m[0];
+        const put = word.startsWith("'") || /^(true|false|null)$/i.test(word) ? ['{n}'] : [`${word} + {n}`, `{n} ${word}`, `${word}[{n}]`];
+        for (const p of put) templates.add(base.slice(0, at) + p + base.slice(at + word.length));
+      }
+      for (const tail of [' LIMIT {n}', ' OFFSET {n}', ' WHERE id = {n}', ' AND id > {n}', '; DELETE FROM t WHERE id = {n}']) templates.add(base + tail);
+    }
+    const few: [string[], string[]][] = [[['1'], ['2147483648']]];
+    const pairs = [...templates].flatMap((t) => few.map(([x, y]) => [fill(t, x), fill(t, y)] as [string, string]));
+    const r = warmVsFresh(pairs);
+    console.log('positions', templates.size, r.tried, r.hits);
+    expect(r.findings).toEqual([]);
+    expect(r.hits).toBeGreaterThan(1000);
   });
 });
 

@@ -196,7 +196,20 @@ describe('built-in: the client encoding and string syntax cannot change under th
     ["SELECT set_config(name, 'SJIS', false) FROM pg_settings, pg_class WHERE name = 'x'", 'client-encoding'],
     ["SELECT set_config(s.name, 'SJIS', false) FROM pg_settings s WHERE s.name = 'x'", 'client-encoding'],
     ["SELECT 1 FROM pg_settings WHERE name = 'x' AND (SELECT set_config(name, 'SJIS', false)) IS NOT NULL", 'client-encoding'],
+    // UPDATE pg_settings runs set_config through the view's rule (found by the red team: it turned the setting off under a pipelined text).
+    ["UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", 'standard-conforming-strings'],
+    ["UPDATE pg_catalog.pg_settings SET setting = 'SJIS' WHERE name = 'client_encoding'", 'client-encoding'],
+    ["update PG_SETTINGS set setting = 'off' where NAME = 'standard_conforming_strings'", 'standard-conforming-strings'],
+    ["UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_' || 'conforming_strings'", 'standard-conforming-strings'],
+    ["UPDATE pg_settings SET setting = 'off' WHERE name LIKE 'standard%'", 'standard-conforming-strings'],
+    ["UPDATE pg_settings s SET setting = 'off' WHERE s.name = 'x' OR true", 'standard-conforming-strings'],
+    ["WITH x AS (UPDATE pg_settings SET setting = 'SJIS' WHERE name = 'client_encoding' RETURNING 1) SELECT * FROM x", 'client-encoding'],
+    ["DO $$BEGIN UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'; END$$", 'standard-conforming-strings'],
+    ["CREATE RULE r AS ON INSERT TO t DO ALSO UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", 'standard-conforming-strings'],
   ];
+  it('allows UPDATE pg_settings of another setting named in its WHERE', () => {
+    expect(judge(guardsOf([]).forSession(ctx), "UPDATE pg_settings SET setting = '5s' WHERE name = 'statement_timeout'")).toMatchObject({ action: 'allow' });
+  });
   it("allows pg_dump's set_config(name, …) FROM pg_settings WHERE name = '<setting>' (the row is fixed to one setting)", () => {
     expect(judge(guardsOf([]).forSession(ctx),
       "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'")).toMatchObject({ action: 'allow' });

@@ -84,9 +84,14 @@ class Collector {
     switch (type) {
       case 'DeleteStmt':
         facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.usingClause as unknown[], this.variables);
+        this.settingsUpdate(type, body, via);
         break;
       case 'UpdateStmt':
         facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.fromClause as unknown[], this.variables);
+        this.settingsUpdate(type, body, via);
+        break;
+      case 'InsertStmt':
+        this.settingsUpdate(type, body, via);
         break;
       case 'MergeStmt':
         facts.unbounded = this.mergeActions(body, inner);
@@ -160,6 +165,24 @@ class Collector {
       this.out.statements.push({ type, unbounded: actionUnbounded, functions: new Set(), tables: [table], copyProgram: false, operations: new Set(), via });
     }
     return unbounded;
+  }
+
+  /**
+   * An UPDATE of pg_settings runs set_config for every row it matches (the view's rule): judged as
+   * set_config of the one setting its WHERE fixes (`name = '<constant>'`), else of any setting. Other
+   * writes to pg_settings fail on the server; refused all the same when they could name one of the two.
+   */
+  private settingsUpdate(type: string, body: Node, via: string[]): void {
+    const rel = body.relation as { relname?: string; schemaname?: string } | undefined;
+    if (rel?.relname !== 'pg_settings' || (rel.schemaname !== undefined && rel.schemaname !== 'pg_catalog')) return;
+    const setting = type === 'UpdateStmt' ? settingFixedBy({ fromClause: [{ RangeVar: rel }], whereClause: body.whereClause })?.toLowerCase() : undefined;
+    const what = `${type === 'UpdateStmt' ? 'UPDATE' : type === 'InsertStmt' ? 'INSERT INTO' : 'DELETE FROM'} pg_settings${setting ? ` (${setting})` : ''}`;
+    if (setting === undefined || setting === 'standard_conforming_strings') {
+      this.out.lexing.push({ rule: 'standard-conforming-strings', reason: `${what} could change how the server reads string literals${where(via)}` });
+    }
+    if (setting === undefined || setting === 'client_encoding') {
+      this.out.lexing.push({ rule: 'client-encoding', reason: `${what} could change how the server decodes the client's bytes${where(via)}` });
+    }
   }
 
   private variableSet(body: Node, via: string[]): void {

@@ -124,6 +124,15 @@ describe('demo case (real gateway recordings)', () => {
     for (const s of DEMO.cut) expect(await page.locator(`table.hops tr[data-session="${s}"] .badge`).innerText()).toBe('CUT');
     expect(await page.locator('table.hops .badge').count()).toBe(3);
   });
+  it('a report of one chain (--session) still carries the gateway\'s revocation and refusal in its answers and timeline', async () => {
+    const out = join(tmp.path, 'demo-one.html');
+    exportCase(cases.demo!, { format: 'html', out, session: DEMO.cut[0] });
+    await page.setContent(readFileSync(out, 'utf8'), { waitUntil: 'load' });
+    expect(await text('#answer-revocations')).toContain('revoked by admin');
+    const rows = await timeline();
+    expect(rows.map((r) => r.type)).toEqual(expect.arrayContaining(['revoked', 'refused']));
+    expect(await text('#answer-integrity')).toBe('7 of 7 files intact, sealed and signed by a trusted key');
+  });
 });
 
 describe('fixture cases', () => {

@@ -67,6 +67,17 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
     out.write('</table>');
   }
 
+  out.write('<h2>Sensitive fields returned</h2>');
+  if (!answers.sensitive.length) out.write('<p>None recorded.</p>');
+  else {
+    out.write('<table><tr><th>Session</th><th>To</th><th>Field</th><th>Rule</th><th>Masked</th><th>Values</th></tr>');
+    for (const s of answers.sensitive) {
+      out.write(`<tr><td><code>${esc(s.session)}</code></td><td>${esc(s.identity)} → ${esc(s.target)}</td><td>${esc(s.field)}</td><td>${esc(s.rule)}</td>` +
+        `<td class="${s.masked ? 'ok' : 'bad'}">${s.masked ? 'masked' : 'NOT masked'}</td><td>${s.count}</td></tr>`);
+    }
+    out.write('</table>');
+  }
+
   writeCustody(c, out, files);
 
   out.write('<h2>Per-hop timelines</h2>');

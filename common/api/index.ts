@@ -79,7 +79,10 @@ export interface HopCounts {
   blocked: number;
   held: number;
   approved: number;
+  /** Held operations an approver denied (timeouts apart, in timedOut). */
   denied: number;
+  /** Held operations nobody decided in time. Optional: older producers count them in denied. */
+  timedOut?: number;
   maskedValues: number;
   unmaskedSensitive: number;
 }
@@ -189,7 +192,7 @@ export interface Exchange {
 export interface Marker {
   t: number;
   seq: number;
-  kind: 'command' | 'block' | 'held' | 'approved' | 'denied' | 'revoked' | 'child';
+  kind: 'command' | 'block' | 'held' | 'approved' | 'denied' | 'timeout' | 'revoked' | 'child';
   label: string;
   /** For a child marker: the child session. */
   session?: string;

@@ -33,7 +33,7 @@ export function hopDetail(c: CaseFile, row: SessionRow, all: SessionRow[], first
   }
   for (const d of decisions) {
     const kind = markerKind(d.action);
-    if (kind) markers.push({ t: d.t, seq: d.seq, kind, label: `${d.action}${d.rule ? ` (${d.rule})` : ''}${d.actor ? ` by ${d.actor}` : ''}` });
+    if (kind) markers.push({ t: d.t, seq: d.seq, kind, label: `${d.action === 'timeout' ? 'timed out: no approver decided in time' : d.action}${d.rule ? ` (${d.rule})` : ''}${d.actor ? ` by ${d.actor}` : ''}` });
   }
   for (const ch of children) {
     if (ch.startMicros !== null) markers.push({ t: ch.startMicros, seq: 0, kind: 'child', label: `${ch.protocol} → ${ch.target ?? '?'}`, session: ch.id });
@@ -219,7 +219,8 @@ function markerKind(action: string): Marker['kind'] | undefined {
   if (action === 'block' || action === 'blocked' || action === 'refused') return 'block';
   if (action === 'review' || action === 'held') return 'held';
   if (action === 'approved') return 'approved';
-  if (action === 'denied' || action === 'timeout') return 'denied';
+  if (action === 'denied') return 'denied';
+  if (action === 'timeout') return 'timeout';
   if (action === 'revoked') return 'revoked';
   return undefined;
 }

@@ -10,10 +10,9 @@ import { chainFacts, revocationFacts, type ChainFacts, type EvidenceRow, type Re
  * the case's tables as documented in forensics/store/schema.ts, never write.
  */
 
-const ZERO: HopCounts = { statements: 0, commands: 0, errors: 0, blocked: 0, held: 0, approved: 0, denied: 0, maskedValues: 0, unmaskedSensitive: 0 };
+const ZERO: HopCounts = { statements: 0, commands: 0, errors: 0, blocked: 0, held: 0, approved: 0, denied: 0, timedOut: 0, maskedValues: 0, unmaskedSensitive: 0 };
 const BLOCKED = new Set(['block', 'blocked', 'refused']);
 const HELD = new Set(['review', 'held']);
-const DENIED = new Set(['denied', 'timeout']);
 
 export function caseCounts(c: CaseFile): { sessions: number; files: number; events: number } {
   const n = (sql: string) => (c.db.prepare(sql).get() as { n: number }).n;
@@ -59,7 +58,8 @@ export function sessionRows(c: CaseFile): EvidenceRow[] {
     if (BLOCKED.has(r.action)) x.blocked += r.n;
     else if (HELD.has(r.action)) x.held += r.n;
     else if (r.action === 'approved') x.approved += r.n;
-    else if (DENIED.has(r.action)) x.denied += r.n;
+    else if (r.action === 'denied') x.denied += r.n;
+    else if (r.action === 'timeout') x.timedOut = (x.timedOut ?? 0) + r.n;
     else if (r.action === 'revoked') revoked.add(r.session);
   }
   for (const r of c.db.prepare('SELECT session, masked, sum(count) AS n FROM sensitive_fields GROUP BY session, masked').iterate() as

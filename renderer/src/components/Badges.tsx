@@ -23,7 +23,8 @@ export function CountBadges({ counts, revoked, revocation }: { counts: HopCounts
       {counts.blocked > 0 && <span className="badge block" title="operations blocked by a guardrail">⊘ {counts.blocked} blocked</span>}
       {counts.held > 0 && <span className="badge held" title="operations held for approval">◔ {counts.held} held</span>}
       {counts.approved > 0 && <span className="badge approved" title="held operations approved">✔ {counts.approved} approved</span>}
-      {counts.denied > 0 && <span className="badge denied" title="held operations denied or timed out">✖ {counts.denied} denied</span>}
+      {counts.denied > 0 && <span className="badge denied" title="held operations an approver denied">✖ {counts.denied} denied</span>}
+      {(counts.timedOut ?? 0) > 0 && <span className="badge timeout" title="held operations nobody decided in time (not executed)">◷ {counts.timedOut} timed out</span>}
       {counts.maskedValues > 0 && <span className="badge masked" title="values masked before they reached the client">▒ {counts.maskedValues} masked</span>}
       {counts.unmaskedSensitive > 0 && <span className="badge bad" title="values that look sensitive and were returned unmasked">! {counts.unmaskedSensitive} unmasked</span>}
       {revoked && (

@@ -1,5 +1,5 @@
 import { memo, useMemo, type CSSProperties, type ReactNode } from 'react';
-import type { Exchange, ExchangeIndex, Response } from '../../../common/api/index.js';
+import type { Exchange, ExchangeIndex, PolicyStep, Response } from '../../../common/api/index.js';
 import { rowMark, type GatewayFact, type RecordingFile, type RowMark } from '../evidence.js';
 import { clock } from '../format.js';
 import { href } from '../route.js';
@@ -95,6 +95,7 @@ const RowParts = memo(function RowParts({ x, mark, worst, file }: { x: Exchange;
         )}
       </div>
       <div className="ex-resp">
+        <NotExecuted policy={x.policy} />
         {x.responses.map((r) => <ResponseView key={r.seq} r={r} unmasked={unmasked} mark={<PartMark mark={rowMark(r.seq, file)} row={mark} />} />)}
         {x.masked.length > 0 && (
           <div className="mask-notes">
@@ -109,6 +110,23 @@ const RowParts = memo(function RowParts({ x, mark, worst, file }: { x: Exchange;
     </>
   );
 });
+
+/**
+ * A statement or command the gateway stopped gets no response of its own: say so in the response column,
+ * and why (the blocking rule, the approver who denied it, or the approval that nobody decided in time).
+ */
+function NotExecuted({ policy }: { policy: PolicyStep[] }) {
+  const last = [...policy].reverse().find((p) => STOPS.has(p.action) || p.action === 'approved' || p.action === 'allow');
+  if (!last || !STOPS.has(last.action)) return null;
+  const heldBy = policy.find((p) => p.action === 'review' || p.action === 'held')?.rule;
+  const why = last.action === 'denied'
+    ? `denied by ${last.actor ?? 'an approver (not named in the recording)'}${last.message ? ` (${last.message})` : ''}${heldBy ? ` · held by rule ${heldBy}` : ''}`
+    : last.action === 'timeout'
+      ? `no approver decided within the time allowed (timed out)${heldBy ? ` · held by rule ${heldBy}` : ''}`
+      : `blocked by rule ${last.rule ?? '?'}${last.message ? ` (${last.message})` : ''}`;
+  return <div className={`resp resp-not-executed not-executed-${last.action}`} data-testid="not-executed">⊘ not executed: {why}</div>;
+}
+const STOPS = new Set(['block', 'blocked', 'refused', 'denied', 'timeout']);
 
 /** A response; values of fields that look sensitive and came back unmasked are marked too. */
 function ResponseView({ r, unmasked, mark }: { r: Response; unmasked: Set<string>; mark: ReactNode }) {

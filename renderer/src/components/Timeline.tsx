@@ -4,9 +4,9 @@ import { clock } from '../format.js';
 import { go } from '../route.js';
 
 type PolicyKind = Exclude<Marker['kind'], 'command' | 'child'>;
-const SYMBOL: Record<PolicyKind | 'child', string> = { block: '⊘', held: '◔', approved: '✔', denied: '✖', revoked: '⚡', child: '↳' };
+const SYMBOL: Record<PolicyKind | 'child', string> = { block: '⊘', held: '◔', approved: '✔', denied: '✖', timeout: '◷', revoked: '⚡', child: '↳' };
 /** Which policy step a cluster shows when several share a place: a block is never hidden behind an approval. */
-const PRIORITY: PolicyKind[] = ['block', 'denied', 'revoked', 'held', 'approved'];
+const PRIORITY: PolicyKind[] = ['block', 'denied', 'timeout', 'revoked', 'held', 'approved'];
 /** Bin widths in pixels: command density bars, policy symbols, child-hop buttons (each child keeps its own button while they fit). */
 const COMMAND_PX = 6;
 const POLICY_PX = 16;

@@ -17,6 +17,7 @@ import { GatewayClient } from './gateway-client.js';
 import type { EvidenceRow } from './evidence.js';
 import { gatewayDetail, gatewayPage } from './gateway-log.js';
 import { exchangePage, hopDetail } from './hop.js';
+import { sessionFactMatches } from './session-facts.js';
 import { LocalGateway } from './local-gateway.js';
 import { caseCounts, fileEntries, gatewayRows, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
 
@@ -178,10 +179,10 @@ export class CaseBackend implements WorkbenchApi {
     // The gateways' own recordings ride along (not sessions: no hop, no chain), for the list that opens them.
     if (!query.text?.trim()) return { sessions: rows, matches: [], ...{ gatewayRecordings: gatewayRows(this.case) } };
     const matches = searchStatements(this.case, query.text);
-    const hit = new Set(matches.map((m) => m.session));
-    const needle = query.text.trim().toLowerCase();
-    const meta = (r: SessionRow) => [r.id, r.identity, r.target, r.protocol].some((v) => v?.toLowerCase().includes(needle));
-    return { sessions: rows.filter((r) => hit.has(r.id) || meta(r)), matches };
+    // Who a session is and what happened in it (approver, revoked, cut, denied, timed out…), besides the commands' text.
+    const facts = sessionFactMatches(this.case, rows, query.text);
+    const hit = new Set([...matches, ...facts].map((m) => m.session));
+    return { sessions: rows.filter((r) => hit.has(r.id)), matches: [...facts, ...matches] };
   }
 
   async graph(): Promise<GraphData> {

@@ -31,13 +31,13 @@ export function SessionsView({ sessions, gateways, filter, setFilter }: {
   sessions: SessionRow[]; gateways: GatewayRecordingRow[]; filter: Filter; setFilter: (f: Filter) => void;
 }) {
   const [text, setText] = useState('');
-  const [found, setFound] = useState<{ rows: SessionRow[]; matches: TextMatch[] } | null>(null);
+  const [found, setFound] = useState<{ rows: SessionRow[]; matches: TextMatch[]; text: string } | null>(null);
   const [sort, setSort] = useState<{ key: Key; desc: boolean }>({ key: 'start', desc: false });
   const [limit, setLimit] = useState(PAGE);
   useEffect(() => {
     if (!text.trim()) return void setFound(null);
     const timer = setTimeout(() => {
-      api.sessions({ text }).then((r) => setFound({ rows: r.sessions, matches: r.matches }), () => setFound({ rows: [], matches: [] }));
+      api.sessions({ text }).then((r) => setFound({ rows: r.sessions, matches: r.matches, text }), () => setFound({ rows: [], matches: [], text }));
     }, 200);
     return () => clearTimeout(timer);
   }, [text]);
@@ -58,9 +58,9 @@ export function SessionsView({ sessions, gateways, filter, setFilter }: {
   }, [found, sessions, filter, sort]);
 
   return (
-    <div className="sessions-view">
+    <div className="sessions-view" data-testid="sessions-view" data-searched={found?.text ?? ''}>
       <div className="search-row">
-        <input type="search" placeholder="Search commands and SQL (full text), identities, targets…" value={text} autoFocus
+        <input type="search" placeholder="Search commands and SQL, identities, approvers, targets, what happened (revoked, cut, blocked, denied, timed out…)" value={text} autoFocus
           onChange={(e) => setText(e.target.value)} data-testid="session-search" />
       </div>
       <FilterBar sessions={sessions} filter={filter} setFilter={setFilter} shown={rows.length} />
@@ -80,7 +80,7 @@ export function SessionsView({ sessions, gateways, filter, setFilter }: {
           {rows.slice(0, limit).map((s) => (
             <tr key={s.id} onClick={() => go({ view: 'hop', session: s.id })} className="clickable" data-testid="session-row" data-session={s.id}>
               <td className="mono" title={s.id}>{'  '.repeat(s.depth)}{s.depth ? '↳ ' : ''}{shortId(s.id)}
-                {(hits.get(s.id) ?? []).slice(0, 3).map((m) => <div key={m.seq} className="match" data-testid="search-match">{m.kind}: <Highlight text={m.text} q={text} /></div>)}
+                {(hits.get(s.id) ?? []).slice(0, 3).map((m) => <div key={`${m.kind}-${m.seq}`} className="match" data-testid="search-match">{m.kind}: <Highlight text={m.text} q={text} /></div>)}
               </td>
               <td>{dateTime(s.startMicros)}</td>
               <td>{s.identity}</td>

@@ -80,7 +80,7 @@ export function SessionsView({ sessions, gateways, filter, setFilter }: {
           {rows.slice(0, limit).map((s) => (
             <tr key={s.id} onClick={() => go({ view: 'hop', session: s.id })} className="clickable" data-testid="session-row" data-session={s.id}>
               <td className="mono" title={s.id}>{'  '.repeat(s.depth)}{s.depth ? '↳ ' : ''}{shortId(s.id)}
-                {(hits.get(s.id) ?? []).slice(0, 3).map((m) => <div key={`${m.kind}-${m.seq}`} className="match" data-testid="search-match">{m.kind}: <Highlight text={m.text} q={text} /></div>)}
+                {(hits.get(s.id) ?? []).slice(0, 3).map((m) => <div key={`${m.kind}-${m.seq}`} className="match" data-testid="search-match">{m.kind === 'session' ? 'found' : m.kind}: <Highlight text={m.text} q={text} /></div>)}
               </td>
               <td>{dateTime(s.startMicros)}</td>
               <td>{s.identity}</td>

@@ -1,9 +1,12 @@
 import type { GraphLink, SessionRow } from '../../../common/api/index.js';
 
+// Compact enough that the demo case fits its canvas at a zoom where node text (14 px) reads at 11 px or more.
 export const NODE_W = 270;
-export const NODE_H = 118;
-const COL = NODE_W + 170;
-const ROW = NODE_H + 22;
+export const NODE_H = 150;
+/** Where the first hop column starts: the identity pills are narrower than hops. */
+const FIRST_COL = 190;
+const COL = NODE_W + 80;
+const ROW = NODE_H + 18;
 
 export interface LaidNode {
   id: string;
@@ -74,7 +77,7 @@ export function layoutForest(hops: SessionRow[], links: GraphLink[], keep: (h: S
     const kids = (children.get(h.id) ?? []).filter((c) => visible.get(c.id));
     const ys = kids.map((c) => place(c, depth + 1, h.id));
     const y = ys.length ? (ys[0]! + ys[ys.length - 1]!) / 2 : nextRow++ * ROW;
-    nodes.push({ id: h.id, kind: 'hop', x: (depth + 1) * COL, y, hop: h, dimmed: !keep(h) });
+    nodes.push({ id: h.id, kind: 'hop', x: FIRST_COL + depth * COL, y, hop: h, dimmed: !keep(h) });
     const link = linkOf.get(h.id) ?? null;
     const proper = parentId.startsWith('identity:') ? null : link;
     edges.push({ id: `${parentId}->${h.id}`, from: parentId, to: h.id, kind: proper?.kind ?? 'triggered', inferred: proper?.inferred ?? false, link: proper });

@@ -16,6 +16,22 @@ function decode(b64: string): Uint8Array {
   return out;
 }
 
+/** A recorded size of 0×0 (no pty size given) would leave xterm without a screen: 80×24, as terminals default to. */
+function usable(size: { cols: number; rows: number }): { cols: number; rows: number } {
+  return { cols: size.cols > 0 ? size.cols : 80, rows: size.rows > 0 ? size.rows : 24 };
+}
+
+/** When the terminal's first output comes: null when it has none. */
+async function firstOutput(session: string): Promise<number | null> {
+  for (let after = 0; ;) {
+    const batch = await api.terminalEvents(session, after, 200);
+    const out = batch.chunks.find((c) => c.data !== undefined);
+    if (out) return out.t;
+    if (batch.done) return null;
+    after = batch.nextSeq;
+  }
+}
+
 let shared: { term: Terminal; element: HTMLDivElement } | undefined;
 
 /**
@@ -63,11 +79,16 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
   const [speed, setSpeed] = useState(1);
   const [t, setT] = useState(start);
   const [ready, setReady] = useState(false);
+  /** When the terminal's first output comes (null: none, or not known yet), and whether the screen shown is before it. */
+  const first = useRef<number | null>(null);
+  const [before, setBefore] = useState<number | null>(null);
+  const [silent, setSilent] = useState(false);
 
   useEffect(() => {
     const { term: x, element } = sharedTerminal();
     x.reset();
-    if (x.cols !== size.cols || x.rows !== size.rows) x.resize(size.cols, size.rows);
+    const { cols, rows } = usable(size);
+    if (x.cols !== cols || x.rows !== rows) x.resize(cols, rows);
     host.current!.appendChild(element);
     term.current = x;
     return () => {
@@ -96,9 +117,11 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
         const x = term.current;
         if (!x) return;
         x.reset();
-        if (x.cols !== screen.cols || x.rows !== screen.rows) x.resize(screen.cols, screen.rows);
+        const { cols, rows } = usable(screen);
+        if (x.cols !== cols || x.rows !== rows) x.resize(cols, rows);
         await new Promise<void>((resolve) => x.write(screen.serialized, resolve));
         pos.current = { seq: screen.seq, t: want };
+        setBefore(first.current !== null && want < first.current ? first.current : null);
         moved(want);
         setReady(true);
       }
@@ -119,7 +142,18 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
     // A new request (its `n`), not a new callback, triggers the seek.
     run.current++;
     setPlaying(false);
-    void loadLatest.current(seek?.t ?? start);
+    if (seek) return void loadLatest.current(seek.t);
+    // Opened at its start, the screen is still empty (the first output comes later): show the first frame instead.
+    let live = true;
+    first.current = null;
+    setSilent(false);
+    void firstOutput(session).then((t) => {
+      if (!live) return;
+      first.current = t;
+      setSilent(t === null);
+      void loadLatest.current(t ?? start);
+    }, () => live && void loadLatest.current(start));
+    return () => void (live = false);
   }, [seek?.n, seek?.t, session, start]);
 
   const play = useCallback(async (rate: number) => {
@@ -147,6 +181,11 @@ export function TerminalPlayer({ session, start, end, size, commands, seek, pref
   const next = commands.find((m) => m.t > t + 1);
   return (
     <div className="terminal-player" data-testid="terminal-player">
+      {(silent || before !== null) && (
+        <p className="term-note muted small" data-testid="term-note">
+          {silent ? 'This terminal has no output.' : `No output yet at ${clock(t)}: the first output comes at ${clock(before)}. Press play or drag the slider.`}
+        </p>
+      )}
       <div className="term-host" ref={host} data-testid="terminal" data-ready={ready ? 'yes' : 'no'} data-seq={pos.current.seq} />
       <div className="term-controls">
         {playing

@@ -18,8 +18,19 @@ type Refusal = { action: 'block' | 'review'; rule: string; reason: string };
 /** A statement the policy sent for review: held, then forwarded as `raw` (the rewritten text when there is one) or refused. */
 export interface Held { msg: Statement; seq: number; verdict: Refusal; raw: Buffer; forward: string | undefined }
 
-/** What admitting a message left to do: nothing, hold it for approval, or read the catalog and judge it again. */
-export type Outcome = undefined | { hold: Held } | { refresh: Statement };
+/**
+ * What admitting a message left to do: nothing, hold it for approval, read the catalog and judge it again,
+ * or wait until the server has answered every statement in flight and judge it then (`settle`).
+ */
+export type Outcome = undefined | { hold: Held } | { refresh: Statement } | { settle: Statement };
+
+/**
+ * A text PostgreSQL reads otherwise when an earlier statement changed standard_conforming_strings (a
+ * backslash) or client_encoding (a character outside ASCII). The server reports such a change
+ * (ParameterStatus, which ends the session) only before its next ReadyForQuery, so a text like this
+ * pipelined behind other statements is judged after they have all been answered.
+ */
+const SETTING_SENSITIVE = /[\\\u0080-\uffff]/;
 
 /**
  * What the server is asked to parse in place of a refused statement: a syntax
@@ -55,11 +66,14 @@ export class Admitter {
 
   constructor(private readonly d: AdmitterDeps) {}
 
-  admit(msg: Admissible, refreshed = false): Outcome {
+  /** An Execute went to the server since the last Sync: what it changed is reported only after that Sync. */
+  private executedSinceSync = false;
+
+  admit(msg: Admissible, refreshed = false, settled = false): Outcome {
     if (this.skippingToSync && msg.name !== 'sync') return undefined; // dropped, as the server would
     const d = this.d;
     switch (msg.name) {
-      case 'query': case 'parse': return this.statement(msg, refreshed);
+      case 'query': case 'parse': return this.statement(msg, refreshed, settled);
       case 'bind': {
         const portal = nameKeyAt(msg.raw, 5);
         const statement = nameKeyAt(msg.raw, portal.next);
@@ -106,11 +120,16 @@ export class Admitter {
   }
 
   /** A Query or Parse: judged, recorded with its verdict (and what is forwarded), then sent, refused or held. */
-  private statement(msg: Statement, refreshed: boolean): Outcome {
+  private statement(msg: Statement, refreshed: boolean, settled: boolean): Outcome {
     const d = this.d;
+    const unsettled = !settled && !msg.undecodable && SETTING_SENSITIVE.test(msg.sql) && (this.executedSinceSync || d.results.inFlight > 0);
+    // Behind an unsynced Execute nothing can be waited for (the server answers the batch after the client's Sync): refused.
+    if (unsettled && !this.executedSinceSync) return { settle: msg };
     const verdict = msg.undecodable
       ? { action: 'block' as const, rule: 'client-encoding', reason: `the statement's bytes are not valid ${d.encoding.name}, the encoding the server reads them in` }
-      : d.policy.judge(msg.sql, msg.name === 'parse' ? { refreshed, prepareAs: d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes) } : { refreshed });
+      : unsettled
+        ? { action: 'block' as const, rule: 'pipelined-settings', reason: 'a text with a backslash or a non-ASCII character follows an Execute of the same batch, which may have changed how the server reads it (standard_conforming_strings, client_encoding): send a Sync before it' }
+        : d.policy.judge(msg.sql, msg.name === 'parse' ? { refreshed, prepareAs: d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes) } : { refreshed });
     if (verdict.action === 'refresh') return { refresh: msg };
     let decided: { action: 'allow' } | Refusal = verdict;
     let raw = msg.raw;
@@ -165,6 +184,7 @@ export class Admitter {
     if (msg.maxRows > 0) data.maxRows = msg.maxRows;
     const seq = d.writer.append(EventType.PgExecute, data);
     this.outbox.push(msg.raw);
+    this.executedSinceSync = true;
     if (d.masking) d.responses.expectExecute(portal);
     else d.responses.expect('execute');
     d.results.statementSent('execute', seq);
@@ -190,7 +210,10 @@ export class Admitter {
       this.d.results.statementSent('query', seq);
       this.d.statementSent();
     }
-    if (kind === 'sync') this.d.results.syncSent();
+    if (kind === 'sync') {
+      this.d.results.syncSent();
+      this.executedSinceSync = false;
+    }
   }
 
   /**

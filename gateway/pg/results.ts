@@ -66,6 +66,20 @@ export class ResultRecorder {
     return this.pending.length;
   }
 
+  private idleWaiters: (() => void)[] = [];
+
+  /** Resolves once every statement sent has been answered up to its ReadyForQuery (or `release`). */
+  whenIdle(): Promise<void> {
+    return this.pending.length ? new Promise((done) => this.idleWaiters.push(done)) : Promise.resolve();
+  }
+
+  /** The session ended: nothing more will be answered. */
+  release(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
   /** One whole server message, as the client sees it (masked); read in place, without a general-purpose parser. */
   onFrame(tag: number, frame: Buffer): void {
     switch (tag) {
@@ -114,6 +128,7 @@ export class ResultRecorder {
           const op = this.pending.shift()!;
           if (op.kind !== 'execute') break;
         }
+        if (!this.pending.length && this.idleWaiters.length) this.release();
         break;
       }
       default:

@@ -219,6 +219,17 @@ export class PgRelay implements LiveSession {
   private async waitFor(outcome: NonNullable<Outcome>): Promise<void> {
     await this.flush();
     if ('hold' in outcome) return this.hold(outcome.hold);
+    if ('settle' in outcome) {
+      // A text that reads otherwise under other settings, pipelined: judged once the server has answered (and
+      // reported any setting changed by) everything before it. The statements in flight need nothing more from the client.
+      this.client.pause();
+      await this.results.whenIdle();
+      if (this.closed) return;
+      this.client.resume();
+      const again = this.admitter.admit(outcome.settle, false, true);
+      if (again) await this.waitFor(again);
+      return;
+    }
     const again = await this.refreshed(outcome.refresh);
     if (again) await this.waitFor(again);
   }
@@ -371,6 +382,7 @@ export class PgRelay implements LiveSession {
     this.closed = true;
     clearTimeout(this.resultTimer);
     this.holding?.abort();
+    this.results.release();
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
     this.client.end();
     setTimeout(() => { this.client.destroy(); this.upstream.socket.destroy(); }, 1000).unref();

@@ -86,6 +86,51 @@ h.case('standard_conforming_strings off inside a DO block, then the literal', as
   await w.roundTrip(fe.query(scsOff(c.victims[0]!)));
 }, scsOpts);
 
+// Paths to the setting the guardrails cannot see: a trigger the database already has (created straight on the
+// server, not through the gateway) runs set_config; a view over pg_settings is updated. What stops them is the
+// gateway's order of work: a text with a backslash pipelined behind other statements is judged only after the
+// server has answered them (and reported the change, which ends the session); behind an Execute of the same
+// unsynced batch it cannot be waited for and is refused.
+const hidden = async (c: CaseContext, sql: string) => {
+  const d = await env.direct();
+  try {
+    await d.query(sql);
+  } finally {
+    await d.end();
+  }
+};
+const triggerPath = async (c: CaseContext) => {
+  const t = `trg_${c.id.replace(/\W/g, '_')}`;
+  await hidden(c, `CREATE TABLE ${t} (id int);
+    CREATE FUNCTION ${t}_f() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $f$;
+    CREATE TRIGGER ${t}_t BEFORE INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION ${t}_f()`);
+  return `INSERT INTO ${t} VALUES (1)`;
+};
+const hiddenOpts = { victims: 1, mustNotRun: [/DROP TABLE v_c5[^;]*;\s*--\s*\$\$\s*$/i] };
+h.case('a trigger the gateway cannot see turns standard_conforming_strings off, the literal pipelined behind it', async (c) => {
+  const w = await c.wire();
+  await w.roundTrip(fe.query(await triggerPath(c)), fe.query(scsOff(c.victims[0]!)));
+  c.expect(w.closed, 'the session goes on after the server turned standard_conforming_strings off');
+}, hiddenOpts);
+h.case('a view over pg_settings is updated, the literal pipelined behind it', async (c) => {
+  const view = `set_${c.id.replace(/\W/g, '_')}`;
+  await hidden(c, `CREATE VIEW ${view} AS SELECT name, setting FROM pg_settings`);
+  const w = await c.wire();
+  await w.roundTrip(fe.query(`UPDATE ${view} SET setting = 'off' WHERE name = 'standard_conforming_strings'`), fe.query(scsOff(c.victims[0]!)));
+}, hiddenOpts);
+h.case('the trigger path in one extended-protocol batch: the literal behind an unsynced Execute is refused', async (c) => {
+  const w = await c.wire();
+  const insert = await triggerPath(c);
+  await w.roundTrip(fe.parse('', insert), fe.bind('', ''), fe.execute(''), fe.parse('', scsOff(c.victims[0]!)), fe.bind('', ''), fe.execute(''), fe.sync());
+  c.expect(w.messages.some((m) => m.type === 'E' && m.body.toString('utf8').includes('pipelined-settings')), 'no refusal by rule pipelined-settings');
+}, hiddenOpts);
+h.case('a backslash literal pipelined behind harmless statements still runs (judged once they are answered)', async (c) => {
+  const w = await c.wire();
+  await w.roundTrip(fe.query('SELECT 1'), fe.query('SELECT 2'), fe.query("SELECT 'a\\b' AS x"));
+  const rows = w.messages.filter((m) => m.type === 'D').map((m) => m.body.toString('latin1'));
+  c.expect(rows.length === 3 && rows[2]!.endsWith('a\\b'), `the third row is not a\\b: ${JSON.stringify(rows)}`);
+}, { victims: 0 });
+
 h.case('the customers table is intact after every encoding attack', async (c) => {
   const d = await env.direct();
   try {

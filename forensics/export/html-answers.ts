@@ -46,6 +46,8 @@ function revocationDetails(c: CaseFile, answers: ChainAnswers): Map<string, Revo
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const code = (s: string) => `<code>${esc(s)}</code>`;
+/** A session id by its random tail (the part after the time stamp), the full id on hover: the hop table's parent column stays narrow. */
+const shortCode = (s: string) => `<code title="${esc(s)}">${esc(/-([0-9a-z]{6,})$/i.exec(s)?.[1] ?? s)}</code>`;
 
 /** The incident's answers, first in the report: root identity, hops, commands, sensitive fields, policy, revocations, integrity. */
 export function writeAnswers(c: CaseFile, out: { write(s: string): void }, chain: Chain, answers: ChainAnswers, files: CaseFileFact[]): void {
@@ -119,13 +121,13 @@ function spanOf(h: Pick<ChainHop, 'start' | 'end'>): string {
 
 /** Per hop: where it sits, what it ran, what it got back, what policy did, how it ended. */
 function writeHopTable(out: { write(s: string): void }, hops: ChainHop[]): void {
-  out.write('<h3>Per hop</h3><table class="hops"><tr><th>Session</th><th>Depth, parent / link</th><th>Identity → target</th><th>Time (UTC)</th><th title="statements">Stmts</th><th title="commands">Cmds</th>' +
+  out.write('<h3>Per hop</h3><table class="hops"><tr><th>Session</th><th>Depth, parent, link</th><th>Identity → target</th><th>Time (UTC)</th><th title="statements">Stmts</th><th title="commands">Cmds</th>' +
     '<th>Blocked</th><th>Held</th><th>Approved</th><th>Denied</th><th>Timed out</th><th title="masked values">Masked</th><th title="unmasked sensitive values">Unmasked</th><th>Ended</th><th>Integrity</th></tr>');
   for (const h of hops) {
     const k = h.counts;
     const timeouts = h.decisions.filter((d) => d.action === 'timeout').length;
     const ok = isTrustworthy(h.integrity) && h.sealed;
-    out.write(`<tr data-session="${esc(h.id)}"><td>${code(h.id)} ${esc(h.protocol)}</td><td>${h.depth}, ${h.parent ? `${code(h.parent)} ${esc(h.link?.kind)}${h.link?.inferred ? ' (inferred)' : ''}` : 'root'}</td>` +
+    out.write(`<tr data-session="${esc(h.id)}"><td>${code(h.id)} ${esc(h.protocol)}</td><td>${h.depth}, ${h.parent ? `from ${shortCode(h.parent)} ${esc(h.link?.kind)}${h.link?.inferred ? ' (inferred)' : ''}` : 'root'}</td>` +
       `<td>${esc(h.identity)} → ${esc(h.target)}</td><td>${spanOf(h)}</td><td>${k.statements}</td><td>${k.commands}</td><td>${k.blocked}</td><td>${k.held}</td>` +
       `<td>${k.approved}</td><td>${k.denied - timeouts}</td><td>${timeouts}</td><td>${k.maskedValues}</td><td class="${k.unmaskedSensitive ? 'bad' : 'ok'}">${k.unmaskedSensitive}</td>` +
       `<td>${esc(h.ended.cause ?? 'not recorded')}${h.ended.actor ? ` by ${esc(h.ended.actor)}` : ''}${badgeHtml(h)}</td>` +

@@ -26,11 +26,11 @@ export function writeCustody(c: CaseFile, out: { write(s: string): void }, files
     out.write(`<tr><td><code>${esc(f.path)}</code><br>session <code>${esc(f.session_id)}</code></td><td><code>${esc(f.sha256)}</code></td><td>${esc(f.size)}</td>` +
       `<td>${esc(microsToIso(Number(f.imported_at)))}</td><td>${esc(f.key_id)} ${f.key_trusted ? '(trusted)' : '<span class="bad">(NOT trusted)</span>'}</td>` +
       `<td class="${fileOk(f) ? 'ok' : 'bad'}" title="${esc(describeIntegrity(String(f.integrity)))}">${esc(f.integrity)}${f.sealed ? ', sealed' : ''}; intact through seq ${esc(f.intact_through)}, signed through ${esc(f.signed_through)}</td>` +
-      `<td>${esc(f.events)}</td><td>${list.join('<br>')}</td></tr>`);
+      `<td>${esc(f.events)}</td><td class="text">${list.join('<br>')}</td></tr>`);
   }
   out.write('</table><h3>Import log</h3><table><tr><th>Time</th><th>Action</th><th>Path</th><th>SHA-256</th><th>Detail</th></tr>');
   for (const r of c.db.prepare('SELECT at, action, path, sha256, detail FROM custody ORDER BY id').iterate() as Iterable<Record<string, string | number | null>>) {
-    out.write(`<tr><td>${esc(microsToIso(Number(r.at)))}</td><td>${esc(r.action)}</td><td><code>${esc(r.path)}</code></td><td><code>${esc(r.sha256)}</code></td><td>${esc(r.detail)}</td></tr>`);
+    out.write(`<tr><td>${esc(microsToIso(Number(r.at)))}</td><td>${esc(r.action)}</td><td><code>${esc(r.path)}</code></td><td><code>${esc(r.sha256)}</code></td><td class="text">${esc(r.detail)}</td></tr>`);
   }
   out.write('</table>');
 }

@@ -37,7 +37,7 @@ export function writeMergedTimeline(c: CaseFile, out: { write(s: string): void }
     const gateway = r.protocol === 'gateway';
     out.write(`<tr class="${esc(rowClass(r.type, r.policy_action, r.end_cause))}" data-type="${esc(r.type)}" data-session="${esc(r.session)}" data-t="${r.t}">` +
       `<td>${esc(microsToIso(r.t))}</td><td>${gateway ? '' : r.depth}</td><td><code>${esc(r.session)}</code> ${esc(r.protocol)}</td>` +
-      `<td>${gateway ? '' : `${esc(r.identity)} → ${esc(r.target)}`}</td><td class="kind">${esc(timestampDesc(r.type))}</td><td>${esc(messageOf(r))}</td><td>${r.type === 'refused' ? '' : esc(r.policy_actor)}</td></tr>`);
+      `<td>${gateway ? '' : `${esc(r.identity)} → ${esc(r.target)}`}</td><td class="kind">${esc(timestampDesc(r.type))}</td><td class="text">${esc(messageOf(r))}</td><td>${r.type === 'refused' ? '' : esc(r.policy_actor)}</td></tr>`);
   }
   out.write('</table>');
   if (omitted) out.write(`<p class="bad">${omitted} more rows not shown; see <code>hopscope export --format csv</code>.</p>`);

@@ -171,7 +171,8 @@ describe('layout', () => {
   it('the stylesheet wraps long words and preformatted text and scales the graph', () => {
     const style = /<style>([\s\S]*?)<\/style>/.exec(html.demo!)![1]!;
     expect(style).toMatch(/pre\{[^}]*white-space:pre-wrap/);
-    expect(style).toMatch(/td,th\{[^}]*overflow-wrap:anywhere/);
+    expect(style).toMatch(/code\{[^}]*overflow-wrap:anywhere/);
+    expect(style).toMatch(/td\.text\{overflow-wrap:anywhere/);
     expect(style).toMatch(/svg\{max-width:100%/);
   });
 

@@ -45,7 +45,7 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
     out.write('<table><tr><th>Time</th><th>Session</th><th>Action</th><th>Rule</th><th>Approval</th><th>By</th><th>Reason</th><th>Operation</th></tr>');
     for (const p of answers.policy) {
       out.write(`<tr><td>${esc(p.time)}</td><td><code>${esc(p.session)}</code></td><td>${esc(p.action)}</td><td>${esc(p.rule)}</td><td>${esc(p.approvalId)}</td>` +
-        `<td>${esc(p.actor ?? (p.action === 'timeout' ? 'no one (timed out)' : ''))}</td><td>${esc(p.message)}</td><td><code>${esc(p.statement)}</code></td></tr>`);
+        `<td>${esc(p.actor ?? (p.action === 'timeout' ? 'no one (timed out)' : ''))}</td><td class="text">${esc(p.message)}</td><td><code>${esc(p.statement)}</code></td></tr>`);
     }
     out.write('</table>');
   }
@@ -53,7 +53,7 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
   out.write('<h2>How each session ended</h2><table><tr><th>Session</th><th>Cause</th><th>By</th><th>Reason</th></tr>');
   for (const e of answers.ends) {
     const cut = e.cause === 'revoked' || e.cause === 'ancestor-revoked';
-    out.write(`<tr><td><code>${esc(e.session)}</code></td><td${cut ? ' class="bad"' : ''}>${esc(e.cause ?? 'not recorded')}</td><td>${esc(e.actor)}</td><td>${esc(e.reason)}</td></tr>`);
+    out.write(`<tr><td><code>${esc(e.session)}</code></td><td${cut ? ' class="bad"' : ''}>${esc(e.cause ?? 'not recorded')}</td><td>${esc(e.actor)}</td><td class="text">${esc(e.reason)}</td></tr>`);
   }
   out.write('</table>');
 
@@ -62,7 +62,7 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
   else {
     out.write('<table><tr><th>Time</th><th>Action</th><th>Code</th><th>By / who</th><th>Detail</th><th>Recording</th></tr>');
     for (const g of answers.gateway) {
-      out.write(`<tr><td>${esc(g.time)}</td><td>${esc(g.action)}</td><td>${esc(g.rule)}</td><td>${esc(g.actor)}</td><td>${esc(g.message)}</td><td><code>${esc(g.recording)}</code></td></tr>`);
+      out.write(`<tr><td>${esc(g.time)}</td><td>${esc(g.action)}</td><td>${esc(g.rule)}</td><td>${esc(g.actor)}</td><td class="text">${esc(g.message)}</td><td><code>${esc(g.recording)}</code></td></tr>`);
     }
     out.write('</table>');
   }

@@ -121,7 +121,7 @@ describe('exports', () => {
     expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg"');
     for (const id of Object.values(sc.ids)) expect(html).toContain(id);
     expect(html).toContain('<td class="bad">NOT masked</td>');
-    expect(html).toContain('<td>denied</td><td></td><td>apr-1</td><td>alice</td><td></td><td><code>DELETE FROM customers</code></td>');
+    expect(html).toContain('<td>denied</td><td></td><td>apr-1</td><td>alice</td><td class="text"></td><td><code>DELETE FROM customers</code></td>');
     expect(html).toContain('<h2>How each session ended</h2>');
     expect(html).toContain('stroke-dasharray="5 4"'); // the inferred address-time hop
     const sha = (c.db.prepare('SELECT sha256 FROM files WHERE session_id = ?').get(sc.ids.pg) as { sha256: string }).sha256;

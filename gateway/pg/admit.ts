@@ -30,6 +30,9 @@ export type Outcome = undefined | { hold: Held } | { refresh: Statement } | { se
  * (ParameterStatus, which ends the session) only before its next ReadyForQuery, so a text like this
  * pipelined behind other statements is judged after they have all been answered.
  */
+/** What a text must contain to prepare or drop a statement by SQL (then it is parsed again for the names). */
+const PREPARE_WORDS = /prepare|deallocate|discard/i;
+
 const SETTING_SENSITIVE = /[\\\u0080-\uffff]/;
 
 /**
@@ -145,7 +148,10 @@ export class Admitter {
     if (msg.name === 'query') {
       const seq = d.writer.appendJson(EventType.PgQuery, pgQueryJson(msg.sql, forward));
       this.extended.simpleQuery();
-      if (decided.action === 'allow') this.send(raw, 'query', seq);
+      if (decided.action === 'allow') {
+        this.send(raw, 'query', seq);
+        if (PREPARE_WORDS.test(msg.sql)) this.extended.preparedBySql(msg.sql, forward, seq, (name) => d.encoding.encode(name)?.toString('latin1'));
+      }
       else if (decided.action === 'block') this.refuse(seq, decided, undefined);
       else return { hold: { msg, seq, verdict: decided, raw, forward } };
       return undefined;

@@ -1,3 +1,4 @@
+import { parseSql } from '../policy/sql-policy.js';
 import type { ColumnInfo } from './frames.js';
 
 /**
@@ -86,6 +87,34 @@ export class ExtendedState {
   closed(kind: 'S' | 'P', key: string): void {
     if (kind === 'S') this.statements.delete(key);
     else this.portals.delete(key);
+  }
+
+  /**
+   * SQL PREPARE / DEALLOCATE / DISCARD ALL in a forwarded Query share the protocol's statement names: a Bind
+   * to a name SQL prepared runs that statement, and is recorded with its text (the PREPARE) and the seq of
+   * the query that prepared it. `keyOf`: a name's map key (its bytes in the session's encoding, as latin1).
+   */
+  preparedBySql(sql: string, forward: string | undefined, seq: number, keyOf: (name: string) => string | undefined): void {
+    const parsed = parseSql(sql);
+    if (parsed.error !== undefined) return;
+    const bytes = Buffer.from(sql, 'utf8');
+    for (const raw of parsed.stmts) {
+      const [type, body] = Object.entries(raw.stmt)[0] ?? [];
+      const node = body as { name?: string; isall?: boolean; target?: string } | undefined;
+      if (type === 'PrepareStmt' && node?.name) {
+        const start = raw.stmt_location ?? 0;
+        const text = bytes.subarray(start, raw.stmt_len ? start + raw.stmt_len : undefined).toString('utf8').trim();
+        const key = keyOf(node.name);
+        if (key !== undefined) this.parsed(key, { name: node.name, sql: text, forwarded: forward, parseSeq: seq });
+      } else if (type === 'DeallocateStmt' && node?.isall) {
+        this.statements.clear();
+      } else if (type === 'DeallocateStmt' && node?.name) {
+        const key = keyOf(node.name);
+        if (key !== undefined) this.closed('S', key);
+      } else if (type === 'DiscardStmt' && node?.target === 'DISCARD_ALL') {
+        this.statements.clear();
+      }
+    }
   }
 
   /** A simple Query drops the unnamed statement and portal, as PostgreSQL does. */

@@ -85,3 +85,29 @@ h.case('Bind in one sync, Execute of the portal in the next (the statement re-pa
   await w.roundTrip(fe.execute('p'), fe.sync());
   await w.roundTrip(fe.query('COMMIT'));
 }), o);
+h.case('a Bind to a statement SQL PREPARE made: the recording names the PREPARE, also after DEALLOCATE and a new PREPARE', async (c) => {
+  const mark = (tag: string) => `/*${c.id}:${tag}*/`;
+  const update = `PREPARE s AS ${upd(c.victims[0]!, mark)}`;
+  const select = `PREPARE s AS ${sel(mark)}`;
+  const w = await c.wire();
+  await w.roundTrip(fe.query(update));
+  await w.roundTrip(fe.bind('', 's'), fe.execute(''), fe.sync());
+  await w.roundTrip(fe.query('DEALLOCATE s'));
+  await w.roundTrip(fe.query(select));
+  await w.roundTrip(fe.bind('', 's'), fe.execute(''), fe.sync());
+  await w.close();
+  // PostgreSQL logs a protocol execution of a SQL-prepared statement as the PREPARE's text.
+  const ran = (await env.db.loggedStatements()).filter((s) => s.includes(`/*${c.id}:`)).map((s) => s.trim());
+  c.expect(ran.filter((s) => s === update).length === 2 && ran.filter((s) => s === select).length === 2, `PostgreSQL logged ${JSON.stringify(ran)}`);
+  const problems: string[] = [];
+  const [file] = await h.recordingTexts(c.gw, c.id, problems);
+  const events = (file?.text ?? '').split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as { seq: number; type: string; data: Record<string, unknown> });
+  const executes = events.filter((e) => e.type === 'pg.execute');
+  const queries = new Map(events.filter((e) => e.type === 'pg.query').map((e) => [e.seq, e.data.sql]));
+  c.expect(executes.length === 2, `${executes.length} execute events (${problems.join('; ')})`);
+  for (const [i, want] of [update, select].entries()) {
+    const e = executes[i]?.data;
+    c.expect(e?.sql === want, `execute ${i + 1} names ${JSON.stringify(e?.sql)}, PostgreSQL ran «${want}»`);
+    c.expect(queries.get(e?.parse as number) === want, `execute ${i + 1} points at query seq ${String(e?.parse)}, not the PREPARE that made its statement`);
+  }
+}, o);

@@ -44,7 +44,8 @@ export interface CaseFileEntry {
 
 export interface ImportResult {
   path: string;
-  action: 'imported' | 'unchanged' | 'conflict' | 'rejected' | 'failed';
+  /** `missing`: a session the folder's journal lists whose file is not there. */
+  action: 'imported' | 'unchanged' | 'conflict' | 'rejected' | 'failed' | 'missing';
   session: string | null;
   integrity: Integrity | null;
   sealed: boolean;
@@ -331,3 +332,5 @@ export interface WorkbenchDesktop {
   /** A native open dialog for the local gateway's config file: its path, or null when the user cancelled. */
   chooseGatewayConfig(): Promise<ApiResult<string | null>>;
 }
+
+export type { ChainFacts, RevocationFact } from './evidence.js';

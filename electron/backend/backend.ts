@@ -279,5 +279,5 @@ export class CaseBackend implements WorkbenchApi {
 
 /** One file's import as the API reports it; `missing` (listed in a journal, file absent) is passed on as the importer says it. */
 function resultOf(r: FileImport): ImportJob['results'][number] {
-  return { path: r.path, action: r.action as ImportJob['results'][number]['action'], session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message };
+  return { path: r.path, action: r.action, session: r.session, integrity: r.integrity, sealed: r.sealed, events: r.events, message: r.message };
 }

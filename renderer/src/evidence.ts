@@ -1,32 +1,13 @@
-import type { HopDetail, SessionRow } from '../../common/api/index.js';
+import type { ChainFacts, HopDetail, RevocationFact, SessionRow } from '../../common/api/index.js';
 import { INTEGRITY_DESCRIPTIONS, INTEGRITY_STATES, isTrustworthy, type IntegrityState } from '../../common/recording/integrity.js';
 
 /*
  * What a recording proves, in the words every reader uses (common/recording/integrity.ts), and how far:
- * the backend sends each recording's chain facts and each session's revocation beside the fields
- * common/api names (electron/backend/evidence.ts has the same shapes; they belong in common/api).
+ * the backend sends each recording's chain facts and each session's revocation (common/api/evidence.ts)
+ * beside the fields of SessionRow and HopDetail.
  */
 
-/** How far a recording's hash chain and signatures hold. */
-export interface ChainFacts {
-  intactThrough: number;
-  signedThrough: number;
-  lastSeq: number;
-  keyTrusted: boolean;
-}
-
-/** Who revoked a session, and where that is recorded. */
-export interface RevocationFact {
-  by: string | null;
-  reason: string | null;
-  what: string | null;
-  t: number | null;
-  via: string | null;
-  client: string | null;
-  recording: string | null;
-  seq: number | null;
-  verified: boolean;
-}
+export type { ChainFacts, RevocationFact };
 
 export type EvidenceRow = SessionRow & { chain?: ChainFacts; revocation?: RevocationFact | null };
 export type RecordingFile = NonNullable<HopDetail['file']> & Partial<ChainFacts>;

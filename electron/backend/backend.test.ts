@@ -106,6 +106,17 @@ describe('workbench backend', () => {
     expect(lines.filter((l) => l.startsWith('message,')).length).toBe(1);
     expect(lines.length - 1).toBe(csv.records);
     expect(lines.slice(1).every((l) => l.includes(scenario.ids.pg) || l.includes(scenario.ids.ssh2))).toBe(true);
+    // One timeline of both sessions, in time order (not one session's rows after the other's).
+    const sessionCol = lines[0]!.split(',').indexOf('session_id');
+    const timeCol = lines[0]!.split(',').indexOf('timestamp');
+    const rows = lines.slice(1).map((l) => l.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((f) => f.replace(/,$/, '')));
+    const times = rows.map((r) => Number(r[timeCol]));
+    expect(times.every((t, i) => i === 0 || t >= times[i - 1]!)).toBe(true);
+    expect(new Set(rows.map((r) => r[sessionCol]))).toEqual(new Set([scenario.ids.pg, scenario.ids.ssh2]));
+    // Asked for in the other order, the file is the same timeline.
+    await backend.exportCase({ format: 'csv', sessions: [scenario.ids.ssh2, scenario.ids.pg] });
+    expect(readFileSync(delivered.at(-1)!, 'utf8').trim().split('\n')).toEqual(lines);
+    await expect(backend.exportCase({ format: 'asciicast', sessions: [scenario.ids.pg] })).rejects.toMatchObject({ code: 'EXPORT_REFUSED', message: expect.stringContaining('PostgreSQL hop') });
     await expect(backend.exportCase({ format: 'asciicast' })).rejects.toMatchObject({ code: 'EXPORT_NEEDS_SESSION' });
     const cast = await backend.exportCase({ format: 'asciicast', sessions: [scenario.ids.root] });
     expect(cast.fileName).toMatch(/\.cast$/);

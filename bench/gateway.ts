@@ -101,12 +101,32 @@ async function inProcess(raw: object, dir: string, password: string): Promise<Om
 }
 
 async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string): Promise<Omit<BenchGateway, 'recordingDir'>> {
+  const started = await startChildGateway(raw, dir, repoRoot, raw.listeners.postgres, { [PASSWORD_ENV]: password });
+  const [host, port] = raw.listeners.postgres.split(':') as [string, string];
+  return { conn: { host, port: Number(port), user: IDENTITY, password: started.token, database: TARGET }, peakRssBytes: started.peakRssBytes, stop: started.stop };
+}
+
+export interface ChildGateway {
+  /** A token for the bench identity, issued by the CLI with the key the gateway created. */
+  token: string;
+  /** VmHWM of the gateway process. */
+  peakRssBytes(): Promise<number | undefined>;
+  /** User + system CPU seconds the gateway process has used so far (from /proc, in clock ticks of 10 ms). */
+  cpuSeconds(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the CLI gateway as deployed (`hopscope gateway --config …`, its own process and event loop) with `raw` as its
+ * config file, waits for `listen` and issues a token for the bench identity. `nodeArgs` go to its node (e.g. --cpu-prof).
+ */
+export async function startChildGateway(raw: object, dir: string, repoRoot: string, listen: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildGateway> {
   // JSON is YAML, so the config file can be written as JSON.
   const configFile = join(dir, 'gateway.yaml');
   await writeFile(configFile, JSON.stringify(raw, null, 2));
   const cli = join(repoRoot, 'bin', 'hopscope');
-  const proc = spawnLong('node', [cli, 'gateway', '--config', configFile], { env: { [PASSWORD_ENV]: password, HOPSCOPE_LOG_LEVEL: LOG_LEVEL } });
-  const [host, port] = raw.listeners.postgres.split(':') as [string, string];
+  const proc = spawnLong('node', [...nodeArgs, cli, 'gateway', '--config', configFile], { env: { ...env, HOPSCOPE_LOG_LEVEL: LOG_LEVEL } });
+  const [host, port] = listen.split(':') as [string, string];
   try {
     await Promise.race([
       waitForPort(host, Number(port), 30_000),
@@ -123,12 +143,18 @@ async function child(raw: { listeners: { postgres: string } }, dir: string, pass
     throw new Error(`hopscope token issue failed: ${issued.stderr}`);
   }
   return {
-    conn: { host, port: Number(port), user: IDENTITY, password: issued.stdout.trim(), database: TARGET },
+    token: issued.stdout.trim(),
     async peakRssBytes() {
       const status = await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => '');
       const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
       return kib === undefined ? undefined : Number(kib) * 1024;
     },
-    stop: () => proc.stop(15_000), // SIGTERM drains and seals recordings
+    async cpuSeconds() {
+      const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8').catch(() => '');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / 100 : undefined;
+    },
+    stop: () => proc.stop(15_000), // SIGTERM drains and seals recordings (and writes a --cpu-prof profile)
   };
 }

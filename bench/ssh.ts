@@ -1,6 +1,10 @@
 // SSH: a download and an upload (`--mb`, 0 skips them) and the echo latency of single keys on a pty (`--echo` samples,
-// 0 skips it), OpenSSH direct vs `ssh -J` through an OpenSSH bastion vs the hopscope gateway (in-process, recording on)
-// without and with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`
+// 0 skips it), OpenSSH direct vs `ssh -J` through an OpenSSH bastion vs the hopscope gateway (recording on) without and
+// with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
+// `--gateway child` (default) measures each gateway as deployed: `hopscope gateway --config …` in its own process, with
+// its own event loop and GC; `--gateway in-process` runs both in this process, sharing one event loop and heap with the
+// bench's driver and each other (the figures before 2026-12-03, session 5); `--gateway-node-args '--cpu-prof …'` go to
+// the child gateways' node.
 // (`--raw`: every key's send time, CLOCK_MONOTONIC µs as in a --cpu-prof profile, and latency go into the JSON;
 // `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone).
 import { spawn } from 'node:child_process';
@@ -12,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../common/clock.js';
 import { issueToken } from '../common/tokens/index.js';
-import { parseConfig, startGateway, type RunningGateway } from '../gateway/index.js';
+import { parseConfig, startGateway } from '../gateway/index.js';
 import { freePort } from '../test/helpers/ports.js';
 import { run, type Env } from '../test/helpers/processes.js';
 import { sshClientOf, sshTargetOf, startSshd, type SshdServer } from '../test/helpers/sshd.js';
-import { BENCH_MASKING, BENCH_SSH_GUARDRAILS } from './gateway.js';
+import { BENCH_MASKING, BENCH_SSH_GUARDRAILS, startChildGateway } from './gateway.js';
 
 // Compiled to dist/bench/ssh.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,7 +28,11 @@ const { values: args } = parseArgs({ options: {
   mb: { type: 'string', default: '200' }, echo: { type: 'string', default: '500' },
   rounds: { type: 'string', default: '1' }, fsync: { type: 'string', default: 'batch' }, raw: { type: 'boolean', default: false },
   paths: { type: 'string', default: 'direct,bastion,gateway,gateway+rules' },
+  gateway: { type: 'string', default: 'child' }, 'gateway-node-args': { type: 'string', default: '' },
 } });
+if (args.gateway !== 'child' && args.gateway !== 'in-process') throw new Error(`--gateway must be child or in-process, not ${args.gateway}`);
+const gatewayMode = args.gateway;
+const gatewayNodeArgs = args['gateway-node-args'].split(' ').filter(Boolean);
 const mb = count(args.mb, 'mb');
 const echoSamples = count(args.echo, 'echo');
 const rounds = count(args.rounds, 'rounds');
@@ -39,6 +47,7 @@ const PATHS = args.paths.split(',').map((p) => {
   return p as Path;
 });
 interface Client { args: string[]; env: Env }
+interface SshGateway { port: number; token: string; peakRssBytes(): Promise<number | undefined>; cpuSeconds(): Promise<number | undefined>; stop(): Promise<void> }
 interface Latency { samples: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; meanMs: number }
 
 const startedAt = new Date().toISOString();
@@ -46,6 +55,8 @@ const transfers: Array<{ round: number; path: Path; direction: Direction; second
 const echo: Partial<Record<Path, Latency>> = {};
 /** CPU of this process (both gateways and the bench's own driving) per key echoed, over the echo phase. */
 let echoCpuMicrosPerKey: number | undefined;
+/** With child gateways: each gateway's CPU (gateway, gateway+rules) per key sent through it, over the echo phase. */
+let gatewayEchoCpuMicrosPerKey: Array<number | undefined> = [];
 /** With --raw: each key, in the order sent (sentMicros on the monotonic clock a CPU profile's timestamps use). */
 const keysSent: Array<{ path: Path; sentMicros: number; ms: number }> = [];
 
@@ -53,7 +64,7 @@ const sshd = await startSshd();
 const bastion = await startSshd();
 const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-ssh-'));
 process.env.HOPSCOPE_LOG_LEVEL ??= 'warn';
-const gateways: RunningGateway[] = [];
+const gateways: SshGateway[] = [];
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 try {
@@ -73,7 +84,7 @@ try {
     gateway: await gatewayClient(gateway),
     'gateway+rules': await gatewayClient(rules),
   };
-  console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, recording fsync=${args.fsync}) without and with the example's masking rules and SSH guardrail; ${cpus().length} cores`);
+  console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, ${gatewayMode}, recording fsync=${args.fsync}) without and with the example's masking rules and SSH guardrail; ${cpus().length} cores`);
 
   if (mb > 0) {
     const file = join(sshd.dir, 'payload.bin');
@@ -89,11 +100,14 @@ try {
         for (const path of PATHS) {
           const started = process.hrtime.bigint();
           const cpu = process.cpuUsage();
+          const gw = path === 'gateway' ? gateways[0] : path === 'gateway+rules' ? gateways[1] : undefined;
+          const gwCpu = await gw?.cpuSeconds();
           const res = await run('sh', ['-c', commands[direction](clients[path].args)], { env: clients[path].env, timeoutMs: 600_000 });
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const used = process.cpuUsage(cpu);
-          // CPU of this process: the gateway's, for the gateway paths (less sensitive than MB/s to other load on the machine).
-          const benchCpuSeconds = (used.user + used.system) / 1e6;
+          // The gateway's CPU for the gateway paths (the child's, or this whole process in-process): less sensitive than MB/s to other load.
+          const gwCpuAfter = await gw?.cpuSeconds();
+          const benchCpuSeconds = gwCpu !== undefined && gwCpuAfter !== undefined ? gwCpuAfter - gwCpu : (used.user + used.system) / 1e6;
           if (res.code !== 0) throw new Error(`${path} ${direction} failed (exit ${res.code}): ${res.stderr}`);
           transfers.push({ round, path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds });
           const cpuNote = path.startsWith('gateway') ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : '';
@@ -109,6 +123,7 @@ try {
     try {
       for (const path of PATHS) sessions.set(path, await openEcho(clients[path]));
       const cpu = process.cpuUsage();
+      const gatewayCpu = await Promise.all(gateways.map((gw) => gw.cpuSeconds()));
       // Key i goes to every path in turn (starting at a different one each time), so load on the machine hits all alike.
       for (let i = 0; i < echoSamples; i++) {
         for (let j = 0; j < PATHS.length; j++) {
@@ -121,6 +136,8 @@ try {
       }
       const used = process.cpuUsage(cpu);
       echoCpuMicrosPerKey = (used.user + used.system) / (echoSamples * PATHS.length);
+      const gatewayCpuAfter = await Promise.all(gateways.map((gw) => gw.cpuSeconds()));
+      gatewayEchoCpuMicrosPerKey = gatewayCpuAfter.map((after, i) => (after === undefined || gatewayCpu[i] === undefined ? undefined : ((after - gatewayCpu[i]!) * 1e6) / echoSamples));
       for (const session of sessions.values()) session.check();
     } finally {
       for (const session of sessions.values()) await session.close();
@@ -129,7 +146,9 @@ try {
       const e = (echo[path] = percentiles(latencies.get(path)!));
       console.log(`  ${path.padEnd(16)} p50 ${e.p50Ms.toFixed(3).padStart(8)} ms   p90 ${e.p90Ms.toFixed(3).padStart(8)} ms   p99 ${e.p99Ms.toFixed(3).padStart(8)} ms   max ${e.maxMs.toFixed(1).padStart(6)} ms`);
     }
-    console.log(`  CPU of this process per key: ${echoCpuMicrosPerKey!.toFixed(0)} µs (both gateways and the bench itself)`);
+    const gwCpu = gatewayEchoCpuMicrosPerKey.map((c, i) => `${i ? 'gateway+rules' : 'gateway'} ${c === undefined ? '-' : c.toFixed(0)} µs`).join(', ');
+    if (gatewayMode === 'child') console.log(`  CPU per key of each child gateway (its own key, 10 ms ticks): ${gwCpu}; of this process per key of any path: ${echoCpuMicrosPerKey!.toFixed(0)} µs`);
+    else console.log(`  CPU of this process per key: ${echoCpuMicrosPerKey!.toFixed(0)} µs (both gateways and the bench itself)`);
   }
   await report();
 } finally {
@@ -163,39 +182,52 @@ async function report(): Promise<void> {
   for (const [path, a] of Object.entries(echoAdded)) {
     console.log(`echo ${path} − direct: p50 ${signed(a.p50Ms)} ms (×${f(a.p50Ratio)}), p99 ${signed(a.p99Ms)} ms (×${f(a.p99Ratio)})`);
   }
-  console.log(`peak RSS of the bench process (both gateways in-process): ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+  const gatewayRss = await Promise.all(gateways.map((gw) => gw.peakRssBytes()));
+  const mib = (b: number | undefined) => (b === undefined ? '-' : `${(b / 2 ** 20).toFixed(0)} MiB`);
+  if (gatewayMode === 'child') console.log(`peak RSS: gateway ${mib(gatewayRss[0])}, gateway+rules ${mib(gatewayRss[1])} (child VmHWM); bench process ${mib(peakRss)}`);
+  else console.log(`peak RSS of the bench process (both gateways in-process): ${mib(peakRss)}`);
   const out = join(repoRoot, 'bench', 'results');
   await mkdir(out, { recursive: true });
   const file = join(out, `ssh-${startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFile(file, `${JSON.stringify({
     bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { mb, echo: echoSamples, rounds, fsync: args.fsync }, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
+    options: { mb, echo: echoSamples, rounds, fsync: args.fsync, gatewayMode }, gatewayPeakRssBytes: gatewayRss, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
     transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
-    ratios, echo, echoAdded, echoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
+    ratios, echo, echoAdded, echoCpuMicrosPerKey, gatewayEchoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }
 
-/** A gateway in this process in front of the target sshd, with the example's masking rules and SSH guardrail if asked. */
-async function benchGateway(rules: boolean): Promise<RunningGateway> {
+/** A gateway (a child process or in this one) in front of the target sshd, with the example's masking rules and SSH guardrail if asked. */
+async function benchGateway(rules: boolean): Promise<SshGateway> {
   const gwDir = join(dir, rules ? 'gateway-rules' : 'gateway');
-  const gw = await startGateway(parseConfig({
+  await mkdir(gwDir, { recursive: true });
+  const listen = `127.0.0.1:${await freePort()}`;
+  const raw = {
     recording: { dir: join(gwDir, 'recordings'), fsync: args.fsync },
     keys: { dir: join(gwDir, 'keys') },
     admin: { listen: `127.0.0.1:${await freePort()}` },
-    listeners: { ssh: `127.0.0.1:${await freePort()}` },
+    listeners: { ssh: listen },
     targets: [sshTargetOf(sshd, 'bench-host')],
     identities: [{ name: 'bench', kind: 'machine', targets: ['bench-host'] }],
     ...(rules ? { masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS } : {}),
-  }, gwDir));
+  };
+  const port = Number(listen.split(':')[1]);
+  let gw: SshGateway;
+  if (gatewayMode === 'child') {
+    gw = { port, ...await startChildGateway(raw, gwDir, repoRoot, listen, {}, gatewayNodeArgs) };
+  } else {
+    const running = await startGateway(parseConfig(raw, gwDir));
+    const { token } = issueToken(running.signer, systemClock, { identity: 'bench', ttlSeconds: 3600 });
+    gw = { port: running.ssh!.port, token, peakRssBytes: async () => undefined, cpuSeconds: async () => undefined, stop: () => running.stop() };
+  }
   gateways.push(gw);
   return gw;
 }
 
-async function gatewayClient(gw: RunningGateway): Promise<Client> {
-  const token = issueToken(gw.signer, systemClock, { identity: 'bench', ttlSeconds: 3600 }).token;
-  const client = await sshClientOf(dir, token);
-  return { args: [...client.options, '-p', String(gw.ssh!.port), 'bench:bench-host@127.0.0.1'], env: client.env };
+async function gatewayClient(gw: SshGateway): Promise<Client> {
+  const client = await sshClientOf(dir, gw.token);
+  return { args: [...client.options, '-p', String(gw.port), 'bench:bench-host@127.0.0.1'], env: client.env };
 }
 
 interface EchoSession {

@@ -1,3 +1,4 @@
+import type { CaseAnswers } from './answers.js';
 /**
  * The one typed API between the workbench UI (renderer/) and its backend: over
  * IPC in Electron (electron/preload.ts → electron/ipc.ts) and over HTTP on
@@ -287,6 +288,8 @@ export interface WorkbenchApi {
   importStatus(id: string): Promise<ImportJob>;
   sessions(query: SessionQuery): Promise<SessionSearch>;
   graph(): Promise<GraphData>;
+  /** The incident's answers for the whole case, or for the chain that holds `session`. */
+  answers(session: string | null): Promise<CaseAnswers>;
   /** Opens a hop: its index, markers and first page of rows. */
   hop(session: string): Promise<HopDetail>;
   /** Up to `limit` rows of a hop from the row at `fromSeq` (a seq of the hop's index). */
@@ -334,3 +337,4 @@ export interface WorkbenchDesktop {
 }
 
 export type { ChainFacts, RevocationFact } from './evidence.js';
+export type { CaseAnswers } from './answers.js';

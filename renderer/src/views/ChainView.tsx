@@ -2,6 +2,7 @@ import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } fro
 import { useEffect, useMemo, useState } from 'react';
 import type { GraphData, SessionRow } from '../../../common/api/index.js';
 import { api } from '../api.js';
+import { AnswersPanel } from './AnswersPanel.js';
 import { FilterBar } from '../components/FilterBar.js';
 import { clock, matches, type Filter } from '../format.js';
 import { layoutForest, pathToRoot, type LaidEdge, type Layout } from '../graph/layout.js';
@@ -104,13 +105,21 @@ export function ChainView({ sessions, filter, setFilter, generation }: { session
           </ChainSelection.Provider>
         </div>
         <aside className="chain-side" data-testid="chain-side">
-          {edge ? <EvidencePanel edge={edge} /> : identity !== null ? <IdentityPanel identity={identity} hops={graph.hops} /> : hop ? <HopPanel hop={hop} path={path ? [...path.nodes] : []} /> : (
-            <div className="muted">
-              <p>{graph.identities.length} identit{graph.identities.length === 1 ? 'y' : 'ies'}, {graph.hops.length} hops,
-                {' '}{graph.links.filter((l) => l.inferred).length} inferred links.</p>
-              <p>Click a hop to see its path to the root; click an identity for what its sessions ran; click an edge for its evidence; double-click a hop to open it.</p>
-              <p>First session {clock(graph.hops[0]?.startMicros)}.</p>
-            </div>
+          {edge ? <EvidencePanel edge={edge} /> : identity !== null ? <IdentityPanel identity={identity} hops={graph.hops} /> : hop ? (
+            <>
+              <HopPanel hop={hop} path={path ? [...path.nodes] : []} />
+              <AnswersPanel session={hop.id} />
+            </>
+          ) : (
+            <>
+              <div className="muted">
+                <p>{graph.identities.length} identit{graph.identities.length === 1 ? 'y' : 'ies'}, {graph.hops.length} hops,
+                  {' '}{graph.links.filter((l) => l.inferred).length} inferred links.</p>
+                <p>Click a hop to see its path to the root; click an identity for what its sessions ran; click an edge for its evidence; double-click a hop to open it.</p>
+                <p>First session {clock(graph.hops[0]?.startMicros)}.</p>
+              </div>
+              <AnswersPanel session={null} />
+            </>
           )}
         </aside>
       </div>

@@ -65,7 +65,7 @@ describe('preload bridge', () => {
 
   it('covers every method of the API with an argument check', () => {
     const methods: Record<keyof WorkbenchApi, true> = {
-      caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, answers: true, hop: true,
+      caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, answers: true, chainTimeline: true, hop: true,
       hopExchanges: true, screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
       gatewayUnrevoke: true,
       localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true,

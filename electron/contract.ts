@@ -96,6 +96,7 @@ export const CHANNELS: { readonly [K in ApiMethod]: Check<K> } = {
   },
   graph: (a) => (arity(a, 0, 'graph'), []),
   answers: (a) => (arity(a, 1, 'answers'), [a[0] === null ? null : str(a[0], 'session', 200)]),
+  chainTimeline: (a) => (arity(a, 1, 'chainTimeline'), [a[0] === null ? null : str(a[0], 'session', 200)]),
   hop: (a) => (arity(a, 1, 'hop'), [str(a[0], 'session', 200)]),
   hopExchanges: (a) => {
     arity(a, 3, 'hopExchanges');

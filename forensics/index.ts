@@ -10,3 +10,4 @@ export { answersOf, chainDot, chainJson, chainMermaid, chainText, type ChainAnsw
 export { screenAt, type Screen } from './replay/screen.js';
 export { showSession } from './replay/show.js';
 export { EXPORT_FORMATS, exportCase, ExportRefusedError, type ExportFormat, type ExportOptions } from './export/index.js';
+export { chainTimeline } from './chain/timeline.js';

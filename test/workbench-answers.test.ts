@@ -60,3 +60,37 @@ describe('the answer panel', () => {
     await expect.poll(() => page.url()).toContain(`#/hop/${PG}`);
   });
 });
+
+describe('the chain timeline', () => {
+  it('shows every hop in one time order, ties the inner psql hop to the line typed ahead that opened it, and filters by what happened', async () => {
+    await page.goto(`${wb.url}#/timeline`);
+    const rows = page.getByTestId('timeline-row');
+    await rows.first().waitFor();
+    const all = await rows.count();
+    expect(all).toBeGreaterThan(30);
+    expect(new Set(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-session')))).size).toBe(7); // six hops and the gateway's recording
+    // The inner prod-db hop (depth 2) names the deploy-host line that opened it: the psql one, typed before `exit`.
+    const openedBy = page.getByTestId('opened-by');
+    const texts = await openedBy.allInnerTexts();
+    expect(texts.length).toBe(5);
+    const inner = page.locator('[data-testid="timeline-row"][data-kind="start"]').filter({ has: page.getByText('opened by contractor-ci → deploy-host') });
+    const seq = /#(\d+)/.exec(await inner.getByTestId('opened-by').innerText())![1];
+    const line = page.locator(`[data-testid="timeline-row"][data-seq="${seq}"][data-kind="command"]`).filter({ hasText: 'psql' });
+    expect(await line.count()).toBe(1);
+    expect(await line.getByTestId('opened-hop').innerText()).toContain('opened contractor-ci → prod-db');
+
+    await page.getByTestId('only-denied').click();
+    const denied = await rows.allInnerTexts();
+    expect(denied.length).toBeGreaterThanOrEqual(2);
+    expect(denied.every((t) => /denied|timeout/.test(t))).toBe(true);
+    expect(denied.some((t) => t.includes('alice'))).toBe(true);
+    await page.getByTestId('only-revoked').click();
+    const revoked = await rows.allInnerTexts();
+    expect(revoked.some((t) => /revoked by admin/.test(t) && t.includes('admin'))).toBe(true);
+    expect(revoked.some((t) => /refused/.test(t))).toBe(true);
+    expect(await rows.count()).toBeLessThan(all);
+    await page.getByTestId('only-all').click();
+    expect(await rows.count()).toBe(all);
+    await page.screenshot({ path: join(shots, 'timeline.png'), fullPage: true });
+  });
+});

@@ -1,4 +1,5 @@
 import type { CaseAnswers } from './answers.js';
+import type { ChainTimeline } from './timeline.js';
 /**
  * The one typed API between the workbench UI (renderer/) and its backend: over
  * IPC in Electron (electron/preload.ts → electron/ipc.ts) and over HTTP on
@@ -290,6 +291,8 @@ export interface WorkbenchApi {
   graph(): Promise<GraphData>;
   /** The incident's answers for the whole case, or for the chain that holds `session`. */
   answers(session: string | null): Promise<CaseAnswers>;
+  /** Every command, statement, policy step and revocation of the case, or of the chain that holds `session`, in time order. */
+  chainTimeline(session: string | null): Promise<ChainTimeline>;
   /** Opens a hop: its index, markers and first page of rows. */
   hop(session: string): Promise<HopDetail>;
   /** Up to `limit` rows of a hop from the row at `fromSeq` (a seq of the hop's index). */
@@ -338,3 +341,4 @@ export interface WorkbenchDesktop {
 
 export type { ChainFacts, RevocationFact } from './evidence.js';
 export type { CaseAnswers } from './answers.js';
+export type { ChainTimeline, ChainTimelineRow, TimelineKind } from './timeline.js';

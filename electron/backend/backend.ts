@@ -3,11 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import type {
-  CaseAnswers, CaseFileEntry, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
+  CaseAnswers, CaseFileEntry, ChainTimeline, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
   LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
-import { answersOf, buildChain, findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
+import { answersOf, buildChain, chainTimeline, findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
 import { applyJournals } from '../../forensics/import/paths.js';
 import type { FileImport } from '../../forensics/import/importer.js';
 import { ApiError } from '../contract.js';
@@ -195,6 +195,11 @@ export class CaseBackend implements WorkbenchApi {
   async answers(session: string | null): Promise<CaseAnswers> {
     if (session !== null) this.row(session); // SESSION_UNKNOWN for a name the case does not hold
     return answersOf(buildChain(this.case, session === null ? {} : { session }));
+  }
+
+  async chainTimeline(session: string | null): Promise<ChainTimeline> {
+    if (session !== null) this.row(session);
+    return chainTimeline(this.case, session);
   }
 
   async hop(session: string): Promise<HopDetail> {

@@ -10,9 +10,10 @@ import { ExportView } from './views/ExportView.js';
 import { GatewayView } from './views/GatewayView.js';
 import { HopView } from './views/HopView.js';
 import { SessionsView } from './views/SessionsView.js';
+import { TimelineView } from './views/TimelineView.js';
 
 const TABS: { view: View; label: string }[] = [
-  { view: 'case', label: 'Case' }, { view: 'chain', label: 'Chain' }, { view: 'sessions', label: 'Sessions' },
+  { view: 'case', label: 'Case' }, { view: 'chain', label: 'Chain' }, { view: 'timeline', label: 'Timeline' }, { view: 'sessions', label: 'Sessions' },
   { view: 'hop', label: 'Hop' }, { view: 'export', label: 'Export' }, { view: 'gateway', label: 'Gateway' },
 ];
 
@@ -69,6 +70,7 @@ export function App() {
       <main className="content">
         {route.view === 'case' && <CaseView info={info} onChanged={refresh} {...(menuImport ? { announced: menuImport } : {})} />}
         {route.view === 'chain' && <ChainView sessions={sessions} filter={filter} setFilter={setFilter} generation={generation} />}
+        {route.view === 'timeline' && <TimelineView session={route.session} />}
         {route.view === 'sessions' && <SessionsView sessions={sessions} gateways={gateways} filter={filter} setFilter={setFilter} />}
         {route.view === 'hop' && (hopSession
           ? <HopView key={hopSession} session={hopSession} {...(route.t ? { at: route.t } : {})}

@@ -1,15 +1,15 @@
 import { useEffect, useState } from 'react';
 
-export type View = 'case' | 'chain' | 'sessions' | 'hop' | 'export' | 'gateway';
+export type View = 'case' | 'chain' | 'timeline' | 'sessions' | 'hop' | 'export' | 'gateway';
 export interface Route {
   view: View;
-  /** The hop view's session. */
+  /** The hop view's session (the timeline's: the chain that holds it). */
   session?: string;
   /** The hop view's time (µs), to open at. */
   t?: number;
 }
 
-const VIEWS: View[] = ['case', 'chain', 'sessions', 'hop', 'export', 'gateway'];
+const VIEWS: View[] = ['case', 'chain', 'timeline', 'sessions', 'hop', 'export', 'gateway'];
 
 /** `#/hop/<session>?t=<µs>`: routes live in the hash, so the secret path of the browser mode stays as it is. */
 export function parseRoute(hash: string): Route {

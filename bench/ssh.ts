@@ -3,7 +3,7 @@
 // with the example's masking rules and SSH guardrail: `npm run bench:ssh -- --mb 200 --echo 500 --rounds 1 --fsync batch`.
 // `--gateway child` (default) measures each gateway as deployed: `hopscope gateway --config …` in its own process, with
 // its own event loop and GC; `--gateway in-process` runs both in this process, sharing one event loop and heap with the
-// bench's driver and each other (the figures before 2026-12-03, session 5); `--gateway-node-args '--cpu-prof …'` go to
+// bench's driver and each other (the figures before 2026-12-03, session 5); `--gateway-node-args='--cpu-prof …'` (with =) go to
 // the child gateways' node.
 // (`--raw`: every key's send time, CLOCK_MONOTONIC µs as in a --cpu-prof profile, and latency go into the JSON;
 // `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone).

@@ -37,7 +37,12 @@ describe('the answer panel', () => {
     await answers.waitFor();
     expect(await answers.getByTestId('answer-root').innerText()).toBe('contractor-ci (6 hops, depth 2)');
     expect(await answers.getByTestId('answer-commands').locator('li').count()).toBe(6);
-    expect(await answers.getByTestId('answer-sensitive').innerText()).toMatch(/^\d+ masked, 0 unmasked$/);
+    expect(await answers.getByTestId('answer-sensitive').innerText()).toMatch(/^23 masked, 0 unmasked\n/);
+    // To whom: per hop, the fields returned (all masked here).
+    expect(await answers.getByTestId('answer-sensitive-hop').allInnerTexts()).toEqual(expect.arrayContaining([
+      'to contractor-ci → prod-db: card ×5, email ×5, ssn ×5 masked',
+      'to contractor-ci → build-host: stdout (card) ×2, stdout (ssn) ×2 masked',
+    ]));
     const policy = await answers.getByTestId('answer-policy').innerText();
     expect(policy).toMatch(/^2 blocked, 3 held, 1 approved, 1 denied, 1 timed out/);
     expect(policy).toContain('denied by alice');

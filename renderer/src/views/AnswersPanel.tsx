@@ -5,6 +5,17 @@ import { href } from '../route.js';
 
 const MAX_HOPS = 12;
 
+/** Fields by the hop they were returned to, in the order the hops come. */
+function bySession<T extends { session: string }>(items: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of items) {
+    let list = out.get(x.session);
+    if (!list) out.set(x.session, (list = []));
+    list.push(x);
+  }
+  return out;
+}
+
 /**
  * The incident's answers at a glance, for the whole case or for the chain that holds `session`: who
  * triggered it, what each hop ran, sensitive fields returned (and "0 unmasked" when that is so), policy
@@ -56,6 +67,11 @@ export function AnswersPanel({ session }: { session: string | null }) {
         <dd data-testid="answer-sensitive">
           <b className={unmasked.length ? 'bad' : 'good'}>{masked} masked, {unmasked.reduce((n, s) => n + s.count, 0)} unmasked</b>
           {unmasked.map((s) => <div key={`${s.session}-${s.field}-${s.rule}`} className="bad">UNMASKED {s.field} ×{s.count} to {hopName.get(s.session) ?? short(s.session)}</div>)}
+          <ul>
+            {[...bySession(answers.sensitive.filter((x) => x.masked))].map(([id, fields]) => (
+              <li key={id} data-testid="answer-sensitive-hop">to {hopName.get(id) ?? short(id)}: {fields.map((f) => `${f.field}${f.rule && f.rule !== f.field ? ` (${f.rule})` : ''} ×${f.count}`).join(', ')} <span className="muted">masked</span></li>
+            ))}
+          </ul>
         </dd>
 
         <dt>Policy</dt>

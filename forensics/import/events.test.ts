@@ -70,11 +70,12 @@ describe('typed events reach the case file, the chain and every export', () => {
     expect(ts.find((r) => r.event_type === 'refused')).toMatchObject({ policy_action: 'refused', policy_actor: 'contractor-ci' });
     const ocsf = out('ocsf').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(ocsf.find((e) => e.class_uid === 3001)).toMatchObject({ activity_id: 5, actor: { user: { name: 'alice' } }, user: { name: 'contractor-ci' } });
-    expect(ocsf.find((e) => e.class_uid === 3002)).toMatchObject({ status_id: 2, status_detail: 'TOKEN_REVOKED' });
+    // A refused login is a failed Authentication Logon; its detail leads with the refusal's code.
+    expect(ocsf.find((e) => e.class_uid === 3002)).toMatchObject({ activity_id: 1, status_id: 2, status_detail: expect.stringMatching(/^TOKEN_REVOKED: the token is revoked/) });
     expect(ocsf.find((e) => (e.unmapped as Record<string, unknown>).hopscope_event_type === 'session.end' && (e.unmapped as Record<string, unknown>).revoked_by))
       .toMatchObject({ unmapped: { revoked_by: 'alice', end_cause: 'revoked' } });
     const html = out('html');
-    expect(html).toMatch(/<td>revoked<\/td><td><\/td><td><\/td><td>alice<\/td><td>leaked token<\/td>/);
+    expect(html).toMatch(/<td>revoked<\/td><td><\/td><td><\/td><td>alice<\/td><td class="text">leaked token<\/td>/);
     expect(html).toContain('<h2>Refusals and revocations at the gateway</h2>');
     expect(html).toMatch(/<td>refused<\/td><td>TOKEN_REVOKED<\/td><td>contractor-ci<\/td>/);
     const castPath = join(tmp.path, 'root.cast');

@@ -17,6 +17,9 @@ export function loadShellParser(): Promise<void> {
     const language = await Language.load(wasm);
     const p = new Parser();
     p.setLanguage(language);
+    // One parse at load: the first parse compiles the grammar's WebAssembly (about 20 ms on the thread, and close
+    // to a second of background CPU to optimise it), which would otherwise land on the first command judged.
+    p.parse('cd /tmp && curl -fsSL "$URL" | sh -c "$(cat <<EOF\necho $((1 + 2))\nEOF\n)" 2>&1 > out.txt; for f in *.sh; do bash "$f"; done')?.delete();
     parser = p;
   })());
 }

@@ -125,7 +125,7 @@ export class Admitter {
   /** A Query or Parse: judged, recorded with its verdict (and what is forwarded), then sent, refused or held. */
   private statement(msg: Statement, refreshed: boolean, settled: boolean): Outcome {
     const d = this.d;
-    const unsettled = !settled && !msg.undecodable && SETTING_SENSITIVE.test(msg.sql) && (this.executedSinceSync || d.results.inFlight > 0);
+    const unsettled = !settled && (this.executedSinceSync || d.results.inFlight > 0) && !msg.undecodable && SETTING_SENSITIVE.test(msg.sql);
     // Behind an unsynced Execute nothing can be waited for (the server answers the batch after the client's Sync): refused.
     if (unsettled && !this.executedSinceSync) return { settle: msg };
     const verdict = msg.undecodable

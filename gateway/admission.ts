@@ -53,6 +53,7 @@ export class Refused extends HopscopeError {}
  */
 export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: AdmissionRequest, type: T['type']): Promise<Admitted<T>> {
   const client = `${req.client.address}:${req.client.port}`;
+  const started = performance.now();
   let claims: TokenClaims | undefined;
   let revocation: Revocation | undefined;
   const refuse = (code: ErrorCode, message: string, detail?: string): never => {
@@ -103,6 +104,8 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
     writer?.close({ reason: 'recording failed at start', cause: 'recording-failed' });
     return refuse('RECORDING_UNAVAILABLE', 'the session cannot be recorded, so it is refused', (err as HopscopeError).detail);
   }
+  // Token, revocation, authorization, lineage and the durable session start: what admission adds to a login.
+  deps.metrics.policyStepSeconds.observe({ protocol: req.protocol, step: 'admission' }, (performance.now() - started) / 1000);
   return {
     claims,
     target,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
 import { HopscopeError } from '../common/errors.js';
 
@@ -111,39 +111,106 @@ export interface LoadedConfig extends GatewayConfig {
   readonly baseDir: string;
 }
 
-export function loadConfig(path: string): LoadedConfig {
-  const source = resolve(path);
-  if (!existsSync(source)) throw new HopscopeError('CONFIG_INVALID', `config file not found: ${path}`);
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(source, 'utf8'));
-  } catch (err) {
-    throw new HopscopeError('CONFIG_INVALID', `${path}: not valid YAML: ${(err as Error).message}`);
-  }
-  return parseConfig(raw, dirname(source), path);
+/** Where a configuration problem is: the file, its line (when the YAML node is known), the config path or rule, the problem. */
+export interface ConfigProblem {
+  file: string;
+  line: number | undefined;
+  /** `masking[1]`, `identities[0].targets`, `guardrail no-drop`, ... */
+  where: string;
+  problem: string;
 }
 
-export function parseConfig(raw: unknown, baseDir: string, source = '<inline>'): LoadedConfig {
+/** `file:line: where: problem`, the one line a person reads first. */
+export const describeProblem = (p: ConfigProblem): string => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.where}: ${p.problem}`;
+
+/** A configuration that cannot be used; `first` locates its first problem (for `--check` and a refused reload). */
+export class ConfigInvalid extends HopscopeError {
+  constructor(message: string, readonly first: ConfigProblem) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+/** A config file as YAML data, with the line of any value in it (1-based). */
+export interface ConfigDocument {
+  raw: unknown;
+  source: string;
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+export function readConfigDocument(path: string): ConfigDocument {
+  const source = resolve(path);
+  const fail = (line: number | undefined, problem: string) =>
+    new ConfigInvalid(`${path}${line ? `:${line}` : ''}: ${problem}`, { file: path, line, where: '(file)', problem });
+  if (!existsSync(source)) throw fail(undefined, `config file not found: ${path}`);
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(source, 'utf8'), { lineCounter: lines, prettyErrors: false });
+  const error = doc.errors[0];
+  if (error) throw fail(error.linePos?.[0].line, `not valid YAML: ${error.message}`);
+  const lineOf = (at: readonly (string | number)[]): number | undefined => {
+    let node: unknown = doc.contents;
+    let line = lineAt(node, lines);
+    for (const key of at) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+        if (!pair) break;
+        line = lineAt(pair.key, lines) ?? line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof key === 'number') {
+        node = node.items[key];
+        line = lineAt(node, lines) ?? line;
+      } else break;
+    }
+    return line;
+  };
+  return { raw: doc.toJS(), source, lineOf };
+}
+
+function lineAt(node: unknown, lines: LineCounter): number | undefined {
+  const range = (node as Node | null)?.range;
+  return range ? lines.linePos(range[0]).line : undefined;
+}
+
+export function loadConfig(path: string): LoadedConfig {
+  const doc = readConfigDocument(path);
+  return parseConfig(doc.raw, dirname(doc.source), path, doc.lineOf);
+}
+
+/** `identities.0.targets` → `identities[0].targets` */
+const pathText = (at: readonly PropertyKey[]) => at.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top)';
+
+export function parseConfig(raw: unknown, baseDir: string, source = '<inline>',
+  lineOf: ConfigDocument['lineOf'] = () => undefined): LoadedConfig {
   const parsed = GatewayConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`).join('\n');
-    throw new HopscopeError('CONFIG_INVALID', `${source}: invalid configuration\n${problems}`);
+    const located = parsed.error.issues.map((i) => {
+      const at = i.path.filter((k): k is string | number => typeof k !== 'symbol');
+      // An unrecognized key is located at the key itself.
+      const keys = (i as { keys?: string[] }).keys;
+      const line = lineOf(keys?.length ? [...at, keys[0]!] : at);
+      return { where: pathText(at), problem: i.message, line };
+    });
+    const problems = located.map((p) => `  ${p.where.replace(/\[(\d+)\]/g, '.$1')}: ${p.problem}${p.line ? ` (line ${p.line})` : ''}`).join('\n');
+    throw new ConfigInvalid(`${source}: invalid configuration\n${problems}`, { file: source, ...located[0]! });
   }
   const cfg = parsed.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const invalid = (at: (string | number)[], problem: string) => {
+    const line = lineOf(at);
+    return new ConfigInvalid(`${source}${line ? `:${line}` : ''}: ${problem}`, { file: source, line, where: pathText(at), problem });
+  };
   const names = new Set<string>();
-  for (const t of cfg.targets) {
-    if (names.has(t.name)) throw new HopscopeError('CONFIG_INVALID', `${source}: target ${t.name} is defined twice`);
+  cfg.targets.forEach((t, i) => {
+    if (names.has(t.name)) throw invalid(['targets', i], `target ${t.name} is defined twice`);
     names.add(t.name);
-  }
+  });
   const identities = new Set<string>();
-  for (const id of cfg.identities) {
-    if (identities.has(id.name)) throw new HopscopeError('CONFIG_INVALID', `${source}: identity ${id.name} is defined twice`);
+  cfg.identities.forEach((id, i) => {
+    if (identities.has(id.name)) throw invalid(['identities', i], `identity ${id.name} is defined twice`);
     identities.add(id.name);
-    for (const t of id.targets) {
-      if (!names.has(t)) throw new HopscopeError('CONFIG_INVALID', `${source}: identity ${id.name} lists unknown target ${t}`);
-    }
-  }
+    id.targets.forEach((t, j) => {
+      if (!names.has(t)) throw invalid(['identities', i, 'targets', j], `identity ${id.name} lists unknown target ${t}`);
+    });
+  });
   const fileSecret = (s: Secret): Secret => ('file' in s ? { file: abs(s.file) } : s);
   return {
     ...cfg,

@@ -4,7 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { systemClock, type Clock } from '../common/clock.js';
 import { loadOrCreateSigner, loadTrustedKeys, trustedKeysOf, type Signer } from '../common/keys.js';
 import { EventType } from '../common/recording/index.js';
-import { createAdminServer, GatewayMetrics, loadOrCreateAdminToken } from './admin/index.js';
+import { createAdminServer, GatewayMetrics, LivePolicies, loadOrCreateAdminToken, PolicyReloader, reachOf, type ReloadOutcome } from './admin/index.js';
 import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createPgListener } from './pg/listener.js';
@@ -25,6 +25,11 @@ export interface RunningGateway {
   readonly admin: { host: string; port: number; url: string; token: string };
   readonly signer: Signer;
   readonly auditPath: string;
+  /**
+   * Reloads masking, guardrails and identities from the config file (what SIGHUP does): applied, or refused
+   * with the file, line and rule while the policies in force stay. Live sessions switch at their next statement.
+   */
+  reload(): Promise<ReloadOutcome>;
   /** Stops accepting, ends live sessions with an administrator-shutdown error, seals their recordings. */
   stop(): Promise<void>;
 }
@@ -64,17 +69,20 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const tls = loadTls(config);
   const servers: Server[] = [];
   const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations };
+  // The adapters hold this pipeline for the gateway's life; a reload swaps the policies behind it.
+  const live = new LivePolicies(policies.pipeline, reachOf(config), metrics);
+  const reloader = new PolicyReloader({ config, live, audit, logger, metrics, clock });
 
   try {
     let postgres: RunningGateway['postgres'];
     if (config.listeners.postgres) {
-      const server = createPgListener({ ...admission, tls, policy: policies.pipeline });
+      const server = createPgListener({ ...admission, tls, policy: live });
       postgres = await listen(server, config.listeners.postgres);
       servers.push(server);
     }
     let ssh: RunningGateway['ssh'];
     if (config.listeners.ssh) {
-      const server = createSshListener({ ...admission, policy: policies.pipeline });
+      const server = createSshListener({ ...admission, policy: live });
       ssh = await listen(server, config.listeners.ssh);
       servers.push(server);
     }
@@ -108,6 +116,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       admin: { ...admin, url: `http://${admin.host}:${admin.port}`, token: adminToken },
       signer,
       auditPath: audit.path,
+      reload: () => reloader.reload(),
       stop: () => (stopping ??= (async () => {
         for (const server of servers) server.close();
         const live = registry.list();

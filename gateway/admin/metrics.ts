@@ -1,109 +1,70 @@
+import client, { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from './metric-kinds.js';
+
+export { Counter, Gauge, Histogram } from './metric-kinds.js';
+
+/** Added latency: from tens of microseconds (a judged statement) to a second (a cold catalog read). */
+const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
+/** fsync on a local disk: tens of microseconds (cache) to hundreds of milliseconds (a busy disk). */
+const FSYNC_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+let processRegistry: Registry | undefined;
 /**
- * A few counters, gauges and one histogram, rendered in the Prometheus text
- * exposition format (version 0.0.4). Labels are fixed at creation.
+ * Process and event-loop metrics (prom-client's defaults: CPU, resident memory,
+ * heap, GC, handles, and the event-loop delay histogram that perf_hooks keeps,
+ * served as its p50/p90/p99). One set per process, under their standard
+ * unprefixed names (`process_resident_memory_bytes`, `nodejs_eventloop_lag_p99_seconds`)
+ * so stock Node.js dashboards read them; several gateways in one process share it.
  */
-type Labels = Record<string, string>;
-
-const labelText = (labels: Labels) => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-};
-
-/** A cheap map key on the hot path; the escaped text is only built when rendering. */
-function labelKey(labels: Labels): string {
-  let key = '';
-  for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
-  return key;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    client.collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+  }
+  return processRegistry;
 }
 
-interface Metric {
-  render(): string;
-}
-
-export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string, readonly kind: 'counter' | 'gauge' = 'counter') {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    const entry = this.values.get(key);
-    if (entry) entry.value += by;
-    else this.values.set(key, { labels, value: by });
-  }
-
-  /** A handle for one fixed set of labels, for hot paths: no key is built per increment. */
-  series(labels: Labels): { inc(by?: number): void } {
-    let entry: { labels: Labels; value: number } | undefined;
-    return {
-      inc: (by = 1) => {
-        entry ??= this.values.get(labelKey(labels));
-        if (entry) entry.value += by;
-        else this.values.set(labelKey(labels), (entry = { labels, value: by }));
-      },
-    };
-  }
-
-  set(labels: Labels, value: number): void {
-    const key = labelKey(labels);
-    const entry = this.values.get(key); // updated in place: a series() handle may hold it
-    if (entry) entry.value = value;
-    else this.values.set(key, { labels, value });
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels))?.value ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${value}`);
-    return lines.join('\n');
-  }
-}
-
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
-    this.counts = buckets.map(() => 0);
-  }
-
-  /** Counted in the first bucket that holds the value only; the cumulative counts are summed when rendering. */
-  observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (value <= this.buckets[i]!) {
-        this.counts[i]!++;
-        break;
-      }
-    }
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    let cumulative = 0;
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${(cumulative += this.counts[i]!)}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
-    return lines.join('\n');
-  }
-}
-
+/**
+ * The gateway's metrics, one registry per running gateway, named `hopscope_*`
+ * with the unit last (`_seconds`, `_bytes`) and `_total` on counters. Callers on
+ * hot paths take a `series(labels)` once (per session) and call it per chunk or
+ * per statement.
+ */
 export class GatewayMetrics {
-  readonly sessionsActive = new Counter('hopscope_sessions_active', 'Sessions open now', 'gauge');
-  readonly sessionsTotal = new Counter('hopscope_sessions_total', 'Sessions accepted since start');
-  readonly refusalsTotal = new Counter('hopscope_refusals_total', 'Connections or operations refused, by reason code');
-  readonly statementsTotal = new Counter('hopscope_statements_total', 'Statements and commands recorded and forwarded');
-  readonly bytesTotal = new Counter('hopscope_bytes_total', 'Bytes relayed, by direction');
-  readonly approvalsTotal = new Counter('hopscope_approvals_total', 'Operations held for approval, and their decisions, by protocol and step');
-  readonly recordingSeconds = new Histogram('hopscope_recording_write_seconds', 'Time to commit recording events before forwarding',
-    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1]);
-  readonly recordingBytes = new Counter('hopscope_recording_bytes_total', 'Bytes written to recordings');
+  readonly registry = new Registry();
+  private readonly r = this.registry;
 
-  render(): string {
-    return [this.sessionsActive, this.sessionsTotal, this.refusalsTotal, this.statementsTotal, this.bytesTotal, this.approvalsTotal,
-      this.recordingSeconds, this.recordingBytes].map((m) => m.render()).join('\n') + '\n';
+  readonly sessionsActive = new Gauge(this.r, 'hopscope_sessions_active', 'Sessions open now, by protocol', ['protocol']);
+  readonly sessionsTotal = new Counter(this.r, 'hopscope_sessions_total', 'Sessions accepted since start, by protocol', ['protocol']);
+  readonly refusalsTotal = new Counter(this.r, 'hopscope_refusals_total', 'Connections or operations refused, by reason code', ['reason']);
+  readonly statementsTotal = new Counter(this.r, 'hopscope_statements_total', 'Statements and commands recorded and forwarded, by protocol', ['protocol']);
+  readonly bytesTotal = new Counter(this.r, 'hopscope_bytes_total', 'Bytes relayed, by direction', ['direction']);
+  readonly approvalsTotal = new Counter(this.r, 'hopscope_approvals_total',
+    'Operations held for approval (step=requested), and their decisions, by protocol and step', ['protocol', 'step']);
+  readonly approvalsPending = new Gauge(this.r, 'hopscope_approvals_pending', 'Operations held for approval now (holds), by protocol', ['protocol']);
+  readonly recordingSeconds = new Histogram(this.r, 'hopscope_recording_write_seconds',
+    'Time to commit recording events before forwarding (write, and fsync when the policy asks)', FSYNC_BUCKETS);
+  readonly recordingBytes = new Counter(this.r, 'hopscope_recording_bytes_total', 'Bytes written to recordings');
+  readonly fsyncSeconds = new Histogram(this.r, 'hopscope_fsync_seconds', 'Time each fsync of a recording took', FSYNC_BUCKETS);
+  readonly statementSeconds = new Histogram(this.r, 'hopscope_statement_seconds',
+    'Latency the gateway adds to a statement or command: from its arrival to its forward upstream, by protocol', LATENCY_BUCKETS, ['protocol']);
+  readonly policyStepSeconds = new Histogram(this.r, 'hopscope_policy_step_seconds',
+    'Time spent in one policy step (admission, sql, command, approval), by protocol and step', LATENCY_BUCKETS, ['protocol', 'step']);
+  readonly policyReloadsTotal = new Counter(this.r, 'hopscope_policy_reloads_total', 'Policy reloads (SIGHUP), by result (applied, refused)', ['result']);
+  readonly policyGeneration = new Gauge(this.r, 'hopscope_policy_generation', 'The generation of the policies in force (1 at start, +1 per applied reload)');
+
+  constructor() {
+    this.policyGeneration.set({}, 1);
+    processMetrics();
+  }
+
+  /** The Prometheus text exposition (version 0.0.4): this gateway's metrics, then the process's. */
+  async render(): Promise<string> {
+    const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return `${own}\n${proc}`;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -69,7 +69,7 @@ export function createAdminServer(deps: AdminDeps): Server {
       return send(res, 401, 'application/json', JSON.stringify({ error: 'a valid bearer token is required' }));
     }
     if (req.method === 'GET' && url.pathname === '/metrics') {
-      return send(res, 200, 'text/plain; version=0.0.4', deps.metrics.render());
+      return void deps.metrics.render().then((text) => send(res, 200, deps.metrics.contentType, text), (err: Error) => json(res, 500, { error: err.message }));
     }
     if (req.method === 'GET' && url.pathname === '/sessions') {
       return send(res, 200, 'application/json', JSON.stringify(deps.sessions()));

@@ -56,9 +56,18 @@ export class PolicyLifecycle {
     const { id, outcome } = this.pipeline.requestApproval(this.ctx, operation, verdict.rule, signal);
     this.trail.append(EventType.ApprovalRequested, { statement: seq, id, rule: verdict.rule, reason: verdict.reason, operation, ...extra });
     this.metrics.approvalsTotal.inc({ protocol: this.ctx.protocol, step: 'requested' });
-    await this.trail.commit();
-    notify(`held for approval ${id} (rule ${verdict.rule}: ${verdict.reason}); waiting for an approver`);
-    const result = await outcome;
+    // A hold counts as pending from its request to its decision, whatever ends it.
+    const pending = this.metrics.approvalsPending.series({ protocol: this.ctx.protocol });
+    pending.inc(1);
+    let result: ApprovalOutcome;
+    try {
+      await this.trail.commit();
+      notify(`held for approval ${id} (rule ${verdict.rule}: ${verdict.reason}); waiting for an approver`);
+      result = await outcome;
+    } finally {
+      pending.inc(-1);
+    }
+    this.metrics.policyStepSeconds.observe({ protocol: this.ctx.protocol, step: 'approval' }, result.waitedMicros / 1e6);
     this.trail.append(EventType.ApprovalDecided, {
       statement: seq, id, decision: result.decision, approver: result.approver ?? null, reason: result.reason ?? null,
       waitedMicros: result.waitedMicros, ...extra,

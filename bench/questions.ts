@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { loadTrustedKeys } from '../common/keys.js';
-import { CaseBackend } from '../electron/backend/backend.js';
-import { rendererDist } from '../electron/paths.js';
-import { Downloads, startWebServer } from '../electron/web/server.js';
+import { CaseBackend } from '../workbench/node/backend.js';
+import { rendererDist } from '../workbench/node/paths.js';
+import { Downloads, startWebServer } from '../workbench/node/web-server.js';
 import { importPaths, openCase } from '../forensics/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { trustedKeysOf } from '../common/keys.js';
-import { CaseBackend } from '../electron/backend/backend.js';
-import { rendererDist } from '../electron/paths.js';
-import { Downloads, startWebServer } from '../electron/web/server.js';
+import { CaseBackend } from '../workbench/node/backend.js';
+import { rendererDist } from '../workbench/node/paths.js';
+import { Downloads, startWebServer } from '../workbench/node/web-server.js';
 import { listSessions, openCase } from '../forensics/index.js';
 import { buildUiCase } from './ui-case.js';
 

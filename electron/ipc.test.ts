@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkbenchApi } from '../common/api/index.js';
-import { DESKTOP_CHANNELS, EVENT_CHANNELS, createBridge } from './bridge.js';
-import { API_METHODS, CHANNELS, MAX_PAGE_ROWS, channelOf, dispatch } from './contract.js';
+import { DESKTOP_CHANNELS, EVENT_CHANNELS, createBridge } from '../workbench/common/bridge.js';
+import { API_METHODS, CHANNELS, MAX_PAGE_ROWS, channelOf, dispatch } from '../workbench/common/contract.js';
 import { isAppUrl, registerDesktop, registerIpc, type IpcEventLike } from './ipc.js';
 
 // The preload/IPC contract, without the Electron binary: the bridge, the handlers and their checks use

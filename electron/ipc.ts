@@ -1,6 +1,6 @@
 import type { ApiResult, WorkbenchApi, WorkbenchDesktop } from '../common/api/index.js';
-import { DESKTOP_CHANNELS } from './bridge.js';
-import { API_METHODS, channelOf, dispatch, errorOf } from './contract.js';
+import { DESKTOP_CHANNELS } from '../workbench/common/bridge.js';
+import { API_METHODS, channelOf, dispatch, errorOf } from '../workbench/common/contract.js';
 
 /** The app's own origin: pages are served by the custom protocol, never from file:// or the network. */
 export const APP_SCHEME = 'hopscope';

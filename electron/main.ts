@@ -6,10 +6,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, session } from 'electron';
 import { loadTrustedKeys } from '../common/keys.js';
-import { CaseBackend } from './backend/backend.js';
-import { EVENT_CHANNELS } from './bridge.js';
+import { CaseBackend } from '../workbench/node/backend.js';
+import { EVENT_CHANNELS } from '../workbench/common/bridge.js';
 import { APP_HOST, APP_SCHEME, APP_URL, isAppUrl, registerDesktop, registerIpc } from './ipc.js';
-import { CONTENT_SECURITY_POLICY, rendererDist } from './paths.js';
+import { CONTENT_SECURITY_POLICY, rendererDist } from '../workbench/node/paths.js';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(app.isPackaged ? 1 : 2),

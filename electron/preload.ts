@@ -1,6 +1,6 @@
 // The sandboxed preload (bundled to dist/electron/preload.cjs: a sandboxed preload cannot load other files).
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { createBridge } from './bridge.js';
+import { createBridge } from '../workbench/common/bridge.js';
 
 contextBridge.exposeInMainWorld('hopscope', createBridge({
   invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args),

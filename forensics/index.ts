@@ -11,3 +11,11 @@ export { screenAt, type Screen } from './replay/screen.js';
 export { showSession } from './replay/show.js';
 export { EXPORT_FORMATS, exportCase, ExportRefusedError, type ExportFormat, type ExportOptions } from './export/index.js';
 export { chainTimeline } from './chain/timeline.js';
+export { applyJournals } from './import/paths.js';
+// The workbench's reads: the only way in to the case file's tables from outside forensics/.
+export { FIRST_PAGE, hopDetail, recordingFile } from './query/hop.js';
+export { exchangeIndex, exchangePage } from './query/exchanges.js';
+export { gatewayDetail, gatewayIndex, gatewayPage, type GatewayExchange } from './query/gateway-log.js';
+export { sessionFactMatches } from './query/session-facts.js';
+export { chainFacts, revocationFacts, type ChainFacts, type EvidenceRow } from './query/evidence.js';
+export { caseCounts, fileEntries, gatewayRows, hopLinks, hopLinkTo, searchStatements, sessionRows, terminalChunks, terminalMeta, type GatewayRecordingRow } from './query/workbench-rows.js';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadTrustedKeys } from '../common/keys.js';
 import { importPaths, openCase } from '../forensics/index.js';
 import { assertBuilt, root } from './workbench-support.js';
+import { caseDb } from '../forensics/store/case.js';
 
 let cwd: string;
 const children: ChildProcess[] = [];
@@ -55,7 +56,7 @@ it('opens the nested-agents incident afresh each time, on a port below 32768, an
 
   // Something else lands in the demo case (an older copy of the examples, say): the next start drops it.
   const c = openCase(join(cwd, '.hopscope', 'demo-case.db'));
-  const count = () => (c.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+  const count = () => (caseDb(c).prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
   const before = count();
   await importPaths(c, [join(root, 'test', 'fixtures', 'demo-pg.jsonl')], { trusted: loadTrustedKeys([join(root, 'test', 'fixtures', 'demo-gateway.pub')]) });
   expect(count()).toBe(before + 1);

@@ -10,6 +10,7 @@ import { buildChain, answersOf, importPaths, listSessions, openCase, showSession
 import { eventually, readEvents, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
 import { libpqEnv, run } from './helpers/processes.js';
+import { caseDb } from '../forensics/store/case.js';
 
 // Real recordings: psql and node-postgres through the real gateway in front of a real PostgreSQL,
 // then imported, listed, chained, shown and exported by the library and by the built CLI.
@@ -73,7 +74,7 @@ describe('forensics on real gateway recordings', () => {
       expect(sessionFiles.every((f) => f.action === 'imported' && f.integrity === 'intact' && f.sealed)).toBe(true);
       const sessions = listSessions(c);
       expect(sessions.every((s) => s.protocol === 'postgres' && s.identity === 'agent' && s.target === 'db' && s.depth === 0)).toBe(true);
-      const psqlSession = c.db.prepare("SELECT id FROM sessions WHERE json_extract(start_data, '$.params.application_name') = 'forensics-psql'").get() as { id: string };
+      const psqlSession = caseDb(c).prepare("SELECT id FROM sessions WHERE json_extract(start_data, '$.params.application_name') = 'forensics-psql'").get() as { id: string };
       const show = [...showSession(c, psqlSession.id)].join('\n');
       expect(show).toMatch(/→ SQL {2}SELECT email, ssn FROM customers ORDER BY id\n.*← SELECT 2 · 2 rows/);
       expect(show).toMatch(/ada@example\.com +\| 123-45-6789/);
@@ -81,11 +82,11 @@ describe('forensics on real gateway recordings', () => {
       const a = answersOf(buildChain(c));
       expect(a.sensitive.filter((s) => s.session === psqlSession.id).map((s) => [s.field, s.masked, s.count]))
         .toEqual([['email', false, 2], ['ssn', false, 2]]);
-      const errors = c.db.prepare("SELECT code FROM results WHERE kind = 'error'").all();
+      const errors = caseDb(c).prepare("SELECT code FROM results WHERE kind = 'error'").all();
       expect(errors).toContainEqual({ code: '42P01' });
-      const fts = c.db.prepare("SELECT count(*) AS n FROM statements_fts WHERE statements_fts MATCH 'customers'").get() as { n: number };
+      const fts = caseDb(c).prepare("SELECT count(*) AS n FROM statements_fts WHERE statements_fts MATCH 'customers'").get() as { n: number };
       expect(fts.n).toBeGreaterThanOrEqual(2);
-      const refusal = c.db.prepare("SELECT action, rule FROM policy_decisions WHERE action = 'refused'").get();
+      const refusal = caseDb(c).prepare("SELECT action, rule FROM policy_decisions WHERE action = 'refused'").get();
       expect(refusal).toEqual({ action: 'refused', rule: 'TARGET_NOT_ALLOWED' });
       const again = await importPaths(c, [recordings], { trusted });
       expect(again.imported).toBe(0);

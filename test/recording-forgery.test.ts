@@ -14,11 +14,12 @@ import { fixedClock } from '../common/clock.js';
 import { generateSigner, loadTrustedKeys } from '../common/keys.js';
 import { RecordingEncoder, lineHash, EventType, JOURNAL_FILE } from '../common/recording/index.js';
 import { rechain, withField } from '../common/recording/testing/recordings.js';
-import { CaseBackend } from '../electron/backend/backend.js';
+import { CaseBackend } from '../workbench/node/backend.js';
 import { importPaths, openCase } from '../forensics/index.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
 import { libpqEnv, run } from './helpers/processes.js';
+import { caseDb } from '../forensics/store/case.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'hopscope');
@@ -43,9 +44,9 @@ async function imported(dir: string) {
   const c = openCase(join(dir, '..', `case-${basename(dir)}.db`));
   try {
     const summary = await importPaths(c, [dir], { trusted: loadTrustedKeys([keysDir]), writeThread: false });
-    const files = c.db.prepare("SELECT path, integrity FROM files WHERE state = 'complete'").all() as { path: string; integrity: string }[];
-    const sessionsRows = c.db.prepare('SELECT s.id, s.integrity FROM sessions s').all() as { id: string; integrity: string }[];
-    const custody = c.db.prepare("SELECT action, session_id, detail FROM custody WHERE action IN ('missing', 'journal')").all() as { action: string; session_id: string | null; detail: string }[];
+    const files = caseDb(c).prepare("SELECT path, integrity FROM files WHERE state = 'complete'").all() as { path: string; integrity: string }[];
+    const sessionsRows = caseDb(c).prepare('SELECT s.id, s.integrity FROM sessions s').all() as { id: string; integrity: string }[];
+    const custody = caseDb(c).prepare("SELECT action, session_id, detail FROM custody WHERE action IN ('missing', 'journal')").all() as { action: string; session_id: string | null; detail: string }[];
     return { summary, byFile: new Map(files.map((f) => [basename(f.path), f.integrity])), sessionsRows, custody };
   } finally {
     c.close();

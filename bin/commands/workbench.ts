@@ -7,9 +7,9 @@ import type { Command } from 'commander';
 import { loadTrustedKeys } from '../../common/keys.js';
 import { importPaths, openCase } from '../../forensics/index.js';
 import { loadConfig } from '../../gateway/index.js';
-import { CaseBackend } from '../../electron/backend/backend.js';
-import { packageRoot, rendererDist } from '../../electron/paths.js';
-import { Downloads, startWebServer } from '../../electron/web/server.js';
+import { CaseBackend } from '../../workbench/node/backend.js';
+import { packageRoot, rendererDist } from '../../workbench/node/paths.js';
+import { Downloads, startWebServer } from '../../workbench/node/web-server.js';
 import { ExitStatus } from '../main.js';
 import { collect, trustedKeysFrom, usageError } from './case-options.js';
 

@@ -1,6 +1,6 @@
 /**
  * What the workbench serves beside each recording and session so the UI can say how far a recording is
- * proven and who revoked a session (electron/backend/evidence.ts fills them; renderer/src/evidence.ts reads them).
+ * proven and who revoked a session (forensics/query/evidence.ts fills them; renderer/src/evidence.ts reads them).
  */
 
 /** How far a recording's hash chain and signatures hold (files.intact_through, files.signed_through). */

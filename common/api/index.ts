@@ -3,7 +3,7 @@ import type { ChainTimeline } from './timeline.js';
 /**
  * The one typed API between the workbench UI (renderer/) and its backend: over
  * IPC in Electron (electron/preload.ts → electron/ipc.ts) and over HTTP on
- * 127.0.0.1 in the browser mode (electron/web/). Types only: the renderer
+ * 127.0.0.1 in the browser mode (workbench/node/web-server.ts). Types only: the renderer
  * imports this and nothing else of the project, and it imports nothing.
  * Times are microseconds since the epoch (numbers), with ISO strings beside them.
  */
@@ -170,7 +170,8 @@ export interface PolicyStep {
 export interface Response {
   seq: number;
   t: number;
-  kind: 'result' | 'error' | 'notice' | 'output' | 'exit';
+  /** `event`: anything else recorded on the row's watch (session end, resize, a signal, a forward…), `summary` naming it. */
+  kind: 'result' | 'error' | 'notice' | 'output' | 'exit' | 'event';
   /** `SELECT 2`, an error code, an exit status. */
   summary: string;
   columns?: string[];
@@ -179,6 +180,12 @@ export interface Response {
   /** Output text (terminal escapes removed), or an error/notice message. */
   text?: string;
   truncated?: boolean;
+  /** A result's time at the server, as the gateway measured it. */
+  durationMicros?: number;
+  /** A result's rows kept in the recording, when fewer than it returned. */
+  rowsRecorded?: number;
+  /** Output gathered from several events: the last one's seq (`seq` is the first's). */
+  lastSeq?: number;
 }
 
 /** A command or statement and what came back: one row of the hop view. */
@@ -187,6 +194,8 @@ export interface Exchange {
   t: number;
   kind: string; // sql | exec | line | sftp | session
   text: string;
+  /** What the text alone does not say: an execute's parameters, a line only approximately read back. */
+  note?: string;
   responses: Response[];
   policy: PolicyStep[];
   masked: MaskNote[];

@@ -1,5 +1,5 @@
 import { microsToIso } from '../../common/clock.js';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { getSession, listSessions, type SessionSummary } from '../store/queries.js';
 import type { HopCounts } from '../../common/api/index.js';
 
@@ -100,7 +100,7 @@ const MAX_COMMANDS = 500;
 export function buildChain(c: CaseFile, opts: { session?: string } = {}): Chain {
   const all = listSessions(c);
   const byId = new Map(all.map((s) => [s.id, s]));
-  const hopRows = c.db.prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops').all() as
+  const hopRows = caseDb(c).prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops').all() as
     { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }[];
   const links = new Map(hopRows.map((h) => [h.child, h]));
   const hops = new Map<string, ChainHop>();
@@ -145,20 +145,20 @@ export function buildChain(c: CaseFile, opts: { session?: string } = {}): Chain 
 
 /** The decisions the importer read off the gateway's recordings, in time order. */
 function gatewayFacts(c: CaseFile): GatewayFact[] {
-  const rows = c.db.prepare(`SELECT p.session, p.seq, p.t, p.action, p.rule, p.actor, p.message FROM policy_decisions p
+  const rows = caseDb(c).prepare(`SELECT p.session, p.seq, p.t, p.action, p.rule, p.actor, p.message FROM policy_decisions p
     JOIN sessions s ON s.id = p.session WHERE s.protocol = 'gateway' ORDER BY p.t, p.session, p.seq`).all() as
     { session: string; seq: number; t: number; action: string; rule: string | null; actor: string | null; message: string | null }[];
   return rows.map((r) => ({ recording: r.session, seq: r.seq, time: microsToIso(r.t), action: r.action, rule: r.rule, actor: r.actor, message: r.message }));
 }
 
 function details(c: CaseFile, session: string): Pick<ChainHop, 'counts' | 'commands' | 'commandsOmitted' | 'sensitive' | 'decisions' | 'ended'> {
-  const q = <T>(sql: string) => c.db.prepare(sql).all(session) as T[];
+  const q = <T>(sql: string) => caseDb(c).prepare(sql).all(session) as T[];
   const stmts = q<{ kind: string; n: number }>('SELECT kind, count(*) AS n FROM statements WHERE session = ? GROUP BY kind');
   const actions = q<{ action: string; n: number }>('SELECT action, count(DISTINCT coalesce(statement, seq)) AS n FROM policy_decisions WHERE session = ? GROUP BY action');
   const errors = q<{ n: number }>("SELECT count(*) AS n FROM results WHERE session = ? AND kind = 'error'")[0]!.n;
   const sensitive = q<{ field: string; rule: string | null; masked: number; count: number }>(
     'SELECT field, rule, masked, sum(count) AS count FROM sensitive_fields WHERE session = ? GROUP BY field, rule, masked ORDER BY field, rule');
-  const commands = c.db.prepare(`SELECT seq, t, kind, text FROM statements WHERE session = ? ORDER BY seq LIMIT ${MAX_COMMANDS}`).all(session) as
+  const commands = caseDb(c).prepare(`SELECT seq, t, kind, text FROM statements WHERE session = ? ORDER BY seq LIMIT ${MAX_COMMANDS}`).all(session) as
     { seq: number; t: number; kind: string; text: string }[];
   const decisions = q<{ seq: number; t: number; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null; text: string | null }>(
     `SELECT p.seq, p.t, p.action, p.rule, p.approval_id, p.actor, p.message, s.text FROM policy_decisions p

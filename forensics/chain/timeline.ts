@@ -1,6 +1,6 @@
 import type { ChainTimeline, ChainTimelineRow, TimelineKind } from '../../common/api/index.js';
 import { messageOf, timelineRows } from '../export/timeline.js';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { buildChain, hopsOf } from './graph.js';
 
 const KINDS: Record<string, TimelineKind> = {
@@ -26,7 +26,7 @@ const CLIENTS: Record<string, RegExp> = {
 export function chainTimeline(c: CaseFile, session: string | null, limit = 5000): ChainTimeline {
   let scope: string[] | undefined;
   if (session !== null) {
-    const gateways = (c.db.prepare("SELECT s.id FROM sessions s WHERE s.protocol = 'gateway'").all() as { id: string }[]).map((r) => r.id);
+    const gateways = (caseDb(c).prepare("SELECT s.id FROM sessions s WHERE s.protocol = 'gateway'").all() as { id: string }[]).map((r) => r.id);
     scope = [...[...hopsOf(buildChain(c, { session }))].map((h) => h.id), ...gateways];
   }
   const rows: ChainTimelineRow[] = [];

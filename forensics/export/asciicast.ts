@@ -1,4 +1,4 @@
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { getSession } from '../store/queries.js';
 import { terminalBytes } from '../replay/emulator.js';
 import type { FileSink } from './sink.js';
@@ -13,11 +13,11 @@ import type { FileSink } from './sink.js';
 export function writeAsciicast(c: CaseFile, session: string, out: FileSink): number {
   const s = getSession(c, session);
   refuseNonTerminal(s);
-  const meta = c.db.prepare('SELECT cols, rows, terminal_channel, start_data, end_t, end_cause, end_actor, end_reason FROM sessions WHERE id = ?').get(session) as
+  const meta = caseDb(c).prepare('SELECT cols, rows, terminal_channel, start_data, end_t, end_cause, end_actor, end_reason FROM sessions WHERE id = ?').get(session) as
     { cols: number | null; rows: number | null; terminal_channel: string | null; start_data: string | null;
       end_t: number | null; end_cause: string | null; end_actor: string | null; end_reason: string | null };
   const channel: unknown = meta.terminal_channel === null ? null : JSON.parse(meta.terminal_channel);
-  const pty = c.db.prepare("SELECT data FROM events WHERE session = ? AND type = 'ssh.pty' ORDER BY seq LIMIT 1").get(session) as { data: string } | undefined;
+  const pty = caseDb(c).prepare("SELECT data FROM events WHERE session = ? AND type = 'ssh.pty' ORDER BY seq LIMIT 1").get(session) as { data: string } | undefined;
   const term = pty ? (JSON.parse(pty.data) as { term?: string }).term : undefined;
   const start = s.startMicros ?? 0;
   out.line(JSON.stringify({
@@ -26,7 +26,7 @@ export function writeAsciicast(c: CaseFile, session: string, out: FileSink): num
   }));
   const decoders = { o: new TextDecoder('utf-8'), i: new TextDecoder('utf-8') };
   const seconds = (t: number) => Math.max(0, (t - start) / 1_000_000);
-  const stmt = c.db.prepare(`SELECT t, type, data FROM events WHERE session = ?
+  const stmt = caseDb(c).prepare(`SELECT t, type, data FROM events WHERE session = ?
     AND type IN ('ssh.output', 'ssh.input', 'ssh.resize', 'ssh.exec', 'ssh.line') ORDER BY seq`);
   let n = 0;
   for (const e of stmt.iterate(session) as Iterable<{ t: number; type: string; data: string }>) {
@@ -77,6 +77,6 @@ export function refuseNonTerminal(s: { id: string; protocol: string }): void {
 
 /** The SSH sessions that have terminal output (one asciicast each). */
 export function terminalSessions(c: CaseFile): string[] {
-  return (c.db.prepare(`SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete'
+  return (caseDb(c).prepare(`SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete'
     WHERE s.protocol = 'ssh' AND s.terminal_channel IS NOT NULL ORDER BY s.start_t, s.id`).all() as { id: string }[]).map((r) => r.id);
 }

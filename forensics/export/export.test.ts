@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TempDir } from '../../common/recording/testing/recordings.js';
 import { importPaths } from '../import/paths.js';
-import { openCase, type CaseFile } from '../store/case.js';
+import { caseDb, openCase, type CaseFile } from '../store/case.js';
 import { fixedSigner, writeScenario, type Scenario } from '../testing/scenario.js';
 import { exportCase, type ExportFormat } from './index.js';
 import { DATASTORE_ACTIVITY, SSH_ACTIVITY } from './ocsf.js';
@@ -124,7 +124,7 @@ describe('exports', () => {
     expect(html).toContain('<td>denied</td><td></td><td>apr-1</td><td>alice</td><td class="text"></td><td><code>DELETE FROM customers</code></td>');
     expect(html).toContain('<h2>How each session ended</h2>');
     expect(html).toContain('stroke-dasharray="5 4"'); // the inferred address-time hop
-    const sha = (c.db.prepare('SELECT sha256 FROM files WHERE session_id = ?').get(sc.ids.pg) as { sha256: string }).sha256;
+    const sha = (caseDb(c).prepare('SELECT sha256 FROM files WHERE session_id = ?').get(sc.ids.pg) as { sha256: string }).sha256;
     expect(html).toContain(`<code>${sha}</code>`);
     expect(html).toContain('intact, sealed');
     expect(html).toContain('[masked:email] | 123-45-6789'); // responses as recorded, in the hop's timeline

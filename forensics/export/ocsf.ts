@@ -1,4 +1,4 @@
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import {
   ACCOUNT_CHANGE, APPLICATION_LIFECYCLE, AUTHENTICATION, BASE_EVENT, DATASTORE_ACTIVITY, OTHER, SSH_ACTIVITY, isDenied, securityControlOf,
   sqlActivity, sqlVerb, sshEndActivity, type OcsfClass, type SecurityControl,
@@ -161,7 +161,7 @@ export function ocsfEvent(r: TimelineRow, statementSql: StatementLookup = () => 
 }
 
 export function writeOcsf(c: CaseFile, out: FileSink, scope?: TimelineScope): number {
-  const stmt = c.db.prepare('SELECT data FROM events WHERE session = ? AND seq = ?');
+  const stmt = caseDb(c).prepare('SELECT data FROM events WHERE session = ? AND seq = ?');
   const statementSql: StatementLookup = (s, seq) => {
     const row = stmt.get(s, seq) as { data: string } | undefined;
     return row ? str((JSON.parse(row.data) as Data).sql) : undefined;

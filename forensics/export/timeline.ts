@@ -1,7 +1,7 @@
 import { microsToIso } from '../../common/clock.js';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { terminalBytes } from '../replay/emulator.js';
-import { plain } from '../replay/show.js';
+import { plain } from '../replay/emulator.js';
 
 /** One event with the context every timeline format carries. */
 export interface TimelineRow {
@@ -61,7 +61,7 @@ export function* timelineRows(c: CaseFile, scope?: TimelineScope): Generator<Tim
     FROM sessions s JOIN files f ON f.id = s.file_id AND f.state = 'complete' JOIN events e ON e.session = s.id
     WHERE e.type NOT IN ${SKIP} ${ids ? 'AND s.id IN (SELECT value FROM json_each(?))' : ''}
     ORDER BY e.t, s.start_t, s.id, e.seq`;
-  const stmt = c.db.prepare(sql);
+  const stmt = caseDb(c).prepare(sql);
   yield* (ids ? stmt.iterate(JSON.stringify(ids)) : stmt.iterate()) as Iterable<TimelineRow>;
 }
 

@@ -1,7 +1,7 @@
 import type { ChainFacts, RevocationFact, SessionRow } from '../../common/api/index.js';
 
 export type { ChainFacts, RevocationFact };
-import type { CaseFile } from '../../forensics/index.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 
 /*
  * What the workbench adds to the rows it serves so that the UI can say how far a recording is proven
@@ -15,7 +15,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? 
 
 /** Chain facts of every session, by id (one query). */
 export function chainFacts(c: CaseFile): Map<string, ChainFacts> {
-  const rows = c.db.prepare(`SELECT s.id, f.intact_through, f.signed_through, f.last_seq, f.key_trusted FROM sessions s JOIN files f ON f.id = s.file_id
+  const rows = caseDb(c).prepare(`SELECT s.id, f.intact_through, f.signed_through, f.last_seq, f.key_trusted FROM sessions s JOIN files f ON f.id = s.file_id
     WHERE f.state = 'complete'`).all() as { id: string; intact_through: number; signed_through: number; last_seq: number; key_trusted: number }[];
   return new Map(rows.map((r) => [r.id, { intactThrough: r.intact_through, signedThrough: r.signed_through, lastSeq: r.last_seq, keyTrusted: r.key_trusted === 1 }]));
 }
@@ -34,7 +34,7 @@ export function revokedWhat(d: Record<string, unknown>): string | null {
  */
 export function revocationFacts(c: CaseFile): Map<string, RevocationFact> {
   const out = new Map<string, RevocationFact>();
-  const audit = c.db.prepare(`SELECT e.session, e.seq, e.t, e.data, e.intact FROM events e
+  const audit = caseDb(c).prepare(`SELECT e.session, e.seq, e.t, e.data, e.intact FROM events e
     WHERE e.session IN (SELECT id FROM sessions WHERE protocol = 'gateway') AND e.type = 'revoked' ORDER BY e.t`)
     .all() as { session: string; seq: number; t: number; data: string; intact: number }[];
   for (const e of audit) {
@@ -48,7 +48,7 @@ export function revocationFacts(c: CaseFile): Map<string, RevocationFact> {
   }
   // The session's own end (format: session.end {cause: revoked | ancestor-revoked, by, revocation {identity|tokenId, by, reason}, ancestor}).
   // session.end is the last event but the seal: only the last few events of each such session are read.
-  const ends = c.db.prepare(`SELECT e.session, e.seq, e.t, e.data, e.intact FROM sessions s JOIN files f ON f.id = s.file_id JOIN events e ON e.session = s.id
+  const ends = caseDb(c).prepare(`SELECT e.session, e.seq, e.t, e.data, e.intact FROM sessions s JOIN files f ON f.id = s.file_id JOIN events e ON e.session = s.id
     WHERE s.protocol != 'gateway' AND s.end_reason LIKE '%revok%' AND e.seq >= f.last_seq - 4 AND e.type = 'session.end'`)
     .all() as { session: string; seq: number; t: number; data: string; intact: number }[];
   for (const e of ends) {
@@ -63,7 +63,7 @@ export function revocationFacts(c: CaseFile): Map<string, RevocationFact> {
     if (!by && !str(note.reason) && !revokedWhat(note)) continue; // says nothing the session's decision row does not
     out.set(e.session, { by, reason: str(note.reason), what: revokedWhat(note), t: e.t, via: null, client: null, recording: null, seq: e.seq, verified: e.intact === 1 });
   }
-  const own = c.db.prepare(`SELECT p.session, p.seq, p.t, p.actor, p.message, e.intact FROM policy_decisions p
+  const own = caseDb(c).prepare(`SELECT p.session, p.seq, p.t, p.actor, p.message, e.intact FROM policy_decisions p
     LEFT JOIN events e ON e.session = p.session AND e.seq = p.seq WHERE p.action = 'revoked' ORDER BY p.seq`)
     .all() as { session: string; seq: number; t: number; actor: string | null; message: string | null; intact: number | null }[];
   for (const p of own) {

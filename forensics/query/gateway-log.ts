@@ -1,5 +1,5 @@
 import type { Exchange, ExchangeIndex, ExchangePage, HopDetail, Marker, PolicyStep, SessionRow } from '../../common/api/index.js';
-import type { CaseFile } from '../../forensics/index.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { revokedWhat } from './evidence.js';
 import { FIRST_PAGE, recordingFile } from './hop.js';
 
@@ -29,7 +29,7 @@ type DecisionRow = { seq: number; t: number; action: string; rule: string | null
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
 
 export function gatewayIndex(c: CaseFile, session: string): ExchangeIndex {
-  const rows = c.db.prepare(`SELECT seq, t, type FROM events WHERE session = ? AND type NOT IN (${NOT_ROWS.map(() => '?').join(', ')}) ORDER BY seq`)
+  const rows = caseDb(c).prepare(`SELECT seq, t, type FROM events WHERE session = ? AND type NOT IN (${NOT_ROWS.map(() => '?').join(', ')}) ORDER BY seq`)
     .raw().all(session, ...NOT_ROWS) as [number, number, string][];
   return { seq: rows.map((r) => r[0]), t: rows.map((r) => r[1]), kind: rows.map((r) => r[2]) };
 }
@@ -38,7 +38,7 @@ export function gatewayDetail(c: CaseFile, row: SessionRow, firstPage = FIRST_PA
   const index = gatewayIndex(c, row.id);
   const page = index.seq.length > 0 ? gatewayPage(c, row.id, index.seq[0]!, firstPage) : { exchanges: [], nextSeq: null };
   const markers: Marker[] = [];
-  const events = c.db.prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND type IN ('revoked', 'unrevoked', 'refused') ORDER BY seq`)
+  const events = caseDb(c).prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND type IN ('revoked', 'unrevoked', 'refused') ORDER BY seq`)
     .all(row.id) as EventRow[];
   for (const e of events) {
     const d = JSON.parse(e.data) as Record<string, unknown>;
@@ -54,11 +54,11 @@ export function gatewayDetail(c: CaseFile, row: SessionRow, firstPage = FIRST_PA
 
 /** Up to `limit` rows (events) of a gateway recording from the one at `fromSeq`. */
 export function gatewayPage(c: CaseFile, session: string, fromSeq: number, limit: number): ExchangePage {
-  const rows = c.db.prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq >= ? AND type NOT IN (${NOT_ROWS.map(() => '?').join(', ')})
+  const rows = caseDb(c).prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq >= ? AND type NOT IN (${NOT_ROWS.map(() => '?').join(', ')})
     ORDER BY seq LIMIT ?`).all(session, fromSeq, ...NOT_ROWS, limit + 1) as EventRow[];
   const page = rows.slice(0, limit);
   const last = page.at(-1)?.seq ?? fromSeq;
-  const decisions = new Map((c.db.prepare(`SELECT seq, t, action, rule, approval_id, actor, message FROM policy_decisions
+  const decisions = new Map((caseDb(c).prepare(`SELECT seq, t, action, rule, approval_id, actor, message FROM policy_decisions
     WHERE session = ? AND seq >= ? AND seq <= ?`).all(session, fromSeq, last) as DecisionRow[]).map((d) => [d.seq, d]));
   const exchanges: GatewayExchange[] = page.map((r) => exchangeOf(r, decisions.get(r.seq)));
   return { exchanges, nextSeq: rows.length > limit ? rows[limit]!.seq : null };

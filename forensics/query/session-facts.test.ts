@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { importPaths, openCase, type CaseFile } from '../../forensics/index.js';
-import { fixedSigner, writeScenario, type Scenario } from '../../forensics/testing/scenario.js';
-import { sessionRows } from './queries.js';
+import { importPaths, openCase, type CaseFile } from '../index.js';
+import { fixedSigner, writeScenario, type Scenario } from '../testing/scenario.js';
+import { sessionRows } from './workbench-rows.js';
 import { sessionFactMatches } from './session-facts.js';
 
 // The session search beyond the commands' text, over a real case file of the fixtures' scenario.

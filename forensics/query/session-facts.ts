@@ -1,5 +1,5 @@
 import type { TextMatch } from '../../common/api/index.js';
-import type { CaseFile } from '../../forensics/index.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import type { EvidenceRow } from './evidence.js';
 
 /*
@@ -11,7 +11,7 @@ import type { EvidenceRow } from './evidence.js';
 /** The approvers named in each session's decisions: `denied by alice`, `approved by alice`. */
 function decisionsBy(c: CaseFile): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const rows = c.db.prepare(`SELECT DISTINCT session, action, actor FROM policy_decisions WHERE actor IS NOT NULL AND action IN ('approved', 'denied')`)
+  const rows = caseDb(c).prepare(`SELECT DISTINCT session, action, actor FROM policy_decisions WHERE actor IS NOT NULL AND action IN ('approved', 'denied')`)
     .all() as { session: string; action: string; actor: string }[];
   for (const r of rows) out.set(r.session, [...(out.get(r.session) ?? []), `${r.action} by ${r.actor}`]);
   return out;

@@ -1,5 +1,6 @@
 import type { CaseFileEntry, GraphLink, HopCounts, SessionRow, TerminalChunks, TextMatch } from '../../common/api/index.js';
-import { listSessions, type CaseFile, type SessionSummary } from '../../forensics/index.js';
+import { caseDb, type CaseFile } from '../store/case.js';
+import { listSessions, type SessionSummary } from '../store/queries.js';
 import { chainFacts, revocationFacts, type ChainFacts, type EvidenceRow, type RevocationFact } from './evidence.js';
 
 /*
@@ -15,7 +16,7 @@ const BLOCKED = new Set(['block', 'blocked', 'refused']);
 const HELD = new Set(['review', 'held']);
 
 export function caseCounts(c: CaseFile): { sessions: number; files: number; events: number } {
-  const n = (sql: string) => (c.db.prepare(sql).get() as { n: number }).n;
+  const n = (sql: string) => (caseDb(c).prepare(sql).get() as { n: number }).n;
   return {
     sessions: n("SELECT count(*) AS n FROM sessions WHERE protocol != 'gateway'"),
     files: n("SELECT count(*) AS n FROM files WHERE state = 'complete'"),
@@ -24,11 +25,11 @@ export function caseCounts(c: CaseFile): { sessions: number; files: number; even
 }
 
 export function fileEntries(c: CaseFile): CaseFileEntry[] {
-  const files = c.db.prepare(`SELECT id, path, sha256, size, imported_at, session_id, protocol, integrity, sealed, key_trusted, events
+  const files = caseDb(c).prepare(`SELECT id, path, sha256, size, imported_at, session_id, protocol, integrity, sealed, key_trusted, events
     FROM files WHERE state = 'complete' ORDER BY imported_at, id`).all() as
     { id: number; path: string; sha256: string; size: number; imported_at: number; session_id: string | null; protocol: string | null;
       integrity: string; sealed: number; key_trusted: number; events: number }[];
-  const findings = c.db.prepare('SELECT kind, line, seq, message FROM findings WHERE file_id = ? ORDER BY line LIMIT 20');
+  const findings = caseDb(c).prepare('SELECT kind, line, seq, message FROM findings WHERE file_id = ? ORDER BY line LIMIT 20');
   return files.map((f) => ({
     path: f.path, sha256: f.sha256, size: f.size, importedAt: new Date(Math.floor(f.imported_at / 1000)).toISOString(),
     session: f.session_id, protocol: f.protocol, integrity: f.integrity, sealed: f.sealed === 1, keyTrusted: f.key_trusted === 1, events: f.events,
@@ -44,15 +45,15 @@ export function sessionRows(c: CaseFile): EvidenceRow[] {
     if (!x) counts.set(s, (x = { ...ZERO }));
     return x;
   };
-  for (const r of c.db.prepare('SELECT session, kind, count(*) AS n FROM statements GROUP BY session, kind').iterate() as Iterable<{ session: string; kind: string; n: number }>) {
+  for (const r of caseDb(c).prepare('SELECT session, kind, count(*) AS n FROM statements GROUP BY session, kind').iterate() as Iterable<{ session: string; kind: string; n: number }>) {
     if (r.kind === 'sql') get(r.session).statements += r.n;
     else get(r.session).commands += r.n;
   }
-  for (const r of c.db.prepare("SELECT session, count(*) AS n FROM results WHERE kind = 'error' GROUP BY session").iterate() as Iterable<{ session: string; n: number }>) {
+  for (const r of caseDb(c).prepare("SELECT session, count(*) AS n FROM results WHERE kind = 'error' GROUP BY session").iterate() as Iterable<{ session: string; n: number }>) {
     get(r.session).errors = r.n;
   }
   const revoked = new Set<string>();
-  for (const r of c.db.prepare('SELECT session, action, count(DISTINCT coalesce(statement, seq)) AS n FROM policy_decisions GROUP BY session, action')
+  for (const r of caseDb(c).prepare('SELECT session, action, count(DISTINCT coalesce(statement, seq)) AS n FROM policy_decisions GROUP BY session, action')
     .iterate() as Iterable<{ session: string; action: string; n: number }>) {
     const x = get(r.session);
     if (BLOCKED.has(r.action)) x.blocked += r.n;
@@ -62,12 +63,12 @@ export function sessionRows(c: CaseFile): EvidenceRow[] {
     else if (r.action === 'timeout') x.timedOut = (x.timedOut ?? 0) + r.n;
     else if (r.action === 'revoked') revoked.add(r.session);
   }
-  for (const r of c.db.prepare('SELECT session, masked, sum(count) AS n FROM sensitive_fields GROUP BY session, masked').iterate() as
+  for (const r of caseDb(c).prepare('SELECT session, masked, sum(count) AS n FROM sensitive_fields GROUP BY session, masked').iterate() as
     Iterable<{ session: string; masked: number; n: number }>) {
     if (r.masked) get(r.session).maskedValues += r.n;
     else get(r.session).unmaskedSensitive += r.n;
   }
-  const inferred = new Map((c.db.prepare('SELECT child, inferred FROM hops').all() as { child: string; inferred: number }[]).map((h) => [h.child, h.inferred === 1]));
+  const inferred = new Map((caseDb(c).prepare('SELECT child, inferred FROM hops').all() as { child: string; inferred: number }[]).map((h) => [h.child, h.inferred === 1]));
   const chains = chainFacts(c);
   const revocations = revocationFacts(c);
   return listSessions(c).map((s) => toRow(s, counts.get(s.id) ?? { ...ZERO }, inferred.get(s.id) ?? false, revoked.has(s.id),
@@ -81,7 +82,7 @@ export type GatewayRecordingRow = EvidenceRow & { audit: AuditCounts };
 /** The gateways' own recordings (protocol gateway), as rows the hop view can open, with what they hold. */
 export function gatewayRows(c: CaseFile): GatewayRecordingRow[] {
   const chains = chainFacts(c);
-  const count = c.db.prepare('SELECT type, count(*) AS n FROM events WHERE session = ? GROUP BY type');
+  const count = caseDb(c).prepare('SELECT type, count(*) AS n FROM events WHERE session = ? GROUP BY type');
   return listSessions(c, { includeGateway: true }).filter((s) => s.protocol === 'gateway').map((s) => {
     const by = new Map((count.all(s.id) as { type: string; n: number }[]).map((r) => [r.type, r.n]));
     const audit = { revocations: by.get('revoked') ?? 0, unrevocations: by.get('unrevoked') ?? 0, refusals: by.get('refused') ?? 0,
@@ -111,14 +112,14 @@ const toLink = (h: HopLinkRow, parentMissing: boolean): GraphLink => ({
 });
 
 export function hopLinks(c: CaseFile): GraphLink[] {
-  const ids = new Set((c.db.prepare('SELECT id FROM sessions').all() as { id: string }[]).map((r) => r.id));
-  return (c.db.prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops ORDER BY child').all() as HopLinkRow[])
+  const ids = new Set((caseDb(c).prepare('SELECT id FROM sessions').all() as { id: string }[]).map((r) => r.id));
+  return (caseDb(c).prepare('SELECT child, parent, link_kind, inferred, evidence FROM hops ORDER BY child').all() as HopLinkRow[])
     .map((h) => toLink(h, !ids.has(h.parent)));
 }
 
 /** The link to one hop from its parent (a primary-key lookup: the hop view must not read every link of a 5,000-session case). */
 export function hopLinkTo(c: CaseFile, child: string): GraphLink | null {
-  const h = c.db.prepare(`SELECT child, parent, link_kind, inferred, evidence, EXISTS (SELECT 1 FROM sessions s WHERE s.id = hops.parent) AS known
+  const h = caseDb(c).prepare(`SELECT child, parent, link_kind, inferred, evidence, EXISTS (SELECT 1 FROM sessions s WHERE s.id = hops.parent) AS known
     FROM hops WHERE child = ?`).get(child) as (HopLinkRow & { known: number }) | undefined;
   return h ? toLink(h, h.known === 0) : null;
 }
@@ -127,7 +128,7 @@ export function hopLinkTo(c: CaseFile, child: string): GraphLink | null {
 export function searchStatements(c: CaseFile, text: string, limit = 500): TextMatch[] {
   const terms = text.split(/\s+/).map((w) => w.replace(/"/g, '')).filter(Boolean).map((w) => `"${w}"*`);
   if (terms.length === 0) return [];
-  return c.db.prepare(`SELECT s.session, s.seq, s.kind, s.text FROM statements_fts f JOIN statements s ON s.id = f.rowid
+  return caseDb(c).prepare(`SELECT s.session, s.seq, s.kind, s.text FROM statements_fts f JOIN statements s ON s.id = f.rowid
     WHERE statements_fts MATCH ? ORDER BY s.t LIMIT ?`).all(terms.join(' '), limit) as TextMatch[];
 }
 
@@ -139,9 +140,9 @@ export interface TerminalMeta {
 }
 
 export function terminalMeta(c: CaseFile, session: string): TerminalMeta {
-  const m = c.db.prepare('SELECT cols, rows, terminal_channel, protocol FROM sessions WHERE id = ?').get(session) as
+  const m = caseDb(c).prepare('SELECT cols, rows, terminal_channel, protocol FROM sessions WHERE id = ?').get(session) as
     { cols: number | null; rows: number | null; terminal_channel: string | null; protocol: string } | undefined;
-  const any = c.db.prepare("SELECT 1 FROM events WHERE session = ? AND type = 'ssh.output' LIMIT 1").get(session);
+  const any = caseDb(c).prepare("SELECT 1 FROM events WHERE session = ? AND type = 'ssh.output' LIMIT 1").get(session);
   return {
     channel: m?.terminal_channel ? JSON.parse(m.terminal_channel) as unknown : null,
     cols: m?.cols ?? null, rows: m?.rows ?? null, hasOutput: m?.protocol === 'ssh' && any !== undefined,
@@ -151,7 +152,7 @@ export function terminalMeta(c: CaseFile, session: string): TerminalMeta {
 /** The terminal's output and resizes after `afterSeq`, as screenAt applies them (same channel rule). */
 export function terminalChunks(c: CaseFile, session: string, afterSeq: number, limit: number): TerminalChunks {
   const { channel } = terminalMeta(c, session);
-  const rows = c.db.prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq > ? AND type IN ('ssh.output', 'ssh.resize')
+  const rows = caseDb(c).prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq > ? AND type IN ('ssh.output', 'ssh.resize')
     ORDER BY seq LIMIT ?`).all(session, afterSeq, limit + 1) as { seq: number; t: number; type: string; data: string }[];
   const chunks: TerminalChunks['chunks'] = [];
   for (const r of rows.slice(0, limit)) {

@@ -111,3 +111,14 @@ export function terminalBytes(data: Record<string, unknown>): Buffer {
   if (typeof raw !== 'string') return Buffer.alloc(0);
   return data.encoding === 'utf8' ? Buffer.from(raw, 'utf8') : Buffer.from(raw, 'base64');
 }
+
+/** Terminal text without escape sequences and carriage returns, for a plain listing (hop rows, `show`, exports). */
+export function plain(text: string): string {
+  return text
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '')
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '')
+    .replace(/\x1b[@-_]/g, '')
+    .replace(/\r(?!\n)/g, '')
+    .replace(/\r/g, '')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+}

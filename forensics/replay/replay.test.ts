@@ -4,7 +4,7 @@ import { TempDir } from '../../common/recording/testing/recordings.js';
 import { KEYFRAME_BYTES } from '../import/derive.js';
 import { importFile } from '../import/importer.js';
 import { importPaths } from '../import/paths.js';
-import { openCase, type CaseFile } from '../store/case.js';
+import { caseDb, openCase, type CaseFile } from '../store/case.js';
 import { eventsBetween } from '../store/queries.js';
 import { FixtureRecording, T0, bytesOf, fixedSigner, writeScenario, type Scenario } from '../testing/scenario.js';
 import { TerminalEmulator } from './emulator.js';
@@ -66,7 +66,7 @@ async function reference(time: number): Promise<string[]> {
 
 describe('replay', () => {
   it('stores keyframes at intervals during import', () => {
-    const n = (c.db.prepare('SELECT count(*) AS n FROM keyframes WHERE session = ?').get(LONG) as { n: number }).n;
+    const n = (caseDb(c).prepare('SELECT count(*) AS n FROM keyframes WHERE session = ?').get(LONG) as { n: number }).n;
     const bytes = chunks.reduce((k, x) => k + Buffer.byteLength(x.text), 0);
     expect(n).toBeGreaterThanOrEqual(Math.floor(bytes / KEYFRAME_BYTES));
     expect(n).toBeGreaterThan(5);

@@ -1,5 +1,5 @@
 import { ForensicsError } from '../errors.js';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { getSession } from '../store/queries.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, TerminalEmulator, terminalBytes, type ScreenState } from './emulator.js';
 
@@ -22,16 +22,16 @@ export async function screenAt(c: CaseFile, session: string, time: number): Prom
   if (s.startMicros !== null && time < s.startMicros) {
     throw new ForensicsError('TIME_OUT_OF_RANGE', `session ${session} starts at ${s.start}, after the time asked for`);
   }
-  const meta = c.db.prepare('SELECT cols, rows, terminal_channel FROM sessions WHERE id = ?').get(session) as
+  const meta = caseDb(c).prepare('SELECT cols, rows, terminal_channel FROM sessions WHERE id = ?').get(session) as
     { cols: number | null; rows: number | null; terminal_channel: string | null };
   const channel: unknown = meta.terminal_channel === null ? null : JSON.parse(meta.terminal_channel);
-  const kf = c.db.prepare('SELECT seq, t, cols, rows, screen FROM keyframes WHERE session = ? AND t <= ? ORDER BY seq DESC LIMIT 1').get(session, time) as
+  const kf = caseDb(c).prepare('SELECT seq, t, cols, rows, screen FROM keyframes WHERE session = ? AND t <= ? ORDER BY seq DESC LIMIT 1').get(session, time) as
     { seq: number; t: number; cols: number; rows: number; screen: string } | undefined;
   const term = kf ? new TerminalEmulator(kf.cols, kf.rows) : new TerminalEmulator(meta.cols ?? DEFAULT_COLS, meta.rows ?? DEFAULT_ROWS);
   try {
     if (kf) term.write(Buffer.from(kf.screen, 'utf8'));
-    const last = c.db.prepare('SELECT max(seq) AS seq FROM events WHERE session = ? AND t <= ?').get(session, time) as { seq: number | null };
-    const events = c.db.prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq > ? AND seq <= ?
+    const last = caseDb(c).prepare('SELECT max(seq) AS seq FROM events WHERE session = ? AND t <= ?').get(session, time) as { seq: number | null };
+    const events = caseDb(c).prepare(`SELECT seq, t, type, data FROM events WHERE session = ? AND seq > ? AND seq <= ?
       AND type IN ('ssh.output', 'ssh.resize') ORDER BY seq`);
     let seq = kf?.seq ?? 0;
     let t = kf?.t ?? 0;

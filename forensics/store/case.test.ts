@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TempDir } from '../../common/recording/testing/recordings.js';
 import { importFile } from '../import/importer.js';
 import { writeScenario } from '../testing/scenario.js';
-import { openCase } from './case.js';
+import { caseDb, openCase } from './case.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 let tmp: TempDir;
@@ -14,8 +14,8 @@ afterEach(() => tmp.remove());
 describe('case file', () => {
   it('creates a WAL case file at the current schema version', () => {
     const c = openCase(join(tmp.path, 'case.db'));
-    expect(c.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(c.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(caseDb(c).pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(caseDb(c).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     c.close();
     const again = openCase(join(tmp.path, 'case.db'), { readonly: true });
     expect(again.schemaVersion).toBe(SCHEMA_VERSION);
@@ -56,7 +56,7 @@ describe('case file', () => {
     expect(r.message).toBe(`the case file ${path} is locked by another process (another import or the workbench); try again when it is done`);
     other.exec('ROLLBACK');
     other.close();
-    expect((c.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n).toBe(0);
+    expect((caseDb(c).prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n).toBe(0);
     expect((await importFile(c, sc.files.pg, { trusted: sc.trusted })).action).toBe('imported');
     c.close();
   });

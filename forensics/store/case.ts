@@ -10,12 +10,25 @@ export interface OpenCaseOptions {
   busyTimeoutMs?: number;
 }
 
-/** An open case file. `db` is for this module's code; the workbench uses the functions of forensics/index.ts. */
+/**
+ * An open case file. Its tables are private to forensics/: the CLI, the workbench and the exports read it
+ * through the functions of forensics/index.ts; code inside forensics/ reaches the database with `caseDb`.
+ */
 export interface CaseFile {
   readonly path: string;
-  readonly db: Database.Database;
   readonly schemaVersion: number;
   close(): void;
+  /** @deprecated transitional, for the importer's files until they call `caseDb`; will be removed. */
+  readonly db: Database.Database;
+}
+
+const databases = new WeakMap<CaseFile, Database.Database>();
+
+/** The SQLite handle of an open case file: for forensics/ only (eslint keeps other modules out of forensics/store). */
+export function caseDb(c: CaseFile): Database.Database {
+  const db = databases.get(c);
+  if (!db) throw new ForensicsError('CASE_NOT_A_CASE', `${c.path} is not a case file opened by openCase`);
+  return db;
 }
 
 const APPLICATION_ID = 0x68707363; // 'hpsc': marks a SQLite file as a hopscope case file
@@ -61,7 +74,9 @@ export function openCase(path: string, opts: OpenCaseOptions = {}): CaseFile {
       throw new ForensicsError('CASE_READ_ONLY', `the case file ${path} uses schema version ${version} and must be migrated; open it once for writing (e.g. hopscope import)`);
     }
     const opened = db;
-    return { path, db: opened, schemaVersion: SCHEMA_VERSION, close: () => opened.close() };
+    const c: CaseFile = { path, db: opened, schemaVersion: SCHEMA_VERSION, close: () => opened.close() };
+    databases.set(c, opened);
+    return c;
   } catch (err) {
     db?.close();
     throw describeSqliteError(err, path) ?? err;

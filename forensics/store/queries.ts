@@ -1,6 +1,6 @@
 import { microsToIso } from '../../common/clock.js';
 import { ForensicsError } from '../errors.js';
-import type { CaseFile } from './case.js';
+import { caseDb, type CaseFile } from './case.js';
 import type { SessionSummary } from '../../common/api/index.js';
 
 export type { SessionSummary };
@@ -17,11 +17,11 @@ const SELECT = `SELECT s.id, s.parent, s.link_kind, s.root_identity, s.identity,
 /** Sessions in start order; the gateway's own audit recordings only with `includeGateway`. */
 export function listSessions(c: CaseFile, opts: { includeGateway?: boolean } = {}): SessionSummary[] {
   const where = opts.includeGateway ? '' : " AND s.protocol != 'gateway'";
-  return (c.db.prepare(`${SELECT}${where} ORDER BY s.start_t, s.id`).all() as SessionRow[]).map(toSummary);
+  return (caseDb(c).prepare(`${SELECT}${where} ORDER BY s.start_t, s.id`).all() as SessionRow[]).map(toSummary);
 }
 
 export function getSession(c: CaseFile, id: string): SessionSummary {
-  const row = c.db.prepare(`${SELECT} AND s.id = ?`).get(id) as SessionRow | undefined;
+  const row = caseDb(c).prepare(`${SELECT} AND s.id = ?`).get(id) as SessionRow | undefined;
   if (!row) throw new ForensicsError('SESSION_UNKNOWN', `no session ${id} in the case file ${c.path}`);
   return toSummary(row);
 }
@@ -32,7 +32,7 @@ export function getSession(c: CaseFile, id: string): SessionSummary {
  * least 6 characters. A name that fits none, or several, is refused with the candidates.
  */
 export function resolveSessionId(c: CaseFile, name: string): string {
-  const ids = (c.db.prepare("SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id WHERE f.state = 'complete'").all() as { id: string }[]).map((r) => r.id);
+  const ids = (caseDb(c).prepare("SELECT s.id FROM sessions s JOIN files f ON f.id = s.file_id WHERE f.state = 'complete'").all() as { id: string }[]).map((r) => r.id);
   if (ids.includes(name)) return name;
   const wanted = name.trim();
   const random = (id: string) => (id.includes('-') ? id.slice(id.indexOf('-') + 1) : id);
@@ -70,7 +70,7 @@ export interface StoredEvent {
 
 /** Events of a session with t0 <= t <= t1 (µs), in sequence order; lazily, for long sessions. */
 export function* iterateEvents(c: CaseFile, session: string, t0 = -Infinity, t1 = Infinity): Generator<StoredEvent> {
-  const stmt = c.db.prepare('SELECT session, seq, t, type, data, intact FROM events WHERE session = ? AND t >= ? AND t <= ? ORDER BY seq');
+  const stmt = caseDb(c).prepare('SELECT session, seq, t, type, data, intact FROM events WHERE session = ? AND t >= ? AND t <= ? ORDER BY seq');
   const lo = Number.isFinite(t0) ? t0 : Number.MIN_SAFE_INTEGER;
   const hi = Number.isFinite(t1) ? t1 : Number.MAX_SAFE_INTEGER;
   for (const r of stmt.iterate(session, lo, hi) as Iterable<{ session: string; seq: number; t: number; type: string; data: string; intact: number }>) {

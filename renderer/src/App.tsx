@@ -32,7 +32,7 @@ export function App() {
       setInfo(i);
       const all = i.path ? await api.sessions({}) : null;
       setSessions(all?.sessions ?? []);
-      // The gateways' own recordings ride beside the sessions (see electron/backend/evidence.ts).
+      // The gateways' own recordings ride beside the sessions (see forensics/query/evidence.ts).
       setGateways((all as (SessionSearch & { gatewayRecordings?: GatewayRecordingRow[] }) | null)?.gatewayRecordings ?? []);
       setGeneration((g) => g + 1);
       setError(null);

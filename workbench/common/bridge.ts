@@ -1,4 +1,4 @@
-import type { WorkbenchBridge, WorkbenchDesktop, WorkbenchEvents } from '../common/api/index.js';
+import type { WorkbenchBridge, WorkbenchDesktop, WorkbenchEvents } from '../../common/api/index.js';
 import { API_METHODS, channelOf } from './contract.js';
 
 /** The part of `ipcRenderer` the bridge uses; never handed to the page itself. */

@@ -1,4 +1,4 @@
-import { EXPORT_FORMATS, type ApiMethod, type ApiResult, type ExportFormat, type GatewayTarget, type UploadFile, type WorkbenchApi } from '../common/api/index.js';
+import { EXPORT_FORMATS, type ApiMethod, type ApiResult, type ExportFormat, type GatewayTarget, type UploadFile, type WorkbenchApi } from '../../common/api/index.js';
 
 /*
  * The channels of the workbench API and the check of each one's arguments.

@@ -7,19 +7,16 @@ import type {
   LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
-import { answersOf, buildChain, chainTimeline, findRecordings, importFile, openCase, screenAt, type CaseFile } from '../../forensics/index.js';
-import { applyJournals } from '../../forensics/import/paths.js';
-import type { FileImport } from '../../forensics/import/importer.js';
-import { ApiError } from '../contract.js';
-import { packageRoot } from '../paths.js';
+import {
+  answersOf, applyJournals, buildChain, caseCounts, chainTimeline, exchangePage, fileEntries, findRecordings, gatewayDetail, gatewayPage,
+  gatewayRows, hopDetail, hopLinks, importFile, openCase, screenAt, searchStatements, sessionFactMatches, sessionRows, terminalChunks,
+  type CaseFile, type EvidenceRow, type FileImport,
+} from '../../forensics/index.js';
+import { ApiError } from '../common/contract.js';
+import { packageRoot } from './paths.js';
 import { exportFiltered } from './export.js';
 import { GatewayClient } from './gateway-client.js';
-import type { EvidenceRow } from './evidence.js';
-import { gatewayDetail, gatewayPage } from './gateway-log.js';
-import { exchangePage, hopDetail } from './hop.js';
-import { sessionFactMatches } from './session-facts.js';
 import { LocalGateway } from './local-gateway.js';
-import { caseCounts, fileEntries, gatewayRows, hopLinks, searchStatements, sessionRows, terminalChunks } from './queries.js';
 
 export interface BackendOptions {
   /** The case file to open at start (created if missing). */

@@ -7,9 +7,7 @@ import { trustedKeysOf } from '../../common/keys.js';
 import { FORGED_SQL, writeEvidenceScenario, type EvidenceScenario } from '../../forensics/testing/evidence.js';
 import { fixedSigner } from '../../forensics/testing/scenario.js';
 import { CaseBackend } from './backend.js';
-import type { ChainFacts, EvidenceRow } from './evidence.js';
-import type { GatewayExchange } from './gateway-log.js';
-import type { GatewayRecordingRow } from './queries.js';
+import type { ChainFacts, EvidenceRow, GatewayExchange, GatewayRecordingRow } from '../../forensics/index.js';
 
 // What the backend tells the UI about evidence, over a real case file: how far each recording is proven
 // (a rewrite without the key, an unsigned tail), who revoked a session (from the gateway's own

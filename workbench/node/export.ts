@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { ExportRequest } from '../../common/api/index.js';
 import { exportCase, ExportRefusedError, type CaseFile } from '../../forensics/index.js';
-import { ApiError } from '../contract.js';
+import { ApiError } from '../common/contract.js';
 
 const EXTENSIONS: Record<ExportRequest['format'], string> = {
   timesketch: 'timesketch.jsonl', csv: 'csv', jsonl: 'jsonl', ocsf: 'ocsf.jsonl', asciicast: 'cast', html: 'html',

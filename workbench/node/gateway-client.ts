@@ -1,5 +1,5 @@
 import type { GatewayApproval, GatewayRevocation, GatewaySession, RemoteGateway } from '../../common/api/index.js';
-import { ApiError } from '../contract.js';
+import { ApiError } from '../common/contract.js';
 
 /**
  * The gateway's admin API (gateway/admin/server.ts) as the Gateway view uses

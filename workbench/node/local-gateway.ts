@@ -8,7 +8,7 @@ import type { LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from '../../c
 import { systemClock } from '../../common/clock.js';
 import { loadTrustedKeys, SIGNING_KEY_FILE, signerFromPrivateKey, type TrustedKeys } from '../../common/keys.js';
 import { issueToken } from '../../common/tokens/index.js';
-import { ApiError } from '../contract.js';
+import { ApiError } from '../common/contract.js';
 
 /*
  * The gateway the workbench starts: `hopscope gateway --config FILE` as a child

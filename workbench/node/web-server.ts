@@ -3,8 +3,8 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { WorkbenchApi } from '../../common/api/index.js';
-import { dispatch, isApiMethod } from '../contract.js';
-import { CONTENT_SECURITY_POLICY } from '../paths.js';
+import { dispatch, isApiMethod } from '../common/contract.js';
+import { CONTENT_SECURITY_POLICY } from './paths.js';
 
 /*
  * The browser mode: the built UI and the API on 127.0.0.1, every path under

@@ -7,10 +7,11 @@ import { EventType } from '../common/recording/index.js';
 import { createAdminServer, GatewayMetrics, LivePolicies, loadOrCreateAdminToken, PolicyReloader, reachOf, type ReloadOutcome } from './admin/index.js';
 import { parseHostPort, readSecret, type LoadedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { catalogFor } from './pg/catalog.js';
 import { createPgListener } from './pg/listener.js';
 import { createSshListener } from './ssh/index.js';
 import { SessionRegistry } from './sessions.js';
-import { createPolicies, RevocationStore } from './policy/index.js';
+import { createPolicies, RevocationStore, type PolicyPipeline } from './policy/index.js';
 import { approverOf, revocationActions } from './revocation.js';
 import { AuditLog, attachJournal, recoverCrashedSessions, SessionJournal } from './recording/index.js';
 
@@ -70,8 +71,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const servers: Server[] = [];
   const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations };
   // The adapters hold this pipeline for the gateway's life; a reload swaps the policies behind it.
-  const live = new LivePolicies(policies.pipeline, reachOf(config), metrics);
-  const reloader = new PolicyReloader({ config, live, audit, logger, metrics, clock });
+  const sharedCatalog = (name: string) => {
+    const target = config.targets.find((t) => t.name === name);
+    return target?.type === 'postgres' ? catalogFor(target) : undefined;
+  };
+  const live = new LivePolicies(policies.pipeline, reachOf(config), metrics, sharedCatalog);
+  const reloader = new PolicyReloader({ config, live, audit, logger, metrics, clock, readCatalogs: readCatalogsFor(logger) });
 
   try {
     let postgres: RunningGateway['postgres'];
@@ -136,6 +141,20 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     closeJournal();
     throw err;
   }
+}
+
+/**
+ * Before a reload puts rules in force that read a target's catalog, the catalog is read (live sessions that
+ * started without one adopt it); one that cannot be read is logged, and those sessions' statements are refused.
+ */
+function readCatalogsFor(logger: Logger) {
+  return async (pipeline: PolicyPipeline, config: LoadedConfig): Promise<void> => {
+    for (const target of config.targets) {
+      if (target.type !== 'postgres') continue;
+      if (!config.identities.some((i) => i.targets.includes(target.name) && pipeline.needsCatalog({ identity: i.name, target: target.name }))) continue;
+      await catalogFor(target).refresh().catch((err: Error) => logger.error({ target: target.name, detail: err.message }, 'target catalog unreadable at reload'));
+    }
+  };
 }
 
 function listen(server: Server, address: string): Promise<{ host: string; port: number }> {

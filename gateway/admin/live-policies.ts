@@ -5,6 +5,8 @@ import type { GatewayMetrics } from './metrics.js';
 
 /** Who may reach which target under one generation of the configuration. */
 export type Reach = (identity: string, target: string) => boolean;
+/** The shared catalog of a PostgreSQL target by name (the one the listener gives sessions that need one). */
+export type CatalogOf = (target: string) => TargetCatalog | undefined;
 
 interface Generation {
   number: number;
@@ -49,7 +51,7 @@ export class LivePolicies implements PolicyPipeline {
   private readonly sqlStep: { observe(s: number): void };
   private readonly commandStep: { observe(s: number): void };
 
-  constructor(pipeline: PolicyPipeline, reach: Reach, metrics: GatewayMetrics) {
+  constructor(pipeline: PolicyPipeline, reach: Reach, metrics: GatewayMetrics, private readonly catalogOf: CatalogOf = () => undefined) {
     this.first = pipeline;
     this.current = { number: 1, pipeline, reach };
     this.sqlStep = metrics.policyStepSeconds.series({ protocol: 'postgres', step: 'sql' });
@@ -82,7 +84,7 @@ export class LivePolicies implements PolicyPipeline {
         if (refusal) return refusal;
         if (made !== this.current.number) {
           made = this.current.number;
-          inner = this.current.pipeline.sqlSession(ctx, catalog);
+          inner = this.current.pipeline.sqlSession(ctx, this.catalogFor(ctx));
         }
         const t0 = performance.now();
         const verdict = inner.judge(sql, opts);
@@ -143,6 +145,20 @@ export class LivePolicies implements PolicyPipeline {
     return this.first.requestApproval(...args);
   }
 
+  /**
+   * The catalog a session's SQL policy reads: its own, or — when new rules need one and it started
+   * without — the target's shared catalog, if it has been read (the reload reads it before swapping).
+   * The session cannot refresh an adopted catalog: names it does not know are refused (`sql-catalog`).
+   */
+  private catalogFor(ctx: PolicyContext): TargetCatalog | undefined {
+    const setup = this.setupOf(ctx);
+    if (!setup.catalog && this.current.pipeline.needsCatalog(ctx)) {
+      const shared = this.catalogOf(ctx.target);
+      if (shared?.snapshot) setup.catalog = shared;
+    }
+    return setup.catalog;
+  }
+
   private setupOf(ctx: PolicyContext): SessionSetup {
     let setup = this.sessions.get(ctx);
     if (!setup) {
@@ -165,8 +181,8 @@ export class LivePolicies implements PolicyPipeline {
       setup.refusal = block('masking now applies to this session, which started without it; reconnect to get it');
     } else if (setup.masking && !setup.textPatterns && pipeline.masksText) {
       setup.refusal = block('text masking patterns now apply to this session, which started without them; reconnect to get them');
-    } else if (ctx.protocol === 'postgres' && !setup.catalog && pipeline.needsCatalog(ctx)) {
-      setup.refusal = block('the new rules read the target\'s catalog, which this session did not load; reconnect');
+    } else if (ctx.protocol === 'postgres' && !setup.catalog && pipeline.needsCatalog(ctx) && !this.catalogOf(ctx.target)?.snapshot) {
+      setup.refusal = block('the new rules read the target\'s catalog, which could not be read; reconnect');
     } else {
       setup.refusal = undefined;
     }

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../../common/clock.js';
 import { ConfigInvalid, describeProblem, readConfigDocument, type ConfigProblem, type LoadedConfig } from '../config.js';
 import type { Logger } from '../log.js';
+import type { PolicyPipeline } from '../policy/index.js';
 import type { AuditLog } from '../recording/index.js';
 import { checkConfig } from './check.js';
 import type { LivePolicies, Reach } from './live-policies.js';
@@ -23,6 +24,8 @@ export interface ReloaderDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   clock: Clock;
+  /** Reads the catalog of each PostgreSQL target the new rules need one for, before they are put in force. */
+  readCatalogs?: (policies: PolicyPipeline, config: LoadedConfig) => Promise<void>;
 }
 
 /** Who may reach which target under a configuration's identities. */
@@ -64,6 +67,7 @@ export class PolicyReloader {
       }
       const mutable = config as { -readonly [K in (typeof RELOADED_SECTIONS)[number]]: LoadedConfig[K] };
       for (const section of RELOADED_SECTIONS) mutable[section] = checked.config[section] as never;
+      await this.deps.readCatalogs?.(checked.policies.pipeline, checked.config);
       const generation = live.swap(checked.policies.pipeline, reachOf(config));
       outcome = { applied: true, generation, file };
       logger.info({ file, generation }, 'policies reloaded');

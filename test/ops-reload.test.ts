@@ -1,0 +1,143 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { systemClock } from '../common/clock.js';
+import { EventType } from '../common/recording/index.js';
+import { issueToken } from '../common/tokens/index.js';
+import { loadConfig, startGateway, type RunningGateway } from '../gateway/index.js';
+import { silentLogger } from '../gateway/log.js';
+import { readEvents, TARGET_PASSWORD_ENV } from './helpers/gateway.js';
+import { freePort } from './helpers/ports.js';
+import { startPostgres, type PgServer } from './helpers/postgres.js';
+
+let db: PgServer;
+let gw: RunningGateway;
+let configPath: string;
+let base: Record<string, unknown>;
+const clients: pg.Client[] = [];
+
+const NO_INSERTS = { name: 'no-inserts', sql: { statements: ['InsertStmt'] }, action: 'block' };
+
+/** Writes the gateway's config file: the base plus `policies`; returns the file's text. */
+async function writeConfig(policies: Record<string, unknown>): Promise<string> {
+  const text = stringify({ ...base, ...policies });
+  await writeFile(configPath, text);
+  return text;
+}
+
+async function connect(identity = 'agent'): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: gw.postgres!.host, port: gw.postgres!.port, user: identity, database: 'db',
+    password: issueToken(gw.signer, systemClock, { identity, ttlSeconds: 600 }).token,
+  });
+  c.on('error', () => {}); // a refused session's end is asserted on its queries
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** What the target holds, read directly (not through the gateway): the marker of what it ran. */
+async function marks(): Promise<string[]> {
+  const direct = new pg.Client(db.app);
+  await direct.connect();
+  try {
+    return (await direct.query<{ label: string }>('SELECT label FROM marks ORDER BY label')).rows.map((r) => r.label);
+  } finally {
+    await direct.end();
+  }
+}
+
+async function metrics(): Promise<string> {
+  return (await fetch(`${gw.admin.url}/metrics`, { headers: { authorization: `Bearer ${gw.admin.token}` } })).text();
+}
+
+beforeAll(async () => {
+  db = await startPostgres({ logStatements: true });
+  process.env[TARGET_PASSWORD_ENV] = db.appPassword;
+  const setup = new pg.Client(db.app);
+  await setup.connect();
+  await setup.query(`CREATE TABLE marks (label text);
+    CREATE TABLE people (id int, email text); INSERT INTO people VALUES (1, 'ada@example.com');`);
+  await setup.end();
+  const dir = await mkdtemp(join(tmpdir(), 'hopscope-reload-'));
+  configPath = join(dir, 'gateway.yml');
+  base = {
+    recording: { dir: './recordings', fsync: 'batch' },
+    keys: { dir: './keys' },
+    admin: { listen: `127.0.0.1:${await freePort()}` },
+    listeners: { postgres: `127.0.0.1:${await freePort()}` },
+    targets: [{ name: 'db', type: 'postgres', host: db.host, port: db.port, database: db.appDatabase, user: db.appUser, password: { env: TARGET_PASSWORD_ENV } }],
+    identities: [{ name: 'agent', kind: 'machine', targets: ['db'] }],
+  };
+  await writeConfig({});
+  gw = await startGateway(loadConfig(configPath), { logger: silentLogger });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await gw?.stop();
+  await db?.stop();
+});
+
+describe('policy reload (SIGHUP)', () => {
+  it('a live session is judged by the new guardrails at its next statement; a bad file is refused with file, line and rule and changes nothing', async () => {
+    const session = await connect();
+    await session.query("INSERT INTO marks VALUES ('1-before')");
+
+    await writeConfig({ guardrails: [NO_INSERTS] });
+    expect(await gw.reload()).toMatchObject({ applied: true, generation: 2 });
+    await expect(session.query("INSERT INTO marks VALUES ('2-after-tightening')")).rejects.toThrow(/no-inserts/);
+    expect((await session.query('SELECT count(*)::int AS n FROM marks')).rows[0].n).toBe(1); // the session lives on
+
+    // A rule that does not compile: refused, located, recorded; the rule in force still blocks.
+    const text = await writeConfig({ guardrails: [{ name: 'typo', sql: { statements: ['DropTabel'] }, action: 'block' }] });
+    const line = text.split('\n').findIndex((l) => l.includes('name: typo')) + 1;
+    const bad = await gw.reload();
+    expect(bad.applied).toBe(false);
+    if (bad.applied) return;
+    expect(bad.problem).toMatchObject({ file: configPath, line, where: 'guardrails[0] (rule typo)' });
+    expect(bad.problem.problem).toMatch(/unknown statement type DropTabel/);
+    await expect(session.query("INSERT INTO marks VALUES ('3-after-bad-reload')")).rejects.toThrow(/no-inserts/);
+
+    // A section only a restart applies: refused too, named.
+    await writeConfig({ guardrails: [NO_INSERTS], listeners: { postgres: `127.0.0.1:${await freePort()}` } });
+    expect(await gw.reload()).toMatchObject({ applied: false, problem: { where: 'listeners' } });
+
+    await writeConfig({});
+    expect(await gw.reload()).toMatchObject({ applied: true, generation: 3 });
+    await session.query("INSERT INTO marks VALUES ('4-after-loosening')");
+
+    expect(await marks()).toEqual(['1-before', '4-after-loosening']);
+    const refused = (await readEvents(gw.auditPath)).filter((e) => e.type === EventType.Refused && e.data.reason === 'CONFIG_INVALID');
+    expect(refused.map((e) => e.data.detail)).toEqual([
+      expect.stringContaining(`${configPath}:${line}: guardrails[0] (rule typo): guardrail typo: unknown statement type DropTabel`),
+      expect.stringMatching(/: listeners: section listeners changed: a restart applies it/),
+    ]);
+    const text2 = await metrics();
+    expect(text2).toMatch(/^hopscope_policy_reloads_total\{result="applied"\} 2$/m);
+    expect(text2).toMatch(/^hopscope_policy_reloads_total\{result="refused"\} 2$/m);
+    expect(text2).toMatch(/^hopscope_policy_generation 3$/m);
+    expect(text2).toMatch(/^hopscope_policy_step_seconds_count\{protocol="postgres",step="sql"\} [1-9]/m);
+  });
+
+  it('fails closed for a live session that started without the masking now in force, and for an identity that lost its target', async () => {
+    const before = await connect();
+    await before.query("SELECT 'started-unmasked'");
+    await writeConfig({ masking: [{ name: 'email', column: '*email*' }] });
+    expect((await gw.reload()).applied).toBe(true);
+    await expect(before.query("SELECT email, 'marker-unmasked-session' FROM people")).rejects.toThrow(/policy-reload|masking now applies/);
+    expect((await db.loggedStatements()).some((s) => s.includes('marker-unmasked-session'))).toBe(false);
+
+    const after = await connect();
+    expect((await after.query('SELECT email FROM people')).rows[0].email).not.toContain('ada@example.com');
+
+    await writeConfig({ masking: [{ name: 'email', column: '*email*' }], identities: [{ name: 'agent', kind: 'machine', targets: [] }] });
+    expect((await gw.reload()).applied).toBe(true);
+    await expect(after.query("SELECT 'marker-lost-reach'")).rejects.toThrow(/may no longer reach target db/);
+    await expect(connect()).rejects.toThrow(/may not reach target db/);
+    expect((await db.loggedStatements()).some((s) => s.includes('marker-lost-reach'))).toBe(false);
+  });
+});

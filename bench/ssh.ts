@@ -6,7 +6,8 @@
 // bench's driver and each other (the figures before 2026-12-03, session 5); `--gateway-node-args='--cpu-prof …'` (with =) go to
 // the child gateways' node.
 // (`--raw`: every key's send time, CLOCK_MONOTONIC µs as in a --cpu-prof profile, and latency go into the JSON;
-// `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone).
+// `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone;
+// `--directions download`: only that transfer, e.g. to profile one direction).
 import { spawn } from 'node:child_process';
 import { open, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({ options: {
   mb: { type: 'string', default: '200' }, echo: { type: 'string', default: '500' },
   rounds: { type: 'string', default: '1' }, fsync: { type: 'string', default: 'batch' }, raw: { type: 'boolean', default: false },
-  paths: { type: 'string', default: 'direct,bastion,gateway,gateway+rules' },
+  paths: { type: 'string', default: 'direct,bastion,gateway,gateway+rules' }, directions: { type: 'string', default: 'download,upload' },
   gateway: { type: 'string', default: 'child' }, 'gateway-node-args': { type: 'string', default: '' },
 } });
 if (args.gateway !== 'child' && args.gateway !== 'in-process') throw new Error(`--gateway must be child or in-process, not ${args.gateway}`);
@@ -39,6 +40,10 @@ const rounds = count(args.rounds, 'rounds');
 if (rounds < 1) throw new Error('--rounds must be at least 1');
 
 type Direction = 'download' | 'upload';
+const DIRECTIONS = args.directions.split(',').map((d) => {
+  if (d !== 'download' && d !== 'upload') throw new Error(`--directions: ${d} is not download or upload`);
+  return d as Direction;
+});
 /** bastion: `ssh -J` through a second OpenSSH server; gateway+rules: the gateway with the masking rules and the SSH guardrail of examples/gateway.yml. */
 type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+rules';
 const ALL_PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules'];
@@ -96,7 +101,7 @@ try {
     };
     console.log(`\n${mb} MB of random bytes each way, ${rounds} round(s)`);
     for (let round = 1; round <= rounds; round++) {
-      for (const direction of ['download', 'upload'] as const) {
+      for (const direction of DIRECTIONS) {
         for (const path of PATHS) {
           const started = process.hrtime.bigint();
           const cpu = process.cpuUsage();

@@ -54,6 +54,23 @@ export function maskNotesOf(counts: MaskCounts): MaskNote[] {
   return Object.entries(counts).map(([rule, count]) => ({ rule, count }));
 }
 
+/**
+ * Where the chunks of one event are joined: one buffer for the whole process, reused. The encoder turns the payload
+ * into text (base64 or UTF-8) before `stage` returns and keeps no reference to it, and stage runs on one thread, so
+ * one buffer serves every session; a fresh 256 KB Buffer per event cost a page-faulting allocation and a copy
+ * the garbage collector then had to account for (see docs/BENCHMARKS.md, issue 15).
+ */
+let joinBuffer: Buffer | undefined;
+
+function joined(chunks: Buffer[], size: number): Buffer {
+  if (chunks.length === 1) return chunks[0]!;
+  if (size > COALESCE_BYTES) return Buffer.concat(chunks, size);
+  const into = (joinBuffer ??= Buffer.allocUnsafeSlow(COALESCE_BYTES));
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(into, at);
+  return into.subarray(0, size);
+}
+
 export class DataRecorder {
   private pending: Pending | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -82,7 +99,7 @@ export class DataRecorder {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    const payload = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks, p.size);
+    const payload = joined(p.chunks, p.size); // valid until the next stage: encoded below, not kept
     // One object per event, fields in the recorded order (an event per echoed key on a pty: no spreads of partial objects).
     // One shape for masking notes in both protocols: [{rule, count}] (no column in SSH text).
     const masked = p.counts ? maskNotesOf(p.counts) : undefined;

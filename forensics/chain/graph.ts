@@ -1,4 +1,5 @@
 import { microsToIso } from '../../common/clock.js';
+import { revocationFacts } from '../query/evidence.js';
 import { caseDb, type CaseFile } from '../store/case.js';
 import { getSession, listSessions, type SessionSummary } from '../store/queries.js';
 import type { HopCounts } from '../../common/api/index.js';
@@ -104,10 +105,14 @@ export function buildChain(c: CaseFile, opts: { session?: string } = {}): Chain 
     { child: string; parent: string; link_kind: string; inferred: number; evidence: string | null }[];
   const links = new Map(hopRows.map((h) => [h.child, h]));
   const hops = new Map<string, ChainHop>();
+  const revocations = revocationFacts(c);
   for (const s of all) {
     const h = links.get(s.id);
     const link = h ? { kind: h.link_kind, inferred: h.inferred === 1, evidence: h.evidence ? JSON.parse(h.evidence) as unknown : null, parentMissing: !byId.has(h.parent) } : null;
-    hops.set(s.id, { ...s, link, ...details(c, s.id), children: [] });
+    const hop: ChainHop = { ...s, link, ...details(c, s.id), children: [] };
+    // A session.end written before gateways named the revoker (or cut as a descendant) says no one: the gateway's own record does.
+    if (hop.ended.actor === null && (hop.ended.cause === 'revoked' || hop.ended.cause === 'ancestor-revoked')) hop.ended.actor = revocations.get(s.id)?.by ?? null;
+    hops.set(s.id, hop);
   }
   const tops: ChainHop[] = [];
   for (const hop of hops.values()) {

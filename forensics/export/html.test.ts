@@ -123,6 +123,8 @@ describe('demo case (real gateway recordings)', () => {
     expect(await page.locator(`table.hops tr[data-session="${DEMO.root}"] .badge`).innerText()).toBe('REVOKED');
     for (const s of DEMO.cut) expect(await page.locator(`table.hops tr[data-session="${s}"] .badge`).innerText()).toBe('CUT');
     expect(await page.locator('table.hops .badge').count()).toBe(3);
+    // How each ended names who revoked, for the cut hops too: these recordings' session.end does not, the gateway's does.
+    for (const s of [DEMO.root, ...DEMO.cut]) expect(await page.locator(`table.ends tr[data-session="${s}"] td.by`).innerText()).toBe('admin');
   });
   it('a report of one chain (--session) still carries the gateway\'s revocation and refusal in its answers and timeline', async () => {
     const out = join(tmp.path, 'demo-one.html');

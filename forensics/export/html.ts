@@ -50,10 +50,10 @@ export function writeHtml(c: CaseFile, out: FileSink, session?: string): number 
     out.write('</table>');
   }
 
-  out.write('<h2>How each session ended</h2><table><tr><th>Session</th><th>Cause</th><th>By</th><th>Reason</th></tr>');
+  out.write('<h2>How each session ended</h2><table class="ends"><tr><th>Session</th><th>Cause</th><th>By</th><th>Reason</th></tr>');
   for (const e of answers.ends) {
     const cut = e.cause === 'revoked' || e.cause === 'ancestor-revoked';
-    out.write(`<tr><td><code>${esc(e.session)}</code></td><td${cut ? ' class="bad"' : ''}>${esc(e.cause ?? 'not recorded')}</td><td>${esc(e.actor)}</td><td class="text">${esc(e.reason)}</td></tr>`);
+    out.write(`<tr data-session="${esc(e.session)}"><td><code>${esc(e.session)}</code></td><td${cut ? ' class="bad"' : ''}>${esc(e.cause ?? 'not recorded')}</td><td class="by">${esc(e.actor)}</td><td class="text">${esc(e.reason)}</td></tr>`);
   }
   out.write('</table>');
 

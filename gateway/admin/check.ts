@@ -14,7 +14,7 @@ export interface CheckedConfig {
 /**
  * Validates a configuration file as the gateway would load it — the schema,
  * targets and identities, every masking rule and guardrail compiled (the SQL
- * and shell parsers loaded as needed), the secrets kept in files present — and
+ * and shell parsers loaded as needed), the TLS files present — and
  * throws ConfigInvalid located at the first problem: file, line, rule or path.
  * Secrets from environment variables are not read (the service's environment
  * may differ from the checker's); they are counted in the summary.
@@ -31,12 +31,13 @@ export async function checkConfig(path: string, clock: Clock): Promise<CheckedCo
     const problem = withoutFile((err as Error).message, path);
     throw new ConfigInvalid(`${path}: ${problem}`, { file: path, line: undefined, where: '(policies)', problem });
   }
-  const fromEnv = checkSecretFiles(doc, config, path);
+  const { fromEnv, missing } = checkSecretFiles(doc, config, path);
   const listeners = Object.entries(config.listeners).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
   const summary = `${path}: ok: ${config.targets.length} targets, ${config.identities.length} identities, `
     + `${config.masking.length} masking rules, ${config.guardrails.length} guardrails; `
     + `listeners ${listeners.join(', ') || 'none'}, admin ${config.admin.listen}`
-    + `${fromEnv ? `; ${fromEnv} secrets from the environment (not read here)` : ''}`;
+    + `${fromEnv ? `; ${fromEnv} secrets from the environment (not read here)` : ''}`
+    + `${missing.length ? `; target secret files missing (sessions to those targets will fail): ${missing.join(', ')}` : ''}`;
   return { config, policies, summary };
 }
 
@@ -57,26 +58,36 @@ function locateRuleProblem(doc: ConfigDocument, config: LoadedConfig, path: stri
   }
 }
 
-/** Secret files must exist; returns how many secrets come from the environment instead. */
-function checkSecretFiles(doc: ConfigDocument, config: LoadedConfig, path: string): number {
+/**
+ * TLS files must exist (the gateway reads them at start). A target's secret file is read when a session
+ * connects: one missing is named in the summary (the target is unusable until it exists), not an error.
+ * Returns how many secrets come from the environment, and the target secret files missing.
+ */
+function checkSecretFiles(doc: ConfigDocument, config: LoadedConfig, path: string): { fromEnv: number; missing: string[] } {
   let fromEnv = 0;
-  const check = (secret: Secret | undefined, at: (string | number)[]) => {
+  const missing: string[] = [];
+  const check = (secret: Secret | undefined, at: (string | number)[], required: boolean) => {
     if (!secret) return;
     if ('env' in secret) {
       fromEnv++;
       return;
     }
     if (existsSync(secret.file)) return;
+    const where = at.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').slice(1);
+    if (!required) {
+      missing.push(`${where} ${secret.file}`);
+      return;
+    }
     const line = doc.lineOf(at);
-    const problem = `${at.join('.')}: secret file not found: ${secret.file}`;
-    throw new ConfigInvalid(`${path}${line ? `:${line}` : ''}: ${problem}`, { file: path, line, where: at.join('.'), problem });
+    const problem = `secret file not found: ${secret.file}`;
+    throw new ConfigInvalid(`${path}${line ? `:${line}` : ''}: ${where}: ${problem}`, { file: path, line, where, problem });
   };
   if (config.tls) {
-    check(config.tls.cert, ['tls', 'cert']);
-    check(config.tls.key, ['tls', 'key']);
+    check(config.tls.cert, ['tls', 'cert'], true);
+    check(config.tls.key, ['tls', 'key'], true);
   }
-  config.targets.forEach((t, i) => check(t.type === 'ssh' ? t.privateKey : t.password, ['targets', i, t.type === 'ssh' ? 'privateKey' : 'password']));
-  return fromEnv;
+  config.targets.forEach((t, i) => check(t.type === 'ssh' ? t.privateKey : t.password, ['targets', i, t.type === 'ssh' ? 'privateKey' : 'password'], false));
+  return { fromEnv, missing };
 }
 
 const withoutFile = (message: string, path: string) => (message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);

@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { fixedClock, type Clock } from '../common/clock.js';
-import type { Signer } from '../common/keys.js';
+import { trustedKeysOf, type Signer } from '../common/keys.js';
 import { EventType } from '../common/recording/index.js';
 import { GatewayMetrics } from '../gateway/admin/index.js';
 import { pgQueryJson } from '../gateway/pg/admit.js';
@@ -24,7 +24,8 @@ import { ResultRecorder } from '../gateway/pg/results.js';
 import { ApprovalBroker, compileMasking, Masker } from '../gateway/policy/index.js';
 import { PolicyLifecycle } from '../gateway/policy/lifecycle.js';
 import type { PolicyContext, PolicyPipeline } from '../gateway/policy/types.js';
-import { RecordingWriter } from '../gateway/recording/index.js';
+import { silentLogger } from '../gateway/log.js';
+import { attachJournal, RecordingWriter, SessionJournal } from '../gateway/recording/index.js';
 import { DataRecorder } from '../gateway/ssh/data.js';
 
 export const T0 = 1_760_000_000_000_000;
@@ -180,15 +181,31 @@ function sshSession(dir: string, n: number, events: number, signer: Signer, brok
 /** About `total` events in files of 25,000, PostgreSQL and SSH sessions alternating, each a hop of an earlier one. */
 export async function generateMix(dir: string, total: number, signer: Signer): Promise<void> {
   const broker = new ApprovalBroker(300_000, fixedClock(T0, 1));
-  let written = 0;
-  for (let n = 0; written < total; n++) {
-    const events = Math.min(25_000, total - written);
-    written += n % 2 === 1 ? sshSession(dir, n, events, signer, broker) : await pgSession(dir, n, events, signer, broker);
+  const journal = withJournal(dir, signer);
+  try {
+    let written = 0;
+    for (let n = 0; written < total; n++) {
+      const events = Math.min(25_000, total - written);
+      written += n % 2 === 1 ? sshSession(dir, n, events, signer, broker) : await pgSession(dir, n, events, signer, broker);
+    }
+  } finally {
+    journal();
   }
+}
+
+/** The folder's journal of sessions, as the gateway keeps it (gateway/server.ts): every recording opened and closed is listed. */
+function withJournal(dir: string, signer: Signer): () => void {
+  const journal = SessionJournal.open({ dir, signer, clock: fixedClock(T0, 1), fsync: 'none', logger: silentLogger, trusted: trustedKeysOf([signer.publicKey]) });
+  const detach = attachJournal(dir, journal);
+  return () => {
+    detach();
+    journal.close();
+  };
 }
 
 /** One long shell session of about `mb` MB of terminal output (redraws and scrolling text, 4 KiB events), through DataRecorder. */
 export function generateTerminal(dir: string, mb: number, signer: Signer): string {
+  const journal = withJournal(dir, signer);
   const clock = fixedClock(T0, 2000);
   const writer = RecordingWriter.open({ dir, session: 'bench-terminal', protocol: 'ssh', signer, clock, fsync: 'none', checkpointEvery: 1000 });
   writer.append(EventType.SessionStart, { identity: 'ops', tokenId: 'tok-ops', tokenKind: 'identity', rootTokenId: 'tok-ops', target: 'build-host', protocol: 'ssh', client: '10.0.0.5:5000' });
@@ -204,5 +221,6 @@ export function generateTerminal(dir: string, mb: number, signer: Signer): strin
     if (i % 64 === 0) writer.commit();
   }
   writer.close({ reason: 'client closed the connection', cause: 'client-quit' });
+  journal();
   return join(dir, 'bench-terminal.jsonl');
 }

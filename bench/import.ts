@@ -73,9 +73,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'hopscope-bench-import-'));
   try {
     const data = values.data ?? work;
-    // v2: written by the gateway's own recording code (bench/import-mix.ts); older generated data is not reused.
-    const mix = join(data, `mix-v2-${values.events}`);
-    const term = join(data, `term-v2-${values['terminal-mb']}`);
+    // v3: written by the gateway's own recording code (bench/import-mix.ts); older generated data is not reused.
+    const mix = join(data, `mix-v3-${values.events}`);
+    const term = join(data, `term-v3-${values['terminal-mb']}`);
     // The key stays with the data, so reused recordings verify.
     const signer = loadOrCreateSigner(join(data, 'key'));
     let t = Date.now();

@@ -55,6 +55,9 @@ export class SessionIndexer {
    * and the row's own decision is kept at the end of the file.
    */
   private readonly commandBlocks = new Map<number, Batch['decisions']>();
+  /** The last result's columns and their JSON: a session's results mostly repeat the same columns. */
+  private lastColumns: { name: string; typeOid: number; format: string }[] | undefined;
+  private lastColumnsJson = '';
 
   /**
    * `version`: the recording's format version (its header), which decides how
@@ -137,7 +140,7 @@ export class SessionIndexer {
         break;
       }
       case 'ssh.input':
-        for (const line of this.editor.feed(terminalBytes(ev.data))) {
+        for (const line of ev.data.encoding === 'utf8' ? this.editor.feedText(ev.data.data) : this.editor.feed(terminalBytes(ev.data))) {
           if (this.typedLines.length < MAX_PENDING_LINES * WIDTH.statements) this.typedLines.push(s, e.seq, e.t, 'line', line, null, null);
         }
         break;
@@ -155,6 +158,7 @@ export class SessionIndexer {
         const d = ev.data;
         this.terminalChannel ??= d.channel;
         if (d.channel === this.terminalChannel) this.terminal().write(terminalBytes(d));
+        if (!d.masked?.length) break; // most output: nothing masked, nothing to allocate
         const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: d.stream ?? 'output' } : m));
         if (masked.length) {
           b.results.push(s, e.seq, e.t, null, 'output', null, null, null, null, null, null, null, sum(masked));
@@ -199,9 +203,31 @@ export class SessionIndexer {
   }
 
   private terminal(): TerminalEmulator {
-    this.facts.terminalChannel = JSON.stringify(this.terminalChannel ?? null);
-    this.emulator ??= new TerminalEmulator(this.facts.cols ?? undefined, this.facts.rows ?? undefined);
+    if (!this.emulator) {
+      // The channel is fixed once output has been written to the terminal.
+      this.facts.terminalChannel = JSON.stringify(this.terminalChannel ?? null);
+      this.emulator = new TerminalEmulator(this.facts.cols ?? undefined, this.facts.rows ?? undefined);
+    }
     return this.emulator;
+  }
+
+  /** JSON.stringify(columns), reused while the columns (plain name/typeOid/format objects, in that order) equal the last ones. */
+  private columnsJson(columns: unknown): string {
+    const plain = plainColumns(columns);
+    const last = this.lastColumns;
+    if (plain && last && plain.length === last.length) {
+      let same = true;
+      for (let i = 0; i < plain.length && same; i++) {
+        const a = plain[i]!;
+        const z = last[i]!;
+        same = a.name === z.name && a.typeOid === z.typeOid && a.format === z.format;
+      }
+      if (same) return this.lastColumnsJson;
+    }
+    const json = JSON.stringify(columns);
+    this.lastColumns = plain;
+    this.lastColumnsJson = json;
+    return json;
   }
 
   private start(e: RecordingEvent, d: EventMap['session.start']): void {
@@ -228,10 +254,25 @@ export class SessionIndexer {
     const statement = d.statement;
     const masked = maskedFields(d.columns, d.rows, maskNotes(d.masked));
     b.results.push(s, e.seq, e.t, statement, 'result', d.command, d.rowCount, d.rowsRecorded,
-      JSON.stringify(d.columns), d.durationMicros, null, null, sum(masked));
+      this.columnsJson(d.columns), d.durationMicros, null, null, sum(masked));
     for (const m of masked) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 1, m.count);
     for (const m of unmaskedSensitive(d.columns, d.rows, masked)) b.sensitive.push(s, e.seq, statement, m.field, m.rule, 0, m.count);
   }
+}
+
+const COLUMN_KEYS = ['name', 'typeOid', 'format'];
+
+/** A result's columns as plain `{name, typeOid, format}` objects, keys in that order (the gateway's shape), or undefined when they hold anything else. */
+function plainColumns(columns: unknown): { name: string; typeOid: number; format: string }[] | undefined {
+  if (!Array.isArray(columns)) return undefined;
+  for (const c of columns) {
+    if (typeof c !== 'object' || c === null) return undefined;
+    let keys = 0;
+    for (const k in c) if (k !== COLUMN_KEYS[keys++]) return undefined; // the order decides the JSON
+    const { name, typeOid, format } = c as Record<string, unknown>;
+    if (keys !== 3 || typeof name !== 'string' || typeof typeOid !== 'number' || typeof format !== 'string') return undefined;
+  }
+  return columns as { name: string; typeOid: number; format: string }[];
 }
 
 function sum(notes: { count: number }[]): number {

@@ -9,9 +9,22 @@ export class LineEditor {
   private escape = 0; // 0 none, 1 after ESC, 2 inside CSI/SS3
   private readonly decoder = new TextDecoder('utf-8');
 
+  /** Whether bytes were fed: then the decoder may hold part of a character, and text must go through it too. */
+  private fedBytes = false;
+
   feed(bytes: Uint8Array): string[] {
+    this.fedBytes = true;
+    return this.apply(this.decoder.decode(bytes, { stream: true }));
+  }
+
+  /** Typed text recorded as text (UTF-8 input): the same lines as feeding its UTF-8 bytes, without encoding it to decode it again. */
+  feedText(text: string): string[] {
+    return this.fedBytes ? this.feed(Buffer.from(text, 'utf8')) : this.apply(wellFormed(text));
+  }
+
+  private apply(text: string): string[] {
     const out: string[] = [];
-    for (const ch of this.decoder.decode(bytes, { stream: true })) {
+    for (const ch of text) {
       if (this.escape === 1) {
         this.escape = ch === '[' || ch === 'O' ? 2 : 0;
         continue;
@@ -38,4 +51,9 @@ export class LineEditor {
     }
     return out;
   }
+}
+
+/** Lone surrogates as U+FFFD, as encoding to UTF-8 and decoding does (String.prototype.toWellFormed, not in this target's lib). */
+function wellFormed(text: string): string {
+  return (text as string & { toWellFormed(): string }).toWellFormed();
 }

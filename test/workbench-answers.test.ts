@@ -83,6 +83,8 @@ describe('the chain timeline', () => {
     const line = page.locator(`[data-testid="timeline-row"][data-seq="${seq}"][data-kind="command"]`).filter({ hasText: 'psql' });
     expect(await line.count()).toBe(1);
     expect(await line.getByTestId('opened-hop').innerText()).toContain('opened contractor-ci → prod-db');
+    // Its output (psql's masked rows) is beside it, though `echo` and `exit` were typed after it before any output came.
+    expect(await line.getByTestId('timeline-response').innerText()).toContain('1|[masked:email]|[masked:ssn]');
 
     await page.getByTestId('only-denied').click();
     const denied = await rows.allInnerTexts();

@@ -22,6 +22,8 @@ export interface ChainTimelineRow {
   opened?: string[];
   /** On a child hop's start: the parent's command that opened it (by time). */
   openedBy?: { session: string; seq: number };
+  /** On a command or statement: what came back, in one short line (as the hop view pairs it, typed-ahead lines included). */
+  response?: string;
 }
 
 export interface ChainTimeline {

@@ -52,6 +52,11 @@ describe('chain timeline', () => {
     const inner = rows.find((r) => r.kind === 'start' && r.depth === 2)!;
     const line = rows.find((r) => r.session === inner.openedBy!.session && r.seq === inner.openedBy!.seq)!;
     expect(line.text).toMatch(/^typed: .*\bpsql\b/);
+    // Its output is paired with it, not with `exit` typed after it (split at the shell's echo of each line).
+    expect(line.response).toContain('1|[masked:email]|[masked:ssn]');
+    const deployHost = rows.filter((r) => r.session === line.session && r.kind === 'command');
+    expect(deployHost.find((r) => r.text === 'typed: exit')?.response).not.toContain('[masked:');
+    expect(deployHost.find((r) => r.text === 'typed: echo "deploy-host: done"')?.response).toMatch(/^deploy-host: done ⏎/);
   });
 
   it('scopes to the chain that holds a session, with the gateway\'s own facts', () => {

@@ -1,5 +1,6 @@
-import type { ChainTimeline, ChainTimelineRow, TimelineKind } from '../../common/api/index.js';
+import type { ChainTimeline, ChainTimelineRow, Response, TimelineKind } from '../../common/api/index.js';
 import { messageOf, timelineRows } from '../export/timeline.js';
+import { exchangePage } from '../query/exchanges.js';
 import { caseDb, type CaseFile } from '../store/case.js';
 import { buildChain, hopsOf } from './graph.js';
 
@@ -59,5 +60,40 @@ export function chainTimeline(c: CaseFile, session: string | null, limit = 5000)
     }
     rows.push(row);
   }
+  for (const [session, list] of commands) pairResponses(c, session, list);
   return { rows, truncated };
+}
+
+const RESPONSE_CHARS = 160;
+
+/** Gives each command row of one hop what came back, read through the hop view's pairing (forensics/query/exchanges.ts). */
+function pairResponses(c: CaseFile, session: string, rows: ChainTimelineRow[]): void {
+  const bySeq = new Map(rows.map((r) => [r.seq, r]));
+  let left = bySeq.size;
+  for (let from: number | null = rows[0]!.seq; from !== null && left > 0;) {
+    const page = exchangePage(c, session, from, 500);
+    for (const x of page.exchanges) {
+      const row = bySeq.get(x.seq);
+      if (!row) continue;
+      left--;
+      const said = x.responses.map((r) => responseText(r, x.text)).filter(Boolean).join(' · ');
+      if (said) row.response = said.length > RESPONSE_CHARS ? `${said.slice(0, RESPONSE_CHARS - 1)}…` : said;
+    }
+    from = page.nextSeq;
+  }
+}
+
+function responseText(r: Response, command: string): string {
+  switch (r.kind) {
+    case 'result': return r.columns?.length ? `${r.summary} · ${r.rowCount ?? 0} rows` : r.summary;
+    case 'error': return `${r.summary} ${r.text ?? ''}`.trim();
+    case 'output': {
+      // The shell's echo of the command says nothing the row does not: the first line is dropped when it is one.
+      const lines = (r.text ?? '').split('\n');
+      if (lines.length > 1 && lines[0]!.includes(command.slice(0, 28))) lines.shift();
+      return lines.join('\n').replace(/\s*\n\s*/g, ' ⏎ ').trim();
+    }
+    case 'exit': return r.summary;
+    default: return '';
+  }
 }

@@ -21,6 +21,9 @@ const POLICY_TYPES = new Set(['policy.block', 'ssh.policy', 'approval.requested'
 const SILENT_TYPES = new Set(['checkpoint', 'seal', 'pg.parse', 'pg.bind', 'pg.copy.data', 'ssh.pty', 'ssh.channel.end', 'ssh.input', 'session.start',
   ...Object.keys(COMMAND_TYPES)]);
 
+/** Policy steps after which the operation was not passed on to the target. */
+const NOT_RUN = new Set(['block', 'blocked', 'refused', 'denied', 'timeout']);
+
 type DecisionRow = { seq: number; t: number; statement: number | null; action: string; rule: string | null; approval_id: string | null; actor: string | null; message: string | null };
 type MaskRow = { seq: number; statement: number | null; field: string; rule: string | null; masked: number; count: number };
 type EventRow = { seq: number; t: number; type: string; data: string };
@@ -147,8 +150,10 @@ export function exchangePage(c: CaseFile, session: string, fromSeq: number, limi
     }
     const decision = decisionAt.get(r.seq);
     if (decision) {
-      owner(decision.statement, r.seq, target)?.policy.push({ seq: decision.seq, t: decision.t, action: decision.action, rule: decision.rule,
+      const row = owner(decision.statement, r.seq, target);
+      row?.policy.push({ seq: decision.seq, t: decision.t, action: decision.action, rule: decision.rule,
         approvalId: decision.approval_id, actor: decision.actor, message: decision.message });
+      if (row && NOT_RUN.has(decision.action)) typedAhead.notRun(row);
     }
     for (const m of masksAt.get(r.seq) ?? []) {
       const x = owner(m.statement, r.seq, target);

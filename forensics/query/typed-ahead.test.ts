@@ -35,6 +35,12 @@ describe('output of lines typed ahead', () => {
     });
   });
 
+  it('finds the echo of a long line by its start (readline redraws a character where it wraps)', () => {
+    const long = 'PGPASSWORD=x psql -X -A -t -P pager=off -h 127.0.0.1 -p 5432 -U someone -d prod -c "SELECT 1"';
+    const wrapped = `${long.slice(0, 60)}${long[59]}${long.slice(60)}`;
+    expect(pair([{ line: 'ls' }, { line: long }, { out: `a\nroot@vm:~# ${wrapped}\n1\n` }])).toEqual({ ls: 'a\nroot@vm:~# ', [long]: `${wrapped}\n1\n` });
+  });
+
   it('leaves lines typed one at a time with the last line, as before', () => {
     // Typed normally, the next line comes after the first one's output: nothing waits, nothing is split.
     expect(pair([{ line: 'ls' }, { out: '\na b\n$ who' }, { out: 'ami' }, { line: 'whoami' }, { out: '\nroot\n$ ' }])).toEqual({

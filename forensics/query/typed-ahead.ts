@@ -29,6 +29,12 @@ export class TypedAhead<Row> {
     if (this.waiting.length <= 1) this.tail = '';
   }
 
+  /** A typed line the gateway did not pass on (blocked, denied, timed out): the shell never echoes it, so nothing waits for it. */
+  notRun(row: Row): void {
+    const i = this.waiting.findIndex((w) => w.row === row);
+    if (i > 0) this.waiting.splice(i, 1);
+  }
+
   /** Whether the last row opened is a typed line: its output (and its typed-ahead successors') goes through `route`. */
   get routing(): boolean {
     return this.waiting.length > 0;
@@ -66,10 +72,15 @@ const PROMPT_END = /[$#>%\]:]\s*$/;
  */
 function echoAt(tail: string, chunk: string, line: string): number {
   if (line.trim() === '') return -1;
+  // A long line's echo wraps at the terminal's width, where readline redraws a character: only its start is matched.
+  const echo = line.length <= ECHO_PREFIX ? `${line}\n` : line.slice(0, ECHO_PREFIX);
   const text = tail + chunk;
-  for (let i = text.indexOf(`${line}\n`); i >= 0; i = text.indexOf(`${line}\n`, i + 1)) {
+  for (let i = text.indexOf(echo); i >= 0; i = text.indexOf(echo, i + 1)) {
     const prompt = text.slice(text.lastIndexOf('\n', i - 1) + 1, i);
-    if (PROMPT_END.test(prompt) && i + line.length >= tail.length) return Math.max(0, i - tail.length);
+    if (PROMPT_END.test(prompt) && i + echo.length > tail.length) return Math.max(0, i - tail.length);
   }
   return -1;
 }
+
+/** Characters of a long line's echo that are matched (a prompt of up to 50 columns leaves more before an 80-column wrap). */
+const ECHO_PREFIX = 28;

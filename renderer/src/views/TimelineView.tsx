@@ -58,6 +58,7 @@ export function TimelineView({ session }: { session: string | undefined }) {
               </td>
               <td>
                 <span className="mono">{r.text}</span>
+                {r.response && <div className="timeline-response mono muted" data-testid="timeline-response">← {r.response}</div>}
                 {r.opened?.map((child) => (
                   <div key={child} className="opened" data-testid="opened-hop">↳ opened <a href={href({ view: 'hop', session: child })}>{names.get(child) ?? child}</a> <span className="muted">(by time)</span></div>
                 ))}

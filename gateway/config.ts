@@ -143,9 +143,10 @@ export function readConfigDocument(path: string): ConfigDocument {
     new ConfigInvalid(`${path}${line ? `:${line}` : ''}: ${problem}`, { file: path, line, where: '(file)', problem });
   if (!existsSync(source)) throw fail(undefined, `config file not found: ${path}`);
   const lines = new LineCounter();
-  const doc = parseDocument(readFileSync(source, 'utf8'), { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(readFileSync(source, 'utf8'), { lineCounter: lines });
   const error = doc.errors[0];
-  if (error) throw fail(error.linePos?.[0].line, `not valid YAML: ${error.message}`);
+  // The message's first line (a code frame follows it).
+  if (error) throw fail(error.linePos?.[0].line, `not valid YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   const lineOf = (at: readonly (string | number)[]): number | undefined => {
     let node: unknown = doc.contents;
     let line = lineAt(node, lines);

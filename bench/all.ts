@@ -1,10 +1,12 @@
 // `npm run bench`: bench:pg (pgbench -S and simple-update at 1, 4 and 16 clients), bench:pg:big, bench:ssh and
-// bench:import in sequence, each in its own process, then one table of ratios and counts.
-// Raw JSON stays in bench/results/ (git-ignored); `--quick` shortens every part:
-// `npm run bench -- [--quick] [--clients 1,4,16] [--pg-seconds 5] [--pg-rounds 2] [--only pg,pg-big,ssh,import]`.
+// bench:import in sequence, each in its own process, then one table of ratios and counts, each row with the
+// command that measured it, the machine's load average when that part started and the peer it is compared with.
+// A full run replaces the table in docs/BENCHMARKS.md (between its bench:table markers); `--quick` runs and
+// `--no-docs` only print it. Raw JSON stays in bench/results/ (git-ignored); `--quick` shortens every part:
+// `npm run bench -- [--quick] [--no-docs] [--clients 1,4,16] [--pg-seconds 5] [--pg-rounds 2] [--only pg,pg-big,ssh,import]`.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,18 +16,23 @@ const results = join(repoRoot, 'bench', 'results');
 const { values: args } = parseArgs({ options: {
   quick: { type: 'boolean', default: false }, clients: { type: 'string', default: '1,4,16' },
   'pg-seconds': { type: 'string' }, 'pg-rounds': { type: 'string' }, only: { type: 'string', default: 'pg,pg-big,ssh,import' },
+  'no-docs': { type: 'boolean', default: false },
 } });
 const only = new Set(args.only.split(','));
+const started = Date.now();
+const TABLE_START = '<!-- bench:table:start (written by npm run bench; a rerun replaces it) -->';
+const TABLE_END = '<!-- bench:table:end -->';
 const q = args.quick;
 const pgSeconds = args['pg-seconds'] ?? (q ? '2' : '5');
 const pgRounds = args['pg-rounds'] ?? (q ? '1' : '2');
 
-interface Part { name: string; script: string; args: string[]; prefix: RegExp }
+interface Part { name: string; script: string; args: string[]; prefix: RegExp; peer: string }
+const PG_PEERS = 'direct PostgreSQL; PgBouncer 1.18 (session pooling)';
 const all: Part[] = [
-  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client${c === '1' ? '' : 's'}`, script: 'pg.js', args: ['--clients', c, '--seconds', pgSeconds, '--rounds', pgRounds, '--gateway', 'child'], prefix: /^pg-\d/ })),
-  { name: 'pg big select', script: 'pg-big-select.js', args: ['--rows', q ? '500000' : '5000000'], prefix: /^pg-big-/ },
-  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500'], prefix: /^ssh-/ },
-  { name: 'import', script: 'import.js', args: q ? ['--events', '200000', '--terminal-mb', '20', '--seeks', '200'] : [], prefix: /^import-/ },
+  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client${c === '1' ? '' : 's'}`, script: 'pg.js', args: ['--clients', c, '--seconds', pgSeconds, '--rounds', pgRounds, '--gateway', 'child'], prefix: /^pg-\d/, peer: PG_PEERS })),
+  { name: 'pg big select', script: 'pg-big-select.js', args: ['--rows', q ? '500000' : '5000000'], prefix: /^pg-big-/, peer: 'direct PostgreSQL' },
+  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500'], prefix: /^ssh-/, peer: 'direct OpenSSH; ssh -J through a second OpenSSH (bastion)' },
+  { name: 'import', script: 'import.js', args: q ? ['--events', '200000', '--terminal-mb', '20', '--seeks', '200'] : [], prefix: /^import-/, peer: 'none: events/s (issue 15 target 250k)' },
 ];
 const parts = all.filter((p) => only.has(p.script.replace(/\.js$/, '').replace('pg-big-select', 'pg-big')));
 
@@ -47,11 +54,17 @@ const plus = (a: Added | undefined) => (a ? `p50 ${a.p50Ms >= 0 ? '+' : ''}${f(a
 const ms = (l: Latency | undefined) => (l ? `${f(l.p50Ms, 3)}/${f(l.p99Ms, 3)}` : '-');
 const PG_LABELS: Record<string, string> = { select: 'pgbench -S', write: 'pgbench -N (simple-update)', masked: 'select of protected columns' };
 
-const rows: Array<[string, string, string]> = [];
+/** part, command, load at its start, peer, ratio, detail */
+type Row = [string, string, string, string, string, string];
+const rows: Row[] = [];
 let failed = 0;
+let current = { command: '', load: '', peer: '' };
+/** A row of the part running now: its command, load and peer go with it. */
+const push = (name: string, ratio: string, detail: string) => rows.push([name, current.command, current.load, current.peer, ratio, detail]);
 for (const part of parts) {
   const since = Date.now();
-  console.log(`\n=== ${part.name}: node dist/bench/${part.script} ${part.args.join(' ')}`);
+  current = { command: `node dist/bench/${part.script} ${part.args.join(' ')}`.trim(), load: loadavg().map((l) => l.toFixed(2)).join(' '), peer: part.peer };
+  console.log(`\n=== ${part.name}: ${current.command} (load ${current.load})`);
   const code = await new Promise<number | null>((resolve) => {
     spawn(process.execPath, [join(repoRoot, 'dist', 'bench', part.script), ...part.args], { stdio: 'inherit', cwd: repoRoot }).on('close', resolve);
   });
@@ -59,18 +72,18 @@ for (const part of parts) {
   const json = newest(part.prefix, since);
   if (code !== 0) {
     failed++;
-    rows.push([part.name, 'failed', `exit ${code}${json ? `; its partial results follow (${String(json.file)})` : ''}`]);
+    push(part.name, 'failed', `exit ${code}${json ? `; its partial results follow (${String(json.file)})` : ''}`);
   }
   if (!json) continue;
   if (part.script === 'pg.js') pgRows(json);
   else if (part.script === 'pg-big-select.js') {
     const rps = json.rowsPerSecond as { direct: number; gateway: number };
-    rows.push([part.name, `gateway/direct ${f(json.ratio)}`, `${json.rows} rows; rows/s direct ${f(rps.direct, 0)}, gateway ${f(rps.gateway, 0)}; gateway peak RSS ${mib((json.gatewayRssBytes as { peak?: number }).peak)}`]);
+    push(part.name, `gateway/direct ${f(json.ratio)}`, `${json.rows} rows; rows/s direct ${f(rps.direct, 0)}, gateway ${f(rps.gateway, 0)}; gateway peak RSS ${mib((json.gatewayRssBytes as { peak?: number }).peak)}`);
   } else if (part.script === 'ssh.js') sshRows(json);
   else {
     const imp = json.import as Record<string, number>;
     const term = json.terminal as Record<string, number>;
-    rows.push([part.name, `${f(imp.eventsPerSecond, 0)} events/s`, `${imp.events} events, peak RSS ${f(imp.peakRssMB, 0)} MB; seek p50 ${f(term.seekP50ms, 1)} ms, p99 ${f(term.seekP99ms, 1)} ms`]);
+    push(part.name, `${f(imp.eventsPerSecond, 0)} events/s`, `${imp.events} events, peak RSS ${f(imp.peakRssMB, 0)} MB; seek p50 ${f(term.seekP50ms, 1)} ms, p99 ${f(term.seekP99ms, 1)} ms`);
   }
 }
 
@@ -82,17 +95,19 @@ function pgRows(json: Record<string, unknown>): void {
   for (const [workload, w] of Object.entries(summary)) {
     const r = w.ratios;
     const t = w.meanTps;
-    rows.push([`${PG_LABELS[workload]}, ${clients} client${clients === 1 ? '' : 's'}`,
-      `gateway/direct ${f(r['gateway/direct'])}, gateway/pgbouncer ${f(r['gateway/pgbouncer'])}, +masking/pgbouncer ${f(r['masking/pgbouncer'])}, +masking+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}`,
+    // pgbench's own workloads read no protected column: their +masking rows measure the rules' presence, not masking.
+    const rules = workload === 'masked' ? '+masking' : '+masking rules (nothing to mask)';
+    push(`${PG_LABELS[workload]}, ${clients} client${clients === 1 ? '' : 's'}`,
+      `gateway (recording only)/pgbouncer ${f(r['gateway/pgbouncer'])}, gateway/direct ${f(r['gateway/direct'])}, ${rules}/pgbouncer ${f(r['masking/pgbouncer'])}, ${rules}+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}`,
       `TPS direct ${f(t.direct, 0)}, pgbouncer ${f(t.pgbouncer, 0)}, gateway ${f(t.gateway, 0)}, +masking ${f(t['gateway+masking'], 0)}, +masking+guardrails ${f(t['gateway+masking+guardrails'], 0)}; gateway peak RSS ${mib(rss.gateway)} (${mib(rss['gateway+masking'])}, ${mib(rss['gateway+masking+guardrails'])})${
-        w.maskedPerSecond?.['gateway+masking'] !== undefined ? `; values masked/s +masking ${f(w.maskedPerSecond['gateway+masking'], 0)}, +masking+guardrails ${f(w.maskedPerSecond['gateway+masking+guardrails'], 0)}` : ''}`]);
+        w.maskedPerSecond?.['gateway+masking'] !== undefined ? `; values masked/s +masking ${f(w.maskedPerSecond['gateway+masking'], 0)}, +masking+guardrails ${f(w.maskedPerSecond['gateway+masking+guardrails'], 0)}` : ''}`);
     if (clients !== 1) continue;
     const l = w.latency;
     const a = w.addedLatency;
     const unit = workload === 'write' ? 'per transaction (5 statements)' : 'per statement';
-    rows.push([`added latency ${unit}, ${PG_LABELS[workload]}, 1 client`,
+    push(`added latency ${unit}, ${PG_LABELS[workload]}, 1 client`,
       `gateway−direct ${plus(a.gateway)}`,
-      `p50/p99 ms direct ${ms(l.direct)}, pgbouncer ${ms(l.pgbouncer)}, gateway ${ms(l.gateway)}, +masking ${ms(l['gateway+masking'])}, +masking+guardrails ${ms(l['gateway+masking+guardrails'])}`]);
+      `p50/p99 ms direct ${ms(l.direct)}, pgbouncer ${ms(l.pgbouncer)}, gateway ${ms(l.gateway)}, +masking ${ms(l['gateway+masking'])}, +masking+guardrails ${ms(l['gateway+masking+guardrails'])}`);
   }
 }
 
@@ -102,22 +117,43 @@ function sshRows(json: Record<string, unknown>): void {
   const m = json.meanMbPerSecond as Record<string, { download?: number; upload?: number }>;
   const both = (x: { download?: number; upload?: number } | undefined, d = 2) => `${f(x?.download, d)} / ${f(x?.upload, d)}`;
   if (o.mb > 0) {
-    rows.push([`SSH ${o.mb} MB download / upload`,
+    push(`SSH ${o.mb} MB download / upload`,
       `gateway/direct ${both(r['gateway/direct'])}, ssh -J bastion/direct ${both(r['bastion/direct'])}, gateway/bastion ${both(r['gateway/bastion'])}`,
-      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+rules ${both(m['gateway+rules'], 1)}; bench process (gateways in-process) peak RSS ${mib(json.peakRssBytes)}`]);
+      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+rules ${both(m['gateway+rules'], 1)}; bench process peak RSS ${mib(json.peakRssBytes)}`);
   }
   if (o.echo > 0) {
     const e = json.echo as Record<string, Latency | undefined>;
     const a = json.echoAdded as Record<string, Added | undefined>;
-    rows.push([`SSH echo on a pty, ${o.echo} keys`,
+    push(`SSH echo on a pty, ${o.echo} keys`,
       `gateway−direct ${plus(a.gateway)}; with the example's masking rules and SSH guardrail ${plus(a['gateway+rules'])}; -J bastion−direct ${plus(a.bastion)}`,
-      `p50/p99 ms direct ${ms(e.direct)}, -J bastion ${ms(e.bastion)}, gateway ${ms(e.gateway)}, gateway+rules ${ms(e['gateway+rules'])}`]);
+      `p50/p99 ms direct ${ms(e.direct)}, -J bastion ${ms(e.bastion)}, gateway ${ms(e.gateway)}, gateway+rules ${ms(e['gateway+rules'])}`);
   }
 }
 
-// A Markdown table, as docs/BENCHMARKS.md shows it.
-console.log(`\nhopscope benchmarks, ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${q ? ', --quick' : ''}\n`);
-console.log('| part | ratio | detail |\n| --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
+// A Markdown table, as docs/BENCHMARKS.md shows it; a full run replaces the one there.
+const table = [
+  `Run ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')}–${new Date().toISOString().slice(11, 16)} UTC, \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`, ` +
+    `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${q ? ', --quick' : ''}; load is the 1, 5 and 15 minute load average when each part started.`,
+  '',
+  '| part | command | load at start | compared with | ratio | detail |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+].join('\n');
+console.log(`\n${table}`);
 console.log(`raw JSON: ${results}`);
+if (!q && !args['no-docs'] && only.size === 4) writeTable(join(repoRoot, 'docs', 'BENCHMARKS.md'), table);
 if (failed) process.exitCode = 1;
+
+/** Replaces the text between the markers (a rerun replaces its table, never appends one). */
+function writeTable(file: string, text: string): void {
+  const doc = readFileSync(file, 'utf8');
+  const start = doc.indexOf(TABLE_START);
+  const end = doc.indexOf(TABLE_END);
+  if (start < 0 || end < start) {
+    console.error(`${file} has no ${TABLE_START} … ${TABLE_END} markers: the table was not written there`);
+    process.exitCode = 1;
+    return;
+  }
+  writeFileSync(file, `${doc.slice(0, start + TABLE_START.length)}\n${text}\n${doc.slice(end)}`);
+  console.log(`table written to ${file}`);
+}

@@ -6,8 +6,13 @@ import type { MaskCounts } from '../policy/types.js';
 import type { RecordingWriter } from '../recording/index.js';
 import type { DataEventName } from './context.js';
 
-/** The largest data event: consecutive chunks of one channel and stream are joined up to this many bytes. */
-export const COALESCE_BYTES = 256 * 1024;
+/**
+ * The largest data event: consecutive chunks of one channel and stream are joined up to this many bytes. 64 KB,
+ * not more: an event's text (base64 of 64 KB is 87,384 characters) then stays below V8's largest regular heap
+ * object (128 KB), so it is made and collected in the young generation; from 96 KB on it goes to the large-object
+ * space, and base64 of 200 MB in 256 KB events cost 0.4 s of CPU against 0.06 s in 64 KB ones (issue 15).
+ */
+export const COALESCE_BYTES = 64 * 1024;
 /** Staged data events are written once this many bytes wait... */
 export const COMMIT_BYTES = 1024 * 1024;
 /** ...or this long after the first of them, whichever comes first. */
@@ -57,8 +62,8 @@ export function maskNotesOf(counts: MaskCounts): MaskNote[] {
 /**
  * Where the chunks of one event are joined: one buffer for the whole process, reused. The encoder turns the payload
  * into text (base64 or UTF-8) before `stage` returns and keeps no reference to it, and stage runs on one thread, so
- * one buffer serves every session; a fresh 256 KB Buffer per event cost a page-faulting allocation and a copy
- * the garbage collector then had to account for (see docs/BENCHMARKS.md, issue 15).
+ * one buffer serves every session; a fresh Buffer per event cost an allocation outside the heap and a copy
+ * the garbage collector then had to account for (docs/BENCHMARKS.md, issue 15).
  */
 let joinBuffer: Buffer | undefined;
 

@@ -39,7 +39,6 @@ export interface RelayDeps {
  */
 export interface CancelKey { processId: number; secretKey: Buffer }
 
-const RESULT_WRITE_DELAY_MS = 5;
 const PARAMETER_STATUS = 0x53;
 
 /**
@@ -67,8 +66,6 @@ export class PgRelay implements LiveSession {
   /** pumpSlowly is at work: later messages wait in the inbox, in order. */
   private busy = false;
   private closed = false;
-  private resultTimer: NodeJS.Timeout | undefined;
-  private resultTimerArmed = false;
   private onClosed: (() => void) | undefined;
   /** A protocol violation the parser reported in the chunk being parsed (the last one). */
   private violation: string | undefined;
@@ -339,25 +336,14 @@ export class PgRelay implements LiveSession {
   /**
    * Result events are not commands: nothing waits for them, so they ride along
    * with the next command's write (one write(2) per round trip instead of two),
-   * or are written within RESULT_WRITE_DELAY_MS when the client goes quiet.
-   * Either way they are on disk long before a human could ask for them, and a
-   * crash loses at most that window of result events, never a command.
+   * or are written within COMMIT_SOON_MS when the client goes quiet (one
+   * gateway-wide timer, gateway/recording/writer.ts). Either way they are on disk
+   * long before a human could ask for them, and a crash loses at most that window
+   * of result events, never a command. A failed write refuses the session's next
+   * event: it fails closed then.
    */
   private commitResults(): void {
-    if (this.resultTimerArmed || this.closed || this.writer.stagedBytes === 0) return;
-    this.resultTimerArmed = true;
-    if (this.resultTimer) this.resultTimer.refresh(); // one timer per session, re-armed: no allocation per result
-    else this.resultTimer = setTimeout(() => this.writeResults(), RESULT_WRITE_DELAY_MS);
-  }
-
-  private writeResults(): void {
-    this.resultTimerArmed = false;
-    if (this.closed) return;
-    try {
-      this.writer.commit()?.catch((err: unknown) => this.failClosed(err));
-    } catch (err) {
-      this.failClosed(err);
-    }
+    if (!this.closed) this.writer.commitSoon();
   }
 
   private record<K extends EventName>(type: K, data: EventMap[K]): number {
@@ -380,7 +366,6 @@ export class PgRelay implements LiveSession {
   private end(end: Omit<EventMap['session.end'], 'statementsInFlight'>): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.resultTimer);
     this.holding?.abort();
     this.results.release();
     if (!this.upstream.socket.destroyed) this.upstream.socket.end(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate

@@ -38,6 +38,37 @@ function syncBatch(): void {
   unsynced.clear();
 }
 
+/**
+ * Events staged with `commitSoon` (nothing waits for them: a PostgreSQL result) reach the file within this time;
+ * usually sooner, with the next `commit` of their session (the next command's write before forward).
+ */
+export const COMMIT_SOON_MS = 5;
+/** The commitSoon timer's tick: an event waits at most two ticks (timer lateness aside). */
+const SOON_TICK_MS = 2;
+
+/**
+ * Writers whose `commitSoon` events are not yet written, in two generations: one gateway-wide timer ticks every
+ * SOON_TICK_MS while any is waiting and writes those that were already waiting at the tick before (so each
+ * waits at most two ticks, within COMMIT_SOON_MS). A writer that commits meanwhile leaves both sets. Under load every such event rides
+ * along with the session's next command, and a round trip costs two Set operations: no timer re-armed per session,
+ * no write(2) of its own.
+ */
+let soonNewer = new Set<RecordingWriter>();
+let soonOlder = new Set<RecordingWriter>();
+let soonTimer: NodeJS.Timeout | undefined;
+
+function soonTick(): void {
+  const due = soonOlder;
+  soonOlder = soonNewer;
+  soonNewer = due; // emptied below, reused: no Set allocated per tick
+  for (const writer of due) writer.commitQuietly();
+  due.clear();
+  if (soonOlder.size === 0) {
+    clearInterval(soonTimer);
+    soonTimer = undefined;
+  }
+}
+
 /** Every event is covered by a signed checkpoint within this time, even in an idle session. */
 export const SIGN_WITHIN_MS = 1000;
 
@@ -197,12 +228,37 @@ export class RecordingWriter {
   }
 
   /**
+   * Writes what is staged within COMMIT_SOON_MS (or with an earlier `commit`): for events nothing waits for. A
+   * failure is kept and refuses the session's next event (fail closed), as a checkpoint's does.
+   */
+  commitSoon(): void {
+    if (this.stagedLength === 0 || soonNewer.has(this) || soonOlder.has(this)) return;
+    soonNewer.add(this);
+    if (!soonTimer) {
+      soonTimer = setInterval(soonTick, SOON_TICK_MS);
+      soonTimer.unref();
+    }
+  }
+
+  /** The commitSoon timer's write; an error is kept in `failed`. */
+  commitQuietly(): void {
+    if (!this.isOpen || this.failed) return;
+    try {
+      this.commit()?.catch(() => undefined); // kept in `failed`: the session's next event fails closed
+    } catch {
+      // kept in `failed`
+    }
+  }
+
+  /**
    * Writes the staged events. With `always` the returned promise resolves once
    * they are on stable storage; with `batch` they are in the page cache (safe from
    * a gateway crash) and fsync follows within BATCH_SYNC_MS; with `none` the OS decides.
    * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
    */
   commit(): Promise<void> | undefined {
+    if (soonNewer.size) soonNewer.delete(this); // what it waited for is written now
+    if (soonOlder.size) soonOlder.delete(this);
     const started = performance.now();
     const bytes = this.writeStaged();
     if (bytes === 0) return undefined;
@@ -286,6 +342,8 @@ export class RecordingWriter {
   private closeQuietly(): void {
     unsynced.delete(this); // close fsyncs what it wrote, or the file is given up
     unsigned.delete(this); // the seal signs everything
+    soonNewer.delete(this);
+    soonOlder.delete(this);
     // An fdatasync still in flight owns the descriptor until it returns (see synced).
     this.closing = this.fd;
     this.fd = undefined;

@@ -138,6 +138,7 @@ export class LivePolicies implements PolicyPipeline {
       columnRules: (columns) => now().columnRules(columns),
       replacementFor: (rule) => now().replacementFor(rule),
       maskText: (text) => now().maskText(text),
+      get sourcePatternReplacements() { return now().sourcePatternReplacements; },
     };
   }
 

@@ -22,14 +22,6 @@ export interface RowMaskerOptions {
   encoding: ClientEncoding;
 }
 
-/**
- * What the policy's session masker says beyond SessionMasker (gateway/policy/masking.ts):
- * the replacements of pattern rules applied at source columns, to count them.
- */
-interface SourcePatternCounting {
-  readonly sourcePatternReplacements?: ReadonlyMap<string, string>;
-}
-
 /** One value as the pattern rules read it, and how a mask is written back. */
 interface Readable { text: string; kind: 'text' | 'bytea-hex' | 'bytes' | 'value' }
 
@@ -58,7 +50,7 @@ export class RowMasker {
 
   constructor(private readonly opts: RowMaskerOptions) {
     this.masker = opts.masker;
-    const marks = (opts.masker as SessionMasker & SourcePatternCounting).sourcePatternReplacements;
+    const marks = opts.masker.sourcePatternReplacements;
     this.sourceMarks = marks && marks.size > 0 ? [...marks] : undefined;
   }
 

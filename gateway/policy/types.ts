@@ -103,4 +103,6 @@ export interface SessionMasker {
   replacementFor(rule: string): string;
   /** Pattern and built-in rules over one text value. */
   maskText(text: string): { text: string; counts: MaskCounts };
+  /** Replacement text → rule of the pattern rules the rewrite applies at source columns: how results count those masks. */
+  readonly sourcePatternReplacements: ReadonlyMap<string, string>;
 }

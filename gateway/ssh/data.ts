@@ -93,7 +93,7 @@ export class DataRecorder {
       if (counts) addCounts((q.counts ??= {}), counts);
       if (q.size >= COALESCE_BYTES) this.stage();
       if (this.writer.stagedBytes >= COMMIT_BYTES) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), COMMIT_DELAY_MS);
+      else this.timer ??= setTimeout(this.onTimer, COMMIT_DELAY_MS);
     } catch (err) {
       this.failClosed(err);
     }
@@ -123,9 +123,17 @@ export class DataRecorder {
     }
   }
 
+  /**
+   * The commit timer. A flush before it (input is flushed every turn, before it is forwarded) leaves it armed: it
+   * then finds nothing or little to write, which costs less than a Timeout made and cancelled per turn.
+   */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.flush();
+  };
+
   /** Stages and writes every data event held; a failure fails the session closed. */
   flush(): void {
-    this.clearTimer();
     try {
       this.stage();
       this.writer.commit()?.catch((err: unknown) => this.failClosed(err));

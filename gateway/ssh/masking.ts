@@ -44,6 +44,8 @@ const ECHO_WAIT_MS = 500;
 export class OutputMasker {
   private tail: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was set with (TAIL_WAIT_MS or PARTIAL_WAIT_MS). */
+  private timerWait = 0;
   private partialWaited = false;
   /** What the client typed on a pty and the target has not echoed yet, and when it was typed. */
   private echo: Buffer | undefined;
@@ -91,9 +93,20 @@ export class OutputMasker {
     if (rest.length === 0) return this.clearTimer();
     if (rest.length > TAIL_LIMIT) return this.maskAndEmit(rest);
     this.tail = Buffer.from(rest);
-    this.clearTimer();
     this.partialWaited = false;
-    this.timer = setTimeout(() => this.flush(false), TAIL_WAIT_MS);
+    // The wait starts again from this chunk. On a stream of long lines every chunk leaves a tail: the same timer is
+    // restarted (refresh) rather than a Timeout made and cancelled per SSH packet.
+    if (this.timer && this.timerWait === TAIL_WAIT_MS) this.timer.refresh();
+    else this.wait(TAIL_WAIT_MS);
+  }
+
+  private wait(ms: number): void {
+    this.clearTimer();
+    this.timerWait = ms;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush(false);
+    }, ms);
   }
 
   /** Emits what is held: all of it at the end of the stream, or after the wait what cannot be part of a value. */
@@ -113,7 +126,7 @@ export class OutputMasker {
       this.tail = Buffer.from(tail.subarray(tail.length - keep));
       if (this.interactive) {
         this.partialWaited = true;
-        this.timer = setTimeout(() => this.flush(false), PARTIAL_WAIT_MS);
+        this.wait(PARTIAL_WAIT_MS);
       }
     }
   }

@@ -75,7 +75,8 @@ export class LivePolicies implements PolicyPipeline {
   sqlSession(ctx: PolicyContext, catalog: TargetCatalog | undefined): SqlSessionPolicy {
     this.setupOf(ctx).catalog = catalog;
     let made = this.current.number;
-    let inner = this.current.pipeline.sqlSession(ctx, catalog);
+    // A reload between the listener's catalog decision and this call: the shared catalog, as after a switch.
+    let inner = this.current.pipeline.sqlSession(ctx, this.catalogFor(ctx));
     const step = this.sqlStep;
     return {
       catalog,

@@ -23,15 +23,17 @@ export interface Batch {
   sessionEnds: Value[];
   /** seq, message, session: events of a known type that do not match their schema (findings, kind `undecodable-event`) */
   decodeFindings: Value[];
-  /** session, seq, t, cols, rows, screen */
+  /** session, seq, t, cols, rows, screen (made from `terminal` where the batch is written: keyframes.ts) */
   keyframes: Value[];
+  /** What the session's terminal saw, in order: session, seq, t, op, a, b (keyframes.ts); not a table. */
+  terminal: Value[];
   /** Bytes of the recording lines staged (with `batchSize`, what decides a flush). */
   bytes: number;
 }
 
 export type Value = string | number | null;
 
-type Table = Exclude<keyof Batch, 'bytes'>;
+type Table = Exclude<keyof Batch, 'bytes' | 'terminal'>;
 
 /** Values per row of each table. */
 export const WIDTH: { readonly [K in Table]: number } = {
@@ -42,7 +44,7 @@ export const WIDTH: { readonly [K in Table]: number } = {
 export const BATCH_BYTES = 8 * 1024 * 1024;
 
 export function emptyBatch(): Batch {
-  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], sessionEnds: [], decodeFindings: [], bytes: 0 };
+  return { events: [], statements: [], results: [], sensitive: [], decisions: [], approvals: [], keyframes: [], terminal: [], sessionEnds: [], decodeFindings: [], bytes: 0 };
 }
 
 /** Rows staged (approvals aside, as before). */

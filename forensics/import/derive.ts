@@ -1,6 +1,7 @@
 import { decodeEvent, type EventMap, type KnownEvent, type RecordingEvent } from '../../common/recording/index.js';
-import { TerminalEmulator, terminalBytes } from '../replay/emulator.js';
+import { terminalBytes } from '../replay/emulator.js';
 import { WIDTH, type Batch } from './batch.js';
+import type { TerminalOp } from './keyframes.js';
 import { LineEditor } from './lines.js';
 import { approvalOf, decisionOf, maskNotes, maskedFields, num, str, unmaskedSensitive } from './policy.js';
 
@@ -40,7 +41,9 @@ const MAX_PENDING_LINES = 100_000;
  */
 export class SessionIndexer {
   readonly facts: SessionFacts;
-  private emulator: TerminalEmulator | undefined;
+  /** Whether the terminal was opened (keyframes.ts replays it where the rows are written), and its data bytes since the last keyframe. */
+  private terminalOpen = false;
+  private pendingBytes = 0;
   private readonly editor = new LineEditor();
   private typedLines: Batch['statements'] = [];
   private sawLineEvents = false;
@@ -150,14 +153,19 @@ export class SessionIndexer {
           this.terminalChannel = d.channel;
           this.facts.cols ??= d.cols;
           this.facts.rows ??= d.rows;
-          if (this.emulator && d.cols && d.rows) this.emulator.resize(d.cols, d.rows);
+          if (this.terminalOpen && d.cols && d.rows) this.terminalOp(b, e, 'resize', d.cols, d.rows);
         }
         break;
       }
       case 'ssh.output': {
         const d = ev.data;
         this.terminalChannel ??= d.channel;
-        if (d.channel === this.terminalChannel) this.terminal().write(terminalBytes(d));
+        if (d.channel === this.terminalChannel) {
+          this.terminal(b, e);
+          // What the emulator would count: the bytes the data stands for.
+          this.pendingBytes += typeof d.data !== 'string' ? 0 : d.encoding === 'utf8' ? Buffer.byteLength(d.data, 'utf8') : Buffer.byteLength(d.data, 'base64');
+          this.terminalOp(b, e, 'data', typeof d.data === 'string' ? d.data : '', d.encoding);
+        }
         if (!d.masked?.length) break; // most output: nothing masked, nothing to allocate
         const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: d.stream ?? 'output' } : m));
         if (masked.length) {
@@ -168,7 +176,10 @@ export class SessionIndexer {
       }
       case 'ssh.resize': {
         const { cols, rows, channel } = ev.data;
-        if (cols && rows && channel === (this.terminalChannel ?? channel)) this.terminal().resize(cols, rows);
+        if (cols && rows && channel === (this.terminalChannel ?? channel)) {
+          this.terminal(b, e);
+          this.terminalOp(b, e, 'resize', cols, rows);
+        }
         break;
       }
       case 'ssh.exit': {
@@ -182,33 +193,38 @@ export class SessionIndexer {
 
   /** True when enough terminal output is queued that a keyframe is due. */
   get keyframeDue(): boolean {
-    return (this.emulator?.pendingBytes ?? 0) >= KEYFRAME_BYTES;
+    return this.pendingBytes >= KEYFRAME_BYTES;
   }
 
-  /** Applies queued terminal output and stages a keyframe at the last event seen. */
-  async keyframe(b: Batch): Promise<void> {
-    if (!this.emulator) return;
-    await this.emulator.flush();
-    b.keyframes.push(this.facts.id, this.lastSeq, this.lastT, this.emulator.cols, this.emulator.rows, this.emulator.serialize());
+  /** Stages a keyframe at the last event seen (made where the batch is written, keyframes.ts). */
+  keyframe(b: Batch): void {
+    if (!this.terminalOpen) return;
+    b.terminal.push(this.facts.id, this.lastSeq, this.lastT, 'keyframe' satisfies TerminalOp, null, null);
+    this.pendingBytes = 0;
   }
 
   /** The last rows of the session (typed lines, the final keyframe); call once at the end of the file. */
-  async finish(b: Batch): Promise<void> {
+  finish(b: Batch): void {
     if (!this.sawLineEvents) for (const v of this.typedLines) b.statements.push(v);
     for (const row of this.commandBlocks.values()) b.decisions.push(...row);
     this.commandBlocks.clear();
     this.typedLines = [];
-    if (this.emulator && this.emulator.pendingBytes > 0) await this.keyframe(b);
-    this.emulator?.dispose();
+    if (this.terminalOpen && this.pendingBytes > 0) this.keyframe(b);
+    if (this.terminalOpen) b.terminal.push(this.facts.id, this.lastSeq, this.lastT, 'end' satisfies TerminalOp, null, null);
+    this.terminalOpen = false;
   }
 
-  private terminal(): TerminalEmulator {
-    if (!this.emulator) {
-      // The channel is fixed once output has been written to the terminal.
-      this.facts.terminalChannel = JSON.stringify(this.terminalChannel ?? null);
-      this.emulator = new TerminalEmulator(this.facts.cols ?? undefined, this.facts.rows ?? undefined);
-    }
-    return this.emulator;
+  /** Opens the session's terminal on first use, at the size the session announced. */
+  private terminal(b: Batch, e: RecordingEvent): void {
+    if (this.terminalOpen) return;
+    this.terminalOpen = true;
+    // The channel is fixed once output has been written to the terminal.
+    this.facts.terminalChannel = JSON.stringify(this.terminalChannel ?? null);
+    this.terminalOp(b, e, 'open', this.facts.cols, this.facts.rows);
+  }
+
+  private terminalOp(b: Batch, e: RecordingEvent, op: TerminalOp, x: string | number | null, y: string | number | null): void {
+    b.terminal.push(this.facts.id, e.seq, e.t, op, x, y);
   }
 
   /** JSON.stringify(columns), reused while the columns (plain name/typeOid/format objects, in that order) equal the last ones. */

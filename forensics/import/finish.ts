@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { VerifyReport } from '../../common/recording/index.js';
-import type { SessionIndexer } from './derive.js';
+import type { SessionFacts } from './derive.js';
 
 /** What custody records of the bytes imported: known once the last one is read. */
 export interface FileFacts {
@@ -13,8 +13,7 @@ export interface FileFacts {
  * session row, identities, targets and the hop edge, then lineage (root
  * identity and depth) of the sessions it touches, since a parent may arrive after its children.
  */
-export function finishSession(db: Database.Database, fileId: number, indexer: SessionIndexer, report: VerifyReport, file: FileFacts): void {
-  const f = indexer.facts;
+export function finishSession(db: Database.Database, fileId: number, f: SessionFacts, report: VerifyReport, file: FileFacts): void {
   db.transaction(() => {
     db.prepare(`UPDATE files SET sha256 = ?, size = ?, integrity = ?, sealed = ?, events = ?, last_seq = ?, intact_through = ?, signed_through = ?,
       state = 'complete' WHERE id = ?`).run(file.sha256, file.size, report.status, report.sealed ? 1 : 0, report.events, report.lastSeq,

@@ -2,15 +2,13 @@ import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:cr
 import { createReadStream, statSync } from 'node:fs';
 import type { TrustedKeys } from '../../common/keys.js';
 import {
-  RecordingHeader, RecordingVerifier, readRecordingBatches, type FileFacts, type Finding, type IntegrityState, type IntegrityStatus,
-  type RecordingEvent, type RecordingLine, type VerifyReport,
+  RecordingHeader, RecordingVerifier, type FileFacts, type Finding, type IntegrityState, type IntegrityStatus,
 } from '../../common/recording/index.js';
 import { describeSqliteError } from '../errors.js';
 import { PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
-import { BATCH_BYTES, batchSize, emptyBatch } from './batch.js';
-import { SessionIndexer } from './derive.js';
 import { finishSession } from './finish.js';
-import { InlineSink, openSink, type RowSink } from './sink.js';
+import { InlineSink, openSink } from './sink.js';
+import { HashedRead, streamEvents } from './stream.js';
 
 export interface ImportOptions {
   trusted: TrustedKeys;
@@ -141,9 +139,11 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
         .run(header.session, id, header.protocol, header.createdAt);
       return id;
     })();
-    const report = await streamEvents(c, lines.slice(1), file, verifier, header, path, out, opts);
-    out.sha256 = file.sha256();
-    out.size = file.bytes;
+    const sinks = { open: () => openSink(c, opts.writeThread ?? true), inline: () => new InlineSink(c.db) };
+    const streamed = await streamEvents(sinks, lines.slice(1), file, verifier, header, path, out.size, opts);
+    const { report } = streamed;
+    out.sha256 = streamed.sha256;
+    out.size = streamed.bytes;
     out.findings = report.findings;
     out.findingsOmitted = report.findingsOmitted;
     out.integrity = report.status;
@@ -153,7 +153,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       fileId, status: report.status, header: report.header, lastSeq: report.lastSeq, lastHash: report.lastHash, sealed: report.sealed,
       signedThroughSeq: report.signedThroughSeq,
     };
-    finishSession(c.db, fileId, report.indexer, report, { sha256: out.sha256, size: out.size });
+    finishSession(c.db, fileId, streamed.facts, report, { sha256: out.sha256, size: out.size });
     // Events the schema did not accept are stored raw and named in the summary, so `import` says so.
     const undecodable = c.db.prepare("SELECT seq, message FROM findings WHERE file_id = ? AND kind = 'undecodable-event' ORDER BY seq LIMIT ?")
       .all(fileId, MAX_UNDECODABLE_LISTED + 1) as { seq: number | null; message: string }[];
@@ -186,92 +186,6 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
 
 /** Undecodable events named in an import's summary (all of them are in the case file's findings). */
 const MAX_UNDECODABLE_LISTED = 20;
-
-/** A recording's lines, chunk by chunk, with the SHA-256 and count of the bytes read so far. */
-class HashedRead {
-  bytes = 0;
-  private readonly hash = createHash('sha256');
-  private readonly batches: AsyncGenerator<RecordingLine[]>;
-
-  constructor(path: string) {
-    this.batches = readRecordingBatches(path, { onBytes: (chunk) => { this.hash.update(chunk); this.bytes += chunk.length; } });
-  }
-
-  /** The lines of the next chunk; empty at the end of the file. */
-  async next(): Promise<RecordingLine[]> {
-    const r = await this.batches.next();
-    return r.done ? [] : r.value;
-  }
-
-  async close(): Promise<void> {
-    await this.batches.return(undefined);
-  }
-
-  /** Once the whole file has been read. */
-  sha256(): string {
-    return this.hash.digest('hex');
-  }
-}
-
-async function streamEvents(
-  c: CaseFile, firstLines: RecordingLine[], file: HashedRead, verifier: RecordingVerifier,
-  header: RecordingHeader, path: string, out: FileImport, opts: ImportOptions,
-): Promise<VerifyReport & { indexer: SessionIndexer }> {
-  const indexer = new SessionIndexer(header.session, header.protocol, header.version);
-  const rowLimit = opts.batchRows ?? 5000;
-  const session = header.session;
-  const total = out.size ?? 0;
-  // A file that fits in one batch is written inline; a longer one goes to the write thread from its first batch.
-  let sink: RowSink | undefined;
-  let batch = emptyBatch();
-  let events = 0;
-  try {
-    // The first chunk may hold nothing but the header: reading goes on until a chunk comes back empty.
-    for (let lines = firstLines, more = true; more; lines = await file.next(), more = lines.length > 0) {
-      for (const { line, bytes, complete } of lines) {
-        const verified = verifier.push(line, complete, bytes);
-        if (!verified) continue;
-        const e = verified.event;
-        events++;
-        batch.events.push(session, e.seq, e.t, e.type, dataText(line, e), verified.intact ? 1 : 0);
-        batch.bytes += bytes.length;
-        indexer.add(e, batch);
-        if (indexer.keyframeDue) await indexer.keyframe(batch);
-        // Rows and bytes both bound a batch, so memory stays flat however long the lines are.
-        if (batchSize(batch) >= rowLimit || batch.bytes >= BATCH_BYTES) {
-          sink ??= await openSink(c, opts.writeThread ?? true);
-          await sink.write(batch);
-          batch = emptyBatch();
-          opts.onProgress?.({ path, bytesRead: Math.min(file.bytes, total), bytesTotal: total, events });
-        }
-      }
-    }
-    await indexer.finish(batch);
-    sink ??= new InlineSink(c);
-    await sink.write(batch);
-  } catch (err) {
-    // Nothing may still be writing when the caller removes the file's rows.
-    await sink?.end();
-    throw err;
-  }
-  // Every batch is written before the finishing transaction, which runs on the case's connection.
-  const failed = await sink.end();
-  if (failed) throw failed;
-  opts.onProgress?.({ path, bytesRead: file.bytes, bytesTotal: Math.max(total, file.bytes), events });
-  return { ...verifier.end(), indexer };
-}
-
-/**
- * The `data` JSON exactly as recorded. Writers put fields in a fixed order
- * (`…,"data":{…},"prev":"<64 hex>"}`), so it is a slice of the line; anything
- * else is re-serialized.
- */
-function dataText(line: string, e: RecordingEvent): string {
-  const start = line.indexOf('"data":');
-  const end = line.length - 75;
-  if (start > 0 && end > start && line.startsWith(',"prev":"', end) && line.endsWith('"}')) return line.slice(start + 7, end);
-  return JSON.stringify(e.data);
-}
 
 function parseHeader(line: string): RecordingHeader | undefined {
   try {

@@ -1,9 +1,11 @@
+import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CaseFile } from '../store/case.js';
 import { BATCH_BYTES, BatchWriter, WIDTH, type Batch } from './batch.js';
+import { KeyframeMaker, TERMINAL_WIDTH } from './keyframes.js';
 
 /**
  * Where the rows of one file's import go. An import is two halves of about equal
@@ -45,7 +47,7 @@ export interface WorkerReply {
  * the compiled worker of dist/, which may be older: a worker of another layout
  * is not used.
  */
-export const BATCH_LAYOUT = JSON.stringify(WIDTH);
+export const BATCH_LAYOUT = JSON.stringify({ ...WIDTH, terminal: TERMINAL_WIDTH });
 
 /**
  * The sink for one file: the write thread when it can serve this case, otherwise
@@ -59,7 +61,7 @@ export async function openSink(c: CaseFile, thread: boolean): Promise<RowSink> {
   const inline = !thread || db.memory || db.readonly || db.inTransaction ||
     db.prepare("SELECT 1 FROM temp.sqlite_master WHERE type = 'trigger' LIMIT 1").get() !== undefined;
   const t = inline ? undefined : await WriteThread.get();
-  if (!t) return new InlineSink(c);
+  if (!t) return new InlineSink(db);
   const timeout = (db.pragma('busy_timeout', { simple: true }) as number | undefined) ?? 5000;
   return t.open(resolve(db.name), timeout);
 }
@@ -69,20 +71,23 @@ export async function writeThreadAvailable(): Promise<boolean> {
   return (await WriteThread.get()) !== undefined;
 }
 
-/** Writes each batch in a synchronous transaction on the case's connection. */
+/** Writes each batch in a synchronous transaction on the case's connection (or on `db`, a file thread's own connection to it). */
 export class InlineSink implements RowSink {
   private readonly flush: (b: Batch) => void;
+  private readonly keyframes = new KeyframeMaker();
 
-  constructor(c: CaseFile) {
-    const writer = new BatchWriter(c.db);
-    this.flush = c.db.transaction((b: Batch) => writer.write(b));
+  constructor(db: Database.Database) {
+    const writer = new BatchWriter(db);
+    this.flush = db.transaction((b: Batch) => writer.write(b));
   }
 
   async write(b: Batch): Promise<void> {
+    await this.keyframes.apply(b);
     this.flush(b);
   }
 
   async end(): Promise<Error | undefined> {
+    this.keyframes.dispose();
     return undefined;
   }
 }

@@ -8,11 +8,13 @@
 import Database from 'better-sqlite3';
 import { parentPort } from 'node:worker_threads';
 import { BatchWriter, type Batch } from './batch.js';
+import { KeyframeMaker } from './keyframes.js';
 import { BATCH_LAYOUT, type WorkerReply, type WorkerRequest } from './sink.js';
 
 interface OpenFile {
   db: Database.Database;
   flush: (b: Batch) => void;
+  keyframes: KeyframeMaker;
   failed: { message: string; code?: string } | undefined;
 }
 
@@ -24,7 +26,16 @@ function errorOf(err: unknown): { message: string; code?: string } {
   return { message: (err as Error)?.message ?? String(err), ...(typeof code === 'string' ? { code } : {}) };
 }
 
+/**
+ * Requests are handled one after the other: making a batch's keyframes waits for
+ * the terminal emulator, and the next request must not start meanwhile.
+ */
+let queue: Promise<void> = Promise.resolve();
 port.on('message', (m: WorkerRequest) => {
+  queue = queue.then(() => handle(m));
+});
+
+async function handle(m: WorkerRequest): Promise<void> {
   const reply = (r: Omit<WorkerReply, 'file'>) => port.postMessage({ file: m.file, ...r } satisfies WorkerReply);
   if (m.op === 'open') {
     let db: Database.Database | undefined;
@@ -36,7 +47,7 @@ port.on('message', (m: WorkerRequest) => {
       db.pragma('temp_store = MEMORY');
       db.pragma('foreign_keys = ON');
       const writer = new BatchWriter(db);
-      files.set(m.file, { db, flush: db.transaction((b: Batch) => writer.write(b)), failed: undefined });
+      files.set(m.file, { db, flush: db.transaction((b: Batch) => writer.write(b)), keyframes: new KeyframeMaker(), failed: undefined });
       reply({ ok: true });
     } catch (err) {
       db?.close();
@@ -51,6 +62,7 @@ port.on('message', (m: WorkerRequest) => {
     const open = f as OpenFile;
     if (open.failed) return reply({ ok: false, error: open.failed });
     try {
+      await open.keyframes.apply(m.batch);
       open.flush(m.batch);
       reply({ ok: true });
     } catch (err) {
@@ -62,11 +74,12 @@ port.on('message', (m: WorkerRequest) => {
   // close
   files.delete(m.file);
   try {
+    if (f?.db) (f as OpenFile).keyframes.dispose();
     f?.db?.close();
     reply({ ok: true });
   } catch (err) {
     reply({ ok: false, error: errorOf(err) });
   }
-});
+}
 
 port.postMessage({ file: -1, ok: true, layout: BATCH_LAYOUT } satisfies WorkerReply);

@@ -86,6 +86,8 @@ describe('SSH policies', () => {
     const metrics = await (await fetch(`${gw.gateway.admin.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
     expect(metrics).toMatch(/hopscope_approvals_total\{protocol="ssh",step="approved"\} 1/);
     expect(metrics).not.toMatch(/hopscope_refusals_total\{reason="POLICY_REVIEW"\}/);
+    // The exec that ran is one observation of the gateway's added latency per command (the hold's wait included).
+    expect(Number(/hopscope_statement_seconds_count\{protocol="ssh"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('judges shell lines as typed, edits included: a blocked line never reaches the shell', async () => {

@@ -90,6 +90,7 @@ export class SessionChannel {
 
   private async exec(down: ssh2.ServerChannel, command: string): Promise<void> {
     this.bind(down, 'exec');
+    const started = performance.now();
     const scp = scpCommand(command);
     const verdict = scp?.mode === 'from' && this.ctx.textMask ? LEGACY_SCP_DOWNLOAD : this.ctx.policy.judgeCommand(this.ctx.policyContext, command);
     const seq = this.ctx.trail.append(EventType.SshExec, { channel: this.id, command, pty: this.pty !== undefined, action: verdict.action, ...ruleOf(verdict) });
@@ -101,6 +102,8 @@ export class SessionChannel {
       return;
     }
     if (scp?.mode === 'to') this.scp = this.followScpUpload(scp.path, scp.directory);
+    // What the gateway adds before the exec goes upstream: judge, record, commit (a hold's wait included).
+    this.ctx.metrics.statementSeconds.observe({ protocol: 'ssh' }, (performance.now() - started) / 1000);
     this.open((cb) => this.ctx.upstream.exec(command, { env: this.targetEnv(), pty: this.pty ?? false }, cb));
   }
 

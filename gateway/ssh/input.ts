@@ -37,6 +37,8 @@ export class InputRelay {
   private release: NodeJS.Immediate | undefined;
   /** The byte counter's series, made once: no labels object and key per chunk. */
   private readonly bytesIn: { inc(by?: number): void };
+  /** hopscope_statement_seconds{protocol="ssh"}: from a command's Enter to its forward (recorded, judged; a hold's wait included). */
+  private readonly commandLatency: { observe(seconds: number): void };
 
   constructor(
     private readonly channel: number,
@@ -48,6 +50,7 @@ export class InputRelay {
     private readonly decide: Decide,
   ) {
     this.bytesIn = ctx.metrics.bytesTotal.series({ direction: 'client_to_target' });
+    this.commandLatency = ctx.metrics.statementSeconds.series({ protocol: 'ssh' });
   }
 
   push(chunk: Buffer): void {
@@ -142,6 +145,7 @@ export class InputRelay {
     for (const { step, end } of steps) {
       const segment = chunk.subarray(start, end);
       start = end;
+      const started = performance.now();
       await this.ctx.record(EventType.SshInput, inputEvent(this.channel, segment));
       const refusal = step.kind === 'partial' || step.lines > 1 ? KILL_COMMAND : KILL_LINE;
       const late = shell.lateReasons();
@@ -153,6 +157,7 @@ export class InputRelay {
       if (allowed) shell.ran(step);
       if (!allowed && refusal === KILL_COMMAND) shell.interruptSent();
       this.forward(allowed ? segment : Buffer.concat([segment.subarray(0, -1), refusal]));
+      if (allowed && step.kind === 'command') this.commandLatency.observe((performance.now() - started) / 1000);
     }
     if (start < chunk.length) {
       const rest = chunk.subarray(start);

@@ -165,6 +165,8 @@ export class SessionIndexer {
           // What the emulator would count: the bytes the data stands for.
           this.pendingBytes += typeof d.data !== 'string' ? 0 : d.encoding === 'utf8' ? Buffer.byteLength(d.data, 'utf8') : Buffer.byteLength(d.data, 'base64');
           this.terminalOp(b, e, 'data', typeof d.data === 'string' ? d.data : '', d.encoding);
+          // The batch carries the text a second time for the terminal: it counts towards the batch's bytes, so memory stays bounded as before.
+          if (typeof d.data === 'string') b.bytes += d.data.length;
         }
         if (!d.masked?.length) break; // most output: nothing masked, nothing to allocate
         const masked = maskNotes(d.masked).map((m) => (m.field === '*' ? { ...m, field: d.stream ?? 'output' } : m));

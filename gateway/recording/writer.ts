@@ -43,30 +43,23 @@ function syncBatch(): void {
  * usually sooner, with the next `commit` of their session (the next command's write before forward).
  */
 export const COMMIT_SOON_MS = 5;
-/** The commitSoon timer's tick: an event waits at most two ticks (timer lateness aside). */
-const SOON_TICK_MS = 2;
 
 /**
- * Writers whose `commitSoon` events are not yet written, in two generations: one gateway-wide timer ticks every
- * SOON_TICK_MS while any is waiting and writes those that were already waiting at the tick before (so each
- * waits at most two ticks, within COMMIT_SOON_MS). A writer that commits meanwhile leaves both sets. Under load every such event rides
- * along with the session's next command, and a round trip costs two Set operations: no timer re-armed per session,
- * no write(2) of its own.
+ * Writers whose `commitSoon` events are not yet written. One gateway-wide timer ticks every COMMIT_SOON_MS while
+ * any is waiting and writes them; a writer that commits meanwhile leaves the set. A busy gateway pays one timer
+ * wake-up per tick for all its sessions (not one per session), and a round trip two Set operations.
  */
-let soonNewer = new Set<RecordingWriter>();
-let soonOlder = new Set<RecordingWriter>();
+const soon = new Set<RecordingWriter>();
 let soonTimer: NodeJS.Timeout | undefined;
 
 function soonTick(): void {
-  const due = soonOlder;
-  soonOlder = soonNewer;
-  soonNewer = due; // emptied below, reused: no Set allocated per tick
-  for (const writer of due) writer.commitQuietly();
-  due.clear();
-  if (soonOlder.size === 0) {
+  if (soon.size === 0) {
     clearInterval(soonTimer);
     soonTimer = undefined;
+    return;
   }
+  for (const writer of soon) writer.commitQuietly(); // each leaves the set as it commits
+  soon.clear();
 }
 
 /** Every event is covered by a signed checkpoint within this time, even in an idle session. */
@@ -232,10 +225,10 @@ export class RecordingWriter {
    * failure is kept and refuses the session's next event (fail closed), as a checkpoint's does.
    */
   commitSoon(): void {
-    if (this.stagedLength === 0 || soonNewer.has(this) || soonOlder.has(this)) return;
-    soonNewer.add(this);
+    if (this.stagedLength === 0) return;
+    soon.add(this);
     if (!soonTimer) {
-      soonTimer = setInterval(soonTick, SOON_TICK_MS);
+      soonTimer = setInterval(soonTick, COMMIT_SOON_MS);
       soonTimer.unref();
     }
   }
@@ -257,8 +250,7 @@ export class RecordingWriter {
    * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
    */
   commit(): Promise<void> | undefined {
-    if (soonNewer.size) soonNewer.delete(this); // what it waited for is written now
-    if (soonOlder.size) soonOlder.delete(this);
+    if (soon.size) soon.delete(this); // what it waited for is written now
     const started = performance.now();
     const bytes = this.writeStaged();
     if (bytes === 0) return undefined;
@@ -342,8 +334,7 @@ export class RecordingWriter {
   private closeQuietly(): void {
     unsynced.delete(this); // close fsyncs what it wrote, or the file is given up
     unsigned.delete(this); // the seal signs everything
-    soonNewer.delete(this);
-    soonOlder.delete(this);
+    soon.delete(this);
     // An fdatasync still in flight owns the descriptor until it returns (see synced).
     this.closing = this.fd;
     this.fd = undefined;

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadOrCreateSigner, trustedKeysOf } from '../common/keys.js';
 import { importPaths, openCase, screenAt } from '../forensics/index.js';
 import { generateMix, generateTerminal } from './import-mix.js';
+import { caseDb } from '../forensics/store/case.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -35,12 +36,12 @@ async function phase(name: string, argv: string[]): Promise<void> {
   };
   if (name === 'import') {
     // What was imported (not timed): the event mix, and masking read from the notes as the gateway writes them (by column).
-    result.mix = Object.fromEntries((c.db.prepare('SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC').all() as { type: string; n: number }[])
+    result.mix = Object.fromEntries((caseDb(c).prepare('SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC').all() as { type: string; n: number }[])
       .map((r) => [r.type, r.n]));
-    result.masked = c.db.prepare("SELECT sum(count) AS values_, count(DISTINCT field) AS fields, sum(field = '*') AS unplaced FROM sensitive_fields WHERE masked = 1").get();
+    result.masked = caseDb(c).prepare("SELECT sum(count) AS values_, count(DISTINCT field) AS fields, sum(field = '*') AS unplaced FROM sensitive_fields WHERE masked = 1").get();
   }
   if (name === 'seek') {
-    const s = c.db.prepare("SELECT start_t, end_t FROM sessions WHERE id = 'bench-terminal'").get() as { start_t: number; end_t: number };
+    const s = caseDb(c).prepare("SELECT start_t, end_t FROM sessions WHERE id = 'bench-terminal'").get() as { start_t: number; end_t: number };
     const times: number[] = [];
     let seed = 12345;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -52,7 +53,7 @@ async function phase(name: string, argv: string[]): Promise<void> {
     }
     times.sort((a, b) => a - b);
     Object.assign(result, { seeks: times.length, seekP50ms: pct(times, 50), seekP99ms: pct(times, 99), seekMaxMs: times.at(-1),
-      keyframes: (c.db.prepare("SELECT count(*) AS n FROM keyframes WHERE session = 'bench-terminal'").get() as { n: number }).n });
+      keyframes: (caseDb(c).prepare("SELECT count(*) AS n FROM keyframes WHERE session = 'bench-terminal'").get() as { n: number }).n });
   }
   c.close();
   result.peakRssMB = process.resourceUsage().maxRSS / 1024;

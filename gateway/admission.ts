@@ -92,6 +92,7 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
         deps.metrics.recordingSeconds.observe(seconds);
         deps.metrics.recordingBytes.inc({}, bytes);
       },
+      onFsync: (seconds) => deps.metrics.fsyncSeconds.observe(seconds),
     });
     writer.append(EventType.SessionStart, {
       identity: req.identity, tokenId: claims.jti, tokenKind: claims.kind, rootTokenId: rootTokenOf(claims),

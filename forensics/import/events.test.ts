@@ -5,7 +5,7 @@ import { TempDir } from '../../common/recording/testing/recordings.js';
 import { buildChain } from '../chain/graph.js';
 import { answersOf, chainJson, chainText } from '../chain/render.js';
 import { exportCase } from '../export/index.js';
-import { openCase, type CaseFile } from '../store/case.js';
+import { caseDb, openCase, type CaseFile } from '../store/case.js';
 import { fixedSigner, writeScenario } from '../testing/scenario.js';
 import { writeRevocationScenario } from '../testing/scenario-v2.js';
 import { importPaths } from './paths.js';
@@ -21,7 +21,7 @@ afterEach(() => {
   tmp.remove();
 });
 
-const rows = (sql: string, ...args: unknown[]) => c.db.prepare(sql).all(...args) as Record<string, unknown>[];
+const rows = (sql: string, ...args: unknown[]) => caseDb(c).prepare(sql).all(...args) as Record<string, unknown>[];
 
 describe('typed events reach the case file, the chain and every export', () => {
   it('current version (the gateway encoder): who revoked, why, end causes, the refused reconnect, the approver\'s reason', async () => {

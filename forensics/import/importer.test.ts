@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigner, trustedKeysOf } from '../../common/keys.js';
 import { TempDir, buildRecording, rechain, withField } from '../../common/recording/testing/recordings.js';
-import { PENDING_HASH, openCase, type CaseFile } from '../store/case.js';
+import { caseDb, PENDING_HASH, openCase, type CaseFile } from '../store/case.js';
 import { listSessions } from '../store/queries.js';
 import { FixtureRecording, T0, writeScenario, type Scenario } from '../testing/scenario.js';
 import { importFile } from './importer.js';
@@ -25,7 +25,7 @@ afterEach(() => {
   tmp.remove();
 });
 
-const count = (sql: string, ...args: unknown[]) => (c.db.prepare(sql).get(...args) as { n: number }).n;
+const count = (sql: string, ...args: unknown[]) => (caseDb(c).prepare(sql).get(...args) as { n: number }).n;
 
 describe('import', () => {
   it('imports a folder of recordings with derived rows, custody and lineage', async () => {
@@ -37,7 +37,7 @@ describe('import', () => {
       [sc.ids.pg, sc.ids.root, 'hop-token', 'contractor-ci', 1, 'intact'],
       [sc.ids.ssh2, sc.ids.root, 'address-time', 'contractor-ci', 1, 'intact'],
     ]);
-    const files = c.db.prepare('SELECT path, sha256, size, integrity, sealed, key_trusted FROM files ORDER BY path').all() as
+    const files = caseDb(c).prepare('SELECT path, sha256, size, integrity, sealed, key_trusted FROM files ORDER BY path').all() as
       { path: string; sha256: string; size: number; integrity: string; sealed: number; key_trusted: number }[];
     expect(files).toHaveLength(3);
     for (const f of files) {
@@ -45,35 +45,35 @@ describe('import', () => {
       expect(f.size).toBe(readFileSync(f.path).length);
       expect([f.integrity, f.sealed, f.key_trusted]).toEqual(['intact', 1, 1]);
     }
-    expect(c.db.prepare('SELECT inferred, evidence FROM hops WHERE child = ?').get(sc.ids.ssh2))
+    expect(caseDb(c).prepare('SELECT inferred, evidence FROM hops WHERE child = ?').get(sc.ids.ssh2))
       .toEqual({ inferred: 1, evidence: JSON.stringify({ clientAddress: '10.0.0.9', parentTarget: 'build-host', parentLive: true }) });
     // Typed lines rebuilt with their edits; FTS5 finds statements and commands.
-    const lines = (c.db.prepare("SELECT text FROM statements WHERE session = ? AND kind = 'line' ORDER BY seq").all(sc.ids.root) as { text: string }[]).map((r) => r.text);
+    const lines = (caseDb(c).prepare("SELECT text FROM statements WHERE session = ? AND kind = 'line' ORDER BY seq").all(sc.ids.root) as { text: string }[]).map((r) => r.text);
     expect(lines).toEqual(['ls -la', 'psql -c "select email, ssn from customers"', 'ssh jump-host uname -a']);
-    const hits = c.db.prepare("SELECT s.session, s.kind FROM statements_fts f JOIN statements s ON s.id = f.rowid WHERE statements_fts MATCH 'customers' ORDER BY s.session, s.seq").all();
+    const hits = caseDb(c).prepare("SELECT s.session, s.kind FROM statements_fts f JOIN statements s ON s.id = f.rowid WHERE statements_fts MATCH 'customers' ORDER BY s.session, s.seq").all();
     expect(hits).toEqual([{ session: sc.ids.root, kind: 'line' }, { session: sc.ids.pg, kind: 'sql' }, { session: sc.ids.pg, kind: 'sql' }, { session: sc.ids.pg, kind: 'sql' }]);
     // Masked email, unmasked values that look like SSNs, a block and a denied approval.
-    expect(c.db.prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ? ORDER BY field').all(sc.ids.pg)).toEqual([
+    expect(caseDb(c).prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ? ORDER BY field').all(sc.ids.pg)).toEqual([
       { field: 'email', rule: 'email', masked: 1, count: 2 },
       { field: 'ssn', rule: 'looks-sensitive:value', masked: 0, count: 2 },
     ]);
-    expect(c.db.prepare('SELECT action, rule, approval_id FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.pg)).toEqual([
+    expect(caseDb(c).prepare('SELECT action, rule, approval_id FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.pg)).toEqual([
       { action: 'block', rule: 'no-drop', approval_id: null },
       { action: 'review', rule: 'unbounded-write', approval_id: 'apr-1' },
       { action: 'denied', rule: null, approval_id: 'apr-1' },
     ]);
-    expect(c.db.prepare('SELECT action, rule, approval_id, actor FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.ssh2)).toEqual([
+    expect(caseDb(c).prepare('SELECT action, rule, approval_id, actor FROM policy_decisions WHERE session = ? ORDER BY seq').all(sc.ids.ssh2)).toEqual([
       { action: 'block', rule: 'no-pipe-to-shell', approval_id: null, actor: null },
       { action: 'review', rule: 'restarts', approval_id: null, actor: null },
       { action: 'approved', rule: 'restarts', approval_id: 'apr-2', actor: 'alice' },
     ]);
-    expect(c.db.prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ?').all(sc.ids.ssh2))
+    expect(caseDb(c).prepare('SELECT field, rule, masked, count FROM sensitive_fields WHERE session = ?').all(sc.ids.ssh2))
       .toEqual([{ field: 'stdout', rule: 'api-key', masked: 1, count: 1 }]);
-    expect(c.db.prepare('SELECT id, status, approver, operation, waited_micros, decided_t - requested_t AS waited FROM approvals ORDER BY id').all()).toEqual([
+    expect(caseDb(c).prepare('SELECT id, status, approver, operation, waited_micros, decided_t - requested_t AS waited FROM approvals ORDER BY id').all()).toEqual([
       { id: 'apr-1', status: 'denied', approver: 'alice', operation: 'DELETE FROM customers', waited_micros: 4_000_000, waited: 1000 },
       { id: 'apr-2', status: 'approved', approver: 'alice', operation: 'systemctl restart app', waited_micros: 2_000_000, waited: 2_000_000 },
     ]);
-    expect(c.db.prepare("SELECT action FROM policy_decisions WHERE session = ?").all(sc.ids.root)).toEqual([{ action: 'revoked' }]);
+    expect(caseDb(c).prepare("SELECT action FROM policy_decisions WHERE session = ?").all(sc.ids.root)).toEqual([{ action: 'revoked' }]);
     expect(count('SELECT count(*) AS n FROM keyframes WHERE session = ?', sc.ids.root)).toBe(1);
   });
 
@@ -84,7 +84,7 @@ describe('import', () => {
     expect(again).toMatchObject({ action: 'unchanged', session: sc.ids.pg, integrity: 'intact', sealed: true });
     expect(count('SELECT count(*) AS n FROM events')).toBe(events);
     expect(count('SELECT count(*) AS n FROM statements')).toBe(3);
-    expect((c.db.prepare('SELECT action FROM custody ORDER BY id').all() as { action: string }[]).map((r) => r.action)).toEqual(['imported', 'unchanged']);
+    expect((caseDb(c).prepare('SELECT action FROM custody ORDER BY id').all() as { action: string }[]).map((r) => r.action)).toEqual(['imported', 'unchanged']);
   });
 
   it('reports a changed file with the same session id as a conflict and keeps the first', async () => {
@@ -119,7 +119,7 @@ describe('import', () => {
     expect(r).toMatchObject({ action: 'imported', integrity: 'unverified', sealed: false, events: 8 });
     expect(r.findings.map((f) => f.kind)).toEqual(['truncated', 'unsealed']);
     expect(count('SELECT count(*) AS n FROM events WHERE session = ? AND intact = 1', 'sess-1')).toBe(8);
-    expect(c.db.prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 8, signed_through: 6 });
+    expect(caseDb(c).prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 8, signed_through: 6 });
     expect(listSessions(c)[0]!.integrity).toBe('unverified');
   });
 
@@ -130,9 +130,9 @@ describe('import', () => {
     const r = await importFile(c, file, { trusted: rec.trusted });
     expect(r).toMatchObject({ action: 'imported', integrity: 'tampered', sealed: false });
     expect(r.findings[0]).toMatchObject({ kind: 'altered', seq: 8 });
-    expect(c.db.prepare('SELECT kind, seq FROM findings ORDER BY rowid LIMIT 1').get()).toEqual({ kind: 'altered', seq: 8 });
+    expect(caseDb(c).prepare('SELECT kind, seq FROM findings ORDER BY rowid LIMIT 1').get()).toEqual({ kind: 'altered', seq: 8 });
     // The altered event itself is found at the next one's link, after it was stored: it is not intact either.
-    expect(c.db.prepare('SELECT intact_through FROM files').get()).toEqual({ intact_through: 7 });
+    expect(caseDb(c).prepare('SELECT intact_through FROM files').get()).toEqual({ intact_through: 7 });
     expect(count('SELECT count(*) AS n FROM events WHERE intact = 0')).toBe(rec.lines.length - 8);
     expect(count('SELECT max(seq) AS n FROM events WHERE intact = 1')).toBe(7);
   });
@@ -145,7 +145,7 @@ describe('import', () => {
     const r = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
     expect(r).toMatchObject({ action: 'imported', integrity: 'tampered', sealed: false, events: rec.lines.length - 2 });
     expect(r.findings.map((f) => [f.kind, f.line])).toEqual([['corrupt-line', 1501], ['missing', 1502]]);
-    const f = c.db.prepare('SELECT intact_through, signed_through, state FROM files').get() as { intact_through: number; signed_through: number; state: string };
+    const f = caseDb(c).prepare('SELECT intact_through, signed_through, state FROM files').get() as { intact_through: number; signed_through: number; state: string };
     expect(f).toEqual({ intact_through: 1499, signed_through: 1256, state: 'complete' }); // the last checkpoint before the break
     expect(count('SELECT count(*) AS n FROM events WHERE intact = 1')).toBe(1499);
     expect(count('SELECT count(*) AS n FROM events WHERE intact = 1 AND seq > 1499')).toBe(0);
@@ -162,7 +162,7 @@ describe('import', () => {
     const r = await importFile(c, tmp.writeLines('forged.jsonl', forged), { trusted: rec.trusted });
     expect(r).toMatchObject({ integrity: 'tampered' });
     expect(r.findings.map((x) => [x.kind, x.seq])).toContainEqual(['bad-signature', 11]);
-    expect(c.db.prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 6, signed_through: 6 });
+    expect(caseDb(c).prepare('SELECT intact_through, signed_through FROM files').get()).toEqual({ intact_through: 6, signed_through: 6 });
     expect(count('SELECT max(seq) AS n FROM events WHERE intact = 1')).toBe(6);
   });
 
@@ -173,8 +173,8 @@ describe('import', () => {
     const r = await importFile(c, tmp.writeLines('twin.jsonl', lines), { trusted: rec.trusted });
     expect(r.findings.map((f) => f.kind)).toContain('duplicated');
     expect(count('SELECT count(*) AS n FROM events')).toBe(rec.lines.length - 1);
-    expect(c.db.prepare('SELECT data FROM events WHERE seq = 40').get()).toEqual({ data: '{"sql":"select 39"}' });
-    expect(c.db.prepare('SELECT text FROM statements WHERE seq = 40').get()).toEqual({ text: 'select 39' });
+    expect(caseDb(c).prepare('SELECT data FROM events WHERE seq = 40').get()).toEqual({ data: '{"sql":"select 39"}' });
+    expect(caseDb(c).prepare('SELECT text FROM statements WHERE seq = 40').get()).toEqual({ text: 'select 39' });
   });
 
   it('records the SHA-256 and size of exactly the bytes it read, in one pass', async () => {
@@ -183,8 +183,8 @@ describe('import', () => {
     const bytes = readFileSync(file);
     const r = await importFile(c, file, { trusted: rec.trusted });
     expect(r).toMatchObject({ action: 'imported', integrity: 'intact', sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
-    expect(c.db.prepare('SELECT sha256, size FROM files').get()).toEqual({ sha256: r.sha256, size: bytes.length });
-    expect(c.db.prepare('SELECT sha256, size FROM custody').get()).toEqual({ sha256: r.sha256, size: bytes.length });
+    expect(caseDb(c).prepare('SELECT sha256, size FROM files').get()).toEqual({ sha256: r.sha256, size: bytes.length });
+    expect(caseDb(c).prepare('SELECT sha256, size FROM custody').get()).toEqual({ sha256: r.sha256, size: bytes.length });
     expect(count('SELECT count(*) AS n FROM statements_fts')).toBe(20_000);
   });
 
@@ -215,7 +215,7 @@ describe('import', () => {
     const other = trustedKeysOf([generateSigner().publicKey]);
     const flagged = await importFile(c, sc.files.ssh2, { trusted: other });
     expect(flagged).toMatchObject({ action: 'imported', integrity: 'unknown-key' });
-    expect(c.db.prepare('SELECT key_trusted FROM files').get()).toEqual({ key_trusted: 0 });
+    expect(caseDb(c).prepare('SELECT key_trusted FROM files').get()).toEqual({ key_trusted: 0 });
     const strict = await importFile(c, sc.files.pg, { trusted: other, requireKnownKey: true });
     expect(strict.action).toBe('rejected');
     expect(strict.message).toMatch(/not trusted \(--require-known-key\)/);
@@ -224,7 +224,7 @@ describe('import', () => {
 
   it('leaves no half-imported session when a batch fails', async () => {
     // A trigger makes the second batch fail, as a full disk would.
-    c.db.exec("CREATE TEMP TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 7 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
+    caseDb(c).exec("CREATE TEMP TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 7 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
     const r = await importFile(c, sc.files.root, { trusted: sc.trusted, batchRows: 3 });
     expect(r.action).toBe('failed');
     expect(r.message).toMatch(/disk I\/O error/);
@@ -238,7 +238,7 @@ describe('import', () => {
     const rec = buildRecording({ events: 3000, checkpointEvery: 250 });
     const file = tmp.writeLines('long.jsonl', rec.lines.map((l, i) => (i === 2000 ? withField(l, 'data', { sql: 'select 666' }) : l)));
     const dump = (cf: CaseFile) => ['events', 'statements', 'results', 'files'].map((t) =>
-      cf.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all().map((r) => ({ ...(r as object), imported_at: 0, path: 0 })));
+      caseDb(cf).prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all().map((r) => ({ ...(r as object), imported_at: 0, path: 0 })));
     const threaded = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
     const other = openCase(join(tmp.path, 'inline.db'));
     try {
@@ -254,7 +254,7 @@ describe('import', () => {
   it('leaves no half-imported session when the write thread fails, and says why', async () => {
     expect(await writeThreadAvailable()).toBe(true);
     // A trigger in the case file (seen by every connection, unlike a TEMP one) fails a later batch.
-    c.db.exec("CREATE TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 1234 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
+    caseDb(c).exec("CREATE TRIGGER boom BEFORE INSERT ON events WHEN new.seq = 1234 BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END");
     const rec = buildRecording({ events: 3000, checkpointEvery: 250 });
     const file = tmp.writeLines('long.jsonl', rec.lines);
     const r = await importFile(c, file, { trusted: rec.trusted, batchRows: 100 });
@@ -262,29 +262,29 @@ describe('import', () => {
     expect(r.message).toMatch(/disk I\/O error/);
     for (const table of ['files', 'sessions', 'events', 'statements', 'findings']) expect(count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
     expect(count("SELECT count(*) AS n FROM custody WHERE action = 'failed'")).toBe(1);
-    c.db.exec('DROP TRIGGER boom');
+    caseDb(c).exec('DROP TRIGGER boom');
     expect(await importFile(c, file, { trusted: rec.trusted, batchRows: 100 })).toMatchObject({ action: 'imported', integrity: 'intact', events: rec.lines.length - 1 });
   });
 
   it('sweeps an import that crashed before its file was read to the end, with no SHA-256 in custody', async () => {
     const file = tmp.write('half.jsonl', 'x');
-    c.db.prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, integrity, state)
+    caseDb(c).prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, integrity, state)
       VALUES (?, ?, 1, 0, 'half-1', 'importing', 'importing')`).run(file, `${PENDING_HASH}1234`);
     c.close();
     c = openCase(join(tmp.path, 'case.db'));
     expect(count('SELECT count(*) AS n FROM files')).toBe(0);
-    expect(c.db.prepare("SELECT sha256, session_id, detail FROM custody WHERE action = 'failed'").get())
+    expect(caseDb(c).prepare("SELECT sha256, session_id, detail FROM custody WHERE action = 'failed'").get())
       .toEqual({ sha256: null, session_id: 'half-1', detail: 'an interrupted import was rolled back' });
   });
 
   it('sweeps an import that crashed half-way when the case is opened again', async () => {
     await importFile(c, sc.files.pg, { trusted: sc.trusted });
-    c.db.prepare("UPDATE files SET state = 'importing'").run();
+    caseDb(c).prepare("UPDATE files SET state = 'importing'").run();
     c.close();
     c = openCase(join(tmp.path, 'case.db'));
     expect(count('SELECT count(*) AS n FROM events')).toBe(0);
     expect(count('SELECT count(*) AS n FROM sessions')).toBe(0);
-    expect(c.db.prepare("SELECT detail FROM custody WHERE action = 'failed'").get()).toEqual({ detail: 'an interrupted import was rolled back' });
+    expect(caseDb(c).prepare("SELECT detail FROM custody WHERE action = 'failed'").get()).toEqual({ detail: 'an interrupted import was rolled back' });
     // And the file imports cleanly afterwards.
     expect((await importFile(c, sc.files.pg, { trusted: sc.trusted })).action).toBe('imported');
   });
@@ -297,7 +297,7 @@ describe('import', () => {
     rec.event('session.end', { reason: 'done' });
     const r = await importFile(c, rec.write(join(tmp.path, 'future.jsonl')), { trusted: sc.trusted });
     expect(r).toMatchObject({ action: 'imported', integrity: 'intact', events: 5 });
-    expect(c.db.prepare("SELECT type, data FROM events WHERE session = 'future-1' AND seq IN (2, 3) ORDER BY seq").all()).toEqual([
+    expect(caseDb(c).prepare("SELECT type, data FROM events WHERE session = 'future-1' AND seq IN (2, 3) ORDER BY seq").all()).toEqual([
       { type: 'ssh.port-forward', data: '{"host":"db.internal","port":5432,"allowedBy":"rule-7"}' },
       { type: 'quantum.thing', data: '{"nested":{"deep":[1,2,3]}}' },
     ]);
@@ -316,14 +316,14 @@ describe('import', () => {
     rec.event('policy.block', { statement: held, rule: 'restarts', reason: 'restarts', action: 'review', channel: 2, approval: 'apr-9', decision: 'denied' });
     rec.event('session.end', { reason: 'done' });
     await importFile(c, rec.write(join(tmp.path, 'lifecycle.jsonl')), { trusted: sc.trusted });
-    expect(c.db.prepare("SELECT statement, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = 'lifecycle-1' ORDER BY seq").all()).toEqual([
+    expect(caseDb(c).prepare("SELECT statement, action, rule, approval_id, actor, message FROM policy_decisions WHERE session = 'lifecycle-1' ORDER BY seq").all()).toEqual([
       { statement: blocked, action: 'block', rule: 'no-pipe-to-shell', approval_id: null, actor: null, message: 'pipe to shell' },
       // A line blocked in a recording without its policy.block (older recordings) keeps the line's own decision.
       { statement: line, action: 'block', rule: 'no-rm', approval_id: null, actor: null, message: 'rm -rf /srv' },
       { statement: held, action: 'review', rule: 'restarts', approval_id: 'apr-9', actor: null, message: 'restarts' },
       { statement: held, action: 'denied', rule: null, approval_id: 'apr-9', actor: 'alice', message: 'not now' },
     ]);
-    expect(c.db.prepare("SELECT id, statement, status, approver, operation FROM approvals WHERE session = 'lifecycle-1'").all())
+    expect(caseDb(c).prepare("SELECT id, statement, status, approver, operation FROM approvals WHERE session = 'lifecycle-1'").all())
       .toEqual([{ id: 'apr-9', statement: held, status: 'denied', approver: 'alice', operation: 'systemctl restart app' }]);
   });
 });

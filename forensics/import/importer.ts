@@ -5,7 +5,7 @@ import {
   RecordingHeader, RecordingVerifier, type FileFacts, type Finding, type IntegrityState, type IntegrityStatus,
 } from '../../common/recording/index.js';
 import { describeSqliteError } from '../errors.js';
-import { PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
+import { caseDb, PENDING_HASH, deleteSessionRows, type CaseFile } from '../store/case.js';
 import { finishSession } from './finish.js';
 import { InlineSink, openSink } from './sink.js';
 import { HashedRead, streamEvents } from './stream.js';
@@ -68,7 +68,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
   const custody = (action: ImportAction, message: string | null) => {
     out.action = action;
     out.message = message;
-    c.db.prepare('INSERT INTO custody(at, path, sha256, size, action, session_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    caseDb(c).prepare('INSERT INTO custody(at, path, sha256, size, action, session_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(now(), path, out.sha256, out.size, action, out.session, message);
     return out;
   };
@@ -92,7 +92,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       return custody('rejected', report.findings[0]?.message ?? 'not a hopscope recording');
     }
     out.session = header.session;
-    const prior = c.db.prepare("SELECT id, path, sha256, size, sealed FROM files WHERE session_id = ? AND state = 'complete'")
+    const prior = caseDb(c).prepare("SELECT id, path, sha256, size, sealed FROM files WHERE session_id = ? AND state = 'complete'")
       .get(header.session) as { id: number; path: string; sha256: string; size: number; sealed: number } | undefined;
     let supersedes: string | null = null;
     if (prior) {
@@ -101,7 +101,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       await file.close();
       out.sha256 = await sha256File(path);
       if (out.sha256 === prior.sha256) {
-        const f = c.db.prepare('SELECT integrity, sealed, events FROM files WHERE id = ?').get(prior.id) as { integrity: IntegrityStatus; sealed: number; events: number };
+        const f = caseDb(c).prepare('SELECT integrity, sealed, events FROM files WHERE id = ?').get(prior.id) as { integrity: IntegrityStatus; sealed: number; events: number };
         Object.assign(out, { integrity: f.integrity, sealed: f.sealed === 1, events: f.events });
         return custody('unchanged', 'already imported (same SHA-256)');
       }
@@ -122,24 +122,24 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       return custody('rejected', `signed by key ${header.gateway.keyId}, which is not trusted (--require-known-key)`);
     }
     if (prior) {
-      c.db.transaction(() => {
-        deleteSessionRows(c.db, header.session);
-        c.db.prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
+      caseDb(c).transaction(() => {
+        deleteSessionRows(caseDb(c), header.session);
+        caseDb(c).prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
       })();
       // Read it again from the start, so that the custody hash covers exactly what is imported.
       file = new HashedRead(path);
       lines = await file.next();
     }
-    fileId = c.db.transaction(() => {
+    fileId = caseDb(c).transaction(() => {
       // The SHA-256 is known once the last byte is read; until then the row holds a unique placeholder.
-      const id = Number(c.db.prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, protocol, key_id, key_trusted, integrity, state)
+      const id = Number(caseDb(c).prepare(`INSERT INTO files(path, sha256, size, imported_at, session_id, protocol, key_id, key_trusted, integrity, state)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'importing', 'importing')`)
         .run(path, `${PENDING_HASH}${randomUUID()}`, out.size, now(), header.session, header.protocol, header.gateway.keyId, keyTrusted ? 1 : 0).lastInsertRowid);
-      c.db.prepare("INSERT INTO sessions(id, file_id, protocol, integrity, start_t) VALUES (?, ?, ?, 'importing', ?)")
+      caseDb(c).prepare("INSERT INTO sessions(id, file_id, protocol, integrity, start_t) VALUES (?, ?, ?, 'importing', ?)")
         .run(header.session, id, header.protocol, header.createdAt);
       return id;
     })();
-    const sinks = { open: () => openSink(c, opts.writeThread ?? true), inline: () => new InlineSink(c.db) };
+    const sinks = { open: () => openSink(c, opts.writeThread ?? true), inline: () => new InlineSink(caseDb(c)) };
     const streamed = await streamEvents(sinks, lines.slice(1), file, verifier, header, path, out.size, opts);
     const { report } = streamed;
     out.sha256 = streamed.sha256;
@@ -153,9 +153,9 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
       fileId, status: report.status, header: report.header, lastSeq: report.lastSeq, lastHash: report.lastHash, sealed: report.sealed,
       signedThroughSeq: report.signedThroughSeq,
     };
-    finishSession(c.db, fileId, streamed.facts, report, { sha256: out.sha256, size: out.size });
+    finishSession(caseDb(c), fileId, streamed.facts, report, { sha256: out.sha256, size: out.size });
     // Events the schema did not accept are stored raw and named in the summary, so `import` says so.
-    const undecodable = c.db.prepare("SELECT seq, message FROM findings WHERE file_id = ? AND kind = 'undecodable-event' ORDER BY seq LIMIT ?")
+    const undecodable = caseDb(c).prepare("SELECT seq, message FROM findings WHERE file_id = ? AND kind = 'undecodable-event' ORDER BY seq LIMIT ?")
       .all(fileId, MAX_UNDECODABLE_LISTED + 1) as { seq: number | null; message: string }[];
     for (const f of undecodable.slice(0, MAX_UNDECODABLE_LISTED)) {
       out.findings.push({ kind: 'undecodable-event', line: 0, message: f.message, ...(f.seq !== null ? { seq: f.seq } : {}) });
@@ -168,10 +168,10 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
     const message = described?.message ?? `cannot import ${path}: ${(err as Error).message}`;
     try {
       if (fileId !== undefined) {
-        c.db.transaction(() => {
-          if (out.session) deleteSessionRows(c.db, out.session);
-          c.db.prepare('DELETE FROM findings WHERE file_id = ?').run(fileId);
-          c.db.prepare('DELETE FROM files WHERE id = ?').run(fileId);
+        caseDb(c).transaction(() => {
+          if (out.session) deleteSessionRows(caseDb(c), out.session);
+          caseDb(c).prepare('DELETE FROM findings WHERE file_id = ?').run(fileId);
+          caseDb(c).prepare('DELETE FROM files WHERE id = ?').run(fileId);
         })();
       }
       return custody('failed', message);

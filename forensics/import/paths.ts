@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FolderCheck, isTrustworthy, type JournalState } from '../../common/recording/index.js';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { importFile, sha256File, type FileImport, type ImportOptions } from './importer.js';
 
 export interface ImportSummary {
@@ -74,23 +74,23 @@ export async function importPaths(c: CaseFile, paths: readonly string[], opts: I
 export async function applyJournals(c: CaseFile, paths: readonly string[], results: FileImport[], opts: ImportOptions): Promise<Omit<JournalState, 'report'>[]> {
   const folders = new FolderCheck(paths, opts.trusted);
   const now = opts.now ?? (() => Date.now() * 1000);
-  const custody = c.db.prepare('INSERT INTO custody(at, path, sha256, size, action, session_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const custody = caseDb(c).prepare('INSERT INTO custody(at, path, sha256, size, action, session_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)');
   for (const r of results) {
     folders.seen(r.path);
     if (r.action !== 'imported' || !r.verified) continue;
     const { fileId, ...facts } = r.verified;
     const verdict = folders.judge(r.path, facts);
     if (verdict.state === r.integrity && !verdict.note) continue;
-    c.db.transaction(() => {
-      if (verdict.note) c.db.prepare('INSERT INTO findings(file_id, kind, line, seq, message) VALUES (?, ?, NULL, ?, ?)').run(fileId, 'journal', verdict.tamperedAtSeq ?? null, verdict.note);
+    caseDb(c).transaction(() => {
+      if (verdict.note) caseDb(c).prepare('INSERT INTO findings(file_id, kind, line, seq, message) VALUES (?, ?, NULL, ?, ?)').run(fileId, 'journal', verdict.tamperedAtSeq ?? null, verdict.note);
       if (verdict.state === r.integrity) return;
-      c.db.prepare('UPDATE files SET integrity = ? WHERE id = ?').run(verdict.state, fileId);
-      c.db.prepare('UPDATE sessions SET integrity = ? WHERE file_id = ?').run(verdict.state, fileId);
+      caseDb(c).prepare('UPDATE files SET integrity = ? WHERE id = ?').run(verdict.state, fileId);
+      caseDb(c).prepare('UPDATE sessions SET integrity = ? WHERE file_id = ?').run(verdict.state, fileId);
       if (verdict.tamperedAtSeq !== undefined) {
         // Past the point the journal contradicts, no event is evidence: the rows say so (show, workbench).
         const through = verdict.tamperedAtSeq - 1;
-        c.db.prepare('UPDATE files SET intact_through = min(intact_through, ?), signed_through = min(signed_through, ?) WHERE id = ?').run(through, through, fileId);
-        c.db.prepare('UPDATE events SET intact = 0 WHERE session = ? AND seq > ?').run(r.session, through);
+        caseDb(c).prepare('UPDATE files SET intact_through = min(intact_through, ?), signed_through = min(signed_through, ?) WHERE id = ?').run(through, through, fileId);
+        caseDb(c).prepare('UPDATE events SET intact = 0 WHERE session = ? AND seq > ?').run(r.session, through);
       }
     })();
     r.integrity = verdict.state;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { CaseFile } from '../store/case.js';
+import { caseDb, type CaseFile } from '../store/case.js';
 import { BATCH_BYTES, BatchWriter, WIDTH, type Batch } from './batch.js';
 import { KeyframeMaker, TERMINAL_WIDTH } from './keyframes.js';
 
@@ -57,7 +57,7 @@ export const BATCH_LAYOUT = JSON.stringify({ ...WIDTH, terminal: TERMINAL_WIDTH 
  * connection would bypass them).
  */
 export async function openSink(c: CaseFile, thread: boolean): Promise<RowSink> {
-  const db = c.db;
+  const db = caseDb(c);
   const inline = !thread || db.memory || db.readonly || db.inTransaction ||
     db.prepare("SELECT 1 FROM temp.sqlite_master WHERE type = 'trigger' LIMIT 1").get() !== undefined;
   const t = inline ? undefined : await WriteThread.get();

@@ -18,8 +18,6 @@ export interface CaseFile {
   readonly path: string;
   readonly schemaVersion: number;
   close(): void;
-  /** @deprecated transitional, for the importer's files until they call `caseDb`; will be removed. */
-  readonly db: Database.Database;
 }
 
 const databases = new WeakMap<CaseFile, Database.Database>();
@@ -74,7 +72,7 @@ export function openCase(path: string, opts: OpenCaseOptions = {}): CaseFile {
       throw new ForensicsError('CASE_READ_ONLY', `the case file ${path} uses schema version ${version} and must be migrated; open it once for writing (e.g. hopscope import)`);
     }
     const opened = db;
-    const c: CaseFile = { path, db: opened, schemaVersion: SCHEMA_VERSION, close: () => opened.close() };
+    const c: CaseFile = { path, schemaVersion: SCHEMA_VERSION, close: () => opened.close() };
     databases.set(c, opened);
     return c;
   } catch (err) {

@@ -60,6 +60,9 @@ export class PgRelay implements LiveSession {
   private readonly lifecycle: PolicyLifecycle;
   private readonly onServerFrame: (tag: number, frame: Buffer) => void;
   private readonly bytesIn: { inc(by?: number): void };
+  /** hopscope_statement_seconds{protocol="postgres"} and the statements forwarded during the chunk being handled. */
+  private readonly statementLatency: { observe(seconds: number): void };
+  private sentInChunk = 0;
   private readonly bytesOut: { inc(by?: number): void };
   private readonly inbox: Admissible[] = [];
   private holding: AbortController | undefined;
@@ -104,10 +107,14 @@ export class PgRelay implements LiveSession {
     this.bytesIn = deps.metrics.bytesTotal.series({ direction: 'client_to_target' });
     this.bytesOut = deps.metrics.bytesTotal.series({ direction: 'target_to_client' });
     const statementsSent = deps.metrics.statementsTotal.series({ protocol: 'postgres' });
+    this.statementLatency = deps.metrics.statementSeconds.series({ protocol: 'postgres' });
     this.lifecycle = new PolicyLifecycle(deps.policy, this.ctx, writer, deps.metrics);
     this.admitter = new Admitter({
       writer, responses: this.responses, results: this.results, policy, encoding: deps.encoding, masking: masker.active,
-      statementSent: () => statementsSent.inc(),
+      statementSent: () => {
+        statementsSent.inc();
+        this.sentInChunk++;
+      },
       refused: (seq, verdict) => this.lifecycle.refused(seq, verdict),
     });
   }
@@ -151,14 +158,29 @@ export class PgRelay implements LiveSession {
   }
 
   private fromClient(chunk: Buffer): void {
+    const arrived = performance.now();
+    this.sentInChunk = 0;
     this.bytesIn.inc(chunk.length);
     this.violation = undefined;
     this.clientParser.parse(chunk, this.onClientMessage);
     const violation = this.violation;
     this.violation = undefined;
     const pumped = this.pump();
-    if (pumped) void pumped.then(() => this.violated(violation));
-    else this.violated(violation);
+    // What the gateway added to the statements this chunk carried, up to their forward (a wait for an fsync, a catalog
+    // read or an approver included: the client is paused meanwhile, so no other chunk counts in between).
+    if (!pumped) {
+      this.observeLatency(arrived);
+      this.violated(violation);
+    } else {
+      void pumped.then(() => {
+        this.observeLatency(arrived);
+        this.violated(violation);
+      });
+    }
+  }
+
+  private observeLatency(arrived: number): void {
+    if (this.sentInChunk > 0) this.statementLatency.observe((performance.now() - arrived) / 1000);
   }
 
   private violated(violation: string | undefined): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
@@ -18,6 +18,8 @@ export interface WriterOptions {
   checkpointEvery: number;
   /** Called with the seconds each commit took, for /metrics. */
   onCommit?: (seconds: number, bytes: number) => void;
+  /** Called with the seconds each fdatasync took (fsync=always per commit, batch per timer), for /metrics. */
+  onFsync?: (seconds: number) => void;
 }
 
 /** How long `batch` lets written events sit in the page cache before fsync. */
@@ -257,8 +259,10 @@ export class RecordingWriter {
     if (this.opts.fsync === 'always') {
       const fd = this.fd!;
       this.syncing++;
+      const syncStarted = performance.now();
       return new Promise((resolve, reject) => {
         fdatasync(fd, (err) => {
+          this.opts.onFsync?.((performance.now() - syncStarted) / 1000);
           this.synced();
           if (err) return reject(this.fail(err));
           this.committed(started, bytes);
@@ -303,14 +307,14 @@ export class RecordingWriter {
   private writeStaged(): number {
     if (this.failed) throw this.failed;
     if (this.staged.length === 0 || this.fd === undefined) return 0;
-    // Text lines go to write(2) as one string (no Buffer made for them); lines built as bytes are joined as bytes.
+    // Text lines go to write(2) as one string (no Buffer made for them); lines built as bytes go to writev(2) as they are.
     const text = this.stagedBuffers ? undefined : this.staged.length === 1 ? (this.staged[0] as string) : this.staged.join('');
-    const bytes = text === undefined ? Buffer.concat(this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))) : undefined;
+    const bytes = text === undefined ? this.staged.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)) : undefined;
     this.staged = [];
     this.stagedLength = 0;
     this.stagedBuffers = false;
     try {
-      return text === undefined ? writeFully(this.fd, bytes!) : writeText(this.fd, text);
+      return text === undefined ? writeLines(this.fd, bytes!) : writeText(this.fd, text);
     } catch (err) {
       throw this.fail(err);
     }
@@ -320,7 +324,9 @@ export class RecordingWriter {
   syncNow(): void {
     if (this.fd === undefined) return;
     this.syncing++;
+    const syncStarted = performance.now();
     fdatasync(this.fd, (err) => {
+      this.opts.onFsync?.((performance.now() - syncStarted) / 1000);
       this.synced();
       if (err) this.fail(err);
     });
@@ -366,6 +372,14 @@ function writeFully(fd: number, bytes: Buffer, from = 0): number {
   let offset = from;
   while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
   return bytes.length;
+}
+
+/** Lines built as bytes, without a joined copy; after a short write the rest goes on from a joined copy. */
+function writeLines(fd: number, lines: Buffer[]): number {
+  let total = 0;
+  for (const line of lines) total += line.length;
+  const written = writevSync(fd, lines);
+  return written === total ? total : writeFully(fd, Buffer.concat(lines, total), written);
 }
 
 /** A UTF-8 text written whole; after a short write the rest goes on as bytes. */

@@ -121,7 +121,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  reader?.db.close();
+  reader?.close();
   backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });

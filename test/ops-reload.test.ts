@@ -111,7 +111,10 @@ describe('policy reload (SIGHUP)', () => {
     await session.query("INSERT INTO marks VALUES ('4-after-loosening')");
 
     expect(await marks()).toEqual(['1-before', '4-after-loosening']);
-    const refused = (await readEvents(gw.auditPath)).filter((e) => e.type === EventType.Refused && e.data.reason === 'CONFIG_INVALID');
+    const audit = await readEvents(gw.auditPath);
+    // Each applied reload is recorded too, with the file and the generation it put in force.
+    expect(audit.filter((e) => e.type === EventType.GatewayReload).map((e) => [e.data.file, e.data.generation])).toEqual([[configPath, 2], [configPath, 3]]);
+    const refused = audit.filter((e) => e.type === EventType.Refused && e.data.reason === 'CONFIG_INVALID');
     expect(refused.map((e) => e.data.detail)).toEqual([
       expect.stringContaining(`${configPath}:${line}: guardrails[0] (rule typo): guardrail typo: unknown statement type DropTabel`),
       expect.stringMatching(/: listeners: section listeners changed: a restart applies it/),

@@ -143,6 +143,7 @@ export const EventSchemas = {
   [EventType.Unrevoked]: z.object({ ...revocationTarget, ...actor, reason: z.string().optional(), at: z.number(), lifted: z.array(RevocationNote) }),
   [EventType.GatewayStart]: z.looseObject({ keyId: z.string(), listeners: z.record(z.string(), z.unknown()), config: z.unknown() }),
   [EventType.GatewayStop]: z.object({ sessionsEnded: z.number().int() }),
+  [EventType.GatewayReload]: z.object({ file: z.string(), generation: z.number().int(), sections: z.array(z.string()) }),
 } as const;
 
 type Schemas = typeof EventSchemas;

@@ -85,6 +85,8 @@ export const EventType = {
   Unrevoked: 'unrevoked',
   GatewayStart: 'gateway.start',
   GatewayStop: 'gateway.stop',
+  /** Policies reloaded (SIGHUP) and put in force: {file, generation, sections}. A refused reload is a `refused` event. */
+  GatewayReload: 'gateway.reload',
 } as const;
 export type EventTypeName = (typeof EventType)[keyof typeof EventType];
 

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../../common/clock.js';
+import { EventType } from '../../common/recording/index.js';
 import { ConfigInvalid, describeProblem, readConfigDocument, type ConfigProblem, type LoadedConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PolicyPipeline } from '../policy/index.js';
@@ -85,13 +86,15 @@ export class PolicyReloader {
   }
 
   /**
-   * The reload in the gateway's audit recording. A refused reload is a `refused`
-   * event (reason CONFIG_INVALID, route `SIGHUP reload`, the file, line and rule
-   * in `detail`). An applied one has no event type of its own in the schema yet
-   * (common/recording): it is logged, and recorded once `gateway.reload` exists.
+   * The reload in the gateway's audit recording: an applied one is a `gateway.reload` event (file, the
+   * policies' generation, the sections a reload applies); a refused one a `refused` event (reason
+   * CONFIG_INVALID, client `SIGHUP`, the file, line and rule in `detail`).
    */
   private record(outcome: ReloadOutcome): void {
-    if (outcome.applied) return;
+    if (outcome.applied) {
+      this.deps.audit.record(EventType.GatewayReload, { file: outcome.file, generation: outcome.generation, sections: [...RELOADED_SECTIONS] });
+      return;
+    }
     this.deps.audit.refused({
       protocol: 'admin', reason: 'CONFIG_INVALID', message: `policy reload refused: ${outcome.problem.problem}`, client: 'SIGHUP',
       detail: describeProblem(outcome.problem),

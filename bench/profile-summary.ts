@@ -1,7 +1,9 @@
 // Sums the self time of a V8 CPU profile by function: `node dist/bench/profile-summary.js FILE.cpuprofile [--top 40]`.
-// How issue 15's import profile was taken (bench:import runs the import alone in a child process):
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/import.js --phase import DIR CASE.db "$(cat DATA/key/*.pub)"
-// writes one profile for the main thread and one for the write thread (a worker); summarise each.
+// How issue 15's profiles were taken (commit the method, never the profiles):
+// - the gateway under pgbench or bench:ssh: `node dist/bench/pg.js … --gateway-node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'`
+//   (bench:ssh takes the same option), one profile per child gateway;
+// - the import alone: `node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/import.js --phase import DIR CASE.db "$(cat DATA/key/*.pub)"`
+//   writes one profile for the main thread and one for the write thread (a worker); summarise each.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 

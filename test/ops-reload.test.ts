@@ -143,4 +143,46 @@ describe('policy reload (SIGHUP)', () => {
     await expect(connect()).rejects.toThrow(/may not reach target db/);
     expect((await db.loggedStatements()).some((s) => s.includes('marker-lost-reach'))).toBe(false);
   });
+
+  it('a statement prepared before a tightening reload does not run after it, whichever way it is prepared and run', async () => {
+    const NO_DROP = { name: 'no-drop', sql: { statements: ['DropStmt'] }, action: 'block' };
+    await writeConfig({ guardrails: [NO_DROP] });
+    expect((await gw.reload()).applied).toBe(true);
+    const session = await connect();
+    // Prepared and run while inserts are allowed: a named extended-protocol statement (node-postgres sends
+    // Parse once, then only Bind/Execute) and a SQL PREPARE.
+    const named = (label: string) => session.query({ name: 'ins', text: 'INSERT INTO marks VALUES ($1)', values: [label] });
+    await named('p1-named-before');
+    await session.query('PREPARE ins_sql(text) AS INSERT INTO marks VALUES ($1)');
+    await session.query("EXECUTE ins_sql('p2-sql-before')");
+
+    await writeConfig({ guardrails: [NO_DROP, NO_INSERTS] });
+    expect((await gw.reload()).applied).toBe(true);
+    // The Bind of the statement the server holds is judged again, and refused: it must be prepared again.
+    await expect(named('p3-named-after')).rejects.toThrow(/policy-reload: statement "ins" was prepared before the policies were reloaded.*no-inserts.*prepare it again/);
+    // SQL EXECUTE of a name prepared before: the session's memory of it carried over the reload, judged by the new rule.
+    await expect(session.query("EXECUTE ins_sql('p4-sql-after')")).rejects.toThrow(/no-inserts/);
+    // The session lives on, and what it prepares now is judged by the rules in force.
+    await expect(session.query({ name: 'ins2', text: 'INSERT INTO marks VALUES ($1)', values: ['p5-new-after'] })).rejects.toThrow(/no-inserts/);
+    expect((await session.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+
+    // Loosened again: what the server still holds runs, judged again under the rules in force.
+    await writeConfig({ guardrails: [NO_DROP] });
+    expect((await gw.reload()).applied).toBe(true);
+    await named('p6-named-loosened');
+    await session.query("EXECUTE ins_sql('p7-sql-loosened')");
+
+    // A session that started with no SQL rule kept no memory of what it prepared: after rules arrive, EXECUTE of
+    // that name is SQL the gateway cannot see, and gets the dynamic default (here block).
+    await writeConfig({});
+    expect((await gw.reload()).applied).toBe(true);
+    const bare = await connect();
+    await bare.query('PREPARE ins_bare(text) AS INSERT INTO marks VALUES ($1)');
+    await writeConfig({ guardrails: [NO_INSERTS], sql: { dynamic: 'block' } });
+    expect((await gw.reload()).applied).toBe(true);
+    await expect(bare.query("EXECUTE ins_bare('p8-bare-after')")).rejects.toThrow(/sql-dynamic/);
+
+    expect((await marks()).filter((m) => m.startsWith('p'))).toEqual(['p1-named-before', 'p2-sql-before', 'p6-named-loosened', 'p7-sql-loosened']);
+    expect((await db.loggedStatements()).some((s) => /p3-named-after|p4-sql-after|p5-new-after|p8-bare-after/.test(s))).toBe(false);
+  });
 });

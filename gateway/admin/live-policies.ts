@@ -78,6 +78,8 @@ export class LivePolicies implements PolicyPipeline {
     // A reload between the listener's catalog decision and this call: the shared catalog, as after a switch.
     let inner = this.current.pipeline.sqlSession(ctx, this.catalogFor(ctx));
     const step = this.sqlStep;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- read by the returned object's getter
+    const live = this;
     return {
       catalog,
       judge: (sql, opts): SqlVerdict => {
@@ -85,7 +87,9 @@ export class LivePolicies implements PolicyPipeline {
         if (refusal) return refusal;
         if (made !== this.current.number) {
           made = this.current.number;
+          const previous = inner;
           inner = this.current.pipeline.sqlSession(ctx, this.catalogFor(ctx));
+          inner.carry?.(previous); // what it prepared stays prepared at the server: EXECUTE is judged by the new rules
         }
         const t0 = performance.now();
         const verdict = inner.judge(sql, opts);
@@ -93,6 +97,7 @@ export class LivePolicies implements PolicyPipeline {
         return verdict;
       },
       protectedColumn: (oid, attnum) => inner.protectedColumn(oid, attnum),
+      get generation() { return live.current.number; },
     };
   }
 

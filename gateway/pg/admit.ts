@@ -80,6 +80,7 @@ export class Admitter {
       case 'bind': {
         const portal = nameKeyAt(msg.raw, 5);
         const statement = nameKeyAt(msg.raw, portal.next);
+        if (!this.stillAllowed(statement.key, statement.bytes)) return undefined;
         this.extended.bound(portal.key, d.encoding.decodeLossy(portal.bytes), statement.key, d.encoding.decodeLossy(statement.bytes), renderParams(msg, d.encoding));
         this.send(msg.raw, 'bind');
         return undefined;
@@ -150,7 +151,7 @@ export class Admitter {
       this.extended.simpleQuery();
       if (decided.action === 'allow') {
         this.send(raw, 'query', seq);
-        if (PREPARE_WORDS.test(msg.sql)) this.extended.preparedBySql(msg.sql, forward, seq, (name) => d.encoding.encode(name)?.toString('latin1'));
+        if (PREPARE_WORDS.test(msg.sql)) this.extended.preparedBySql(msg.sql, forward, seq, d.policy.generation, (name) => d.encoding.encode(name)?.toString('latin1'));
       }
       else if (decided.action === 'block') this.refuse(seq, decided, undefined);
       else return { hold: { msg, seq, verdict: decided, raw, forward } };
@@ -161,7 +162,7 @@ export class Admitter {
     const seq = d.writer.appendJson(EventType.PgParse, pgParseJson(name, msg.sql, forward, decided.action));
     this.extended.forgetStatement(key.key);
     if (decided.action === 'allow') {
-      this.extended.parsed(key.key, { name, sql: msg.sql, forwarded: forward, parseSeq: seq });
+      this.extended.parsed(key.key, { name, sql: msg.sql, forwarded: forward, parseSeq: seq, generation: d.policy.generation });
       this.send(raw, 'parse');
     } else if (decided.action === 'block') {
       this.refuse(seq, decided, key.bytes);
@@ -169,6 +170,30 @@ export class Admitter {
       return { hold: { msg, seq, verdict: decided, raw, forward } };
     }
     return undefined;
+  }
+
+  /**
+   * A statement prepared under policies since reloaded is judged again before it is bound: it runs only if the
+   * policies in force allow it exactly as it was prepared (the server holds that text: a new rewrite cannot
+   * apply to it). Otherwise the Bind is refused (rule policy-reload) and the client must prepare it again.
+   */
+  private stillAllowed(key: string, nameBytes: Buffer): boolean {
+    const d = this.d;
+    const st = this.extended.statement(key);
+    if (!st || st.generation === d.policy.generation) return true;
+    // The session's policy remembers the name already (carried over the reload): the text is judged, not prepared again.
+    const verdict = d.policy.judge(st.sql);
+    const same = verdict.action === 'allow' && (verdict.forward ?? st.sql) === (st.forwarded ?? st.sql);
+    if (same) {
+      st.generation = d.policy.generation;
+      return true;
+    }
+    const why = verdict.action === 'allow' ? 'they rewrite it differently'
+      : verdict.action === 'refresh' ? 'they need the catalog read again' : `${verdict.action} it (rule ${verdict.rule}: ${verdict.reason})`;
+    const seq = d.writer.append(EventType.PgBind, { statement: st.name, parse: st.parseSeq });
+    this.extended.forgetStatement(key); // the stand-in Parse below drops the unnamed statement at the server
+    this.refuse(seq, { action: 'block', rule: 'policy-reload', reason: `statement "${st.name}" was prepared before the policies were reloaded, and the policies in force ${why}: prepare it again` }, nameBytes);
+    return false;
   }
 
   private execute(msg: Extract<Admissible, { name: 'execute' }>): Outcome {
@@ -202,7 +227,8 @@ export class Admitter {
   approved(held: Held): void {
     const { msg } = held;
     if (msg.name === 'parse') {
-      this.extended.parsed(nameKeyAt(msg.raw, 5).key, { name: this.d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes), sql: msg.sql, forwarded: held.forward, parseSeq: held.seq });
+      this.extended.parsed(nameKeyAt(msg.raw, 5).key, { name: this.d.encoding.decodeLossy(nameKeyAt(msg.raw, 5).bytes), sql: msg.sql, forwarded: held.forward,
+        parseSeq: held.seq, generation: this.d.policy.generation });
       this.send(held.raw, 'parse');
     } else {
       this.send(held.raw, 'query', held.seq);

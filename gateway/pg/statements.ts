@@ -21,6 +21,10 @@ export interface PreparedStatement {
   readonly forwarded: string | undefined;
   /** The seq of its pg.parse event. */
   readonly parseSeq: number;
+  /** The generation of the policies that judged it (SqlSessionPolicy.generation). */
+  generation: number | undefined;
+  /** Made by SQL PREPARE in a Query (its `sql` is that PREPARE), not by a Parse. */
+  readonly bySql?: true;
 }
 
 /** The columns of a portal's rows and the masking rule of each, as its row description gave them. */
@@ -71,6 +75,11 @@ export class ExtendedState {
     if (key === '') this.statements.delete(key);
   }
 
+  /** The statement a Bind names, if the gateway saw it parsed. */
+  statement(key: string): PreparedStatement | undefined {
+    return this.statements.get(key);
+  }
+
   bound(portalKey: string, portalName: string, statementKey: string, statementName: string, params: unknown[]): Portal {
     const portal = new Portal(portalName, this.statements.get(statementKey), statementName, params);
     this.portals.set(portalKey, portal);
@@ -94,7 +103,7 @@ export class ExtendedState {
    * to a name SQL prepared runs that statement, and is recorded with its text (the PREPARE) and the seq of
    * the query that prepared it. `keyOf`: a name's map key (its bytes in the session's encoding, as latin1).
    */
-  preparedBySql(sql: string, forward: string | undefined, seq: number, keyOf: (name: string) => string | undefined): void {
+  preparedBySql(sql: string, forward: string | undefined, seq: number, generation: number | undefined, keyOf: (name: string) => string | undefined): void {
     const parsed = parseSql(sql);
     if (parsed.error !== undefined) return;
     const bytes = Buffer.from(sql, 'utf8');
@@ -105,7 +114,7 @@ export class ExtendedState {
         const start = raw.stmt_location ?? 0;
         const text = bytes.subarray(start, raw.stmt_len ? start + raw.stmt_len : undefined).toString('utf8').trim();
         const key = keyOf(node.name);
-        if (key !== undefined) this.parsed(key, { name: node.name, sql: text, forwarded: forward, parseSeq: seq });
+        if (key !== undefined) this.parsed(key, { name: node.name, sql: text, forwarded: forward, parseSeq: seq, generation, bySql: true });
       } else if (type === 'DeallocateStmt' && node?.isall) {
         this.statements.clear();
       } else if (type === 'DeallocateStmt' && node?.name) {

@@ -1,5 +1,6 @@
 import { parseSync } from 'libpg-query';
 import type { CatalogSnapshot, TargetCatalog } from './catalog.js';
+import type { TextFacts } from './guardrails/facts.js';
 import { LEXING_WORDS } from './guardrails/lexing-words.js';
 import type { Edit } from './provenance/splice.js';
 import { HoledText, shapeOf, verdictIndependentOfNumbers, type SqlShape } from './sql-shape.js';
@@ -49,6 +50,16 @@ export interface SessionGuard {
   quiet?(sql: string): boolean;
   /** True when the verdict just given on `sql` depends on nothing the session did before (see SqlGuard.sessionFree). */
   sessionFree(sql: string, parsed: ParsedSql & { stmts: object[] }): boolean;
+  /** What the session did that later texts depend on (prepared names, functions it created): facts, not verdicts. */
+  memory?(): GuardMemory;
+  /** Takes over another guard's memory of the same session (policies reloaded under it). */
+  adopt?(memory: GuardMemory): void;
+}
+
+/** A session's prepared statements (name → the facts of each text prepared under it) and the functions it created. */
+export interface GuardMemory {
+  prepared: ReadonlyMap<string, readonly TextFacts[]>;
+  created: ReadonlySet<string>;
 }
 
 /** Masking by provenance over one session's statements (gateway/policy/provenance/). */
@@ -88,6 +99,12 @@ export class SqlSession implements SqlSessionPolicy {
     private readonly guard: SessionGuard | undefined,
     private readonly provenance: SessionProvenance | undefined,
   ) {}
+
+  /** The same session under reloaded policies: what it prepared and created carries over, to be judged by the new rules. */
+  carry(previous: SqlSessionPolicy): void {
+    const memory = previous instanceof SqlSession ? previous.guard?.memory?.() : undefined;
+    if (memory) this.guard?.adopt?.(memory);
+  }
 
   protectedColumn(tableOid: number, attnum: number): string | undefined {
     return this.provenance?.protectedColumn(tableOid, attnum, this.catalog?.snapshot);

@@ -51,6 +51,14 @@ export interface SqlSessionPolicy {
   protectedColumn(tableOid: number, attnum: number): string | undefined;
   /** The target's catalog this session's policy reads (undefined when no rule needs one). */
   readonly catalog: TargetCatalog | undefined;
+  /**
+   * The generation of the policies this session judges by, when they can change under it (a SIGHUP reload):
+   * what was judged under another generation (an extended-protocol statement prepared before the reload) is
+   * judged again before it runs. Undefined: the policies never change.
+   */
+  readonly generation?: number;
+  /** Takes over what `previous` (this session under the policies before a reload) remembers of the session. */
+  carry?(previous: SqlSessionPolicy): void;
 }
 
 /** Counts of values masked, by rule name. */

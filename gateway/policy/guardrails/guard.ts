@@ -1,7 +1,7 @@
 import type { CatalogSnapshot } from '../catalog.js';
 import { inScope, type CompiledGuardrail } from '../rules.js';
 import type { CompiledSqlMatcher } from '../sql-matcher.js';
-import { parseSql, type ParsedSql, type SessionGuard } from '../sql-policy.js';
+import { parseSql, type GuardMemory, type ParsedSql, type SessionGuard } from '../sql-policy.js';
 import type { PolicyContext, SqlVerdict, Verdict } from '../types.js';
 import { collectText } from './collect.js';
 import { where, type StatementFacts, type TextFacts } from './facts.js';
@@ -215,6 +215,15 @@ export class SqlGuard implements SessionGuard {
       this.prepared.delete(prepareAs);
       this.remember(prepareAs, known.length >= MAX_TEXTS_PER_NAME ? [] : [...known, facts]);
     }
+  }
+
+  memory(): GuardMemory {
+    return { prepared: new Map(this.prepared), created: new Set(this.created) };
+  }
+
+  adopt(memory: GuardMemory): void {
+    for (const [name, texts] of memory.prepared) this.remember(name, [...texts]);
+    for (const name of memory.created) this.created.add(name);
   }
 
   private remember(name: string, texts: TextFacts[]): void {

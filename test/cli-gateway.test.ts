@@ -5,21 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
 import { loadTrustedKeys } from '../common/keys.js';
 import { verifyToken } from '../common/tokens/index.js';
-import { run } from './helpers/processes.js';
+import { hopscopeCli, smallConfig } from './helpers/cli.js';
 
-const cli = (...args: string[]) => run(process.execPath, ['bin/hopscope', ...args], { timeoutMs: 20_000 });
+const cli = hopscopeCli;
 let dir: string;
 
-const config = (extra = '') => `
-recording: { dir: ./rec }
-keys: { dir: ./keys }
-admin: { listen: 127.0.0.1:18099 }
-listeners: { postgres: 127.0.0.1:18432 }
-targets:
-  - { name: db, type: postgres, host: 127.0.0.1, port: 5432, database: app, user: app, password: { env: NOPE } }
-identities:
-  - { name: ci, kind: machine, targets: [db] }
-${extra}`;
+const config = smallConfig;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hopscope-cli-'));

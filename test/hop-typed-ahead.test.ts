@@ -7,13 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustedKeysOf } from '../common/keys.js';
 import { EventType } from '../common/recording/index.js';
 import { exchangePage, importPaths, listSessions, openCase, showSession, type CaseFile } from '../forensics/index.js';
 import { eventually, readEvents, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { ssh2Client, startSshd, type SshdServer } from './helpers/sshd.js';
+import { ptyShell, ssh2Client, startSshd, type SshdServer } from './helpers/sshd.js';
 
 let sshd: SshdServer;
 let gw: TestGateway;
@@ -24,14 +23,9 @@ let c: CaseFile;
 async function typeAhead(text: string): Promise<string> {
   const client = await ssh2Client(gw.gateway.ssh!.port, 'agent:host', { password: gw.token() });
   try {
-    return await new Promise<string>((resolve, reject) => {
-      client.shell({ term: 'xterm', cols: 200, rows: 24 }, (err, ch: ssh2.ClientChannel) => {
-        if (err) return reject(err);
-        let output = '';
-        ch.on('data', (d: Buffer) => (output += d.toString('utf8')));
-        ch.on('close', () => resolve(output));
-        void eventually(() => /[$#] $/.test(output) || undefined, 10_000).then(() => ch.write(text), reject);
-      });
+    return await ptyShell(client, async (ch, output) => {
+      await eventually(() => /[$#] $/.test(output()) || undefined, 10_000);
+      ch.write(text);
     });
   } finally {
     client.end();

@@ -10,20 +10,13 @@ import { issueToken } from '../common/tokens/index.js';
 import { spawnGatewayProcess, TARGET_PASSWORD_ENV } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
-import { run, stopAll } from './helpers/processes.js';
+import { hopscopeCli, smallConfig } from './helpers/cli.js';
+import { stopAll } from './helpers/processes.js';
 
-const cli = (...args: string[]) => run(process.execPath, ['bin/hopscope', ...args], { timeoutMs: 30_000 });
+const cli = hopscopeCli;
 let dir: string;
 
-const config = (extra = '') => `recording: { dir: ./rec }
-keys: { dir: ./keys }
-admin: { listen: 127.0.0.1:18099 }
-listeners: { postgres: 127.0.0.1:18432 }
-targets:
-  - { name: db, type: postgres, host: 127.0.0.1, port: 5432, database: app, user: app, password: { env: NOPE } }
-identities:
-  - { name: ci, kind: machine, targets: [db] }
-${extra}`;
+const config = smallConfig;
 
 async function check(name: string, text: string) {
   await writeFile(join(dir, name), text);

@@ -8,11 +8,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RecordingEvent } from '../common/recording/index.js';
 import { eventually, readEvents, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { ssh2Client, startSshd, type SshdServer } from './helpers/sshd.js';
+import { ptyShell, ssh2Client, startSshd, type SshdServer } from './helpers/sshd.js';
 
 let sshd: SshdServer;
 const gateways: Record<'batch' | 'always', TestGateway | undefined> = { batch: undefined, always: undefined };
@@ -36,16 +35,9 @@ afterAll(async () => {
 async function typeKeyByKey(gw: TestGateway, text: string): Promise<string> {
   const client = await ssh2Client(gw.gateway.ssh!.port, 'agent:host', { password: gw.token() });
   try {
-    return await new Promise<string>((resolve, reject) => {
-      client.shell({ term: 'xterm', cols: 200, rows: 24 }, (err, ch: ssh2.ClientChannel) => {
-        if (err) return reject(err);
-        let output = '';
-        ch.on('data', (d: Buffer) => (output += d.toString('utf8')));
-        ch.on('close', () => resolve(output));
-        void eventually(() => output.length > 0 || undefined, 10_000).then(() => {
-          for (const key of text) ch.write(key);
-        }, reject);
-      });
+    return await ptyShell(client, async (ch, output) => {
+      await eventually(() => output().length > 0 || undefined, 10_000);
+      for (const key of text) ch.write(key);
     });
   } finally {
     client.end();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RecordingEvent } from '../../common/recording/index.js';
 import { eventually, readEvents, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { run } from '../helpers/processes.js';
-import { ssh2Client, ssh2Exec, sshClientOf, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { ptyShell, ssh2Client, ssh2Exec, sshClientOf, startSshd, type SshdServer } from '../helpers/sshd.js';
 
 /**
  * Adversarial SSH I/O: what a client types on a pty, what it downloads, what
@@ -68,25 +68,16 @@ const mentions = (text: string) => (events: RecordingEvent[]) => events.some((e)
 async function typeIntoShell(steps: string[]): Promise<string> {
   const client = await connect();
   try {
-    return await new Promise<string>((resolve, reject) => {
-      client.shell({ term: 'xterm', cols: 200, rows: 24 }, (err, ch: ssh2.ClientChannel) => {
-        if (err) return reject(err);
-        let output = '';
-        ch.on('data', (d: Buffer) => (output += d.toString('utf8')));
-        ch.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-        ch.on('close', () => resolve(output));
-        void (async () => {
-          for (const [i, step] of steps.entries()) {
-            ch.write(step);
-            // Then the prompt bash prints once it has handled SIGINT: a key typed before it can be lost (seen at load 4: `echo` ran as `cho`).
-            if (step.split('\r').length > 2) await eventually(() => /hopscope: blocked[^]*\^C[^]*[#$] $/.test(output) || undefined, 5_000).catch((e) => { console.log(JSON.stringify(output)); throw e; });
-            ch.write(`echo P$((${i}+1000))Q\r`);
-            await eventually(() => output.includes(`P${i + 1000}Q`) || undefined, 15_000).catch((e) => { console.log(JSON.stringify(output)); throw e; });
-          }
-          ch.write('exit\r');
-        })().catch(reject);
-      });
-    });
+    return await ptyShell(client, async (ch, output) => {
+      for (const [i, step] of steps.entries()) {
+        ch.write(step);
+        // Then the prompt bash prints once it has handled SIGINT: a key typed before it can be lost (seen at load 4: `echo` ran as `cho`).
+        if (step.split('\r').length > 2) await eventually(() => /hopscope: blocked[^]*\^C[^]*[#$] $/.test(output()) || undefined, 5_000).catch((e) => { console.log(JSON.stringify(output())); throw e; });
+        ch.write(`echo P$((${i}+1000))Q\r`);
+        await eventually(() => output().includes(`P${i + 1000}Q`) || undefined, 15_000).catch((e) => { console.log(JSON.stringify(output())); throw e; });
+      }
+      ch.write('exit\r');
+    }, { stderr: true });
   } finally {
     client.end();
   }

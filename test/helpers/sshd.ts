@@ -123,6 +123,23 @@ export async function ssh2Client(port: number, username: string, auth: { passwor
   return client;
 }
 
+/**
+ * Opens a shell on a pty (xterm, 200×24) over an ssh2 client and resolves with all it printed once it closes.
+ * `drive` types into it, reading the output so far; `stderr` adds the channel's stderr to that output.
+ */
+export function ptyShell(client: ssh2.Client, drive: (ch: ssh2.ClientChannel, output: () => string) => Promise<void>, opts: { stderr?: boolean } = {}): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    client.shell({ term: 'xterm', cols: 200, rows: 24 }, (err, ch: ssh2.ClientChannel) => {
+      if (err) return reject(err);
+      let output = '';
+      ch.on('data', (d: Buffer) => (output += d.toString('utf8')));
+      if (opts.stderr) ch.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+      ch.on('close', () => resolve(output));
+      drive(ch, () => output).catch(reject);
+    });
+  });
+}
+
 /** Runs a command on an ssh2 client; resolves with its output and exit. */
 export function ssh2Exec(client: ssh2.Client, command: string, opts: ssh2.ExecOptions = {}, input?: string):
   Promise<{ stdout: string; stderr: string; code: number | null; signal: string | undefined }> {

@@ -63,11 +63,17 @@ class ScopedMasker implements SessionMasker {
   }
 }
 
-function maskWith(rules: CompiledMasking[], input: string): { text: string; counts: MaskCounts } {
+/**
+ * Each pattern rule in order, over the text as the rules before it left it. A
+ * built-in's `mayMatch` is asked first, on that same text: when it says no match
+ * is possible the pass would change and count nothing, so it is skipped.
+ */
+export function maskWith(rules: CompiledMasking[], input: string): { text: string; counts: MaskCounts } {
   const counts: MaskCounts = {};
   let text = input;
   for (const rule of rules) {
     if (!rule.pattern) continue;
+    if (rule.mayMatch && !rule.mayMatch(text)) continue;
     text = text.replace(rule.pattern, (match) => {
       if (rule.accept && !rule.accept(match)) return match;
       counts[rule.name] = (counts[rule.name] ?? 0) + 1;

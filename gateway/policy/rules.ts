@@ -54,6 +54,8 @@ export interface CompiledMasking {
   pattern: RegExp | undefined;
   /** A recognizer's own validity check (e.g. Luhn for card numbers), applied to each match. */
   accept: ((match: string) => boolean) | undefined;
+  /** A recognizer's cheap necessary condition for a match (recognizers.ts); a user pattern has none and always runs. */
+  mayMatch: ((text: string) => boolean) | undefined;
   /** A pattern or built-in rule's source columns (`columns:`): the pattern is applied there, in SQL. */
   sourceColumns: ColumnSource[] | undefined;
   /** The pattern as a PostgreSQL regular expression, for `sourceColumns`. */
@@ -82,12 +84,14 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
     if (rule.columns && rule.column !== undefined) throw configError(`${where}: columns goes with pattern or builtin (a column rule names its columns in column)`);
     let pattern: RegExp | undefined;
     let accept: CompiledMasking['accept'];
+    let mayMatch: CompiledMasking['mayMatch'];
     let sqlPattern: AreForm | undefined;
     if (rule.builtin !== undefined) {
       const builtin = BUILTIN_RECOGNIZERS[rule.builtin];
       if (!builtin) throw configError(`${where}: unknown builtin ${rule.builtin} (known: ${Object.keys(BUILTIN_RECOGNIZERS).join(', ')})`);
       pattern = builtin.pattern;
       accept = builtin.accept;
+      mayMatch = builtin.mayMatch;
       if (rule.columns) sqlPattern = { source: builtin.sql, flags: 'g' };
     } else if (rule.pattern !== undefined) {
       pattern = regex(withoutWordBoundaries(rule.pattern), 'g', where);
@@ -100,6 +104,7 @@ export function compileMasking(raw: unknown[], source: string): CompiledMasking[
       source: columns,
       pattern,
       accept,
+      mayMatch,
       sourceColumns: rule.columns?.map((spec) => columnSource(spec, where)),
       sqlPattern,
       replacement: rule.replace ?? `[masked:${rule.name}]`,

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'APPROVAL_UNKNOWN'
   | 'APPROVAL_FORBIDDEN'
   | 'POLICY_BLOCKED'
-  | 'POLICY_DENIED';
+  | 'POLICY_DENIED'
+  | 'CONTROL_PLANE_UNAVAILABLE';
 
 export class HopscopeError extends Error {
   readonly code: ErrorCode;

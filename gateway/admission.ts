@@ -8,7 +8,7 @@ import type { LoadedConfig, TargetConfig } from './config.js';
 import { lineageOf, rootTokenOf, type Lineage } from './lineage.js';
 import type { Logger } from './log.js';
 import { newSessionId, RecordingWriter, type AuditLog, type Refusal } from './recording/index.js';
-import { describeRevocation, type Revocation, type RevocationStore } from './policy/revocations.js';
+import { describeRevocation, type Revocation, type RevocationSource } from './policy/revocations.js';
 import type { SessionInfo, SessionRegistry } from './sessions.js';
 
 /** What every protocol adapter needs to admit a connection. */
@@ -21,7 +21,19 @@ export interface AdmissionDeps {
   logger: Logger;
   audit: AuditLog;
   registry: SessionRegistry;
-  revocations: RevocationStore;
+  revocations: RevocationSource;
+  /** A member of a fleet: admission asks it whether to admit, finds hop parents on other gateways, publishes the session. */
+  fleet?: FleetAdmission;
+}
+
+/** What admission needs of the fleet (gateway/fleet/member.ts). */
+export interface FleetAdmission {
+  readonly name: string;
+  admission(): { admit: true; localOnly: boolean } | { admit: false; message: string };
+  /** The gateway of the fleet where this session is live, if any. */
+  parentGateway(session: string): Promise<string | undefined>;
+  /** Publishes an admitted session before anything is connected upstream; throws when it cannot. */
+  admitted(info: SessionInfo): Promise<void>;
 }
 
 export interface AdmissionRequest {
@@ -71,12 +83,17 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
 
   let target: T;
   let lineage: Lineage | undefined;
+  const fleetAdmission = deps.fleet?.admission();
+  // Admitted while the control plane was away (config `whenUnreachable: admit-local`): recorded as such.
+  const localOnly = fleetAdmission?.admit && fleetAdmission.localOnly ? { fleet: { gateway: deps.fleet!.name, admission: 'local-only' } }
+    : deps.fleet ? { fleet: { gateway: deps.fleet.name } } : {};
   try {
     claims = verifyToken(req.token, deps.trusted, deps.clock, req.identity);
     revocation = deps.revocations.revocationOf(claims);
     if (revocation) throw new HopscopeError('TOKEN_REVOKED', `the token is revoked: ${describeRevocation(revocation)}`);
     target = authorize(deps.config, req.identity, req.target, type) as T;
-    lineage = lineageOf(claims, req.client, deps.registry);
+    if (fleetAdmission && !fleetAdmission.admit) throw new HopscopeError('CONTROL_PLANE_UNAVAILABLE', fleetAdmission.message);
+    lineage = await fleetParent(deps, claims) ?? lineageOf(claims, req.client, deps.registry);
   } catch (err) {
     const e = err as HopscopeError;
     return refuse(e.code ?? 'PROTOCOL_VIOLATION', e.message, e.detail);
@@ -98,24 +115,40 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
       identity: req.identity, tokenId: claims.jti, tokenKind: claims.kind, rootTokenId: rootTokenOf(claims),
       target: target.name, protocol: req.protocol, client,
       ...(lineage ? { parent: lineage.parent, linkKind: lineage.linkKind, inferred: lineage.inferred, evidence: lineage.evidence } : {}),
-      ...req.details,
+      ...req.details, ...localOnly,
     });
     await writer.commit();
   } catch (err) {
     writer?.close({ reason: 'recording failed at start', cause: 'recording-failed' });
     return refuse('RECORDING_UNAVAILABLE', 'the session cannot be recorded, so it is refused', (err as HopscopeError).detail);
   }
+  const info: SessionInfo = {
+    id, protocol: req.protocol, identity: req.identity, target: target.name, client, tokenId: claims.jti,
+    rootTokenId: rootTokenOf(claims), parent: lineage?.parent, linkKind: lineage?.linkKind, startedMicros,
+  };
+  // In a fleet, a session no peer can see could not be cut by a revocation taken elsewhere: refused unless local-only.
+  if (deps.fleet && !(fleetAdmission?.admit && fleetAdmission.localOnly)) {
+    try {
+      await deps.fleet.admitted(info);
+    } catch (err) {
+      writer.close({ reason: 'the control plane could not be told of the session', cause: 'refused' });
+      return refuse('CONTROL_PLANE_UNAVAILABLE', "the session cannot be published to the fleet's control plane, so it is refused", (err as Error).message);
+    }
+  }
   // Token, revocation, authorization, lineage and the durable session start: what admission adds to a login.
   deps.metrics.policyStepSeconds.observe({ protocol: req.protocol, step: 'admission' }, (performance.now() - started) / 1000);
-  return {
-    claims,
-    target,
-    writer,
-    info: {
-      id, protocol: req.protocol, identity: req.identity, target: target.name, client, tokenId: claims.jti,
-      rootTokenId: rootTokenOf(claims), parent: lineage?.parent, linkKind: lineage?.linkKind, startedMicros,
-    },
-  };
+  return { claims, target, writer, info };
+}
+
+/**
+ * A hop token whose parent session is live on another gateway of the fleet: the link is proven the same way
+ * (the token is signed by a fleet key and names the parent). A parent live nowhere is left to lineageOf, which refuses it.
+ */
+async function fleetParent(deps: AdmissionDeps, claims: TokenClaims): Promise<Lineage | undefined> {
+  if (!deps.fleet || claims.kind !== 'hop' || !claims.parent || deps.registry.get(claims.parent)) return undefined;
+  const gateway = await deps.fleet.parentGateway(claims.parent);
+  if (!gateway) return undefined;
+  return { parent: claims.parent, linkKind: 'hop-token', inferred: false, evidence: { tokenId: claims.jti, parentSession: claims.parent, parentGateway: gateway } };
 }
 
 function authorize(config: LoadedConfig, identity: string, targetName: string, type: TargetConfig['type']): TargetConfig {

@@ -67,6 +67,25 @@ export const GatewayConfigSchema = z.object({
   guardrails: z.array(z.record(z.string(), z.unknown())).default([]),
   approvals: z.object({ timeout: z.string().default('5m') }).passthrough().default({ timeout: '5m' }),
   /**
+   * A fleet: gateways that share trust, revocations, live sessions and approvals through one PostgreSQL
+   * database. Without it the gateway works alone (keys.dir keeps its revocations).
+   */
+  controlPlane: z.object({
+    /** A connection string (`postgres://…`), or a secret holding one (it may carry a password). */
+    postgres: z.union([z.string().min(1), Secret]),
+    gatewayName: z.string().regex(/^[A-Za-z0-9._-]{1,60}$/, 'gateway names use letters, digits, dot, dash and underscore'),
+    /** A gateway whose heartbeat is older than this is taken for dead: its sessions are marked ended by crash. */
+    leaseSeconds: z.number().int().min(2).max(600).default(15),
+    /**
+     * While the control plane is unreachable: `refuse` new sessions (the default: a revocation made elsewhere
+     * meanwhile could not be seen), or `admit-local`: admit on this gateway's last copy, each such session
+     * recorded as admitted local-only. Live sessions continue either way.
+     */
+    whenUnreachable: z.enum(['refuse', 'admit-local']).default('refuse'),
+    /** The admin URL peers and the workbench show for this gateway (default: http:// + admin.listen). */
+    adminUrl: z.string().url().optional(),
+  }).strict().optional(),
+  /**
    * What the SQL policy does where it cannot see: `dynamic` judges SQL the gateway
    * cannot read statically (DO blocks, calls of user-defined functions, EXECUTE of a
    * string, built-ins that run a query given as text); unset, it is `review` when any
@@ -219,6 +238,9 @@ export function parseConfig(raw: unknown, baseDir: string, source = '<inline>',
     baseDir,
     recording: { ...cfg.recording, dir: abs(cfg.recording.dir) },
     keys: { dir: abs(cfg.keys.dir) },
+    controlPlane: cfg.controlPlane && {
+      ...cfg.controlPlane, postgres: typeof cfg.controlPlane.postgres === 'string' ? cfg.controlPlane.postgres : fileSecret(cfg.controlPlane.postgres),
+    },
     tls: cfg.tls && { ...cfg.tls, cert: fileSecret(cfg.tls.cert), key: fileSecret(cfg.tls.key) },
     targets: cfg.targets.map((t) =>
       t.type === 'ssh' ? { ...t, privateKey: fileSecret(t.privateKey) } : { ...t, password: t.password && fileSecret(t.password) }),

@@ -5,8 +5,9 @@ import { EventType } from '../common/recording/index.js';
 import { verifyToken } from '../common/tokens/index.js';
 import type { LoadedConfig } from './config.js';
 import type { Revocation, RevocationStore } from './policy/index.js';
+import type { RevocationSource } from './policy/revocations.js';
 import type { AuditLog } from './recording/index.js';
-import type { SessionRegistry } from './sessions.js';
+import type { LiveSession, SessionRegistry } from './sessions.js';
 
 /** Who asked, as the admin API knows it: `by` the admin token's holder, from `client`, `via` the tool it declared (a label, not proof). */
 export interface RevocationActor { by: string; client?: string; via?: string }
@@ -19,12 +20,12 @@ export type UnrevokeRequest = RevocationTarget & RevocationActor;
 
 /** What the admin API does with revocations (gateway/admin/server.ts): one function per action. */
 export interface RevocationActions {
-  /** What is revoked now (as persisted in keys.dir, which the CLI may also write). */
-  list(): Revocation[];
-  /** Revokes and cuts the live sessions under it; returns the ids of the sessions cut. */
-  revoke(req: RevokeRequest): string[];
+  /** What is revoked now (as persisted in keys.dir, which the CLI may also write, or in the fleet's control plane). */
+  list(): Revocation[] | Promise<Revocation[]>;
+  /** Revokes and cuts the live sessions under it; returns the ids of the sessions cut (in a fleet: on every gateway). */
+  revoke(req: RevokeRequest): string[] | Promise<string[]>;
   /** Lifts it; returns the revocations lifted, none when it was not revoked (then nothing is recorded). */
-  unrevoke(req: UnrevokeRequest): Revocation[];
+  unrevoke(req: UnrevokeRequest): Revocation[] | Promise<Revocation[]>;
 }
 
 export interface RevocationDeps { registry: SessionRegistry; revocations: RevocationStore; audit: AuditLog; clock: Clock }
@@ -52,25 +53,48 @@ export function revoke(req: RevokeRequest, deps: RevocationDeps): string[] {
   const at = Math.floor(deps.clock.nowMicros() / 1e6);
   const reason = req.reason ? { reason: req.reason } : {};
   deps.revocations.add({ ...which, at, by: req.by, ...reason });
-  const roots = deps.registry.list().filter(({ info }) =>
+  const cut = cutLocal({ ...which, by: req.by, ...reason }, deps.registry, []);
+  deps.audit.record(EventType.Revoked, { ...which, ...actorOf(req), ...reason, at, sessionsCut: cut });
+  return cut;
+}
+
+/** The revocation as a session's end names it: what, by whom, why. */
+export type CutBy = RevocationTarget & { by: string; reason?: string };
+
+/**
+ * Ends this gateway's live sessions under a revocation: those it names and every
+ * live session below them, however deep — below them on this gateway, and below
+ * them anywhere in the fleet (`fleetCut`: session → the matched ancestor, from the
+ * control plane's lineage). Returns the ids of the sessions ended here.
+ */
+export function cutLocal(which: CutBy, registry: SessionRegistry, fleetCut: readonly { id: string; root: string }[]): string[] {
+  const roots = registry.list().filter(({ info }) =>
     which.identity !== undefined ? info.identity === which.identity : info.tokenId === which.tokenId || info.rootTokenId === which.tokenId);
   const what = describeTarget(which);
-  const cut = new Set<string>();
+  const cut = new Map<string, { session: LiveSession; root: string }>();
   for (const root of roots) {
-    for (const session of deps.registry.withDescendants(root.info.id)) {
-      if (cut.has(session.info.id)) continue;
-      cut.add(session.info.id);
-      session.terminate({
-        code: session === root ? 'revoked' : 'ancestor-revoked',
-        message: `the session was revoked (${what})`,
-        detail: session === root ? `revoked: ${what}` : `revoked: ${what}, via ancestor session ${root.info.id}`,
-        revocation: { ...which, by: req.by, ...reason },
-        ...(session === root ? {} : { ancestor: root.info.id }),
-      });
+    for (const session of registry.withDescendants(root.info.id)) {
+      if (!cut.has(session.info.id)) cut.set(session.info.id, { session, root: root.info.id });
     }
   }
-  deps.audit.record(EventType.Revoked, { ...which, ...actorOf(req), ...reason, at, sessionsCut: [...cut] });
-  return [...cut];
+  // Below a session of another gateway: that session is the ancestor named, and local descendants follow it.
+  for (const { id, root } of fleetCut) {
+    for (const session of registry.withDescendants(id)) {
+      if (!cut.has(session.info.id)) cut.set(session.info.id, { session, root });
+    }
+  }
+  for (const { session, root } of cut.values()) {
+    const self = session.info.id === root;
+    session.terminate({
+      code: self ? 'revoked' : 'ancestor-revoked',
+      message: `the session was revoked (${what})`,
+      detail: self ? `revoked: ${what}` : `revoked: ${what}, via ancestor session ${root}`,
+      revocation: { ...(which.identity !== undefined ? { identity: which.identity } : { tokenId: which.tokenId! }), by: which.by,
+        ...(which.reason ? { reason: which.reason } : {}) },
+      ...(self ? {} : { ancestor: root }),
+    });
+  }
+  return [...cut.keys()];
 }
 
 /** Lifts a revocation (from the running gateway and keys.dir) and records who did it; nothing lifted: nothing recorded. */
@@ -83,19 +107,19 @@ export function unrevoke(req: UnrevokeRequest, deps: RevocationDeps): Revocation
 }
 
 /** Exactly one of identity and tokenId, checked at run time too (the admin API's body is untyped). */
-function targetOf(t: RevocationTarget, verb: string): RevocationTarget {
+export function targetOf(t: RevocationTarget, verb: string): RevocationTarget {
   if ((t.identity === undefined) === (t.tokenId === undefined)) {
     throw new HopscopeError('CONFIG_INVALID', `${verb} exactly one of an identity or a token id`);
   }
   return t.identity !== undefined ? { identity: t.identity } : { tokenId: t.tokenId! };
 }
 
-function actorOf(a: RevocationActor): RevocationActor {
+export function actorOf(a: RevocationActor): RevocationActor {
   return { by: a.by, ...(a.client ? { client: a.client } : {}), ...(a.via ? { via: a.via } : {}) };
 }
 
 /** The approver identity behind a bearer token, or an error saying why it may not approve. */
-export function approverOf(token: string, config: LoadedConfig, trusted: TrustedKeys, clock: Clock, revocations: RevocationStore): string {
+export function approverOf(token: string, config: LoadedConfig, trusted: TrustedKeys, clock: Clock, revocations: RevocationSource): string {
   const claims = verifyToken(token, trusted, clock);
   const revoked = revocations.revokedReason(claims);
   if (revoked) throw new HopscopeError('TOKEN_REVOKED', `the token is revoked: ${revoked}`);

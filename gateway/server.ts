@@ -13,6 +13,7 @@ import { createSshListener } from './ssh/index.js';
 import { SessionRegistry } from './sessions.js';
 import { createPolicies, RevocationStore, type PolicyPipeline } from './policy/index.js';
 import { approverOf, revocationActions } from './revocation.js';
+import { fleetRevocationActions, FleetMember } from './fleet/index.js';
 import { AuditLog, attachJournal, recoverCrashedSessions, SessionJournal } from './recording/index.js';
 
 export interface StartOptions {
@@ -26,6 +27,8 @@ export interface RunningGateway {
   readonly admin: { host: string; port: number; url: string; token: string };
   readonly signer: Signer;
   readonly auditPath: string;
+  /** This gateway as a member of a fleet (config controlPlane), or undefined when it works alone. */
+  readonly fleet: FleetMember | undefined;
   /**
    * Reloads masking, guardrails and identities from the config file (what SIGHUP does): applied, or refused
    * with the file, line and rule while the policies in force stay. Live sessions switch at their next statement.
@@ -45,6 +48,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const revocations = new RevocationStore(config.keys.dir);
   // Tokens are verified against the gateway's own key, plus any *.pub placed in keys.dir (key rotation).
   const trusted = new Map([...loadTrustedKeys([config.keys.dir]), ...trustedKeysOf([signer.publicKey])]);
+  const adminUrl = config.controlPlane?.adminUrl ?? `http://${config.admin.listen}`;
   const adminToken = loadOrCreateAdminToken(config.keys.dir);
   const metrics = new GatewayMetrics();
   // The journal of sessions first: crash recovery checks the last run's files against it, then every
@@ -69,7 +73,25 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const registry = new SessionRegistry();
   const tls = loadTls(config);
   const servers: Server[] = [];
-  const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations };
+  let fleet: FleetMember | undefined;
+  if (config.controlPlane) {
+    try {
+      fleet = await FleetMember.join({
+        config, signer, trusted, broker: policies.approvals, logger, adminUrl,
+        liveSessions: () => registry.list().map((s) => s.info),
+        cut: (r, fleetCut) => fleetActions!.cutFromPeer(r, fleetCut),
+      }, revocations.list());
+    } catch (err) {
+      audit.close({ reason: `gateway failed to start: ${(err as Error).message}`, cause: 'session-error' });
+      closeJournal();
+      throw err;
+    }
+    registry.observe(fleet);
+    logger.info({ gateway: fleet.name }, 'joined the fleet');
+  }
+  const fleetActions = fleet && fleetRevocationActions({ registry, fleet, audit, clock, local: revocations });
+  // Admission reads revocations from memory: keys.dir's list alone, or the fleet's copy.
+  const admission = { config, trusted, signer, clock, metrics, logger, audit, registry, revocations: fleet?.revocations ?? revocations, fleet };
   // The adapters hold this pipeline for the gateway's life; a reload swaps the policies behind it.
   const sharedCatalog = (name: string) => {
     const target = config.targets.find((t) => t.name === name);
@@ -94,14 +116,15 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     const adminServer = createAdminServer({
       token: adminToken,
       metrics,
-      approvals: policies.approvals,
-      approverOf: (token) => approverOf(token, config, trusted, clock, revocations),
-      revocations: revocationActions({ registry, revocations, audit, clock }),
+      approvals: fleet?.approvals ?? policies.approvals,
+      approverOf: (token) => approverOf(token, config, trusted, clock, fleet?.revocations ?? revocations),
+      revocations: fleetActions ?? revocationActions({ registry, revocations, audit, clock }),
+      ...(fleet ? { fleet } : {}),
       refused: ({ route, ...refusal }) => {
         metrics.refusalsTotal.inc({ reason: refusal.reason });
         audit.refused({ protocol: 'admin', ...refusal, detail: route });
       },
-      sessions: () => registry.list().map(({ info }) => ({
+      sessions: fleet ? () => fleet.sessions.list() : () => registry.list().map(({ info }) => ({
         id: info.id, protocol: info.protocol, identity: info.identity, target: info.target, client: info.client,
         parent: info.parent, linkKind: info.linkKind, startedAt: new Date(info.startedMicros / 1000).toISOString(),
       })),
@@ -109,7 +132,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     const admin = await listen(adminServer, config.admin.listen);
     servers.push(adminServer);
     audit.record(EventType.GatewayStart, {
-      keyId: signer.keyId, listeners: { postgres, ssh, admin }, config: config.source,
+      keyId: signer.keyId, listeners: { postgres, ssh, admin }, config: config.source, ...(fleet ? { fleet: { gateway: fleet.name } } : {}),
       ...(recovered.length ? { recovered } : {}),
     });
     logger.info({ postgres, ssh, admin, keyId: signer.keyId, recordings: config.recording.dir }, 'gateway started');
@@ -121,6 +144,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       admin: { ...admin, url: `http://${admin.host}:${admin.port}`, token: adminToken },
       signer,
       auditPath: audit.path,
+      fleet,
       reload: () => reloader.reload(),
       stop: () => (stopping ??= (async () => {
         for (const server of servers) server.close();
@@ -129,6 +153,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
           session.terminate({ code: 'shutdown', message: 'terminating connection because the gateway is shutting down', detail: 'gateway shutdown' });
         }
         await Promise.all(servers.map((s) => (s.listening ? once(s, 'close') : undefined)));
+        await fleet?.leave();
         audit.record(EventType.GatewayStop, { sessionsEnded: live.length });
         audit.close({ reason: 'gateway stopped', cause: 'gateway-shutdown', sessionsEnded: live.length });
         closeJournal();
@@ -137,6 +162,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     };
   } catch (err) {
     for (const server of servers) server.close();
+    await fleet?.leave();
     audit.close({ reason: `gateway failed to start: ${(err as Error).message}`, cause: 'session-error' });
     closeJournal();
     throw err;

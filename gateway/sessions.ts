@@ -51,15 +51,30 @@ export function terminationEnd(reason: TerminationReason): EventMap['session.end
   };
 }
 
+/** Told when a session joins and leaves the registry (the fleet publishes both); must not throw. */
+export interface RegistryObserver {
+  added(info: SessionInfo): void;
+  removed(info: SessionInfo): void;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
+  private observer: RegistryObserver | undefined;
+
+  observe(observer: RegistryObserver): void {
+    this.observer = observer;
+  }
 
   add(session: LiveSession): void {
     this.sessions.set(session.info.id, session);
+    this.observer?.added(session.info);
   }
 
   remove(id: string): void {
+    const session = this.sessions.get(id);
+    if (!session) return;
     this.sessions.delete(id);
+    this.observer?.removed(session.info);
   }
 
   get(id: string): LiveSession | undefined {

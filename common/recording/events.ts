@@ -139,7 +139,12 @@ export const EventSchemas = {
     approver: z.string().nullable(), reason: z.string().nullable(), waitedMicros: z.number().nullable(),
     operation: z.string().optional(), rule: z.string().optional(), channel: channel.optional(),
   }),
-  [EventType.Revoked]: z.object({ ...revocationTarget, ...actor, reason: z.string().optional(), at: z.number(), sessionsCut: z.array(z.string()) }),
+  [EventType.Revoked]: z.object({
+    ...revocationTarget, ...actor, reason: z.string().optional(), at: z.number(), sessionsCut: z.array(z.string()),
+    // In a fleet: the gateway that took the revocation and its id in the control plane (sessionsCut: those cut on every gateway
+    // when this gateway took it; those cut here when a peer did).
+    fleet: z.object({ origin: z.string(), revocation: z.number() }).optional(),
+  }),
   [EventType.Unrevoked]: z.object({ ...revocationTarget, ...actor, reason: z.string().optional(), at: z.number(), lifted: z.array(RevocationNote) }),
   [EventType.GatewayStart]: z.looseObject({ keyId: z.string(), listeners: z.record(z.string(), z.unknown()), config: z.unknown() }),
   [EventType.GatewayStop]: z.object({ sessionsEnded: z.number().int() }),

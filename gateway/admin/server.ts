@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import type { GatewayRevocation } from '../../common/api/gateway.js';
 import type { HopscopeError } from '../../common/errors.js';
-import type { ApprovalBroker, Revocation } from '../policy/index.js';
+import type { ApprovalDesk, Revocation } from '../policy/index.js';
 import type { RevocationActions, RevocationTarget } from '../revocation.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -30,13 +30,25 @@ export interface LiveSession {
   parent: string | undefined;
   linkKind: string | undefined;
   startedAt: string;
+  /** The gateway holding it (a fleet's listing). */
+  gateway?: string;
+}
+
+/** What `GET /fleet` answers and `POST /fleet/keys/ID/retire` does (gateway/fleet): absent on a lone gateway. */
+export interface FleetAdmin {
+  status(): Promise<unknown>;
+  keys(): Promise<unknown>;
+  retireKey(keyId: string, by: string): Promise<boolean>;
 }
 
 export interface AdminDeps {
   token: string;
   metrics: GatewayMetrics;
-  sessions: () => LiveSession[];
-  approvals: ApprovalBroker;
+  /** This gateway's live sessions, or in a fleet every gateway's. */
+  sessions: () => LiveSession[] | Promise<LiveSession[]>;
+  /** This gateway's held operations, or in a fleet every gateway's. */
+  approvals: ApprovalDesk;
+  fleet?: FleetAdmin;
   /** The approver identity of a bearer token; throws when it may not approve. */
   approverOf: (token: string) => string;
   /** List, revoke and lift (gateway/revocation.ts), each recorded by the gateway with the actor. */
@@ -71,9 +83,8 @@ export function createAdminServer(deps: AdminDeps): Server {
     if (req.method === 'GET' && url.pathname === '/metrics') {
       return void deps.metrics.render().then((text) => send(res, 200, deps.metrics.contentType, text), (err: Error) => json(res, 500, { error: err.message }));
     }
-    if (req.method === 'GET' && url.pathname === '/sessions') {
-      return send(res, 200, 'application/json', JSON.stringify(deps.sessions()));
-    }
+    if (req.method === 'GET' && url.pathname === '/sessions') return answer(res, 503, async () => json(res, 200, await deps.sessions()));
+    if (url.pathname === '/fleet' || url.pathname.startsWith('/fleet/')) return fleetRoutes(req, res, url, deps);
     if (url.pathname === '/revocations' || url.pathname.startsWith('/revocations/')) return revocationRoutes(req, res, url, deps);
     return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
   });
@@ -89,7 +100,7 @@ export function createAdminServer(deps: AdminDeps): Server {
 function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): void {
   const actor = { by: 'admin', client: clientOf(req), ...viaOf(req) };
   if (req.method === 'GET' && url.pathname === '/revocations') {
-    return answer(res, 500, () => json(res, 200, deps.revocations.list().map(toApi)));
+    return answer(res, 500, async () => json(res, 200, (await deps.revocations.list()).map(toApi)));
   }
   if (req.method === 'POST' && url.pathname === '/revocations') {
     return void readJson(req).then((body) => {
@@ -97,7 +108,7 @@ function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, d
       const which = target(typeof b.identity === 'string' && b.identity ? b.identity : undefined, typeof b.tokenId === 'string' && b.tokenId ? b.tokenId : undefined);
       if (!which) return json(res, 400, { error: 'revoke exactly one of an identity or a token id' });
       const reason = typeof b.reason === 'string' && b.reason ? { reason: b.reason } : {};
-      answer(res, 400, () => json(res, 200, { sessionsCut: deps.revocations.revoke({ ...which, ...actor, ...reason }) }));
+      answer(res, 400, async () => json(res, 200, { sessionsCut: await deps.revocations.revoke({ ...which, ...actor, ...reason }) }));
     }, (err: Error) => json(res, 400, { error: err.message }));
   }
   const m = /^\/revocations\/(identity|token)\/([^/]+)$/.exec(url.pathname);
@@ -109,8 +120,8 @@ function revocationRoutes(req: IncomingMessage, res: ServerResponse, url: URL, d
       return json(res, 400, { error: 'the name is not valid URL encoding' });
     }
     const which: RevocationTarget = m[1] === 'identity' ? { identity: value } : { tokenId: value };
-    return answer(res, 400, () => {
-      const lifted = deps.revocations.unrevoke({ ...which, ...actor });
+    return answer(res, 400, async () => {
+      const lifted = await deps.revocations.unrevoke({ ...which, ...actor });
       if (lifted.length === 0) return json(res, 404, { error: `${m[1] === 'identity' ? 'identity' : 'token'} ${value} is not revoked` });
       json(res, 200, { lifted: lifted.map(toApi) });
     });
@@ -124,13 +135,30 @@ function target(identity: string | undefined, tokenId: string | undefined): Revo
   return undefined;
 }
 
-/** Runs a handler; an error it throws is answered with `status` and its message. */
-function answer(res: ServerResponse, status: number, handle: () => void): void {
+/** Runs a handler; an error it throws is answered with `status` and its message (503 when the fleet's control plane is away). */
+function answer(res: ServerResponse, status: number, handle: () => void | Promise<void>): void {
+  const failed = (err: Error) => json(res, (err as HopscopeError).code === 'CONTROL_PLANE_UNAVAILABLE' ? 503 : status, { error: err.message });
   try {
-    handle();
+    void Promise.resolve(handle()).catch(failed);
   } catch (err) {
-    json(res, status, { error: (err as Error).message });
+    failed(err as Error);
   }
+}
+
+/** GET /fleet: gateways, their health, live sessions and held operations of the fleet; GET /fleet/keys; POST /fleet/keys/ID/retire. */
+function fleetRoutes(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps): void {
+  const fleet = deps.fleet;
+  if (!fleet) return json(res, 404, { error: 'this gateway is not a member of a fleet (no controlPlane in its configuration)' });
+  if (req.method === 'GET' && url.pathname === '/fleet') return answer(res, 503, async () => json(res, 200, await fleet.status()));
+  if (req.method === 'GET' && url.pathname === '/fleet/keys') return answer(res, 503, async () => json(res, 200, await fleet.keys()));
+  const m = /^\/fleet\/keys\/([0-9a-f]{16})\/retire$/.exec(url.pathname);
+  if (req.method === 'POST' && m) {
+    return answer(res, 503, async () => {
+      const retired = await fleet.retireKey(m[1]!, 'admin');
+      json(res, retired ? 200 : 404, retired ? { retired: m[1] } : { error: `no active key ${m[1]} in the fleet` });
+    });
+  }
+  return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
 }
 
 /** The tool the caller declares (`x-hopscope-via: workbench`): recorded beside the actor, never trusted for anything. */
@@ -145,7 +173,7 @@ function toApi(r: Revocation): GatewayRevocation {
 
 async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: URL, deps: AdminDeps, admin: boolean): Promise<void> {
   // The operator's admin token shows what is held; deciding is done in an approver's own name.
-  if (admin && req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, deps.approvals.list());
+  if (admin && req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, await deps.approvals.list());
   if (admin) {
     const message = "the admin token lists held operations but cannot decide them: a decision is made in an approver's name (use that approver's token: hopscope token issue --identity NAME)";
     deps.refused({ reason: 'APPROVAL_FORBIDDEN', message, client: clientOf(req), route: `${req.method} ${url.pathname}` });
@@ -161,18 +189,19 @@ async function handleApprovals(req: IncomingMessage, res: ServerResponse, url: U
     res.setHeader('WWW-Authenticate', 'Bearer realm="hopscope-approvals"');
     return json(res, 403, { error: `refused: ${(err as Error).message}` });
   }
-  if (req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, deps.approvals.list());
+  if (req.method === 'GET' && url.pathname === '/approvals') return json(res, 200, await deps.approvals.list());
   const m = /^\/approvals\/([A-Za-z0-9-]+)\/(approve|deny)$/.exec(url.pathname);
   if (req.method !== 'POST' || !m) return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   const body = (await readJson(req)) as { reason?: unknown };
   try {
-    const decided = deps.approvals.decide(m[1]!, approver, m[2] === 'approve' ? 'approved' : 'denied',
+    const decided = await deps.approvals.decide(m[1]!, approver, m[2] === 'approve' ? 'approved' : 'denied',
       typeof body.reason === 'string' ? body.reason : undefined);
     return json(res, 200, { ...decided, decision: m[2] === 'approve' ? 'approved' : 'denied', approver });
   } catch (err) {
     const code = (err as HopscopeError).code;
     deps.refused({ reason: code ?? 'APPROVAL_INVALID', message: (err as Error).message, client: clientOf(req), route: `${req.method} ${url.pathname}`, identity: approver });
-    return json(res, code === 'APPROVAL_FORBIDDEN' ? 403 : code === 'APPROVAL_UNKNOWN' ? 409 : 400, { error: (err as Error).message, code });
+    return json(res, code === 'APPROVAL_FORBIDDEN' ? 403 : code === 'APPROVAL_UNKNOWN' ? 409 : code === 'CONTROL_PLANE_UNAVAILABLE' ? 503 : 400,
+      { error: (err as Error).message, code });
   }
 }
 

@@ -12,6 +12,21 @@ export interface PendingApproval {
   rule: string;
   operation: string;
   requestedAt: string;
+  /** The gateway of the fleet holding it (a fleet's listing only). */
+  gateway?: string;
+}
+
+/** Who may list and decide held operations: this gateway's broker, or the fleet's desk over every gateway's. */
+export interface ApprovalDesk {
+  list(): PendingApproval[] | Promise<PendingApproval[]>;
+  /** `via`: the gateway the decision came through, when it is not the one holding the operation. */
+  decide(id: string, approver: string, decision: 'approved' | 'denied', reason?: string): PendingApproval | Promise<PendingApproval>;
+}
+
+/** Told of every request and of how each ended (the fleet publishes them); must not throw. */
+export interface ApprovalObserver {
+  requested(request: PendingApproval): void;
+  settled(request: PendingApproval, outcome: ApprovalOutcome): void;
 }
 
 interface Waiting {
@@ -27,11 +42,21 @@ interface Waiting {
  * approver (never the requester) decides, when the timeout denies it, or when
  * the client gives up.
  */
-export class ApprovalBroker {
+export class ApprovalBroker implements ApprovalDesk {
   private readonly waiting = new Map<string, Waiting>();
   private readonly decided = new Set<string>();
+  private observer: ApprovalObserver | undefined;
 
   constructor(private readonly timeoutMs: number, private readonly clock: Clock) {}
+
+  observe(observer: ApprovalObserver): void {
+    this.observer = observer;
+  }
+
+  /** Whether this broker holds the operation now. */
+  holds(id: string): boolean {
+    return this.waiting.has(id);
+  }
 
   request(ctx: PolicyContext, operation: string, rule: string, signal?: AbortSignal): { id: string; outcome: Promise<ApprovalOutcome> } {
     const id = `ap-${randomBytes(6).toString('hex')}`;
@@ -43,6 +68,7 @@ export class ApprovalBroker {
         clearTimeout(w.timer);
         this.waiting.delete(id);
         this.decided.add(id);
+        this.observer?.settled(w.request, o);
         resolve(o);
       };
       const waited = () => this.clock.nowMicros() - requestedMicros;
@@ -57,6 +83,7 @@ export class ApprovalBroker {
         settle,
         timer,
       });
+      this.observer?.requested(this.waiting.get(id)!.request);
       signal?.addEventListener('abort', () => settle({ decision: 'cancelled', id, waitedMicros: waited() }), { once: true });
     });
     return { id, outcome };

@@ -1,5 +1,5 @@
 export { createPolicies, type Policies } from './pipeline.js';
-export { ApprovalBroker, type PendingApproval } from './approvals.js';
+export { ApprovalBroker, type ApprovalDesk, type ApprovalObserver, type PendingApproval } from './approvals.js';
 export { RevocationStore, readRevocations, REVOCATIONS_FILE, type Revocation } from './revocations.js';
 export { compileGuardrails, compileMasking } from './rules.js';
 export { SqlGuards, loadSqlParser } from './guardrails.js';

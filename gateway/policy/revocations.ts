@@ -21,6 +21,12 @@ export type Revocation = z.infer<typeof Revocation>;
 /** Which revocation to lift: an identity or a token id, as it was revoked. */
 export interface RevocationSelector { identity?: string; tokenId?: string }
 
+/** What admission reads: the revocation that refuses a token, from memory (a lone gateway's keys.dir, or the fleet's copy). */
+export interface RevocationSource {
+  revocationOf(claims: TokenClaims): Revocation | undefined;
+  revokedReason(claims: TokenClaims): string | undefined;
+}
+
 /**
  * Revocations, persisted in keys.dir so a restart keeps them. Revoking an
  * identity refuses every login of it — token, keyboard-interactive, registered
@@ -28,7 +34,7 @@ export interface RevocationSelector { identity?: string; tokenId?: string }
  * until it is lifted explicitly (`hopscope token unrevoke`). Revoking a token
  * id refuses that token and every hop token derived from it.
  */
-export class RevocationStore {
+export class RevocationStore implements RevocationSource {
   private entries: Revocation[];
 
   constructor(private readonly keysDir: string) {

@@ -33,6 +33,9 @@ export interface PgServer {
   /** The app role's connection, as one object. */
   app: PgConn;
   stop(): Promise<void>;
+  /** Stops the server and keeps its data (a control plane going away); `resume()` starts it again on the same port. */
+  halt?(): Promise<void>;
+  resume?(): Promise<void>;
   /**
    * Statements PostgreSQL logged since startPostgres resolved (setup excluded),
    * complete up to the moment of the call. Needs `logStatements: true`.
@@ -176,6 +179,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
         await flushLog();
         return statements.list().filter((s) => !s.includes(BARRIER));
       },
+      halt: () => withTimeout(current.stop(), 15_000, 'PostgreSQL did not shut down within 15 s'),
+      resume: () => withTimeout(current.start(), 30_000, 'PostgreSQL did not become ready within 30 s'),
       stop() {
         stopping ??= (async () => {
           try {

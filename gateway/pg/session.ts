@@ -15,6 +15,7 @@ import type { ClientEncoding } from './encoding.js';
 import { RowMasker } from './masking.js';
 import { MessageMasker } from './message-masking.js';
 import { serializeBackend as backend, type FrontendParser, type FrontendMessage } from './protocol/index.js';
+import { readClient } from './client-reader.js';
 import { ResponseStream } from './responses.js';
 import { ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
@@ -128,7 +129,6 @@ export class PgRelay implements LiveSession {
     this.client.write(Buffer.concat(hello));
 
     const up = this.upstream.socket;
-    this.client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     this.upstream.onData((chunk) => this.fromUpstream(chunk));
     this.client.on('drain', () => up.resume());
     up.on('drain', () => { if (!this.holding) this.client.resume(); });
@@ -136,6 +136,8 @@ export class PgRelay implements LiveSession {
     up.on('close', () => this.end({ reason: 'the target closed the connection', cause: 'target-closed' }));
     this.client.on('error', (err) => this.end({ reason: `client error: ${err.message}`, cause: 'client-error' }));
     up.on('error', (err) => this.end({ reason: `target error: ${err.message}`, cause: 'target-error' }));
+    // Into one shared buffer, not through the stream machinery (a plain TCP client; TLS keeps 'data' events).
+    readClient(this.client, (chunk) => this.fromClient(chunk));
   }
 
   /** Cancels a held statement, or asks the upstream backend to cancel its current one; recorded either way. */

@@ -97,13 +97,9 @@ function readFormats(r: BodyReader, what: string): number[] {
 /** `raw` is the whole frame: tag, Int32 length, body. Returns null for an unknown tag. */
 export function decodeTagged(tag: number, raw: Buffer, decodeSql?: SqlTextDecoder): TaggedFrontendMessage | null {
   const length = raw.length - 1;
+  if (tag === FrontendTag.Query) return decodeQuery(raw, decodeSql);
   const r = new BodyReader(raw.subarray(5));
   switch (tag) {
-    case FrontendTag.Query: {
-      const text = sqlText(r, 'Query', decodeSql);
-      r.end('Query');
-      return { name: 'query', length, raw, ...text };
-    }
     case FrontendTag.Parse: {
       const statement = r.cstring('Parse statement name');
       const text = sqlText(r, 'Parse query', decodeSql);
@@ -160,6 +156,23 @@ export function decodeTagged(tag: number, raw: Buffer, decodeSql?: SqlTextDecode
     default:
       return null;
   }
+}
+
+/**
+ * A Query, the message of every simple-protocol statement: read in place (one view,
+ * of its text), with the checks and messages BodyReader's cstring and end give.
+ */
+function decodeQuery(raw: Buffer, decodeSql: SqlTextDecoder | undefined): TaggedFrontendMessage {
+  const length = raw.length - 1;
+  const nul = raw.indexOf(0, 5);
+  if (nul < 0) throw new BadFrame('unterminated string in Query');
+  if (nul !== length) throw new BadFrame(`invalid Query message format: ${length - nul} trailing bytes`);
+  const bytes = raw.subarray(5, nul);
+  if (!decodeSql) return { name: 'query', length, raw, sql: bytes.toString('utf8') };
+  const sql = decodeSql(bytes);
+  return sql === undefined
+    ? { name: 'query', length, raw, sql: bytes.toString('utf8'), undecodable: true }
+    : { name: 'query', length, raw, sql };
 }
 
 function decodeBind(r: BodyReader, length: number, raw: Buffer): TaggedFrontendMessage {

@@ -158,6 +158,20 @@ describe('a fleet of gateways on one control plane', () => {
     client.on('error', () => undefined);
   });
 
+  it('a second gateway under a live gateway’s name is refused; restarted on this host after a crash, it takes its name back at once', async () => {
+    const d = await startFleetGateway('gw-d', cp.url('c'), db, undefined);
+    const client = await clientOn(d, d.token());
+    client.on('error', () => undefined);
+    await expect(startFleetGateway('gw-d', cp.url('c'), db, undefined)).rejects.toThrow(/held by a live gateway/);
+    process.kill(-d.proc.pid, 'SIGKILL');
+    await d.proc.exited;
+    // Within the old lease (3 s): the old holder's pid is gone, so the name is free on this host.
+    const again = await startFleetGateway('gw-d', cp.url('c'), db, undefined);
+    expect(await cp.query("SELECT count(*)::int AS n FROM hopscope_sessions WHERE gateway = 'gw-d' AND ended_at IS NULL")).toEqual([{ n: 0 }]);
+    expect(await cp.query("SELECT end_cause FROM hopscope_sessions WHERE gateway = 'gw-d'")).toEqual([{ end_cause: 'gateway-crash' }]);
+    await again.proc.stop();
+  });
+
   it('both gateways stopped: their folders import into one case, all intact, with the chain crossing from A to B', async () => {
     expect(crossing).toBeDefined();
     await Promise.all([a.proc.stop(), b.proc.stop()]);

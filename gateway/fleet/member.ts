@@ -246,7 +246,7 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
          lease_seconds = $6, state = 'live'
         WHERE g.state <> 'live' OR g.heartbeat_at < now() - make_interval(secs => g.lease_seconds)
        RETURNING name`, [this.name, keyId, this.deps.adminUrl, hostname(), process.pid, this.cfg.leaseSeconds]);
-    if (!rows[0]) {
+    if (!rows[0] && !(await this.takeOverDeadHolder(keyId))) {
       throw new HopscopeError('CONFIG_INVALID', `gateway name ${this.name} is held by a live gateway of the fleet (its lease has not expired): give each gateway its own controlPlane.gatewayName`);
     }
     // Peers trust this gateway's key from now on, not only after their next heartbeat.
@@ -254,6 +254,21 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
     // What a previous run under this name left open did not survive it.
     await this.link.query("UPDATE hopscope_sessions SET ended_at = now(), end_cause = 'gateway-crash' WHERE gateway = $1 AND ended_at IS NULL", [this.name]);
     await this.link.query("UPDATE hopscope_approvals SET decision = 'gateway-gone', decided_at = now() WHERE gateway = $1 AND decision IS NULL", [this.name]);
+  }
+
+  /**
+   * The name's holder is within its lease but ran on this host under a pid that no longer exists (a worker the
+   * primary restarts, a gateway restarted by systemd right after a crash): this gateway takes the name over.
+   */
+  private async takeOverDeadHolder(keyId: string): Promise<boolean> {
+    const { rows } = await this.link.query<{ host: string; pid: number }>('SELECT host, pid FROM hopscope_gateways WHERE name = $1', [this.name]);
+    const holder = rows[0];
+    if (!holder || holder.host !== hostname() || holder.pid === process.pid || pidAlive(holder.pid)) return false;
+    const { rowCount } = await this.link.query(
+      `UPDATE hopscope_gateways SET key_id = $2, admin_url = $3, pid = $4, started_at = now(), heartbeat_at = now(), lease_seconds = $5, state = 'live'
+        WHERE name = $1 AND host = $6 AND pid = $7`, [this.name, keyId, this.deps.adminUrl, process.pid, this.cfg.leaseSeconds, hostname(), holder.pid]);
+    if (rowCount) this.deps.logger.warn({ gateway: this.name, pid: holder.pid }, 'took over the name of a gateway whose process on this host is gone');
+    return rowCount === 1;
   }
 
   /** Every registered key not retired is trusted; a retired one is not, even when keys.dir holds it. */
@@ -264,5 +279,14 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
       if (r.retired_at) this.deps.trusted.delete(r.key_id);
       else if (!this.deps.trusted.has(r.key_id)) this.deps.trusted.set(r.key_id, publicKeyFromPem(r.public_key));
     }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
   }
 }

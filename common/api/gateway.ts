@@ -25,6 +25,8 @@ export interface GatewaySession {
   identity: string;
   target: string;
   protocol: string;
+  /** The gateway holding it, when the gateway is a member of a fleet (its listing covers every gateway). */
+  gateway?: string;
   [key: string]: unknown;
 }
 
@@ -46,6 +48,38 @@ export interface GatewayApproval {
   target: string;
   operation: string;
   requestedAt: string;
+  /** The gateway holding the statement, in a fleet; deciding it works through any gateway of the fleet. */
+  gateway?: string;
+}
+
+/** One gateway of a fleet as the control plane knows it (GET /fleet). */
+export interface FleetGateway {
+  name: string;
+  /** The id of the key it signs tokens and recordings with. */
+  keyId: string;
+  adminUrl: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  /** Its last heartbeat (the control plane's clock), ISO. */
+  heartbeatAt: string;
+  state: 'live' | 'stopped' | 'crashed';
+  /** Live and heartbeating within its lease. */
+  healthy: boolean;
+  /** Its live sessions. */
+  sessions: number;
+}
+
+/**
+ * A fleet as one of its gateways sees it (GET /fleet): `self` is the gateway asked, `state` its link to the
+ * control plane (up, down, catching-up). Absent (null) for a gateway that is not a member of a fleet.
+ */
+export interface FleetStatus {
+  self: string;
+  state: string;
+  gateways: FleetGateway[];
+  sessions: GatewaySession[];
+  approvals: GatewayApproval[];
 }
 
 /**

@@ -7,9 +7,11 @@ import type { ChainTimeline } from './timeline.js';
  * imports this and nothing else of the project, and it imports nothing.
  * Times are microseconds since the epoch (numbers), with ISO strings beside them.
  */
-import type { GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway } from './gateway.js';
+import type {
+  FleetGateway, FleetStatus, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway,
+} from './gateway.js';
 
-export type { GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway };
+export type { FleetGateway, FleetStatus, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, LocalGatewayRef, LocalGatewayStatus, RemoteGateway };
 
 /** The verifier's status of a recording (common/recording): intact, unsealed, truncated, unknown-key, tampered, invalid. */
 export type Integrity = string;
@@ -311,6 +313,8 @@ export interface WorkbenchApi {
   exportCase(request: ExportRequest): Promise<ExportResult>;
   gatewaySessions(target: GatewayTarget): Promise<GatewaySession[]>;
   gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]>;
+  /** The fleet the gateway belongs to (GET /fleet, admin token): its gateways and their health, every live session and held operation; null for a lone gateway. */
+  gatewayFleet(target: GatewayTarget): Promise<FleetStatus | null>;
   gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }>;
   gatewayRevoke(target: GatewayTarget, by: 'identity' | 'tokenId', value: string): Promise<{ ok: true }>;
   /** Lifts a revocation through the running gateway (admin API, recorded in its audit with the actor): what was lifted; an error when it was not revoked. */

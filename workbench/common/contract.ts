@@ -121,6 +121,7 @@ export const CHANNELS: { readonly [K in ApiMethod]: Check<K> } = {
   },
   gatewaySessions: (a) => (arity(a, 1, 'gatewaySessions'), [gatewayTarget(a[0])]),
   gatewayApprovals: (a) => (arity(a, 1, 'gatewayApprovals'), [gatewayTarget(a[0])]),
+  gatewayFleet: (a) => (arity(a, 1, 'gatewayFleet'), [gatewayTarget(a[0])]),
   gatewayDecide: (a) => {
     arity(a, 4, 'gatewayDecide');
     if (a[2] !== 'approve' && a[2] !== 'deny') bad('decision must be approve or deny');

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import type {
-  CaseAnswers, CaseFileEntry, ChainTimeline, CaseInfo, ExchangePage, ExportRequest, ExportResult, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
+  CaseAnswers, CaseFileEntry, ChainTimeline, CaseInfo, ExchangePage, ExportRequest, ExportResult, FleetStatus, GatewayApproval, GatewayRevocation, GatewaySession, GatewayTarget, GraphData, HopDetail, ImportJob,
   LocalGatewayStatus, RemoteGateway, Screen, SessionQuery, SessionRow, SessionSearch, TerminalChunks, UploadFile, WorkbenchApi,
 } from '../../common/api/index.js';
 import type { TrustedKeys } from '../../common/keys.js';
@@ -233,6 +233,11 @@ export class CaseBackend implements WorkbenchApi {
 
   gatewayApprovals(target: GatewayTarget): Promise<GatewayApproval[]> {
     return this.gateway.approvals(this.remote(target, 'approve'));
+  }
+
+  /** Needs the admin token: a local gateway's is resolved here; a remote one connected with an approver's token is refused. */
+  gatewayFleet(target: GatewayTarget): Promise<FleetStatus | null> {
+    return this.gateway.fleet(this.remote(target, 'admin'));
   }
 
   gatewayDecide(target: GatewayTarget, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {

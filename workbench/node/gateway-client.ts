@@ -1,4 +1,4 @@
-import type { GatewayApproval, GatewayRevocation, GatewaySession, RemoteGateway } from '../../common/api/index.js';
+import type { FleetStatus, GatewayApproval, GatewayRevocation, GatewaySession, RemoteGateway } from '../../common/api/index.js';
 import { ApiError } from '../common/contract.js';
 
 /**
@@ -18,6 +18,22 @@ export class GatewayClient {
     return this.call<GatewayApproval[]>(g, 'GET', '/approvals');
   }
 
+  /**
+   * GET /fleet (admin token): null when the gateway answers 404, i.e. it is not a member of a fleet. An answer
+   * without a list of gateways is refused rather than drawn half (a gateway of another version, a proxy's page).
+   */
+  async fleet(g: RemoteGateway): Promise<FleetStatus | null> {
+    const answer = await this.call<Partial<FleetStatus> | null>(g, 'GET', '/fleet', undefined, { notFound: null });
+    if (answer === null) return null;
+    if (!answer || typeof answer.self !== 'string' || !Array.isArray(answer.gateways)) {
+      throw new ApiError('GATEWAY_ERROR', 'the gateway\'s answer to GET /fleet is not a fleet status');
+    }
+    return {
+      self: answer.self, state: String(answer.state ?? 'unknown'), gateways: answer.gateways,
+      sessions: Array.isArray(answer.sessions) ? answer.sessions : [], approvals: Array.isArray(answer.approvals) ? answer.approvals : [],
+    };
+  }
+
   async decide(g: RemoteGateway, id: string, decision: 'approve' | 'deny', reason: string): Promise<{ ok: true }> {
     await this.call(g, 'POST', `/approvals/${encodeURIComponent(id)}/${decision}`, reason ? { reason } : {});
     return { ok: true };
@@ -34,7 +50,8 @@ export class GatewayClient {
     return { lifted: Array.isArray(answer?.lifted) ? answer.lifted : [] };
   }
 
-  private async call<T>(g: RemoteGateway, method: string, path: string, body?: unknown): Promise<T> {
+  /** `notFound`: what a 404 means for this call (a lone gateway's /fleet), instead of an error. */
+  private async call<T>(g: RemoteGateway, method: string, path: string, body?: unknown, opts: { notFound?: T } = {}): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchFn(new URL(path, g.url.endsWith('/') ? g.url : `${g.url}/`), {
@@ -48,6 +65,7 @@ export class GatewayClient {
       throw new ApiError('GATEWAY_UNREACHABLE', `cannot reach the gateway at ${g.url}: ${(err as Error).message}`);
     }
     const text = await res.text();
+    if (res.status === 404 && 'notFound' in opts) return opts.notFound as T;
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : null;

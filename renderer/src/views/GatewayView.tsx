@@ -1,16 +1,18 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayStatus, RemoteGateway } from '../../../common/api/index.js';
-import { api, chooseGatewayConfig, inElectron } from '../api.js';
+import type { FleetStatus, GatewayApproval, GatewaySession, GatewayTarget, LocalGatewayStatus, RemoteGateway } from '../../../common/api/index.js';
+import { api, ApiError, chooseGatewayConfig, inElectron } from '../api.js';
 import { ImportProgress, useImportJob } from '../components/ImportProgress.js';
 import { Revocations } from '../components/Revocations.js';
 import { href } from '../route.js';
+import { FleetPanel } from './FleetPanel.js';
 
 const CONFIG_KEY = 'hopscope.localGatewayConfig';
 const LIVE = new Set<LocalGatewayStatus['state']>(['starting', 'running', 'stopping']);
 
 /**
  * The gateway: a local one started from a config file (its own process; the backend holds its tokens),
- * or a remote one's admin API. Live sessions with revocation, pending approvals with approve/deny and a reason.
+ * or a remote one's admin API. Live sessions with revocation, pending approvals with approve/deny and a reason;
+ * for a member of a fleet, its gateways and health, and each session's and approval's gateway.
  */
 export function GatewayView({ onCaseChanged }: { onCaseChanged?: () => void }) {
   const [local, setLocal] = useState<LocalGatewayStatus | null>(null);
@@ -144,12 +146,17 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
   const [approvals, setApprovals] = useState<GatewayApproval[] | null>(null);
   const [errors, setErrors] = useState<{ sessions?: string; approvals?: string; action?: string }>({});
   const [reason, setReason] = useState('');
+  const [fleet, setFleet] = useState<{ status: FleetStatus | null; error: string | null; at: number }>({ status: null, error: null, at: 0 });
 
   const refresh = useCallback(async () => {
     // The admin token lists sessions; an approver's token lists approvals: either may be refused.
     const [s, a] = await Promise.allSettled([api.gatewaySessions(target), api.gatewayApprovals(target)]);
     setSessions(s.status === 'fulfilled' ? s.value : null);
     setApprovals(a.status === 'fulfilled' ? a.value : null);
+    // GET /fleet takes the admin token too: not asked with a token the gateway just refused (each refusal is recorded in its audit).
+    const refused = s.status === 'rejected' && s.reason instanceof ApiError && ['GATEWAY_REFUSED', 'GATEWAY_UNREACHABLE'].includes(s.reason.code);
+    const [f] = refused ? [{ status: 'fulfilled' as const, value: null }] : await Promise.allSettled([api.gatewayFleet(target)]);
+    setFleet((prev) => fleetAfter(prev, f));
     const why = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as Error).message : undefined);
     setErrors((e) => ({ ...(e.action ? { action: e.action } : {}), ...(why(s) ? { sessions: why(s) } : {}), ...(why(a) ? { approvals: why(a) } : {}) }));
   }, [target]);
@@ -167,6 +174,7 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
     <>
       <h3 className="live-title">Live — <span className="mono">{title}</span></h3>
       {(errors.action ?? (errors.sessions && errors.approvals)) && <div className="error-banner" role="alert">{errors.action ?? errors.sessions}</div>}
+      <FleetPanel fleet={fleet.status} error={fleet.error} now={fleet.at} />
       {!(errors.sessions && errors.approvals) && <>
         <section className="card" data-testid="approvals">
           <h2>Pending approvals {approvals && `(${approvals.length})`}</h2>
@@ -177,10 +185,10 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
           {errors.approvals && !errors.sessions && <p className="muted small">Approvals: {errors.approvals}</p>}
           {approvals && (approvals.length === 0 ? <p className="muted small">Nothing is held for approval.</p> : (
             <table className="grid" data-testid="approvals-table">
-              <thead><tr><th>id</th><th>identity</th><th>target</th><th>operation</th><th>requested</th><th /></tr></thead>
+              <thead><tr><th>id</th>{approvals.some((a) => a.gateway) && <th>gateway</th>}<th>identity</th><th>target</th><th>operation</th><th>requested</th><th /></tr></thead>
               <tbody>{approvals.map((a) => (
                 <tr key={a.id} data-testid="approval-row">
-                  <td className="mono">{a.id}</td><td>{a.identity}</td><td>{a.target}</td><td className="mono">{a.operation}</td><td>{a.requestedAt}</td>
+                  <td className="mono">{a.id}</td>{approvals.some((x) => x.gateway) && <td data-testid="approval-gateway">{a.gateway ?? ''}</td>}<td>{a.identity}</td><td>{a.target}</td><td className="mono">{a.operation}</td><td>{a.requestedAt}</td>
                   <td className="actions">
                     <button type="button" onClick={() => void act(api.gatewayDecide(target, a.id, 'approve', reason))}>approve</button>
                     <button type="button" className="danger" onClick={() => void act(api.gatewayDecide(target, a.id, 'deny', reason))}>deny</button>
@@ -195,10 +203,10 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
           {errors.sessions && !errors.approvals && <p className="muted small">Sessions: {errors.sessions}</p>}
           {sessions && (sessions.length === 0 ? <p className="muted small">No live session.</p> : (
             <table className="grid" data-testid="live-sessions-table">
-              <thead><tr><th>session</th><th>identity</th><th>target</th><th>protocol</th><th>since</th><th /></tr></thead>
+              <thead><tr><th>session</th>{sessions.some((x) => x.gateway) && <th>gateway</th>}<th>identity</th><th>target</th><th>protocol</th><th>since</th><th /></tr></thead>
               <tbody>{sessions.map((s) => (
                 <tr key={s.id} data-testid="live-session-row">
-                  <td className="mono">{s.id}</td><td>{s.identity}</td><td>{s.target}</td><td>{s.protocol}</td>
+                  <td className="mono">{s.id}</td>{sessions.some((x) => x.gateway) && <td data-testid="session-gateway">{s.gateway ?? ''}</td>}<td>{s.identity}</td><td>{s.target}</td><td>{s.protocol}</td>
                   <td className="small">{typeof s.startedAt === 'string' ? s.startedAt : ''}</td>
                   <td><button type="button" className="danger" onClick={() => window.confirm(`Revoke ${s.identity}? Every live session and hop under it is cut.`)
                     && void act(api.gatewayRevoke(target, 'identity', s.identity))}>revoke identity</button></td>
@@ -210,4 +218,16 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
       </>}
     </>
   );
+}
+
+/**
+ * The fleet panel's next state: a lone gateway (null) has none; a token that may not read it (an approver's) or a
+ * gateway out of reach (said above the panels) shows none; another failure (the control plane away: 503) keeps the
+ * last list with the reason.
+ */
+function fleetAfter(prev: { status: FleetStatus | null }, f: PromiseSettledResult<FleetStatus | null>): { status: FleetStatus | null; error: string | null; at: number } {
+  if (f.status === 'fulfilled') return { status: f.value, error: null, at: Date.now() };
+  const code = f.reason instanceof ApiError ? f.reason.code : '';
+  if (code === 'GATEWAY_REFUSED' || code === 'GATEWAY_UNREACHABLE') return { status: null, error: null, at: Date.now() };
+  return { status: prev.status, error: (f.reason as Error).message, at: Date.now() };
 }

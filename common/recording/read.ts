@@ -4,6 +4,8 @@ import { RecordingVerifier, type VerifiedLine, type VerifyReport } from './verif
 
 /** Lines longer than this are not events a gateway writes; they are cut to keep memory bounded. */
 const MAX_LINE = 64 * 1024 * 1024;
+/** Bytes read at a time. */
+const READ_CHUNK = 1 << 20;
 
 /** One line of a recording: its text, its exact bytes (without the newline), and whether a newline ended it. */
 export interface RecordingLine {
@@ -11,6 +13,8 @@ export interface RecordingLine {
   bytes: Buffer;
   /** False for a last line that had no newline (a torn write). */
   complete: boolean;
+  /** SHA-256 (hex) of `bytes`, when a hash thread computed it already (line-hashes.ts). */
+  hash?: string;
 }
 
 export interface ReadOptions {
@@ -19,34 +23,52 @@ export interface ReadOptions {
 }
 
 /**
+ * Cuts a byte stream into lines (without their newline). Every reader cuts with
+ * this one class, so that a line hashed on another thread (line-hashes.ts) is
+ * exactly the line the reading thread verifies. A line longer than MAX_LINE
+ * keeps its first MAX_LINE bytes or so (memory stays bounded).
+ */
+export class LineCutter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  /** Calls `line` with each line the chunk completes, in order (views into the chunk, or a copy for a line that spans chunks). */
+  push(chunk: Buffer, line: (bytes: Buffer) => void): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const bytes = this.pendingBytes ? Buffer.concat([...this.pending, chunk.subarray(start, nl)]) : chunk.subarray(start, nl);
+      this.pending = [];
+      this.pendingBytes = 0;
+      start = nl + 1;
+      line(bytes);
+    }
+    if (start < chunk.length && this.pendingBytes < MAX_LINE) {
+      this.pending.push(chunk.subarray(start));
+      this.pendingBytes += chunk.length - start;
+    }
+  }
+
+  /** What is left after the last newline: a last line without one (a torn write), if any. */
+  rest(): Buffer | undefined {
+    return this.pendingBytes ? Buffer.concat(this.pending) : undefined;
+  }
+}
+
+/**
  * Streams a file's lines in bounded memory, as the lines of each read chunk
  * (1 MiB) at once: one await per chunk rather than per line. `bytes` are views
  * into the chunk, valid until the next batch is asked for.
  */
 export async function* readRecordingBatches(path: string, opts: ReadOptions = {}): AsyncGenerator<RecordingLine[]> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  const cutter = new LineCutter();
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
     opts.onBytes?.(chunk);
     const out: RecordingLine[] = [];
-    let start = 0;
-    for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
-      const bytes = pendingBytes ? Buffer.concat([...pending, chunk.subarray(start, nl)]) : chunk.subarray(start, nl);
-      pending = [];
-      pendingBytes = 0;
-      start = nl + 1;
-      out.push({ line: bytes.toString('utf8'), bytes, complete: true });
-    }
-    if (start < chunk.length && pendingBytes < MAX_LINE) {
-      pending.push(chunk.subarray(start));
-      pendingBytes += chunk.length - start;
-    }
+    cutter.push(chunk, (bytes) => out.push({ line: bytes.toString('utf8'), bytes, complete: true }));
     if (out.length) yield out;
   }
-  if (pendingBytes) {
-    const bytes = Buffer.concat(pending);
-    yield [{ line: bytes.toString('utf8'), bytes, complete: false }];
-  }
+  const rest = cutter.rest();
+  if (rest) yield [{ line: rest.toString('utf8'), bytes: rest, complete: false }];
 }
 
 /**

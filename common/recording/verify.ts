@@ -101,13 +101,15 @@ export class RecordingVerifier {
   /**
    * `complete` is false for a last line that had no newline (a torn write).
    * `bytes`, when the caller has them, are the line's exact bytes: the chain is
-   * over bytes, and hashing them spares encoding the text again.
+   * over bytes, and hashing them spares encoding the text again. `hash`, when
+   * given, is the SHA-256 (hex) of those bytes computed elsewhere (a hash thread,
+   * line-hashes.ts): the links are still checked here, in order.
    */
-  push(line: string, complete = true, bytes?: Uint8Array): VerifiedLine | undefined {
+  push(line: string, complete = true, bytes?: Uint8Array, hash?: string): VerifiedLine | undefined {
     this.lineNo++;
     if (this.invalid) return undefined;
     if (this.lineNo === 1) {
-      this.readHeader(line, bytes);
+      this.readHeader(line, bytes, hash);
       return undefined;
     }
     if (!complete) {
@@ -119,7 +121,7 @@ export class RecordingVerifier {
     const event = parseEvent(line, this.prevHash);
     if (!event) {
       this.breakChain('corrupt-line', `line ${this.lineNo} is not a valid event`);
-      this.prevHash = sha256Hex(bytes ?? line);
+      this.prevHash = hash ?? sha256Hex(bytes ?? line);
       return undefined;
     }
     this.events++;
@@ -139,7 +141,7 @@ export class RecordingVerifier {
       // The altered event was counted as intact when it was read; it is not.
       this.intactThroughSeq = Math.min(this.intactThroughSeq, event.seq - 2);
     }
-    this.prevHash = sha256Hex(bytes ?? line);
+    this.prevHash = hash ?? sha256Hex(bytes ?? line);
     this.lastSeq = Math.max(this.lastSeq, event.seq);
     if (event.type === EventType.Checkpoint || event.type === EventType.Seal) this.checkSignature(event, line);
     if (!this.broken) this.intactThroughSeq = event.seq;
@@ -178,7 +180,7 @@ export class RecordingVerifier {
     return 'intact';
   }
 
-  private readHeader(line: string, bytes: Uint8Array | undefined): void {
+  private readHeader(line: string, bytes: Uint8Array | undefined, hash: string | undefined): void {
     let raw: unknown;
     try {
       raw = JSON.parse(line);
@@ -194,7 +196,7 @@ export class RecordingVerifier {
     const parsed = RecordingHeader.safeParse(raw);
     if (!parsed.success) return this.fail('not-a-recording', `the header is invalid: ${parsed.error.issues[0]?.message}`);
     this.header = parsed.data;
-    this.prevHash = sha256Hex(bytes ?? line);
+    this.prevHash = hash ?? sha256Hex(bytes ?? line);
     try {
       const key = createPublicKey(parsed.data.gateway.publicKey);
       if (keyIdOf(key) !== parsed.data.gateway.keyId) {

@@ -76,12 +76,12 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
   let file: HashedRead | undefined;
   try {
     out.size = statSync(path).size;
-    file = new HashedRead(path);
+    file = await HashedRead.open(path);
     const verifier = new RecordingVerifier(opts.trusted);
     let lines = await file.next();
     const head = lines[0];
     const header = head ? parseHeader(head.line) : undefined;
-    if (head) verifier.push(head.line, head.complete, head.bytes);
+    if (head) verifier.push(head.line, head.complete, head.bytes, head.hash);
     if (!header) {
       const report = verifier.end();
       out.findings = report.findings;
@@ -127,7 +127,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
         caseDb(c).prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
       })();
       // Read it again from the start, so that the custody hash covers exactly what is imported.
-      file = new HashedRead(path);
+      file = await HashedRead.open(path);
       lines = await file.next();
     }
     fileId = caseDb(c).transaction(() => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { fileHashes, type FileHashes } from '../../common/recording/line-hashes.js';
 import {
   readRecordingBatches, type RecordingEvent, type RecordingHeader, type RecordingLine, type RecordingVerifier, type VerifyReport,
 } from '../../common/recording/index.js';
@@ -31,29 +31,49 @@ export interface Streamed {
   bytes: number;
 }
 
-/** A recording's lines, chunk by chunk, with the SHA-256 and count of the bytes read so far. */
+/**
+ * A recording's lines, chunk by chunk, each complete line with its SHA-256, and
+ * the SHA-256 and count of the bytes read so far. The hashes are made on the hash
+ * thread (common/recording/line-hashes.ts) while this thread parses: the next
+ * chunk is read (and sent to be hashed) before the lines of this one are handed out.
+ */
 export class HashedRead {
   bytes = 0;
-  private readonly hash = createHash('sha256');
   private readonly batches: AsyncGenerator<RecordingLine[]>;
+  private ahead: Promise<IteratorResult<RecordingLine[]>> | undefined;
 
-  constructor(path: string) {
-    this.batches = readRecordingBatches(path, { onBytes: (chunk) => { this.hash.update(chunk); this.bytes += chunk.length; } });
+  private constructor(path: string, private readonly hashes: FileHashes) {
+    this.batches = readRecordingBatches(path, { onBytes: (chunk) => { hashes.push(chunk); this.bytes += chunk.length; } });
+  }
+
+  /** `hashThread` false hashes on this thread. */
+  static async open(path: string, hashThread = true): Promise<HashedRead> {
+    return new HashedRead(path, await fileHashes(hashThread));
   }
 
   /** The lines of the next chunk; empty at the end of the file. */
   async next(): Promise<RecordingLine[]> {
-    const r = await this.batches.next();
-    return r.done ? [] : r.value;
+    const r = await (this.ahead ?? this.batches.next());
+    this.ahead = undefined;
+    if (r.done) return [];
+    this.ahead = this.batches.next();
+    // A read error surfaces when this read-ahead is awaited, not as an unhandled rejection meanwhile.
+    this.ahead.catch(() => undefined);
+    await this.hashes.fill(r.value);
+    return r.value;
   }
 
   async close(): Promise<void> {
+    this.hashes.close();
+    await this.ahead?.catch(() => undefined);
     await this.batches.return(undefined);
   }
 
   /** Once the whole file has been read. */
-  sha256(): string {
-    return this.hash.digest('hex');
+  async sha256(): Promise<string> {
+    const hash = await this.hashes.end();
+    this.hashes.close();
+    return hash;
   }
 }
 
@@ -72,8 +92,8 @@ export async function streamEvents(
   try {
     // The first chunk may hold nothing but the header: reading goes on until a chunk comes back empty.
     for (let lines = firstLines, more = true; more; lines = await file.next(), more = lines.length > 0) {
-      for (const { line, bytes, complete } of lines) {
-        const verified = verifier.push(line, complete, bytes);
+      for (const { line, bytes, complete, hash } of lines) {
+        const verified = verifier.push(line, complete, bytes, hash);
         if (!verified) continue;
         const e = verified.event;
         events++;
@@ -102,7 +122,7 @@ export async function streamEvents(
   const failed = await sink.end();
   if (failed) throw failed;
   opts.onProgress?.({ path, bytesRead: file.bytes, bytesTotal: Math.max(total, file.bytes), events });
-  return { report: verifier.end(), facts: indexer.facts, sha256: file.sha256(), bytes: file.bytes };
+  return { report: verifier.end(), facts: indexer.facts, sha256: await file.sha256(), bytes: file.bytes };
 }
 
 /**

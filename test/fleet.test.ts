@@ -133,6 +133,19 @@ describe('a fleet of gateways on one control plane', () => {
     await eventually(async () => clientOn(b, b.token()).then((c) => c.end().then(() => true), () => undefined), 10_000);
   });
 
+  it('cut off longer than its lease, B is taken for dead by A; back, its live session is live in the fleet again', async () => {
+    const live = await clientOn(b, b.token());
+    const id = (await cp.query<{ id: string }>("SELECT id FROM hopscope_sessions WHERE gateway = 'gw-b' AND ended_at IS NULL ORDER BY started_at DESC LIMIT 1"))[0]!.id;
+    await cp.partition('b', true);
+    await eventually(async () => (await cp.query<{ end_cause: string }>('SELECT end_cause FROM hopscope_sessions WHERE id = $1 AND ended_at IS NOT NULL', [id]))[0], 15_000);
+    expect((await a.api('GET', '/fleet')).body.gateways.find((g: { name: string }) => g.name === 'gw-b')).toMatchObject({ state: 'crashed' });
+    await cp.partition('b', false);
+    await eventually(async () => (await a.api('GET', '/sessions')).body.find((s: { id: string }) => s.id === id), 15_000);
+    expect((await a.api('GET', '/fleet')).body.gateways.find((g: { name: string }) => g.name === 'gw-b')).toMatchObject({ state: 'live', healthy: true });
+    expect((await live.query("SELECT 'survived' AS s")).rows).toEqual([{ s: 'survived' }]);
+    await live.end();
+  });
+
   it('the whole control plane stopped and restarted: both refuse new sessions meanwhile, then admit again', async () => {
     const live = await clientOn(a, a.token());
     await cpServer.halt!();

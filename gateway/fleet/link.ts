@@ -110,7 +110,7 @@ export class ControlPlaneLink extends EventEmitter<LinkEvents> {
 
   private newPool(): pg.Pool {
     const pool = new pg.Pool({
-      connectionString: this.connectionString, max: 4, connectionTimeoutMillis: 2000, query_timeout: 5000,
+      connectionString: this.connectionString, max: 4, connectionTimeoutMillis: 2000, query_timeout: 5000, keepAlive: true,
       idleTimeoutMillis: 30_000, application_name: 'hopscope-gateway',
     });
     // An idle pooled connection that breaks is not an error anyone waits on: the link notices it.
@@ -119,7 +119,10 @@ export class ControlPlaneLink extends EventEmitter<LinkEvents> {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: 2000, application_name: 'hopscope-gateway-listen' });
+    const client = new pg.Client({
+      connectionString: this.connectionString, connectionTimeoutMillis: 2000, keepAlive: true, keepAliveInitialDelayMillis: 5000,
+      application_name: 'hopscope-gateway-listen',
+    });
     client.on('error', (err) => this.lost(err));
     client.on('end', () => {
       if (this.listener === client) this.lost(new Error('the listening connection ended'));
@@ -173,5 +176,5 @@ export class ControlPlaneLink extends EventEmitter<LinkEvents> {
 function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (e.code && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|57P01|57P02|57P03|08\w{3})$/.test(e.code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
+  return /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
 }

@@ -225,8 +225,9 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
     await this.link.query(
       "UPDATE hopscope_gateways SET state = 'live', heartbeat_at = now() WHERE name = $1", [this.name]);
     await this.refreshKeys();
-    await this.applyRevocations();
+    // What it holds first, so that the lineage the revocations follow is whole.
     await this.sessions.resync(this.deps.liveSessions());
+    await this.applyRevocations();
     await this.approvals.resync();
     this.link.caughtUp();
   }

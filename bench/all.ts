@@ -1,9 +1,9 @@
-// `npm run bench`: bench:pg (pgbench -S and simple-update at 1, 4 and 16 clients), bench:pg:big, bench:ssh and
-// bench:import in sequence, each in its own process, then one table of ratios and counts, each row with the
+// `npm run bench`: bench:pg (pgbench -S and simple-update at 1, 4 and 16 clients), bench:pg:big, bench:ssh,
+// bench:import and bench:fleet in sequence, each in its own process, then one table of ratios and counts, each row with the
 // command that measured it, the machine's load average when that part started and the peer it is compared with.
 // A full run replaces the table in docs/BENCHMARKS.md (between its bench:table markers); `--quick` runs and
 // `--no-docs` only print it. Raw JSON stays in bench/results/ (git-ignored); `--quick` shortens every part:
-// `npm run bench -- [--quick] [--no-docs] [--clients 1,4,16] [--pg-seconds 5] [--pg-rounds 2] [--only pg,pg-big,ssh,import]`.
+// `npm run bench -- [--quick] [--no-docs] [--clients 1,4,16] [--pg-seconds 5] [--pg-rounds 2] [--only pg,pg-big,ssh,import,fleet]`.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+/** What --only takes; a run of all of them replaces the table in docs/BENCHMARKS.md. */
+const PART_NAMES = ['pg', 'pg-big', 'ssh', 'import', 'fleet'];
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const results = join(repoRoot, 'bench', 'results');
 const { values: args } = parseArgs({ options: {
   quick: { type: 'boolean', default: false }, clients: { type: 'string', default: '1,4,16' },
-  'pg-seconds': { type: 'string' }, 'pg-rounds': { type: 'string' }, only: { type: 'string', default: 'pg,pg-big,ssh,import' },
+  'pg-seconds': { type: 'string' }, 'pg-rounds': { type: 'string' }, only: { type: 'string', default: PART_NAMES.join(',') },
   'no-docs': { type: 'boolean', default: false },
 } });
 const only = new Set(args.only.split(','));
@@ -33,6 +35,8 @@ const all: Part[] = [
   { name: 'pg big select', script: 'pg-big-select.js', args: ['--rows', q ? '500000' : '5000000'], prefix: /^pg-big-/, peer: 'direct PostgreSQL' },
   { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500'], prefix: /^ssh-/, peer: 'direct OpenSSH; ssh -J through a second OpenSSH (bastion)' },
   { name: 'import', script: 'import.js', args: q ? ['--events', '200000', '--terminal-mb', '20', '--seeks', '200'] : [], prefix: /^import-/, peer: 'none: events/s (issue 15 target 250k)' },
+  // Its rows come written by bench/fleet.js, each with its own peer and the load when its measurement started.
+  { name: 'fleet', script: 'fleet.js', args: q ? ['--rounds', '10', '--pg-rounds', '1', '--seconds', '2'] : [], prefix: /^fleet-/, peer: 'per row' },
 ];
 const parts = all.filter((p) => only.has(p.script.replace(/\.js$/, '').replace('pg-big-select', 'pg-big')));
 
@@ -80,6 +84,8 @@ for (const part of parts) {
     const rps = json.rowsPerSecond as { direct: number; gateway: number };
     push(part.name, `gateway/direct ${f(json.ratio)}`, `${json.rows} rows; rows/s direct ${f(rps.direct, 0)}, gateway ${f(rps.gateway, 0)}; gateway peak RSS ${mib((json.gatewayRssBytes as { peak?: number }).peak)}`);
   } else if (part.script === 'ssh.js') sshRows(json);
+  // A failure is the row above already (the part's output says why).
+  else if (part.script === 'fleet.js') rows.push(...(json.rows as Row[]).filter((r) => r[4] !== 'failed'));
   else {
     const imp = json.import as Record<string, number>;
     const term = json.terminal as Record<string, number>;
@@ -141,7 +147,7 @@ const table = [
 ].join('\n');
 console.log(`\n${table}`);
 console.log(`raw JSON: ${results}`);
-if (!q && !args['no-docs'] && only.size === 4) writeTable(join(repoRoot, 'docs', 'BENCHMARKS.md'), table);
+if (!q && !args['no-docs'] && PART_NAMES.every((p) => only.has(p))) writeTable(join(repoRoot, 'docs', 'BENCHMARKS.md'), table);
 if (failed) process.exitCode = 1;
 
 /** Replaces the text between the markers (a rerun replaces its table, never appends one). */

@@ -1,3 +1,4 @@
+import { replacePattern } from './masking-pass.js';
 import { inScope, type CompiledMasking } from './rules.js';
 import type { MaskCounts, SessionMasker } from './types.js';
 
@@ -74,11 +75,7 @@ export function maskWith(rules: CompiledMasking[], input: string): { text: strin
   for (const rule of rules) {
     if (!rule.pattern) continue;
     if (rule.mayMatch && !rule.mayMatch(text)) continue;
-    text = text.replace(rule.pattern, (match) => {
-      if (rule.accept && !rule.accept(match)) return match;
-      counts[rule.name] = (counts[rule.name] ?? 0) + 1;
-      return rule.replacement;
-    });
+    text = replacePattern(rule.pattern, rule, text, counts);
   }
   return { text, counts };
 }

@@ -23,7 +23,7 @@ let crossing: { parent: string; child: string } | undefined;
 
 beforeAll(async () => {
   [db, cpServer, sshd] = await Promise.all([startPostgres({ logStatements: true }), startPostgres(), startSshd()]);
-  cp = await createControlPlane(cpServer, ['a', 'b', 'c']);
+  cp = await createControlPlane(cpServer, ['a', 'b', 'c', 'e']);
   // Started together: both migrate at once (the advisory lock lets one apply the schema).
   [a, b] = await Promise.all([
     startFleetGateway('gw-a', cp.url('a'), db, sshd),
@@ -144,6 +144,22 @@ describe('a fleet of gateways on one control plane', () => {
     expect((await a.api('GET', '/fleet')).body.gateways.find((g: { name: string }) => g.name === 'gw-b')).toMatchObject({ state: 'live', healthy: true });
     expect((await live.query("SELECT 'survived' AS s")).rows).toEqual([{ s: 'survived' }]);
     await live.end();
+  });
+
+  it('with whenUnreachable: admit-local, a gateway cut off admits on its last copy, records the session as local-only, and publishes it on return', async () => {
+    const local = await startFleetGateway('gw-e', cp.url('e'), db, undefined, { controlPlane: { postgres: cp.url('e'), gatewayName: 'gw-e', leaseSeconds: 3, whenUnreachable: 'admit-local' } });
+    await cp.partition('e', true);
+    await eventually(async () => ((await local.api('GET', '/fleet')).status === 503 ? true : undefined), 10_000);
+    const client = await clientOn(local, local.token());
+    await client.query("SELECT 'admitted-local-only'");
+    const file = (await import('node:fs')).readdirSync(local.recordingsDir).filter((f) => f.endsWith('.jsonl') && !f.startsWith('gateway-'));
+    const starts = await Promise.all(file.map(async (f) => ({ id: f.replace(/\.jsonl$/, ''), start: (await readEvents(join(local.recordingsDir, f)))[0]! })));
+    const found = starts.find(({ start }) => (start.data as { fleet?: { admission?: string } }).fleet?.admission === 'local-only');
+    expect(found?.start.data).toMatchObject({ fleet: { gateway: 'gw-e', admission: 'local-only' } });
+    await cp.partition('e', false);
+    await eventually(async () => (await cp.query('SELECT 1 FROM hopscope_sessions WHERE id = $1 AND ended_at IS NULL', [found!.id]))[0], 15_000);
+    await client.end();
+    await local.proc.stop();
   });
 
   it('the whole control plane stopped and restarted: both refuse new sessions meanwhile, then admit again', async () => {

@@ -11,6 +11,7 @@ import { registerShow } from './commands/show.js';
 import { registerExport } from './commands/export.js';
 import { registerApprovals } from './commands/approvals.js';
 import { registerWorkbench } from './commands/workbench.js';
+import { registerFleet } from './commands/fleet.js';
 
 /** A command used the wrong way: exit status 2. */
 export class UsageError extends Error {}
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerShow(program);
   registerExport(program);
   registerWorkbench(program);
+  registerFleet(program);
   return program;
 }
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../main.js';
 
-interface Pending { id: string; identity: string; session: string; target: string; operation: string; requestedAt: string; rule?: string }
+/** `gateway`: the gateway holding it, when the gateway asked is a member of a fleet (it lists every gateway's). */
+interface Pending { id: string; identity: string; session: string; target: string; operation: string; requestedAt: string; rule?: string; gateway?: string }
 
 /** `approvals list|approve|deny`: an approver's view of held operations, through the admin API. */
 export function registerApprovals(program: Command): void {
@@ -11,16 +12,18 @@ export function registerApprovals(program: Command): void {
     .requiredOption('--token <token>', "the approver's hopscope token (or - to read it from stdin)");
 
   common(approvals.command('list').description('pending requests, one a line, id first'))
-    .option('--json', 'an array of {id, identity, session, target, operation, requestedAt}')
+    .option('--json', 'an array of {id, identity, session, target, operation, requestedAt}, and gateway in a fleet')
     .action(async (opts: { gateway: string; token: string; json?: boolean }) => {
       const pending = (await call(opts, 'GET', '/approvals')) as Pending[];
       if (opts.json) {
-        const rows = pending.map(({ id, identity, session, target, operation, requestedAt }) => ({ id, identity, session, target, operation, requestedAt }));
+        const rows = pending.map(({ id, identity, session, target, operation, requestedAt, gateway }) => ({
+          id, identity, session, target, operation, requestedAt, ...(gateway ? { gateway } : {}),
+        }));
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
       for (const p of pending) {
-        process.stdout.write(`${p.id}  ${p.requestedAt}  ${p.identity} → ${p.target}  [${p.rule ?? ''}]  ${oneLine(p.operation)}\n`);
+        process.stdout.write(`${p.id}  ${p.requestedAt}  ${p.gateway ? `on ${p.gateway}  ` : ''}${p.identity} → ${p.target}  [${p.rule ?? ''}]  ${oneLine(p.operation)}\n`);
       }
       if (!pending.length) process.stderr.write('no pending approvals\n');
     });
@@ -30,7 +33,8 @@ export function registerApprovals(program: Command): void {
       .option('--reason <text>', 'why (recorded with the decision)')
       .action(async (id: string, opts: { gateway: string; token: string; reason?: string }) => {
         const answer = (await call(opts, 'POST', `/approvals/${encodeURIComponent(id)}/${decision}`, opts.reason ? { reason: opts.reason } : {})) as Pending;
-        process.stdout.write(`${decision === 'approve' ? 'approved' : 'denied'} ${answer.id}: ${answer.identity} → ${answer.target}: ${oneLine(answer.operation)}\n`);
+        const where = answer.gateway ? ` (held on ${answer.gateway})` : '';
+        process.stdout.write(`${decision === 'approve' ? 'approved' : 'denied'} ${answer.id}${where}: ${answer.identity} → ${answer.target}: ${oneLine(answer.operation)}\n`);
       });
   }
 }

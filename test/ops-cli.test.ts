@@ -36,6 +36,15 @@ describe('hopscope gateway --check', () => {
       + 'listeners postgres 127.0.0.1:18432, admin 127.0.0.1:18099; 1 secrets from the environment (not read here)\n');
   });
 
+  it('a fleet member: names the gateway, and stops on a control-plane secret file that is missing, with its line', async () => {
+    const member = await check('fleet.yml', config('controlPlane: { postgres: { env: CP_URL }, gatewayName: gw-a }\n'));
+    expect(member.code, member.stderr).toBe(0);
+    expect(member.stdout).toContain('; fleet member gw-a (control plane not contacted here); 2 secrets from the environment');
+    const missing = await check('fleet-missing.yml', config('controlPlane: { postgres: { file: ./no-such-file }, gatewayName: gw-a }\n'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`hopscope: ${join(dir, 'fleet-missing.yml')}:9: controlPlane.postgres: secret file not found: ${join(dir, 'no-such-file')}\n`);
+  });
+
   it('names the file, line and rule of a rule that does not compile', async () => {
     const res = await check('rule.yml', config(`guardrails:\n  - { name: fine, sql: { statements: [DropStmt] }, action: block }\n  - { name: typo, sql: { statements: [DropTabel] }, action: block }\n`));
     expect(res.code).toBe(1);

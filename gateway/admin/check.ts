@@ -36,6 +36,7 @@ export async function checkConfig(path: string, clock: Clock): Promise<CheckedCo
   const summary = `${path}: ok: ${config.targets.length} targets, ${config.identities.length} identities, `
     + `${config.masking.length} masking rules, ${config.guardrails.length} guardrails; `
     + `listeners ${listeners.join(', ') || 'none'}, admin ${config.admin.listen}`
+    + `${config.controlPlane ? `; fleet member ${config.controlPlane.gatewayName} (control plane not contacted here)` : ''}`
     + `${fromEnv ? `; ${fromEnv} secrets from the environment (not read here)` : ''}`
     + `${missing.length ? `; target secret files missing (sessions to those targets will fail): ${missing.join(', ')}` : ''}`;
   return { config, policies, summary };
@@ -86,6 +87,9 @@ function checkSecretFiles(doc: ConfigDocument, config: LoadedConfig, path: strin
     check(config.tls.cert, ['tls', 'cert'], true);
     check(config.tls.key, ['tls', 'key'], true);
   }
+  // The gateway reads the control plane's connection string at start: a missing file stops it there.
+  const cp = config.controlPlane?.postgres;
+  if (cp !== undefined && typeof cp !== 'string') check(cp, ['controlPlane', 'postgres'], true);
   config.targets.forEach((t, i) => check(t.type === 'ssh' ? t.privateKey : t.password, ['targets', i, t.type === 'ssh' ? 'privateKey' : 'password'], false));
   return { fromEnv, missing };
 }

@@ -173,7 +173,9 @@ export function runWorkerPool(config: LoadedConfig, count: number, logger: Logge
     const how = signal ? `killed by ${signal}` : `exit status ${code}`;
     logger.warn({ worker: slot.name, pid: worker.process.pid, code, signal, stopping }, 'gateway worker exited');
     if (stopping) {
-      if (code !== 0) {
+      // Ended by our SIGTERM before it had started: it had not yet caught signals, so it had opened nothing either.
+      const clean = code === 0 || (signal === 'SIGTERM' && !slot.ready);
+      if (!clean) {
         status = 1;
         events.say(`worker ${slot.name} (pid ${worker.process.pid}) did not stop cleanly: ${slot.failure ?? how}`);
       }

@@ -146,9 +146,19 @@ export class OutputMasker {
   }
 
   private maskAndEmit(bytes: Buffer): void {
-    const encoding = isUtf8(bytes) ? 'utf8' : 'latin1';
+    const encoding = readsAsUtf8(bytes) ? 'utf8' : 'latin1';
     const { text, counts } = this.mask!(bytes.toString(encoding));
     const masked = Object.keys(counts).length > 0;
     this.emit(masked ? Buffer.from(text, encoding) : bytes, masked ? counts : undefined);
   }
+}
+
+/**
+ * Whether output is valid UTF-8 (masked as text) or not (masked as latin1). A
+ * byte 0xff is never part of UTF-8, and binary output holds one every few
+ * hundred bytes: finding it (memchr) spares the validation of the whole chunk,
+ * ~15 % of masking's CPU on a binary download (issue 15).
+ */
+export function readsAsUtf8(bytes: Buffer): boolean {
+  return bytes.indexOf(0xff) === -1 && isUtf8(bytes);
 }

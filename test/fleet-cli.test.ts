@@ -27,6 +27,7 @@ beforeAll(async () => {
     startFleetGateway('gw-a', cp.url('a'), db, undefined),
     startFleetGateway('gw-b', cp.url('b'), db, undefined, {
       guardrails: [{ name: 'unbounded-delete', sql: { statements: ['DeleteStmt'], withoutWhere: true }, action: 'review' }],
+      approvals: { timeout: '300s' }, // a loaded machine: the held statement must not time out while the test decides it
     }),
   ]);
   const setup = new pg.Client(db.app);
@@ -80,6 +81,7 @@ describe('hopscope fleet', () => {
   it('approvals list shows the gateway holding a statement; approving it through A releases the client on B', async () => {
     const held = await clientOn(b, b.token());
     const result = held.query('DELETE FROM cli_items');
+    result.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     const alice = a.token('alice');
     const line = await eventually(async () => (await hopscopeCli('approvals', 'list', '--gateway', a.adminUrl, '--token', alice)).stdout
       .split('\n').find((l) => l.includes('DELETE FROM cli_items')), 10_000);

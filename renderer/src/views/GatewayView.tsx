@@ -172,7 +172,7 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
   }, (err: Error) => setErrors((e) => ({ ...e, action: err.message })));
   return (
     <>
-      <h3 className="live-title">Live — <span className="mono">{title}</span></h3>
+      <h3 className="live-title" data-fleet={fleet.at === 0 ? 'unknown' : fleet.status ? 'member' : 'none'}>Live — <span className="mono">{title}</span></h3>
       {(errors.action ?? (errors.sessions && errors.approvals)) && <div className="error-banner" role="alert">{errors.action ?? errors.sessions}</div>}
       <FleetPanel fleet={fleet.status} error={fleet.error} now={fleet.at} />
       {!(errors.sessions && errors.approvals) && <>

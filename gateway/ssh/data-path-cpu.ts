@@ -2,7 +2,8 @@
 // 32 KB chunks (as ssh2 hands them over) through OutputMasker (with the example's masking rules, or none) into
 // DataRecorder and a real RecordingWriter (fsync batch), or, for input, through DataRecorder with a flush per turn
 // of the event loop (as InputRelay does). Less sensitive to other load than MB/s: run it a few times, take the least.
-// `node dist/gateway/ssh/data-path-cpu.js [rules|none] [download|upload] [MB]` (docs/BENCHMARKS.md, issue 15).
+// `builtins`: every built-in recognizer as a rule instead of the example's.
+// `node dist/gateway/ssh/data-path-cpu.js [rules|builtins|none] [download|upload] [MB]` (docs/BENCHMARKS.md, issue 15).
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +20,9 @@ import { OutputMasker } from './masking.js';
 const [rules = 'rules', direction = 'download', mbText = '200'] = process.argv.slice(2);
 const CHUNK = 32 * 1024;
 const total = Number(mbText) * 1024 * 1024;
-// The masking rules of examples/gateway.yml (bench/gateway.ts BENCH_MASKING).
-const compiled = compileMasking([
+const BUILTINS = ['email', 'credit-card', 'us-ssn', 'iban', 'aws-access-key', 'jwt', 'pem-private-key'];
+// The masking rules of examples/gateway.yml (bench/gateway.ts BENCH_MASKING), or every built-in.
+const compiled = compileMasking(rules === 'builtins' ? BUILTINS.map((builtin) => ({ name: builtin, builtin })) : [
   { name: 'email', column: '*email*' },
   { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b' },
   { name: 'card', builtin: 'credit-card' },
@@ -31,7 +33,7 @@ const writer = RecordingWriter.open({ dir, session: 'data-path', protocol: 'ssh'
 const recorder = new DataRecorder(writer, systemClock, (err) => {
   throw err;
 });
-const masker = new OutputMasker(rules === 'rules' ? (text) => scoped.maskText(text) : undefined,
+const masker = new OutputMasker(rules === 'none' ? undefined : (text) => scoped.maskText(text),
   (chunk, counts) => recorder.push(EventType.SshOutput, 0, 'stdout', chunk, counts), false);
 const source = Array.from({ length: 64 }, () => randomFillSync(Buffer.alloc(CHUNK)));
 

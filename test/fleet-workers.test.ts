@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -167,6 +168,23 @@ describe('hopscope gateway --workers 2', () => {
     }
     // The session gw-1 held when it was killed: sealed by the restarted worker's crash recovery.
     expect(summary.files.some((f: { path: string; integrity: string }) => f.path.includes('/gw-1/') && f.integrity === 'recovered')).toBe(true);
+  });
+
+  it('a worker that cannot start stops the others: the gateway exits 1 and says which and why', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'hopscope-workers-busy-'));
+    const { path, raw } = await writeConfig(folder, cp.url('w'));
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(Number(raw.listeners.postgres.split(':')[1]), '127.0.0.1', resolve));
+    try {
+      const res = await run(process.execPath, ['bin/hopscope', 'gateway', '--config', path, '--workers', '2'], {
+        env: { HOPSCOPE_LOG_LEVEL: 'warn', [TARGET_PASSWORD_ENV]: db.appPassword }, timeoutMs: 60_000,
+      });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(/worker gw-[12] could not start: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      expect(res.stderr).not.toMatch(/hopscope gateway running/);
+    } finally {
+      busy.close();
+    }
   });
 
   it('--workers 2 without controlPlane is refused with exit 2, nothing started', async () => {

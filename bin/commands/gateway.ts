@@ -56,7 +56,7 @@ async function serveWithWorkers(config: LoadedConfig, path: string, count: numbe
     say,
     running: (workers) => printWorkers(workers),
   });
-  say(status === 0 ? 'every worker stopped, recordings sealed' : 'stopped; a worker did not stop cleanly (see above)');
+  say(status === 0 ? 'every worker stopped, recordings sealed' : 'every worker stopped; the lines above say which one could not start or did not stop cleanly');
   if (status !== 0) throw new ExitStatus(status);
 }
 

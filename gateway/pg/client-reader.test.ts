@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readClient } from './client-reader.js';
+import { READ_AHEAD_BYTES, readClient } from './client-reader.js';
 
 /** A loopback server and a client connected to it; the accepted socket as net.Server made it (no `onread`). */
 async function pair(): Promise<{ server: Server; accepted: Socket; client: Socket }> {
@@ -34,7 +34,7 @@ describe('readClient', () => {
     const p = await pair();
     open.push(p);
     const chunks: Buffer[] = [];
-    expect(readClient(p.accepted, (chunk) => chunks.push(chunk))).toBe(true);
+    expect(readClient(p.accepted, (chunk) => chunks.push(chunk)).shared).toBe(true);
     // Many writes of random bytes: a chunk that were a view of the shared buffer would be overwritten by later reads.
     const sent = randomBytes(3 * 1024 * 1024);
     for (let i = 0; i < sent.length; i += 1000) p.client.write(sent.subarray(i, i + 1000));
@@ -50,7 +50,7 @@ describe('readClient', () => {
     p.client.write('before the switch;');
     await until(() => p.accepted.readableLength > 0);
     const chunks: Buffer[] = [];
-    expect(readClient(p.accepted, (chunk) => chunks.push(chunk))).toBe(true);
+    expect(readClient(p.accepted, (chunk) => chunks.push(chunk)).shared).toBe(true);
     expect(chunks).toHaveLength(0); // not within the call: a caller may resume the socket right after it
     p.accepted.resume();
     p.client.write('after it');
@@ -58,33 +58,57 @@ describe('readClient', () => {
     expect(Buffer.concat(chunks).toString()).toBe('before the switch;after it');
   });
 
-  it('delivers nothing while paused, all of it after resume, and the end of the stream as a socket does', async () => {
+  it('delivers nothing while paused, all of it in order after resume', async () => {
     const p = await pair();
     open.push(p);
     const chunks: Buffer[] = [];
-    readClient(p.accepted, (chunk) => {
+    const reader = readClient(p.accepted, (chunk) => {
       chunks.push(chunk);
-      p.accepted.pause();
+      reader.pause();
     });
     p.client.write('one');
     await until(() => chunks.length === 1);
     p.client.write('two');
     await new Promise<void>((resolve) => p.client.write('', () => resolve()));
-    await sleep(50); // an absence: a paused socket must not read, however long one waits
+    await until(() => p.accepted.bytesRead === 6); // read (a paused client is still read from), not handed out
     expect(chunks.map(String)).toEqual(['one']);
+    reader.resume();
+    expect(chunks.map(String)).toEqual(['one', 'two']);
+  });
+
+  it('notices a paused client leaving, as a paused stream did (a held statement must not outlive its client)', async () => {
+    const p = await pair();
+    open.push(p);
+    const reader = readClient(p.accepted, () => undefined);
+    reader.pause();
     const closed = new Promise((resolve) => p.accepted.once('close', resolve));
-    p.accepted.resume();
+    p.client.write('bye');
     p.client.end();
-    await until(() => Buffer.concat(chunks).toString() === 'onetwo');
-    p.accepted.resume();
     await closed;
+  });
+
+  it('stops reading a paused client past the read-ahead limit, and reads the rest after resume', async () => {
+    const p = await pair();
+    open.push(p);
+    const chunks: Buffer[] = [];
+    const reader = readClient(p.accepted, (chunk) => chunks.push(chunk));
+    reader.pause();
+    const sent = randomBytes(8 * 1024 * 1024);
+    p.client.write(sent);
+    await until(() => p.accepted.bytesRead >= READ_AHEAD_BYTES);
+    await sleep(100); // an absence: past the limit nothing more is read, however long one waits
+    expect(p.accepted.bytesRead).toBeLessThan(READ_AHEAD_BYTES + 128 * 1024);
+    expect(chunks).toHaveLength(0);
+    reader.resume();
+    await until(() => chunks.reduce((n, c) => n + c.length, 0) >= sent.length);
+    expect(Buffer.concat(chunks).equals(sent)).toBe(true);
   });
 
   it('leaves a TLS socket on data events', async () => {
     const p = await pair();
     open.push(p);
     const tls = new TLSSocket(p.accepted, { isServer: true });
-    expect(readClient(tls, () => undefined)).toBe(false);
+    expect(readClient(tls, () => undefined).shared).toBe(false);
     expect(tls.listenerCount('data')).toBe(1);
     tls.destroy();
   });

@@ -15,7 +15,7 @@ import type { ClientEncoding } from './encoding.js';
 import { RowMasker } from './masking.js';
 import { MessageMasker } from './message-masking.js';
 import { serializeBackend as backend, type FrontendParser, type FrontendMessage } from './protocol/index.js';
-import { readClient } from './client-reader.js';
+import { readClient, type ClientReader } from './client-reader.js';
 import { ResponseStream } from './responses.js';
 import { ResultRecorder } from './results.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
@@ -66,6 +66,8 @@ export class PgRelay implements LiveSession {
   private sentInChunk = 0;
   private readonly bytesOut: { inc(by?: number): void };
   private readonly inbox: Admissible[] = [];
+  /** Pauses and resumes the client (its reads come through the shared buffer; see client-reader.ts). */
+  private reader: ClientReader = { pause: () => this.client.pause(), resume: () => this.client.resume(), shared: false };
   private holding: AbortController | undefined;
   /** pumpSlowly is at work: later messages wait in the inbox, in order. */
   private busy = false;
@@ -131,13 +133,13 @@ export class PgRelay implements LiveSession {
     const up = this.upstream.socket;
     this.upstream.onData((chunk) => this.fromUpstream(chunk));
     this.client.on('drain', () => up.resume());
-    up.on('drain', () => { if (!this.holding) this.client.resume(); });
+    up.on('drain', () => { if (!this.holding) this.reader.resume(); });
     this.client.on('close', () => this.end({ reason: 'client closed the connection', cause: 'client-quit' }));
     up.on('close', () => this.end({ reason: 'the target closed the connection', cause: 'target-closed' }));
     this.client.on('error', (err) => this.end({ reason: `client error: ${err.message}`, cause: 'client-error' }));
     up.on('error', (err) => this.end({ reason: `target error: ${err.message}`, cause: 'target-error' }));
     // Into one shared buffer, not through the stream machinery (a plain TCP client; TLS keeps 'data' events).
-    readClient(this.client, (chunk) => this.fromClient(chunk));
+    this.reader = readClient(this.client, (chunk) => this.fromClient(chunk));
   }
 
   /** Cancels a held statement, or asks the upstream backend to cancel its current one; recorded either way. */
@@ -243,10 +245,10 @@ export class PgRelay implements LiveSession {
     if ('settle' in outcome) {
       // A text that reads otherwise under other settings, pipelined: judged once the server has answered (and
       // reported any setting changed by) everything before it. The statements in flight need nothing more from the client.
-      this.client.pause();
+      this.reader.pause();
       await this.results.whenIdle();
       if (this.closed) return;
-      this.client.resume();
+      this.reader.resume();
       const again = this.admitter.admit(outcome.settle, false, true);
       if (again) await this.waitFor(again);
       return;
@@ -257,14 +259,14 @@ export class PgRelay implements LiveSession {
 
   /** A statement naming objects the catalog snapshot does not know: the catalog is read again, then it is judged again. */
   private async refreshed(msg: Statement): Promise<Outcome> {
-    this.client.pause();
+    this.reader.pause();
     try {
       await this.deps.catalog?.refresh();
     } catch (err) {
       // Judged again all the same: a name still unknown is refused (fail closed).
       this.deps.logger.warn({ session: this.info.id, detail: (err as Error).message }, 'target catalog refresh failed');
     } finally {
-      if (!this.closed) this.client.resume();
+      if (!this.closed) this.reader.resume();
     }
     if (this.closed) return undefined;
     const outcome = this.admitter.admit(msg, true);
@@ -277,7 +279,7 @@ export class PgRelay implements LiveSession {
     const { seq, verdict, msg } = held;
     const controller = new AbortController();
     this.holding = controller;
-    this.client.pause();
+    this.reader.pause();
     const result = await this.lifecycle.review(seq, msg.sql, verdict, controller.signal, (message) => {
       this.client.write(backend.noticeResponse({ severity: 'NOTICE', code: '01000', message: `hopscope: ${message}` }));
     });
@@ -290,7 +292,7 @@ export class PgRelay implements LiveSession {
       this.admitter.refuseHeld(held, cancelled ? '57014' : '42501',
         cancelled ? 'canceling statement due to user request (it was held for approval)' : `hopscope: ${describeOutcome(result, verdict.rule)}`);
     }
-    this.client.resume();
+    this.reader.resume();
   }
 
   /**
@@ -323,9 +325,9 @@ export class PgRelay implements LiveSession {
       this.forward();
       return undefined;
     }
-    this.client.pause(); // fsync=always: hold the client until the events are on stable storage
+    this.reader.pause(); // fsync=always: hold the client until the events are on stable storage
     return durable.then(() => {
-      if (!this.holding) this.client.resume();
+      if (!this.holding) this.reader.resume();
       this.forward();
     });
   }
@@ -335,7 +337,7 @@ export class PgRelay implements LiveSession {
     if (outbox.length === 0 || this.closed) return;
     const data = outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox);
     this.admitter.outbox = [];
-    if (!this.upstream.socket.write(data)) this.client.pause();
+    if (!this.upstream.socket.write(data)) this.reader.pause();
   }
 
   private async commit(): Promise<void> {

@@ -1,4 +1,4 @@
-// Forensic import and seek: `npm run bench:import -- --events 1000000 --terminal-mb 100 --seeks 1000 [--data DIR]`.
+// Forensic import and seek: `npm run bench:import -- --events 1000000 --terminal-mb 100 --seeks 1000 [--data DIR] [--hash-thread]`.
 // Each phase runs in its own process so peak RSS is the import's (or the seek's) alone; CPU µs/event
 // (user + system of the import) is less sensitive to other load than events/s. `--data DIR` keeps the
 // generated recordings in DIR and reuses them on the next run with the same sizes (case files are always fresh).
@@ -26,7 +26,8 @@ async function phase(name: string, argv: string[]): Promise<void> {
   const c = openCase(dbPath);
   const started = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const summary = await importPaths(c, [dir], { trusted });
+  // `--phase import DIR CASE.db KEY hash-thread`: lines hashed on the hash thread (ImportOptions.hashThread).
+  const summary = await importPaths(c, [dir], { trusted, hashThread: name === 'import' && argv[3] === 'hash-thread' });
   const cpu = process.cpuUsage(cpu0);
   const threads = threadCpu();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -93,7 +94,7 @@ const size = (path: string) => statSync(path).size + ['-wal', '-shm'].reduce((n,
 async function main(): Promise<void> {
   if (process.argv[2] === '--phase') return phase(process.argv[3]!, process.argv.slice(4));
   const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, 'terminal-mb': { type: 'string', default: '100' },
-    seeks: { type: 'string', default: '1000' }, data: { type: 'string' } } });
+    seeks: { type: 'string', default: '1000' }, data: { type: 'string' }, 'hash-thread': { type: 'boolean', default: false } } });
   const work = mkdtempSync(join(tmpdir(), 'hopscope-bench-import-'));
   try {
     const data = values.data ?? work;
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
       writeFileSync(join(mix, '.done'), '');
       console.error(`generated ${values.events} events in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }
-    const imp = child(['--phase', 'import', mix, join(work, 'mix.db'), signer.publicKey]);
+    const imp = child(['--phase', 'import', mix, join(work, 'mix.db'), signer.publicKey, ...(values['hash-thread'] ? ['hash-thread'] : [])]);
     const caseMB = size(join(work, 'mix.db')) / 1e6;
     console.error(`mix: ${JSON.stringify(imp.mix)}; masked: ${JSON.stringify(imp.masked)}; CPU s by thread: ${JSON.stringify(imp.threadCpuSeconds)}`);
     console.log(`import: ${imp.events} events in ${imp.seconds!.toFixed(1)} s = ${Math.round(imp.eventsPerSecond!)} events/s (target ≥ 250000), ` +

@@ -22,6 +22,13 @@ export interface ImportOptions {
    * inside a transaction, with TEMP triggers), writes on the case's connection.
    */
   writeThread?: boolean;
+  /**
+   * Hash lines and the file on a hash thread while this thread parses (default
+   * false). It takes about 1 µs per event off the reading thread and costs more
+   * in all (a copy of every chunk, a second isolate's memory): on a 2-core machine
+   * it did not pay (BENCHMARKS.md, import); where spare cores wait on the reading thread it may.
+   */
+  hashThread?: boolean;
   onProgress?: (p: Progress) => void;
   /** Microseconds since the epoch, for custody times (injected in tests). */
   now?: () => number;
@@ -76,7 +83,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
   let file: HashedRead | undefined;
   try {
     out.size = statSync(path).size;
-    file = await HashedRead.open(path);
+    file = await HashedRead.open(path, opts.hashThread ?? false);
     const verifier = new RecordingVerifier(opts.trusted);
     let lines = await file.next();
     const head = lines[0];
@@ -127,7 +134,7 @@ export async function importFile(c: CaseFile, path: string, opts: ImportOptions)
         caseDb(c).prepare("UPDATE files SET state = 'superseded' WHERE id = ?").run(prior.id);
       })();
       // Read it again from the start, so that the custody hash covers exactly what is imported.
-      file = await HashedRead.open(path);
+      file = await HashedRead.open(path, opts.hashThread ?? false);
       lines = await file.next();
     }
     fileId = caseDb(c).transaction(() => {

@@ -33,9 +33,10 @@ export interface Streamed {
 
 /**
  * A recording's lines, chunk by chunk, each complete line with its SHA-256, and
- * the SHA-256 and count of the bytes read so far. The hashes are made on the hash
- * thread (common/recording/line-hashes.ts) while this thread parses: the next
- * chunk is read (and sent to be hashed) before the lines of this one are handed out.
+ * the SHA-256 and count of the bytes read so far. With the hash thread
+ * (common/recording/line-hashes.ts) the hashes are made while this thread
+ * parses: the next chunk is read (and sent to be hashed) before the lines of
+ * this one are handed out.
  */
 export class HashedRead {
   bytes = 0;
@@ -46,8 +47,8 @@ export class HashedRead {
     this.batches = readRecordingBatches(path, { onBytes: (chunk) => { hashes.push(chunk); this.bytes += chunk.length; } });
   }
 
-  /** `hashThread` false hashes on this thread. */
-  static async open(path: string, hashThread = true): Promise<HashedRead> {
+  /** `hashThread` true hashes on the hash thread when one can run here. */
+  static async open(path: string, hashThread = false): Promise<HashedRead> {
     return new HashedRead(path, await fileHashes(hashThread));
   }
 

@@ -125,6 +125,25 @@ describe('the Gateway view of a fleet', () => {
     expect(decided).toEqual({ decision: 'approved', approver: 'alice', decided_via: 'gw-a', gateway: 'gw-b', reason: REASON });
   });
 
+  it('keeps the last list, marked not refreshed, while the connected gateway is cut off the control plane', async () => {
+    await connect(a.adminUrl, adminToken(a));
+    await expect.poll(() => page.getByTestId('fleet-row').count(), { timeout: 20_000 }).toBe(2);
+    await cp.partition('a', true);
+    try {
+      await expect.poll(() => page.getByTestId('fleet-error').count(), { timeout: 30_000 }).toBe(1);
+      expect(await page.getByTestId('fleet-error').innerText()).toMatch(/^Not refreshed: the gateway answered 503/);
+      expect(await page.getByTestId('fleet-row').count()).toBe(2);
+      expect(await page.getByTestId('fleet').getAttribute('data-stale')).toBe('true');
+      expect(await page.getByTestId('fleet-self').innerText()).toMatch(/its last answer, .* ago, when its link to the control plane was/);
+      await shot('cut-off');
+    } finally {
+      await cp.partition('a', false);
+    }
+    await expect.poll(() => page.getByTestId('fleet-error').count(), { timeout: 30_000 }).toBe(0);
+    expect(await page.getByTestId('fleet-row').count()).toBe(2);
+    expect(await page.getByTestId('fleet').getAttribute('data-stale')).toBe('false');
+  });
+
   it('a lone gateway shows no Fleet panel and no gateway column', async () => {
     const lone = await spawnGatewayProcess({
       recording: { dir: './recordings' }, keys: { dir: './keys' }, admin: { listen: `127.0.0.1:${await freePort()}` },

@@ -7,14 +7,16 @@ import { duration } from '../format.js';
  * member of a fleet; a lone gateway has none. `error`: the fleet is known but could not be read this time
  * (its control plane is away): the last list stays, marked stale.
  */
-export function FleetPanel({ fleet, error, now }: { fleet: FleetStatus | null; error: string | null; now: number }) {
+export function FleetPanel({ fleet, error, now, answeredAt }: { fleet: FleetStatus | null; error: string | null; now: number; answeredAt: number }) {
   if (!fleet && !error) return null;
+  const stale = fleet !== null && error !== null;
   return (
-    <section className="card fleet" data-testid="fleet">
+    <section className={`card fleet${stale ? ' stale' : ''}`} data-testid="fleet" data-stale={String(stale)}>
       <h2>Fleet {fleet && `(${fleet.gateways.length} gateway${fleet.gateways.length === 1 ? '' : 's'})`}</h2>
       {fleet && (
         <p className="muted small" data-testid="fleet-self">
-          seen from <b>{fleet.self}</b>; its link to the control plane is <span className={`badge link-${fleet.state}`}>{fleet.state}</span>
+          seen from <b>{fleet.self}</b>; {stale ? `its last answer, ${duration(Math.max(0, now - answeredAt) * 1000)} ago, when its link to the control plane was` : 'its link to the control plane is'}
+          {' '}<span className={`badge link-${fleet.state}`}>{fleet.state}</span>
           {' '}· {fleet.sessions.length} live session{fleet.sessions.length === 1 ? '' : 's'}, {fleet.approvals.length} pending approval{fleet.approvals.length === 1 ? '' : 's'} across the fleet
         </p>
       )}

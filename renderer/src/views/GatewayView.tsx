@@ -146,7 +146,7 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
   const [approvals, setApprovals] = useState<GatewayApproval[] | null>(null);
   const [errors, setErrors] = useState<{ sessions?: string; approvals?: string; action?: string }>({});
   const [reason, setReason] = useState('');
-  const [fleet, setFleet] = useState<{ status: FleetStatus | null; error: string | null; at: number }>({ status: null, error: null, at: 0 });
+  const [fleet, setFleet] = useState<FleetView>({ status: null, error: null, at: 0, answeredAt: 0 });
 
   const refresh = useCallback(async () => {
     // The admin token lists sessions; an approver's token lists approvals: either may be refused.
@@ -174,7 +174,7 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
     <>
       <h3 className="live-title" data-fleet={fleet.at === 0 ? 'unknown' : fleet.status ? 'member' : 'none'}>Live — <span className="mono">{title}</span></h3>
       {(errors.action ?? (errors.sessions && errors.approvals)) && <div className="error-banner" role="alert">{errors.action ?? errors.sessions}</div>}
-      <FleetPanel fleet={fleet.status} error={fleet.error} now={fleet.at} />
+      <FleetPanel fleet={fleet.status} error={fleet.error} now={fleet.at} answeredAt={fleet.answeredAt} />
       {!(errors.sessions && errors.approvals) && <>
         <section className="card" data-testid="approvals">
           <h2>Pending approvals {approvals && `(${approvals.length})`}</h2>
@@ -225,9 +225,12 @@ function LivePanels({ target, title, approverPicker }: { target: GatewayTarget; 
  * gateway out of reach (said above the panels) shows none; another failure (the control plane away: 503) keeps the
  * last list with the reason.
  */
-function fleetAfter(prev: { status: FleetStatus | null }, f: PromiseSettledResult<FleetStatus | null>): { status: FleetStatus | null; error: string | null; at: number } {
-  if (f.status === 'fulfilled') return { status: f.value, error: null, at: Date.now() };
+type FleetView = { status: FleetStatus | null; error: string | null; at: number; answeredAt: number };
+
+function fleetAfter(prev: FleetView, f: PromiseSettledResult<FleetStatus | null>): FleetView {
+  const at = Date.now();
+  if (f.status === 'fulfilled') return { status: f.value, error: null, at, answeredAt: at };
   const code = f.reason instanceof ApiError ? f.reason.code : '';
-  if (code === 'GATEWAY_REFUSED' || code === 'GATEWAY_UNREACHABLE') return { status: null, error: null, at: Date.now() };
-  return { status: prev.status, error: (f.reason as Error).message, at: Date.now() };
+  if (code === 'GATEWAY_REFUSED' || code === 'GATEWAY_UNREACHABLE') return { status: null, error: null, at, answeredAt: 0 };
+  return { status: prev.status, error: (f.reason as Error).message, at, answeredAt: prev.answeredAt };
 }

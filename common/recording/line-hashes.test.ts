@@ -41,14 +41,19 @@ describe('line hashes', () => {
     expect(await hashThreadAvailable()).toBe(true);
   });
 
-  describe.each([['the hash thread', true], ['the reading thread', false]] as const)('on %s', (_name, thread) => {
-    it.each(SHAPES)('every complete line gets the SHA-256 of its bytes, and the file its own: %s', async (name, text) => {
-      const path = tmp.write(`${name.replace(/\W+/g, '-')}-${thread}.txt`, text);
-      const { lines, file } = await read(path, thread);
-      expect(lines.length).toBeGreaterThan(0);
-      expect(lines.map((l) => l.hash)).toEqual(lines.map((l) => (l.complete ? sha(l.bytes) : undefined)));
-      expect(file).toBe(sha(readFileSync(path)));
-    });
+  it.each(SHAPES)('on the hash thread, every complete line gets the SHA-256 of its bytes, and the file its own: %s', async (name, text) => {
+    const path = tmp.write(`${name.replace(/\W+/g, '-')}.txt`, text);
+    const { lines, file } = await read(path, true);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.map((l) => l.hash)).toEqual(lines.map((l) => (l.complete ? sha(l.bytes) : undefined)));
+    expect(file).toBe(sha(readFileSync(path)));
+  });
+
+  it('without the thread, the file gets its hash and the lines none (the verifier hashes them)', async () => {
+    const path = tmp.write('inline.txt', SHAPES[3]![1]);
+    const { lines, file } = await read(path, false);
+    expect(lines.map((l) => l.hash)).toEqual(lines.map(() => undefined));
+    expect(file).toBe(sha(readFileSync(path)));
   });
 
   it('keeps the files apart when two are read at once', async () => {

@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { LineCutter, type RecordingLine } from './read.js';
+import type { RecordingLine } from './read.js';
 
 /**
  * The SHA-256 of every line of a file and of the whole file, computed while the
@@ -16,7 +16,7 @@ import { LineCutter, type RecordingLine } from './read.js';
 export interface FileHashes {
   /** The file's bytes, every chunk in order, as they are read. */
   push(chunk: Buffer): void;
-  /** Sets `hash` on the complete lines of a batch (lines cut from the chunks pushed so far, in order). */
+  /** Sets `hash` on the complete lines of a batch (lines cut from the chunks pushed so far, in order), when they are hashed elsewhere. */
   fill(lines: RecordingLine[]): Promise<void>;
   /** Once every chunk is pushed: the SHA-256 (hex) of the whole file. */
   end(): Promise<string>;
@@ -46,7 +46,7 @@ export const lineHashHex: (data: Uint8Array) => string = typeof crypto.hash === 
   ? (data) => crypto.hash('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
-/** Hashes for one file: on the hash thread when `thread` is true and one runs here, else on this thread. */
+/** Hashes for one file: on the hash thread when `thread` is true and one runs here; else the file's only (the verifier hashes lines). */
 export async function fileHashes(thread = true): Promise<FileHashes> {
   const t = thread ? await HashThread.get() : undefined;
   return t ? t.open() : new InlineHashes();
@@ -75,22 +75,15 @@ class HashQueue {
   }
 }
 
-/** The same work on the reading thread (no worker here, or the caller asked for none). */
+/** Without the thread: the file's hash here, and the lines' left to the verifier (it hashes each line's bytes as it checks it). */
 class InlineHashes implements FileHashes {
-  private readonly cutter = new LineCutter();
   private readonly file = crypto.createHash('sha256');
-  private readonly queue = new HashQueue();
 
   push(chunk: Buffer): void {
     this.file.update(chunk);
-    let lines = '';
-    this.cutter.push(chunk, (bytes) => { lines += lineHashHex(bytes); });
-    this.queue.add(lines);
   }
 
-  async fill(lines: RecordingLine[]): Promise<void> {
-    for (const l of lines) if (l.complete) l.hash = this.queue.take();
-  }
+  async fill(): Promise<void> {}
 
   async end(): Promise<string> {
     return this.file.digest('hex');

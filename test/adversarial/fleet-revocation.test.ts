@@ -20,7 +20,7 @@ let c: FleetGatewayProcess;
 
 beforeAll(async () => {
   [db, cpServer, sshd] = await Promise.all([startPostgres({ logStatements: true }), startPostgres(), startSshd()]);
-  cp = await createControlPlane(cpServer, ['a', 'b', 'c']);
+  cp = await createControlPlane(cpServer, ['a', 'b', 'c', 'e']);
   proxy = await holdingProxy(db.host, db.port);
   const proxied = [{ name: 'db', type: 'postgres', host: '127.0.0.1', port: proxy.port, database: db.appDatabase, user: db.appUser,
     password: { env: TARGET_PASSWORD_ENV } }];
@@ -158,4 +158,14 @@ describe('fleet revocation under attack', () => {
     expect(await ran('r6-after')).toBe(false);
     expect((await a.api('DELETE', '/revocations/identity/agent')).status).toBe(200);
   });
+
+  it('a hop token whose parent session lived on a gateway killed since is refused on every gateway once the lease has marked it', async () => {
+    const e = await startFleetGateway('gw-e', cp.url('e'), db, sshd);
+    const parent = await sshOn(e, e.token());
+    process.kill(-e.proc.pid, 'SIGKILL');
+    await e.proc.exited;
+    await eventually(async () => (await cp.query("SELECT 1 FROM hopscope_sessions WHERE id = $1 AND end_cause = 'gateway-crash'", [parent.session]))[0], 15_000);
+    for (const gw of [a, b, c]) await expect(pgOn(gw, parent.hopToken)).rejects.toThrow(/ended/);
+    await expect(sshOn(a, parent.hopToken)).rejects.toThrow();
+  }, 60_000);
 });

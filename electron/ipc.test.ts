@@ -68,7 +68,7 @@ describe('preload bridge', () => {
       caseInfo: true, openCase: true, files: true, importPaths: true, importUpload: true, importStatus: true, sessions: true, graph: true, answers: true, chainTimeline: true, hop: true,
       hopExchanges: true, screenAt: true, terminalEvents: true, exportCase: true, gatewaySessions: true, gatewayApprovals: true, gatewayDecide: true, gatewayRevoke: true,
       gatewayUnrevoke: true,
-      localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true,
+      localGatewayStart: true, localGatewayStatus: true, localGatewayStop: true, localGatewayImport: true, gatewayFleet: true,
     };
     expect([...API_METHODS].sort()).toEqual(Object.keys(methods).sort());
     expect(new Set(API_METHODS.map(channelOf)).size).toBe(API_METHODS.length);

@@ -135,6 +135,7 @@ export async function admit<T extends TargetConfig>(deps: AdmissionDeps, req: Ad
       return refuse('CONTROL_PLANE_UNAVAILABLE', "the session cannot be published to the fleet's control plane, so it is refused", (err as Error).message);
     }
   }
+  deps.registry.admitted(info);
   // Token, revocation, authorization, lineage and the durable session start: what admission adds to a login.
   deps.metrics.policyStepSeconds.observe({ protocol: req.protocol, step: 'admission' }, (performance.now() - started) / 1000);
   return { claims, target, writer, info };

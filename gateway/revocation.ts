@@ -7,7 +7,7 @@ import type { LoadedConfig } from './config.js';
 import type { Revocation, RevocationStore } from './policy/index.js';
 import type { RevocationSource } from './policy/revocations.js';
 import type { AuditLog } from './recording/index.js';
-import type { LiveSession, SessionRegistry } from './sessions.js';
+import type { LiveSession, SessionInfo, SessionRegistry, TerminationReason } from './sessions.js';
 
 /** Who asked, as the admin API knows it: `by` the admin token's holder, from `client`, `via` the tool it declared (a label, not proof). */
 export interface RevocationActor { by: string; client?: string; via?: string }
@@ -83,18 +83,31 @@ export function cutLocal(which: CutBy, registry: SessionRegistry, fleetCut: read
       if (!cut.has(session.info.id)) cut.set(session.info.id, { session, root });
     }
   }
-  for (const { session, root } of cut.values()) {
-    const self = session.info.id === root;
-    session.terminate({
+  const reasonFor = (id: string, root: string): TerminationReason => {
+    const self = id === root;
+    return {
       code: self ? 'revoked' : 'ancestor-revoked',
       message: `the session was revoked (${what})`,
       detail: self ? `revoked: ${what}` : `revoked: ${what}, via ancestor session ${root}`,
       revocation: { ...(which.identity !== undefined ? { identity: which.identity } : { tokenId: which.tokenId! }), by: which.by,
         ...(which.reason ? { reason: which.reason } : {}) },
       ...(self ? {} : { ancestor: root }),
-    });
-  }
-  return [...cut.keys()];
+    };
+  };
+  for (const { session, root } of cut.values()) session.terminate(reasonFor(session.info.id, root));
+  // Logins in flight below what was cut, or named by the fleet's lineage: ended as soon as they are added.
+  const condemned: string[] = [];
+  const condemn = (id: string, root: string) => {
+    if (cut.has(id) || condemned.includes(id) || !registry.condemn(id, reasonFor(id, root))) return;
+    condemned.push(id);
+    for (const child of registry.pendingChildren(id)) condemn(child.id, root);
+  };
+  const matches = (info: SessionInfo) =>
+    (which.identity !== undefined ? info.identity === which.identity : info.tokenId === which.tokenId || info.rootTokenId === which.tokenId);
+  for (const info of registry.pendingList()) if (matches(info)) condemn(info.id, info.id);
+  for (const [id, { root }] of cut) for (const child of registry.pendingChildren(id)) condemn(child.id, root);
+  for (const { id, root } of fleetCut) condemn(id, root);
+  return [...cut.keys(), ...condemned];
 }
 
 /** Lifts a revocation (from the running gateway and keys.dir) and records who did it; nothing lifted: nothing recorded. */

@@ -80,6 +80,11 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         config, signer, trusted, broker: policies.approvals, logger, adminUrl,
         liveSessions: () => registry.list().map((s) => s.info),
         cut: (r, fleetCut) => fleetActions!.cutFromPeer(r, fleetCut),
+        evicted: () => {
+          for (const session of registry.list()) {
+            session.terminate({ code: 'shutdown', message: 'terminating connection: this gateway left the fleet', detail: 'gateway name taken over in the fleet' });
+          }
+        },
       }, revocations.list());
     } catch (err) {
       audit.close({ reason: `gateway failed to start: ${(err as Error).message}`, cause: 'session-error' });

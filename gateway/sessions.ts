@@ -57,17 +57,53 @@ export interface RegistryObserver {
   removed(info: SessionInfo): void;
 }
 
+/** Admitted sessions are pending this long at most (connecting upstream); one never added is forgotten then. */
+const PENDING_MS = 5 * 60_000;
+
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
+  /**
+   * Admitted, not yet live (the gateway is connecting upstream): a revocation that covers one condemns it, and
+   * it is ended the moment it is added, so a login in flight does not escape a revocation of its ancestors.
+   */
+  private readonly pending = new Map<string, { info: SessionInfo; at: number; condemned?: TerminationReason }>();
   private observer: RegistryObserver | undefined;
+
+  admitted(info: SessionInfo): void {
+    const now = Date.now();
+    for (const [id, p] of this.pending) if (now - p.at > PENDING_MS) this.pending.delete(id);
+    this.pending.set(info.id, { info, at: now });
+  }
+
+  /** Condemns a pending session (returns false when none has this id). */
+  condemn(id: string, reason: TerminationReason): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    p.condemned ??= reason;
+    return true;
+  }
+
+  pendingList(): SessionInfo[] {
+    return [...this.pending.values()].map((p) => p.info);
+  }
+
+  /** Pending sessions whose parent is this session. */
+  pendingChildren(parent: string): SessionInfo[] {
+    return [...this.pending.values()].filter((p) => p.info.parent === parent).map((p) => p.info);
+  }
 
   observe(observer: RegistryObserver): void {
     this.observer = observer;
   }
 
   add(session: LiveSession): void {
+    const pending = this.pending.get(session.info.id);
+    this.pending.delete(session.info.id);
     this.sessions.set(session.info.id, session);
     this.observer?.added(session.info);
+    // After the adapter has finished setting the session up (the rest of its synchronous start), before any I/O.
+    const condemned = pending?.condemned;
+    if (condemned) queueMicrotask(() => this.sessions.get(session.info.id) === session && session.terminate(condemned));
   }
 
   remove(id: string): void {

@@ -6,8 +6,11 @@ import type { ControlPlaneLink } from './link.js';
 
 interface Row {
   id: string; gateway: string; session: string; identity: string; target: string; protocol: string; rule: string; operation: string;
-  requested_at: Date; decision: string | null; approver: string | null; reason: string | null;
+  requested_at: Date; requested: string | null; decision: string | null; approver: string | null; reason: string | null;
 }
+
+/** How long a decision taken through another gateway waits for the holder to apply it before the approver is answered. */
+const APPLY_WAIT_MS = 5000;
 
 /**
  * Held operations across the fleet. Each gateway publishes what its broker
@@ -30,10 +33,11 @@ export class FleetApprovals implements ApprovalDesk, ApprovalObserver {
     void this.publish(r).catch((err: Error) => this.logger.error({ approval: r.id, detail: err.message }, 'approval not published to the control plane: only this gateway lists it'));
   }
 
+  /** What happened to the held operation, as its client saw it: the row says so, whatever was asked. */
   settled(r: PendingApproval, o: ApprovalOutcome): void {
     void this.link.query(
-      `UPDATE hopscope_approvals SET decision = $2, approver = coalesce(approver, $3), reason = coalesce(reason, $4), decided_at = coalesce(decided_at, now())
-        WHERE id = $1 AND (decision IS NULL OR decision = $2)`,
+      `UPDATE hopscope_approvals SET decision = $2, approver = coalesce($3, approver), reason = coalesce($4, reason), decided_at = now()
+        WHERE id = $1 AND decision IS NULL`,
       [r.id, o.decision, o.approver ?? null, o.reason ?? null],
     ).catch((err: Error) => this.logger.error({ approval: r.id, detail: err.message }, 'approval outcome not published to the control plane'));
   }
@@ -46,26 +50,50 @@ export class FleetApprovals implements ApprovalDesk, ApprovalObserver {
     return rows.map(toPending);
   }
 
+  /**
+   * A decision through this gateway. The row's `requested` is set once (never by the requester); the holder
+   * applies it and writes what happened in `decision`. The approver is answered with what happened: the decision
+   * when the holder applied it, an error when the operation ended otherwise (timeout, the client left) or when the
+   * holder has not applied it within a few seconds (it may be cut off; it applies it on return if still held).
+   */
   async decide(id: string, approver: string, decision: 'approved' | 'denied', reason?: string): Promise<PendingApproval> {
     const local = () => ({ ...this.broker.decide(id, approver, decision, reason), gateway: this.gateway });
     // Without the control plane, only what this gateway holds can be decided, here.
     if (this.link.state !== 'up') return local();
-    // The row is the one place a decision is taken: set while empty, never by the requester.
     const { rows } = await this.link.query<Row>(
-      `UPDATE hopscope_approvals SET decision = $2, approver = $3, reason = $4, decided_at = now(), decided_via = $5
-        WHERE id = $1 AND decision IS NULL AND identity <> $3 RETURNING *`, [id, decision, approver, reason ?? null, this.gateway]);
+      `UPDATE hopscope_approvals SET requested = $2, approver = $3, reason = $4, decided_via = $5
+        WHERE id = $1 AND requested IS NULL AND decision IS NULL AND identity <> $3 RETURNING *`,
+      [id, decision, approver, reason ?? null, this.gateway]);
     if (rows[0]) {
       if (this.broker.holds(id)) return local();
       await this.link.notify('hopscope_approval', id);
-      return toPending(rows[0]);
+      return this.applied(rows[0], decision);
     }
     const { rows: found } = await this.link.query<Row>('SELECT * FROM hopscope_approvals WHERE id = $1', [id]);
     const row = found[0];
     // Held here but never published (the control plane was away when it was requested): the broker decides.
     if (!row && this.broker.holds(id)) return local();
     if (!row) throw new HopscopeError('APPROVAL_UNKNOWN', `no pending approval ${id}`);
-    if (row.decision !== null) throw new HopscopeError('APPROVAL_UNKNOWN', `approval ${id} was already decided`);
+    if (row.decision !== null || row.requested !== null) throw new HopscopeError('APPROVAL_UNKNOWN', `approval ${id} was already decided`);
     throw new HopscopeError('APPROVAL_FORBIDDEN', `${approver} requested ${id} and cannot decide it`);
+  }
+
+  /** Waits for the holder to write what happened. */
+  private async applied(row: Row, decision: string): Promise<PendingApproval> {
+    const deadline = Date.now() + APPLY_WAIT_MS;
+    for (;;) {
+      const { rows } = await this.link.query<Row>('SELECT * FROM hopscope_approvals WHERE id = $1', [row.id]);
+      const now = rows[0];
+      if (now?.decision === decision) return toPending(now);
+      if (now?.decision) {
+        throw new HopscopeError('APPROVAL_UNKNOWN', `approval ${row.id} ended as ${now.decision} on gateway ${row.gateway} before the decision reached it`);
+      }
+      if (Date.now() > deadline) {
+        throw new HopscopeError('CONTROL_PLANE_UNAVAILABLE', `gateway ${row.gateway} holds approval ${row.id} and has not applied the decision `
+          + `(it may be cut off from the control plane): recorded, it applies it when it returns if the operation is still held`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   /** A peer decided an operation: settle it here when this gateway holds it. */
@@ -73,9 +101,9 @@ export class FleetApprovals implements ApprovalDesk, ApprovalObserver {
     if (!this.broker.holds(id)) return;
     const { rows } = await this.link.query<Row>('SELECT * FROM hopscope_approvals WHERE id = $1', [id]);
     const row = rows[0];
-    if (!row || (row.decision !== 'approved' && row.decision !== 'denied') || !row.approver) return;
+    if (!row || row.decision !== null || (row.requested !== 'approved' && row.requested !== 'denied') || !row.approver) return;
     try {
-      this.broker.decide(id, row.approver, row.decision, row.reason ?? undefined);
+      this.broker.decide(id, row.approver, row.requested, row.reason ?? undefined);
     } catch (err) {
       this.logger.error({ approval: id, detail: (err as Error).message }, 'a decision from the control plane was refused');
     }

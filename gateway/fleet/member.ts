@@ -39,6 +39,8 @@ export interface MemberDeps {
   adminUrl: string;
   /** The gateway's live sessions now (for a resync after the link came back). */
   liveSessions: () => SessionInfo[];
+  /** Another gateway took this one's name over: end every live session (the fleet can no longer see them). */
+  evicted: () => void;
   /** Cuts this gateway's sessions under a revocation (fleetCut: the fleet-wide lineage); returns the ids cut here. */
   cut: (r: FleetRevocation, fleetCut: CutSession[]) => string[];
 }
@@ -56,6 +58,8 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
   readonly approvals: FleetApprovals;
   private readonly link: ControlPlaneLink;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Another gateway holds this name now: this one admits no one (its sessions were ended). */
+  private evicted = false;
   /** Published at admission, not yet live in the registry (connecting upstream): when each was admitted. */
   private readonly unregistered = new Map<string, number>();
   /** Work on the control plane's state, one at a time: notifications, heartbeats and the catch-up. */
@@ -99,6 +103,7 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
 
   /** Whether a new session may be admitted now: always while the link is up; otherwise as the config says. */
   admission(): { admit: true; localOnly: boolean } | { admit: false; message: string } {
+    if (this.evicted) return { admit: false, message: `another gateway of the fleet holds the name ${this.name} now: this gateway admits no one` };
     if (this.link.state === 'up') return { admit: true, localOnly: false };
     if (this.cfg.whenUnreachable === 'admit-local') return { admit: true, localOnly: true };
     return {
@@ -196,9 +201,11 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
 
   private async beat(): Promise<void> {
     if (this.link.state !== 'up') return; // the reconnect loop brings it back, then catchUp runs
-    const { rowCount } = await this.link.query("UPDATE hopscope_gateways SET heartbeat_at = now() WHERE name = $1 AND state = 'live'", [this.name]);
+    const { rowCount } = await this.link.query("UPDATE hopscope_gateways SET heartbeat_at = now() WHERE name = $1 AND state = 'live' AND host = $2 AND pid = $3",
+      [this.name, hostname(), process.pid]);
     // Marked crashed by a peer (this gateway was cut off longer than its lease): come back, and say what it holds.
     if (!rowCount) await this.catchUp();
+    if (this.evicted) return;
     const { rows } = await this.link.query<{ gateways: string[] | null; sessions: string }>(
       `WITH dead AS (
          UPDATE hopscope_gateways SET state = 'crashed'
@@ -222,8 +229,16 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
 
   /** After the link came back (or a peer took this gateway for dead): re-register, re-read, re-publish, then admit. */
   private async catchUp(): Promise<void> {
-    await this.link.query(
-      "UPDATE hopscope_gateways SET state = 'live', heartbeat_at = now() WHERE name = $1", [this.name]);
+    if (this.evicted) return;
+    // The name is still this process's only if no other gateway took it over meanwhile (after its lease expired).
+    const { rowCount } = await this.link.query(
+      "UPDATE hopscope_gateways SET state = 'live', heartbeat_at = now() WHERE name = $1 AND host = $2 AND pid = $3", [this.name, hostname(), process.pid]);
+    if (!rowCount) {
+      this.evicted = true;
+      this.deps.logger.error({ gateway: this.name }, 'another gateway took this gateway\'s name over while it was cut off: it admits no one and ends its sessions');
+      this.deps.evicted();
+      return;
+    }
     await this.refreshKeys();
     // What it holds first, so that the lineage the revocations follow is whole.
     await this.sessions.resync(this.deps.liveSessions());

@@ -58,7 +58,11 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
         end_cause text
       );
       CREATE INDEX hopscope_sessions_live ON hopscope_sessions (gateway) WHERE ended_at IS NULL;
-      CREATE INDEX hopscope_sessions_parent ON hopscope_sessions (parent) WHERE ended_at IS NULL;
+      -- Revocations follow the lineage through ended sessions too (a descendant outlives its parent).
+      CREATE INDEX hopscope_sessions_parent ON hopscope_sessions (parent);
+      CREATE INDEX hopscope_sessions_identity ON hopscope_sessions (identity);
+      CREATE INDEX hopscope_sessions_token ON hopscope_sessions (token_id);
+      CREATE INDEX hopscope_sessions_root_token ON hopscope_sessions (root_token_id);
       CREATE TABLE hopscope_approvals (
         id text PRIMARY KEY,
         gateway text NOT NULL,
@@ -69,7 +73,10 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
         rule text NOT NULL,
         operation text NOT NULL,
         requested_at timestamptz NOT NULL,
-        -- approved / denied by an approver; timeout / cancelled / gateway-gone when no one decided
+        -- approved / denied through another gateway than the holder, until the holder applies it
+        requested text,
+        -- what happened to the held operation, written by its holder: approved / denied, or timeout / cancelled,
+        -- or gateway-gone (its holder died)
         decision text,
         approver text,
         reason text,

@@ -63,15 +63,19 @@ export class FleetSessions {
     }));
   }
 
-  /** Every live session of the fleet a revocation cuts: those it names, and every live session below them, however deep. */
+  /**
+   * Every live session of the fleet a revocation cuts: those it names, and every live session below them, however
+   * deep. The lineage is followed through sessions that ended (a hop outlives its parent; a peer may have marked a
+   * cut-off gateway's sessions ended), so a descendant is cut whatever became of the sessions between.
+   */
   async cutBy(r: Revocation): Promise<CutSession[]> {
     const { rows } = await this.link.query<CutSession>(
-      `WITH RECURSIVE cut(id, root, gateway) AS (
-         SELECT id, id, gateway FROM hopscope_sessions
-          WHERE ended_at IS NULL AND (identity = $1 OR token_id = $2 OR root_token_id = $2)
+      `WITH RECURSIVE cut(id, root, gateway, live) AS (
+         SELECT id, id, gateway, ended_at IS NULL FROM hopscope_sessions
+          WHERE identity = $1 OR token_id = $2 OR root_token_id = $2
          UNION
-         SELECT s.id, cut.root, s.gateway FROM hopscope_sessions s JOIN cut ON s.parent = cut.id WHERE s.ended_at IS NULL
-       ) SELECT id, root, gateway FROM cut`, [r.identity ?? null, r.tokenId ?? null]);
+         SELECT s.id, cut.root, s.gateway, s.ended_at IS NULL FROM hopscope_sessions s JOIN cut ON s.parent = cut.id
+       ) SELECT id, root, gateway FROM cut WHERE live`, [r.identity ?? null, r.tokenId ?? null]);
     return rows;
   }
 

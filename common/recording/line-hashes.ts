@@ -14,6 +14,8 @@ import type { RecordingLine } from './read.js';
  * are still compared in order by the verifier (RecordingVerifier.push's `hash`).
  */
 export interface FileHashes {
+  /** True when the lines are hashed on the hash thread (then reading ahead keeps it busy). */
+  readonly threaded: boolean;
   /** The file's bytes, every chunk in order, as they are read. */
   push(chunk: Buffer): void;
   /** Sets `hash` on the complete lines of a batch (lines cut from the chunks pushed so far, in order), when they are hashed elsewhere. */
@@ -77,6 +79,7 @@ class HashQueue {
 
 /** Without the thread: the file's hash here, and the lines' left to the verifier (it hashes each line's bytes as it checks it). */
 class InlineHashes implements FileHashes {
+  readonly threaded = false;
   private readonly file = crypto.createHash('sha256');
 
   push(chunk: Buffer): void {
@@ -94,6 +97,7 @@ class InlineHashes implements FileHashes {
 
 /** One file's hashes on the hash thread: chunks go over as copies (transferred), hashes come back in order. */
 class ThreadHashes implements FileHashes {
+  readonly threaded = true;
   private readonly queue = new HashQueue();
   /** Replies still to come for chunks sent. */
   private pendingChunks = 0;

@@ -57,10 +57,12 @@ export class HashedRead {
     const r = await (this.ahead ?? this.batches.next());
     this.ahead = undefined;
     if (r.done) return [];
-    this.ahead = this.batches.next();
-    // A read error surfaces when this read-ahead is awaited, not as an unhandled rejection meanwhile.
-    this.ahead.catch(() => undefined);
-    await this.hashes.fill(r.value);
+    if (this.hashes.threaded) {
+      this.ahead = this.batches.next();
+      // A read error surfaces when this read-ahead is awaited, not as an unhandled rejection meanwhile.
+      this.ahead.catch(() => undefined);
+      await this.hashes.fill(r.value);
+    }
     return r.value;
   }
 

@@ -83,6 +83,21 @@ describe('fleet outage and trust under attack', () => {
     await admits(b);
   }, 60_000);
 
+  it('B’s key retired through A: tokens and hop tokens B signed are refused on both gateways over pg and ssh; A’s are still admitted on B', async () => {
+    await admits(b, a.token());
+    const onB = await sshOn(b, b.token());
+    // B's own key (read from its keys.dir): the gateways row may name another after a takeover.
+    const { keyId } = loadOrCreateSigner(b.keysDir);
+    expect((await a.api('POST', `/fleet/keys/${keyId}/retire`)).status).toBe(200);
+    for (const gw of [a, b]) {
+      await eventually(async () => pgOn(gw, b.token()).then((s) => s.client.end().then(() => undefined), () => true), 10_000);
+      await expect(pgOn(gw, onB.hopToken)).rejects.toThrow();
+      expect((await sshRefused(gw, b.token())).outcome).toBe('refused');
+    }
+    await admits(b, a.token());
+    onB.client.end();
+  }, 60_000);
+
   // HOLE (gateway/fleet/member.ts catchUp() sets state = 'live' WHERE name = $1 without checking who holds the name,
   // and beat() heartbeats WHERE name = $1 AND state = 'live', which the usurper's row satisfies): a gateway cut off
   // past its lease, whose name another gateway took over meanwhile, comes back and admits again under that name
@@ -101,19 +116,4 @@ describe('fleet outage and trust under attack', () => {
     await usurper.proc.stop();
     expect(outcome).toBe('refused');
   }, 90_000);
-
-  it('B’s key retired through A: tokens and hop tokens B signed are refused on both gateways over pg and ssh; A’s are still admitted on B', async () => {
-    await admits(b, a.token());
-    const onB = await sshOn(b, b.token());
-    // B's own key (read from its keys.dir): the gateways row may name another after a takeover.
-    const { keyId } = loadOrCreateSigner(b.keysDir);
-    expect((await a.api('POST', `/fleet/keys/${keyId}/retire`)).status).toBe(200);
-    for (const gw of [a, b]) {
-      await eventually(async () => pgOn(gw, b.token()).then((s) => s.client.end().then(() => undefined), () => true), 10_000);
-      await expect(pgOn(gw, onB.hopToken)).rejects.toThrow();
-      expect((await sshRefused(gw, b.token())).outcome).toBe('refused');
-    }
-    await admits(b, a.token());
-    onB.client.end();
-  }, 60_000);
 });

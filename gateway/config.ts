@@ -128,6 +128,11 @@ export type IdentityConfig = z.infer<typeof Identity>;
 export interface LoadedConfig extends GatewayConfig {
   readonly source: string;
   readonly baseDir: string;
+  /**
+   * The configuration as its file gives it, when the running one was derived from it (a worker of
+   * `--workers N` records in its own folder under its own fleet name): what a reload compares the file with.
+   */
+  readonly fromFile?: LoadedConfig;
 }
 
 /** Where a configuration problem is: the file, its line (when the YAML node is known), the config path or rule, the problem. */

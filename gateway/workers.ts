@@ -44,11 +44,11 @@ export function workerName(config: LoadedConfig, index: number): string {
  */
 export function workerConfig(config: LoadedConfig, index: number): LoadedConfig {
   const name = workerName(config, index);
-  const recording = { ...config.recording, dir: join(config.recording.dir, name) };
-  // A SIGHUP reload compares the running `recording` section with the file's and refuses any difference (only a
-  // restart applies it). The worker's folder is derived from the file's section, so it compares as that section.
-  Object.defineProperty(recording, 'toJSON', { value: () => config.recording, enumerable: false });
-  return { ...config, recording, controlPlane: { ...config.controlPlane!, gatewayName: name } };
+  // A SIGHUP reload compares the restart-only sections with the file's as loaded (`fromFile`), not with these.
+  return {
+    ...config, recording: { ...config.recording, dir: join(config.recording.dir, name) },
+    controlPlane: { ...config.controlPlane!, gatewayName: name }, fromFile: config.fromFile ?? config,
+  };
 }
 
 /**

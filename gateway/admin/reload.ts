@@ -11,7 +11,7 @@ import type { GatewayMetrics } from './metrics.js';
 
 /** What a reload replaces; the other sections are bound at start (sockets, files, keys, upstreams) and need a restart. */
 export const RELOADED_SECTIONS = ['masking', 'guardrails', 'identities', 'sql', 'shell', 'tokens'] as const;
-const RESTART_SECTIONS = ['recording', 'keys', 'admin', 'listeners', 'tls', 'targets', 'approvals'] as const;
+const RESTART_SECTIONS = ['recording', 'keys', 'admin', 'listeners', 'tls', 'targets', 'approvals', 'controlPlane'] as const;
 
 export type ReloadOutcome =
   | { applied: true; generation: number; file: string }
@@ -60,7 +60,8 @@ export class PolicyReloader {
     let outcome: ReloadOutcome;
     try {
       const checked = await checkConfig(file, this.deps.clock);
-      const changed = RESTART_SECTIONS.find((s) => !isDeepStrictEqual(comparable(checked.config, s), comparable(config, s)));
+      const running = config.fromFile ?? config;
+      const changed = RESTART_SECTIONS.find((s) => !isDeepStrictEqual(comparable(checked.config, s), comparable(running, s)));
       if (changed) {
         const line = readConfigDocument(file).lineOf([changed]);
         const problem = `section ${changed} changed: a restart applies it (a reload applies ${RELOADED_SECTIONS.join(', ')})`;

@@ -109,11 +109,11 @@ describe('fleet approvals under attack', () => {
     await session.client.end();
   });
 
-  // HOLE (gateway/fleet/approvals.ts decide(), the UPDATE at line ~67): a decision is written to the row and answered
+  // Was a hole until 5f6ce7c (gateway/fleet/approvals.ts decide(), the UPDATE at line ~67): a decision is written to the row and answered
   // 200 without the holder having settled anything. With the holder cut off, the approver is told "approved", the
   // held client waits out its timeout and is refused, the holder records a timeout, and the control plane keeps
   // decision=approved by alice (settled()'s update only writes where the decision is empty or equal).
-  it.fails('an approval through A for an operation held on a gateway cut off from the control plane: the approver is not told it was approved unless it ran', async () => {
+  it('an approval through A for an operation held on a gateway cut off from the control plane: the approver is not told it was approved unless it ran', async () => {
     const { session, result, pending } = await holdOn(d, a);
     await cp.partition('d', true);
     const decided = await a.api('POST', `/approvals/${pending.id}/approve`, { reason: 'looks fine' }, a.token('alice'));

@@ -29,7 +29,7 @@ const identities = [
 
 beforeAll(async () => {
   [db, cpServer, sshd] = await Promise.all([startPostgres({ logStatements: true }), startPostgres(), startSshd()]);
-  cp = await createControlPlane(cpServer, ['a', 'b', 'd']);
+  cp = await createControlPlane(cpServer, ['a', 'b', 'd', 'e']);
   [a, b, d] = await Promise.all([
     startFleetGateway('gw-a', cp.url('a'), db, sshd, { identities }),
     startFleetGateway('gw-b', cp.url('b'), db, undefined, { ...review, identities: identities.map((i) => ({ ...i, targets: i.targets.filter((t) => t === 'db') })) }),
@@ -53,13 +53,15 @@ const refill = async () => {
   await c.end();
 };
 /** A DELETE without WHERE held on `gw`, and its pending approval as another gateway lists it. */
-async function holdOn(gw: FleetGatewayProcess, through: FleetGatewayProcess) {
+async function holdOn(gw: FleetGatewayProcess, through: FleetGatewayProcess, marker = '') {
   await refill();
   const session = await pgOn(gw, gw.token('agent'));
-  const result = session.client.query('DELETE FROM held_items').then((r) => ({ rows: r.rowCount }), (err: Error) => ({ error: err.message }));
+  const result = session.client.query(`DELETE FROM held_items${marker}`).then((r) => ({ rows: r.rowCount }), (err: Error) => ({ error: err.message }));
   const pending = await eventually(async () => (await through.api('GET', '/approvals')).body.find((p: { gateway: string }) => p.gateway === gw.name));
   return { session, result, pending };
 }
+const dbOnly = identities.map((i) => ({ ...i, targets: i.targets.filter((t) => t === 'db') }));
+const ran = async (marker: string) => (await db.loggedStatements()).some((s) => s.includes(marker));
 const rowOf = async (id: string) => (await cp.query<{ decision: string | null; approver: string | null; decided_via: string | null }>(
   'SELECT decision, approver, decided_via FROM hopscope_approvals WHERE id = $1', [id]))[0]!;
 const decidedInRecording = async (gw: FleetGatewayProcess, id: string) => {
@@ -129,5 +131,16 @@ describe('fleet approvals under attack', () => {
     // What the approver and the fleet were told must agree with it.
     expect(row.decision).not.toBe('approved');
     expect(decided.status).not.toBe(200);
+  }, 60_000);
+  it('an approval for an operation whose holder was killed: the approver is not told it ran, nothing ran, and the fleet records the holder gone', async () => {
+    const e = await startFleetGateway('gw-e', cp.url('e'), db, undefined, { ...review, identities: dbOnly });
+    const { result, pending } = await holdOn(e, a, ' /* held-by-killed */');
+    process.kill(-e.proc.pid, 'SIGKILL');
+    await e.proc.exited;
+    const decided = await a.api('POST', `/approvals/${pending.id}/approve`, {}, a.token('alice'));
+    expect(decided.status).not.toBe(200);
+    expect(await result).toHaveProperty('error');
+    expect(await eventually(async () => (await rowOf(pending.id)).decision ?? undefined, 15_000)).toBe('gateway-gone');
+    expect(await ran('held-by-killed')).toBe(false);
   }, 60_000);
 });

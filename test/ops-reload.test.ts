@@ -185,4 +185,30 @@ describe('policy reload (SIGHUP)', () => {
     expect((await marks()).filter((m) => m.startsWith('p'))).toEqual(['p1-named-before', 'p2-sql-before', 'p6-named-loosened', 'p7-sql-loosened']);
     expect((await db.loggedStatements()).some((s) => /p3-named-after|p4-sql-after|p5-new-after|p8-bare-after/.test(s))).toBe(false);
   });
+
+  it('a session open across a reload counts the values masked at the source by a pattern rule that reload added', async () => {
+    const direct = new pg.Client(db.app);
+    await direct.connect();
+    await direct.query("CREATE TABLE patients (id int, note text); INSERT INTO patients VALUES (1, 'ssn 123-45-6789')");
+    await direct.end();
+    // The session starts with text patterns in force (a card rule), so it can take more of them at the reload.
+    const card = { name: 'card', builtin: 'credit-card' };
+    await writeConfig({ masking: [{ name: 'email', column: '*email*' }, card] });
+    expect((await gw.reload()).applied).toBe(true);
+    const live = await connect();
+    await live.query("SELECT 'counted-session'");
+    await writeConfig({ masking: [{ name: 'email', column: '*email*' }, card, { name: 'ssn', pattern: '\\d{3}-\\d{2}-\\d{4}', columns: ['patients.note'] }] });
+    expect((await gw.reload()).applied).toBe(true);
+    const { rows } = await live.query("SELECT note, 'marker-counted' AS m FROM patients");
+    expect(rows[0].note).not.toContain('123-45-6789');
+    const dir = join(configPath, '..', 'recordings');
+    const { readdirSync } = await import('node:fs');
+    let result: unknown;
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl') && !n.startsWith('gateway-'))) {
+      const events = await readEvents(join(dir, f));
+      const query = events.find((e) => e.type === EventType.PgQuery && String(e.data.sql).includes('marker-counted'));
+      if (query) result = events.find((e) => e.type === EventType.PgResult && e.seq > query.seq)?.data;
+    }
+    expect(result).toMatchObject({ masked: expect.arrayContaining([expect.objectContaining({ rule: 'ssn', count: 1 })]) });
+  });
 });

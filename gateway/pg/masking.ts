@@ -46,11 +46,19 @@ export class RowMasker {
   readonly counter = new MaskCounter();
   private readonly masker: SessionMasker;
   /** Replacement → rule of pattern rules applied at the source; undefined when none is in scope (nothing to count). */
-  private readonly sourceMarks: [string, string][] | undefined;
+  private sourceMarks: [string, string][] | undefined;
+  /** The map sourceMarks was read from: a reload puts another in force (read again at the next result). */
+  private marksFrom: ReadonlyMap<string, string> | undefined;
 
   constructor(private readonly opts: RowMaskerOptions) {
     this.masker = opts.masker;
-    const marks = opts.masker.sourcePatternReplacements;
+    this.readMarks();
+  }
+
+  private readMarks(): void {
+    const marks = this.masker.sourcePatternReplacements;
+    if (marks === this.marksFrom) return;
+    this.marksFrom = marks;
     this.sourceMarks = marks && marks.size > 0 ? [...marks] : undefined;
   }
 
@@ -67,6 +75,7 @@ export class RowMasker {
 
   /** The rows that follow are described by `described` (a simple query's RowDescription, or the portal's). */
   use(described: DescribedColumns): void {
+    this.readMarks();
     if (described !== this.current) this.counter.columns = described.columns;
     this.current = described;
   }

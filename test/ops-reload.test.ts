@@ -9,7 +9,7 @@ import { EventType } from '../common/recording/index.js';
 import { issueToken } from '../common/tokens/index.js';
 import { loadConfig, startGateway, type RunningGateway } from '../gateway/index.js';
 import { silentLogger } from '../gateway/log.js';
-import { readEvents, TARGET_PASSWORD_ENV } from './helpers/gateway.js';
+import { eventually, readEvents, TARGET_PASSWORD_ENV } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { startPostgres, type PgServer } from './helpers/postgres.js';
 
@@ -203,12 +203,15 @@ describe('policy reload (SIGHUP)', () => {
     expect(rows[0].note).not.toContain('123-45-6789');
     const dir = join(configPath, '..', 'recordings');
     const { readdirSync } = await import('node:fs');
-    let result: unknown;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl') && !n.startsWith('gateway-'))) {
-      const events = await readEvents(join(dir, f));
-      const query = events.find((e) => e.type === EventType.PgQuery && String(e.data.sql).includes('marker-counted'));
-      if (query) result = events.find((e) => e.type === EventType.PgResult && e.seq > query.seq)?.data;
-    }
+    // Results are written within a few milliseconds of the answer (not before it): waited for.
+    const result = await eventually(async () => {
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl') && !n.startsWith('gateway-'))) {
+        const events = await readEvents(join(dir, f));
+        const query = events.find((e) => e.type === EventType.PgQuery && String(e.data.sql).includes('marker-counted'));
+        if (query) return events.find((e) => e.type === EventType.PgResult && e.seq > query.seq)?.data;
+      }
+      return undefined;
+    });
     expect(result).toMatchObject({ masked: expect.arrayContaining([expect.objectContaining({ rule: 'ssn', count: 1 })]) });
   });
 });

@@ -1,7 +1,6 @@
 import * as crypto from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { LazyThread, startReadyWorker, workerScript } from '../worker-thread.js';
 import type { RecordingLine } from './read.js';
 
 /**
@@ -167,8 +166,9 @@ class ThreadHashes implements FileHashes {
 
 /** The process's one hash thread, started on first use; unreferenced while no file uses it. */
 class HashThread {
-  private static current: Promise<HashThread | undefined> | undefined;
-  private static unavailable = false;
+  private static readonly thread = new LazyThread<HashThread>(() =>
+    startReadyWorker(workerScript(import.meta.url, 'hash-worker.js', 'dist/common/recording/hash-worker.js'), (ready: HashReply) => ready.protocol === HASH_PROTOCOL)
+      .then((worker) => worker && new HashThread(worker)));
   private readonly files = new Map<number, ThreadHashes>();
   private nextId = 1;
   private dead = false;
@@ -178,7 +178,7 @@ class HashThread {
     const lost = (why: string) => {
       if (this.dead) return;
       this.dead = true;
-      HashThread.current = undefined;
+      HashThread.thread.lost();
       for (const f of this.files.values()) f.lost(new Error(`the hash thread stopped: ${why}`));
     };
     worker.on('error', (err) => lost(err.message));
@@ -187,38 +187,7 @@ class HashThread {
   }
 
   static get(): Promise<HashThread | undefined> {
-    if (HashThread.unavailable) return Promise.resolve(undefined);
-    HashThread.current ??= HashThread.start().then((t) => {
-      if (!t) {
-        HashThread.unavailable = true;
-        HashThread.current = undefined;
-      }
-      return t;
-    });
-    return HashThread.current;
-  }
-
-  private static start(): Promise<HashThread | undefined> {
-    const script = workerScript();
-    if (!script) return Promise.resolve(undefined);
-    return new Promise((done) => {
-      let worker: Worker;
-      try {
-        worker = new Worker(script);
-      } catch {
-        return done(undefined);
-      }
-      const failed = () => done(undefined);
-      worker.once('error', failed);
-      worker.once('exit', failed);
-      worker.once('message', (ready: HashReply) => {
-        worker.off('error', failed);
-        worker.off('exit', failed);
-        if (ready.protocol === HASH_PROTOCOL) return done(new HashThread(worker));
-        void worker.terminate();
-        done(undefined);
-      });
-    });
+    return HashThread.thread.get();
   }
 
   open(): ThreadHashes {
@@ -239,16 +208,6 @@ class HashThread {
   }
 }
 
-/** The compiled worker beside this module; from the TypeScript sources (tests), the one in dist/. */
-function workerScript(): URL | undefined {
-  const here = new URL('./hash-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  if (import.meta.url.endsWith('.ts')) {
-    const built = new URL('../../dist/common/recording/hash-worker.js', import.meta.url);
-    if (existsSync(fileURLToPath(built))) return built;
-  }
-  return undefined;
-}
 
 /** Whether this process can run the hash thread (for tests: from the sources it needs the compiled worker). */
 export async function hashThreadAvailable(): Promise<boolean> {

@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { LazyThread, startReadyWorker, workerScript } from '../../common/worker-thread.js';
 import { caseDb, type CaseFile } from '../store/case.js';
 import { BATCH_BYTES, BatchWriter, WIDTH, type Batch } from './batch.js';
 import { KeyframeMaker, TERMINAL_WIDTH } from './keyframes.js';
@@ -158,8 +157,9 @@ function writeError(e: WorkerReply['error']): Error {
 
 /** The process's one write thread, started on first use; unreferenced while no import uses it. */
 class WriteThread {
-  private static current: Promise<WriteThread | undefined> | undefined;
-  private static unavailable = false;
+  private static readonly thread = new LazyThread<WriteThread>(() =>
+    startReadyWorker(workerScript(import.meta.url, 'write-worker.js', 'dist/forensics/import/write-worker.js'), (ready: WorkerReply) => ready.layout === BATCH_LAYOUT)
+      .then((worker) => worker && new WriteThread(worker)));
   dead = false;
   private readonly sinks = new Map<number, ThreadSink>();
   private nextId = 1;
@@ -169,7 +169,7 @@ class WriteThread {
     const lost = (why: string) => {
       if (this.dead) return;
       this.dead = true;
-      WriteThread.current = undefined;
+      WriteThread.thread.lost();
       for (const s of this.sinks.values()) s.lost(new Error(`the import's write thread stopped: ${why}`));
     };
     worker.on('error', (err) => lost(err.message));
@@ -179,38 +179,7 @@ class WriteThread {
 
   /** The running thread, or undefined when no thread can be started here (then imports write inline). */
   static get(): Promise<WriteThread | undefined> {
-    if (WriteThread.unavailable) return Promise.resolve(undefined);
-    WriteThread.current ??= WriteThread.start().then((t) => {
-      if (!t) {
-        WriteThread.unavailable = true;
-        WriteThread.current = undefined;
-      }
-      return t;
-    });
-    return WriteThread.current;
-  }
-
-  private static start(): Promise<WriteThread | undefined> {
-    const script = workerScript();
-    if (!script) return Promise.resolve(undefined);
-    return new Promise((done) => {
-      let worker: Worker;
-      try {
-        worker = new Worker(script);
-      } catch {
-        return done(undefined);
-      }
-      const failed = () => done(undefined);
-      worker.once('error', failed);
-      worker.once('exit', failed);
-      worker.once('message', (ready: WorkerReply) => {
-        worker.off('error', failed);
-        worker.off('exit', failed);
-        if (ready.layout === BATCH_LAYOUT) return done(new WriteThread(worker));
-        void worker.terminate();
-        done(undefined);
-      });
-    });
+    return WriteThread.thread.get();
   }
 
   open(path: string, busyTimeoutMs: number): ThreadSink {
@@ -232,13 +201,3 @@ class WriteThread {
   }
 }
 
-/** The compiled worker beside this module; from the TypeScript sources (tests), the one in dist/. */
-function workerScript(): URL | undefined {
-  const here = new URL('./write-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  if (import.meta.url.endsWith('.ts')) {
-    const built = new URL('../../dist/forensics/import/write-worker.js', import.meta.url);
-    if (existsSync(fileURLToPath(built))) return built;
-  }
-  return undefined;
-}

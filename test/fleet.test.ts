@@ -121,6 +121,9 @@ describe('a fleet of gateways on one control plane', () => {
     await cp.partition('b', true);
     await eventually(async () => ((await b.api('GET', '/fleet')).status === 503 ? true : undefined), 10_000);
     await expect(clientOn(b, b.token())).rejects.toThrow(/control plane/);
+    // A revocation asked of the cut-off gateway could not reach the others: refused whole.
+    const refused = await b.api('POST', '/revocations', { identity: 'agent' });
+    expect(refused).toMatchObject({ status: 503, body: { error: expect.stringContaining('nothing was changed') } });
     expect((await live.query("SELECT 'still-live' AS s")).rows).toEqual([{ s: 'still-live' }]);
     // Meanwhile, A revokes the identity.
     expect((await a.api('POST', '/revocations', { identity: 'agent', reason: 'while b was away' })).status).toBe(200);

@@ -1,4 +1,5 @@
 import type { Clock } from '../../common/clock.js';
+import { HopscopeError } from '../../common/errors.js';
 import { EventType } from '../../common/recording/index.js';
 import type { Revocation, RevocationStore } from '../policy/revocations.js';
 import type { AuditLog } from '../recording/index.js';
@@ -22,6 +23,8 @@ export function fleetRevocationActions(deps: FleetActionDeps): RevocationActions
     list: () => fleet.revocations.list(),
     async revoke(req) {
       const which = targetOf(req, 'revoke');
+      // Taken here only, it would not reach the other gateways: refused whole (503), nothing half-revoked.
+      unreachable(fleet, 'revoke');
       const at = Math.floor(deps.clock.nowMicros() / 1e6);
       const reason = req.reason ? { reason: req.reason } : {};
       const r = await fleet.revocations.add({ ...which, at, by: req.by, ...reason });
@@ -34,6 +37,7 @@ export function fleetRevocationActions(deps: FleetActionDeps): RevocationActions
     },
     async unrevoke(req) {
       const which = targetOf(req, 'unrevoke');
+      unreachable(fleet, 'lift a revocation');
       const lifted: Revocation[] = await fleet.revocations.remove(which);
       // keys.dir's copy too: it is adopted again when a gateway joins.
       deps.local.remove(which);
@@ -53,4 +57,10 @@ export function fleetRevocationActions(deps: FleetActionDeps): RevocationActions
       return cut;
     },
   };
+}
+
+function unreachable(fleet: FleetMember, what: string): void {
+  if (fleet.state !== 'up') {
+    throw new HopscopeError('CONTROL_PLANE_UNAVAILABLE', `the fleet's control plane is unreachable: cannot ${what} for the whole fleet now (nothing was changed); try again when it answers`);
+  }
 }

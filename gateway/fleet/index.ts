@@ -1,3 +1,3 @@
 export { fleetRevocationActions } from './actions.js';
-export { FleetMember, type FleetGateway } from './member.js';
+export { FleetMember } from './member.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './schema.js';

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { KeyObject } from 'node:crypto';
+import type { FleetGateway, FleetStatus } from '../../common/api/gateway.js';
 import { HopscopeError } from '../../common/errors.js';
 import { publicKeyFromPem, type Signer } from '../../common/keys.js';
 import { readSecret, type LoadedConfig } from '../config.js';
@@ -15,19 +16,6 @@ import { FleetSessions, type CutSession } from './sessions.js';
 
 export type FleetConfig = NonNullable<LoadedConfig['controlPlane']>;
 
-export interface FleetGateway {
-  name: string;
-  keyId: string;
-  adminUrl: string;
-  host: string;
-  pid: number;
-  startedAt: string;
-  heartbeatAt: string;
-  state: 'live' | 'stopped' | 'crashed';
-  /** Live and heartbeating within its lease. */
-  healthy: boolean;
-  sessions: number;
-}
 
 export interface MemberDeps {
   config: LoadedConfig;
@@ -132,8 +120,8 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
   }
 
   /** `GET /fleet`: the gateways, every live session and every held operation of the fleet. */
-  async status(): Promise<{ self: string; state: LinkState; gateways: FleetGateway[]; sessions: unknown[]; approvals: unknown[] }> {
-    return { self: this.name, state: this.state, gateways: await this.gateways(), sessions: await this.sessions.list(), approvals: await this.approvals.list() };
+  async status(): Promise<FleetStatus> {
+    return { self: this.name, state: this.state, gateways: await this.gateways(), sessions: (await this.sessions.list()).map((s) => ({ ...s })), approvals: await this.approvals.list() };
   }
 
   /** The fleet's gateways, their health and live session counts. */

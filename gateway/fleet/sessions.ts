@@ -1,19 +1,10 @@
+import type { LiveSession as LiveSessionRow } from '../admin/server.js';
 import type { Revocation } from '../policy/revocations.js';
 import type { SessionInfo } from '../sessions.js';
 import type { ControlPlaneLink } from './link.js';
 
-/** A live session of any gateway of the fleet, as `GET /sessions` lists it. */
-export interface FleetSession {
-  id: string;
-  gateway: string;
-  protocol: string;
-  identity: string;
-  target: string;
-  client: string;
-  parent: string | undefined;
-  linkKind: string | undefined;
-  startedAt: string;
-}
+/** A live session of any gateway of the fleet, as `GET /sessions` lists it (the admin API's session, with its gateway). */
+export type FleetSession = LiveSessionRow & { gateway: string };
 
 /** A session a revocation cuts: itself matched (`root` = its id) or below a matched one (`root` = that ancestor). */
 export interface CutSession { id: string; root: string; gateway: string }

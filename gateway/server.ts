@@ -129,7 +129,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         metrics.refusalsTotal.inc({ reason: refusal.reason });
         audit.refused({ protocol: 'admin', ...refusal, detail: route });
       },
-      sessions: fleet ? () => fleet.sessions.list() : () => registry.list().map(({ info }) => ({
+      sessions: fleet ? () => fleet.liveSessions() : () => registry.list().map(({ info }) => ({
         id: info.id, protocol: info.protocol, identity: info.identity, target: info.target, client: info.client,
         parent: info.parent, linkKind: info.linkKind, startedAt: new Date(info.startedMicros / 1000).toISOString(),
       })),

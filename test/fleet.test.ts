@@ -121,6 +121,11 @@ describe('a fleet of gateways on one control plane', () => {
     await cp.partition('b', true);
     await eventually(async () => ((await b.api('GET', '/fleet')).status === 503 ? true : undefined), 10_000);
     await expect(clientOn(b, b.token())).rejects.toThrow(/control plane/);
+    // The admin API says what is wrong, not the driver's error (which names the control plane's role).
+    const listing = await b.api('GET', '/sessions');
+    expect(listing.status).toBe(503);
+    expect(listing.body.error).toMatch(/^gateway gw-b cannot reach the fleet's control plane/);
+    expect(listing.body.error).not.toContain('gw_b');
     // A revocation asked of the cut-off gateway could not reach the others: refused whole.
     const refused = await b.api('POST', '/revocations', { identity: 'agent' });
     expect(refused).toMatchObject({ status: 503, body: { error: expect.stringContaining('nothing was changed') } });

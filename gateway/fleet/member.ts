@@ -12,7 +12,7 @@ import type { RegistryObserver, SessionInfo } from '../sessions.js';
 import { FleetApprovals } from './approvals.js';
 import { ControlPlaneLink, type LinkState } from './link.js';
 import { FleetRevocations, type FleetRevocation } from './revocations.js';
-import { FleetSessions, type CutSession } from './sessions.js';
+import { FleetSessions, type CutSession, type FleetSession } from './sessions.js';
 
 export type FleetConfig = NonNullable<LoadedConfig['controlPlane']>;
 
@@ -121,7 +121,31 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
 
   /** `GET /fleet`: the gateways, every live session and every held operation of the fleet. */
   async status(): Promise<FleetStatus> {
-    return { self: this.name, state: this.state, gateways: await this.gateways(), sessions: (await this.sessions.list()).map((s) => ({ ...s })), approvals: await this.approvals.list() };
+    return this.read('the fleet', async () => ({
+      self: this.name, state: this.state, gateways: await this.gateways(),
+      sessions: (await this.sessions.list()).map((s) => ({ ...s })), approvals: await this.approvals.list(),
+    }));
+  }
+
+  /** Every live session of the fleet (GET /sessions). */
+  liveSessions(): Promise<FleetSession[]> {
+    return this.read("the fleet's sessions", () => this.sessions.list());
+  }
+
+  /**
+   * A read for the admin API: while the control plane is away, a clear 503 naming this gateway (the driver's
+   * own error, which may name the control plane's role or host, goes to the log only).
+   */
+  private async read<T>(what: string, body: () => Promise<T>): Promise<T> {
+    const unreachable = () => new HopscopeError('CONTROL_PLANE_UNAVAILABLE',
+      `gateway ${this.name} cannot reach the fleet's control plane (${this.state}): ${what} cannot be listed now`);
+    if (this.link.state !== 'up') throw unreachable();
+    try {
+      return await body();
+    } catch (err) {
+      this.deps.logger.error({ detail: (err as Error).message }, `control plane read failed: ${what}`);
+      throw unreachable();
+    }
   }
 
   /** The fleet's gateways, their health and live session counts. */

@@ -11,6 +11,7 @@ import type { FleetAdmission } from '../admission.js';
 import type { RegistryObserver, SessionInfo } from '../sessions.js';
 import { FleetApprovals } from './approvals.js';
 import { ControlPlaneLink, type LinkState } from './link.js';
+import { PRUNE_EVERY_MS, pruneControlPlane } from './retention.js';
 import { FleetRevocations, type FleetRevocation } from './revocations.js';
 import { FleetSessions, type CutSession, type FleetSession } from './sessions.js';
 
@@ -52,6 +53,8 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
   private readonly unregistered = new Map<string, number>();
   /** Work on the control plane's state, one at a time: notifications, heartbeats and the catch-up. */
   private serial: Promise<unknown> = Promise.resolve();
+  /** When this gateway last pruned the control plane's ended sessions and decided approvals (retention.ts). */
+  private lastPrune = Date.now();
 
   private constructor(private readonly deps: MemberDeps, private readonly cfg: FleetConfig) {
     this.name = cfg.gatewayName;
@@ -237,6 +240,11 @@ export class FleetMember implements FleetAdmission, RegistryObserver {
     if (dead?.length) this.deps.logger.warn({ gateways: dead, sessions: Number(rows[0]!.sessions) }, 'gateways past their lease marked crashed, their sessions ended');
     await this.applyRevocations();
     await this.refreshKeys();
+    if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = Date.now();
+      const pruned = await pruneControlPlane(this.link);
+      if (pruned.sessions || pruned.approvals) this.deps.logger.info(pruned, 'control plane pruned: sessions ended and approvals decided over an hour ago');
+    }
   }
 
   /** After the link came back (or a peer took this gateway for dead): re-register, re-read, re-publish, then admit. */

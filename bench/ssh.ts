@@ -8,6 +8,10 @@
 // (`--raw`: every key's send time, CLOCK_MONOTONIC µs as in a --cpu-prof profile, and latency go into the JSON;
 // `--paths gateway+rules,direct`: only those paths, e.g. to read one gateway's CPU per key or profile it alone;
 // `--directions download`: only that transfer, e.g. to profile one direction).
+// Opt-in paths `ssh2-relay` and `ssh2-relay+write` (bench/ssh2-relay.ts, a child process): a bare ssh2 relay with the
+// gateway's two connections and nothing else, and the same writing every chunk to a file — the floor under the gateway.
+// Every transfer also reads the CPU of each process in it (the ssh client, the target's and the bastion's sshd
+// sessions, the gateway or relay child): `cpu` in each transfer, `meanCpuSeconds` and `relay` in the JSON.
 import { spawn } from 'node:child_process';
 import { open, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -22,6 +26,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { run, type Env } from '../test/helpers/processes.js';
 import { sshClientOf, sshTargetOf, startSshd, type SshdServer } from '../test/helpers/sshd.js';
 import { BENCH_MASKING, BENCH_SSH_GUARDRAILS, startChildGateway } from './gateway.js';
+import { cpuOf, RELAY_PATHS, sshdCpuSeconds, sshdSessionsGone, startRelay, timed, timedSeconds, type Relay, type RelayPath, type TransferCpu } from './ssh2-relay-bench.js';
 
 // Compiled to dist/bench/ssh.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,8 +50,8 @@ const DIRECTIONS = args.directions.split(',').map((d) => {
   return d as Direction;
 });
 /** bastion: `ssh -J` through a second OpenSSH server; gateway+rules: the gateway with the masking rules and the SSH guardrail of examples/gateway.yml. */
-type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+rules';
-const ALL_PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules'];
+type Path = 'direct' | 'bastion' | 'gateway' | 'gateway+rules' | RelayPath;
+const ALL_PATHS: readonly Path[] = ['direct', 'bastion', 'gateway', 'gateway+rules', ...RELAY_PATHS];
 const PATHS = args.paths.split(',').map((p) => {
   if (!ALL_PATHS.includes(p as Path)) throw new Error(`--paths: ${p} is not one of ${ALL_PATHS.join(', ')}`);
   return p as Path;
@@ -56,7 +61,7 @@ interface SshGateway { port: number; token: string; peakRssBytes(): Promise<numb
 interface Latency { samples: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; meanMs: number }
 
 const startedAt = new Date().toISOString();
-const transfers: Array<{ round: number; path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number }> = [];
+const transfers: Array<{ round: number; path: Path; direction: Direction; seconds: number; mbPerSecond: number; benchCpuSeconds: number; cpu: TransferCpu }> = [];
 const echo: Partial<Record<Path, Latency>> = {};
 /** CPU of this process (both gateways and the bench's own driving) per key echoed, over the echo phase. */
 let echoCpuMicrosPerKey: number | undefined;
@@ -70,11 +75,13 @@ const bastion = await startSshd();
 const dir = await mkdtemp(join(tmpdir(), 'hopscope-bench-ssh-'));
 process.env.HOPSCOPE_LOG_LEVEL ??= 'warn';
 const gateways: SshGateway[] = [];
+const relays = new Map<RelayPath, Relay>();
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 try {
   const gateway = await benchGateway(false);
   const rules = await benchGateway(true);
+  for (const path of RELAY_PATHS) if (PATHS.includes(path)) relays.set(path, await startRelay(sshd, dir, path === 'ssh2-relay+write'));
   // One ssh_config for the OpenSSH paths: -J hands `-F` to the jump host's ssh, not the command line's -i / -o.
   const config = join(dir, 'ssh_config');
   const host = (name: string, server: SshdServer, extra: string[] = []) =>
@@ -88,7 +95,8 @@ try {
     bastion: { args: ['-F', config, 'via-bastion'], env: {} },
     gateway: await gatewayClient(gateway),
     'gateway+rules': await gatewayClient(rules),
-  };
+    ...Object.fromEntries(await Promise.all([...relays].map(async ([path, relay]) => [path, await relayClient(relay)] as const))),
+  } as Record<Path, Client>;
   console.log(`SSH on 127.0.0.1: OpenSSH direct vs ssh -J through an OpenSSH bastion vs the gateway (ssh2, ${gatewayMode}, recording fsync=${args.fsync}) without and with the example's masking rules and SSH guardrail; ${cpus().length} cores`);
 
   if (mb > 0) {
@@ -105,18 +113,31 @@ try {
         for (const path of PATHS) {
           const started = process.hrtime.bigint();
           const cpu = process.cpuUsage();
-          const gw = path === 'gateway' ? gateways[0] : path === 'gateway+rules' ? gateways[1] : undefined;
+          const gw = path === 'gateway' ? gateways[0] : path === 'gateway+rules' ? gateways[1] : relays.get(path as RelayPath);
           const gwCpu = await gw?.cpuSeconds();
-          const res = await run('sh', ['-c', commands[direction](clients[path].args)], { env: clients[path].env, timeoutMs: 600_000 });
+          const sshdCpu = await sshdCpuSeconds(sshd);
+          const bastionCpu = await sshdCpuSeconds(bastion);
+          const timeFile = join(dir, 'time.txt');
+          const res = await run('sh', ['-c', timed(commands[direction](clients[path].args), timeFile)], { env: clients[path].env, timeoutMs: 600_000 });
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const used = process.cpuUsage(cpu);
+          // The sshd sessions of this transfer end (and are reaped, so counted) shortly after the client; the gateway finishes with them.
+          await sshdSessionsGone(sshd);
+          if (path === 'bastion') await sshdSessionsGone(bastion);
           // The gateway's CPU for the gateway paths (the child's, or this whole process in-process): less sensitive than MB/s to other load.
           const gwCpuAfter = await gw?.cpuSeconds();
           const benchCpuSeconds = gwCpu !== undefined && gwCpuAfter !== undefined ? gwCpuAfter - gwCpu : (used.user + used.system) / 1e6;
           if (res.code !== 0) throw new Error(`${path} ${direction} failed (exit ${res.code}): ${res.stderr}`);
-          transfers.push({ round, path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds });
-          const cpuNote = path.startsWith('gateway') ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : '';
-          console.log(`  ${direction.padEnd(8)} ${path.padEnd(16)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${cpuNote}`);
+          const delta = (before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? undefined : after - before);
+          const cpuUsed = cpuOf({
+            middleSeconds: gw && (relays.has(path as RelayPath) || gatewayMode === 'child') ? benchCpuSeconds : undefined,
+            clientSeconds: await timedSeconds(timeFile),
+            sshdSeconds: delta(sshdCpu, await sshdCpuSeconds(sshd)),
+            bastionSshdSeconds: path === 'bastion' ? delta(bastionCpu, await sshdCpuSeconds(bastion)) : undefined,
+          });
+          transfers.push({ round, path, direction, seconds, mbPerSecond: mb / seconds, benchCpuSeconds, cpu: cpuUsed });
+          const cpuNote = path.startsWith('gateway') ? `   gateway CPU ${benchCpuSeconds.toFixed(2)} s` : path.startsWith('ssh2-relay') ? `   relay CPU ${benchCpuSeconds.toFixed(2)} s` : '';
+          console.log(`  ${direction.padEnd(8)} ${path.padEnd(16)} ${seconds.toFixed(2).padStart(7)} s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${cpuNote}   ${cpuText(cpuUsed)}`);
         }
       }
     }
@@ -159,6 +180,7 @@ try {
 } finally {
   clearInterval(sampler);
   for (const gw of gateways) await gw.stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+  for (const relay of relays.values()) await relay.stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
   await sshd.stop();
   await bastion.stop();
   await rm(dir, { recursive: true, force: true });
@@ -182,8 +204,19 @@ async function report(): Promise<void> {
     p50Ratio: echo[p]!.p50Ms / echo.direct!.p50Ms, p99Ratio: echo[p]!.p99Ms / echo.direct!.p99Ms,
   }]));
   const f = (n: number | undefined) => n?.toFixed(2) ?? '-';
+  // The relay floor: what a bare ssh2 relay reaches against direct and the bastion, and the gateways against it.
+  const relayRatios = Object.fromEntries(([
+    ['ssh2-relay', 'direct'], ['ssh2-relay+write', 'direct'], ['ssh2-relay', 'bastion'], ['ssh2-relay+write', 'ssh2-relay'],
+    ['gateway', 'ssh2-relay'], ['gateway', 'ssh2-relay+write'], ['gateway+rules', 'ssh2-relay'],
+  ] as Array<[Path, Path]>).filter(([a, b]) => PATHS.includes(a) && PATHS.includes(b) && relays.size > 0).map(([a, b]) => [`${a}/${b}`, ratio(a, b)]));
+  const meanCpuSeconds = Object.fromEntries(PATHS.map((p) => [p, Object.fromEntries(DIRECTIONS.map((d) => [d, meanCpu(p, d)]))]));
   console.log('');
-  if (mb > 0) for (const [name, r] of Object.entries(ratios)) console.log(`${name.padEnd(16)} download ${f(r.download)}   upload ${f(r.upload)}`);
+  if (mb > 0) for (const [name, r] of Object.entries({ ...ratios, ...relayRatios })) console.log(`${name.padEnd(16)} download ${f(r.download)}   upload ${f(r.upload)}`);
+  if (mb > 0) {
+    console.log('mean CPU seconds per transfer (middle = gateway or relay child; ssh = client; sshd = target sessions; bastion = its sshd sessions):');
+    for (const p of PATHS) for (const d of DIRECTIONS) if (meanCpuSeconds[p]?.[d]) console.log(`  ${d.padEnd(8)} ${p.padEnd(16)} ${cpuText(meanCpuSeconds[p][d])}`);
+  }
+  for (const [path, relay] of relays) console.log(`${path} negotiated: ${relay.algorithms().join('; ') || '-'}`);
   for (const [path, a] of Object.entries(echoAdded)) {
     console.log(`echo ${path} − direct: p50 ${signed(a.p50Ms)} ms (×${f(a.p50Ratio)}), p99 ${signed(a.p99Ms)} ms (×${f(a.p99Ratio)})`);
   }
@@ -198,7 +231,8 @@ async function report(): Promise<void> {
     bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
     options: { mb, echo: echoSamples, rounds, fsync: args.fsync, gatewayMode }, gatewayPeakRssBytes: gatewayRss, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
     transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
-    ratios, echo, echoAdded, echoCpuMicrosPerKey, gatewayEchoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
+    ratios, relay: { ratios: relayRatios, algorithms: Object.fromEntries([...relays].map(([p, r]) => [p, r.algorithms()])) }, meanCpuSeconds,
+    echo, echoAdded, echoCpuMicrosPerKey, gatewayEchoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);
 }
@@ -228,6 +262,26 @@ async function benchGateway(rules: boolean): Promise<SshGateway> {
   }
   gateways.push(gw);
   return gw;
+}
+
+/** Mean CPU of each process over the transfers of one path and direction. */
+function meanCpu(path: Path, d: Direction): TransferCpu | undefined {
+  const mine = transfers.filter((t) => t.path === path && t.direction === d);
+  if (mine.length === 0) return undefined;
+  const keys = ['middleSeconds', 'clientSeconds', 'sshdSeconds', 'bastionSshdSeconds'] as const;
+  const mean = (k: (typeof keys)[number]) => (mine.every((t) => t.cpu[k] !== undefined) ? mine.reduce((s, t) => s + t.cpu[k]!, 0) / mine.length : undefined);
+  return cpuOf(Object.fromEntries(keys.map((k) => [k, mean(k)])));
+}
+
+function cpuText(c: TransferCpu): string {
+  const part = (name: string, v: number | undefined) => (v === undefined ? '' : `${name} ${v.toFixed(2)} + `);
+  return `CPU ${part('middle', c.middleSeconds)}${part('ssh', c.clientSeconds)}${part('sshd', c.sshdSeconds)}${part('bastion', c.bastionSshdSeconds)}`
+    .replace(/ \+ $/, '') + ` = ${c.totalSeconds.toFixed(2)} s`;
+}
+
+async function relayClient(relay: Relay): Promise<Client> {
+  const client = await sshClientOf(dir, relay.token);
+  return { args: [...client.options, '-p', String(relay.port), 'bench@127.0.0.1'], env: client.env };
 }
 
 async function gatewayClient(gw: SshGateway): Promise<Client> {

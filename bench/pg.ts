@@ -3,6 +3,8 @@
 // --paths direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails --gateway-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'
 // --baseline-root DIR --rate N` (node args with =: parseArgs refuses a value starting with -; each child gateway writes its
 // profile when it stops); --baseline-root adds a recording-only gateway from another build (see GATEWAYS).
+// Opt-in paths node-relay, node-relay-onread, node-relay+write: bare Node.js relays (bench/node-relay.ts), the floor a
+// Node gateway sits on; their TPS and CPU ratios to pgbouncer go to `relayRatios` of each workload.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { startPgbouncer } from '../test/helpers/pgbouncer.js';
 import { startPostgres, type PgConn } from '../test/helpers/postgres.js';
 import { libpqEnv, parsePgbench, pgbenchInit, run, type PgbenchResult } from '../test/helpers/processes.js';
 import { processCpuSeconds, processSyscalls, startBenchGateway, type BenchGateway, type BenchPolicies } from './gateway.js';
+import { NODE_RELAYS, startNodeRelay, type NodeRelay, type NodeRelayPath } from './node-relay-path.js';
 
 // Compiled to dist/bench/pg.js; the repository root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,8 +76,9 @@ type Workload = keyof typeof WORKLOADS;
  */
 const GATEWAYS = { gateway: 'none', 'gateway+masking': 'masking', 'gateway+masking+guardrails': 'masking+guardrails', baseline: 'none' } as const satisfies Record<string, BenchPolicies>;
 type GatewayPath = keyof typeof GATEWAYS;
-type Path = 'direct' | 'pgbouncer' | GatewayPath;
-const ALL_PATHS: readonly Path[] = ['direct', 'pgbouncer', 'gateway', 'gateway+masking', 'gateway+masking+guardrails', 'baseline'];
+type Path = 'direct' | 'pgbouncer' | NodeRelayPath | GatewayPath;
+const RELAY_PATHS = Object.keys(NODE_RELAYS) as NodeRelayPath[];
+const ALL_PATHS: readonly Path[] = ['direct', 'pgbouncer', ...RELAY_PATHS, 'gateway', 'gateway+masking', 'gateway+masking+guardrails', 'baseline'];
 const chosenPaths = new Set(args.paths.split(',').map((p) => oneOf(p.trim(), ALL_PATHS, 'paths')));
 const baselineRoot = args['baseline-root'];
 if (baselineRoot) chosenPaths.add('baseline');
@@ -109,6 +113,13 @@ try {
   const bouncer = await startPgbouncer({ upstream: server.app, poolMode: 'session' });
   cleanups.unshift(() => bouncer.stop());
   const conns = new Map<Path, PgConn>([['direct', server.app], ['pgbouncer', bouncer]]);
+  const relays = new Map<NodeRelayPath, NodeRelay>();
+  for (const path of RELAY_PATHS.filter((p) => PATHS.includes(p))) {
+    const relay = await startNodeRelay(server.app, repoRoot, path);
+    cleanups.unshift(() => relay.stop());
+    relays.set(path, relay);
+    conns.set(path, relay.conn);
+  }
   const gateways = new Map<GatewayPath, BenchGateway>();
   try {
     for (const [path, policies] of Object.entries(GATEWAYS) as Array<[GatewayPath, BenchPolicies]>) {
@@ -125,7 +136,7 @@ try {
   }
   const paths = PATHS.filter((p) => conns.has(p));
   const bouncerPid = await descendantPid('pgbouncer');
-  const proxyPid = (path: Path) => (path === 'pgbouncer' ? bouncerPid : gateways.get(path as GatewayPath)?.pid);
+  const proxyPid = (path: Path) => (path === 'pgbouncer' ? bouncerPid : (relays.get(path as NodeRelayPath) ?? gateways.get(path as GatewayPath))?.pid);
   // The CPU seconds and read/write calls the proxy of a path has used so far (undefined: no proxy, or an in-process gateway).
   const proxyUsage = async (path: Path) => {
     const pid = proxyPid(path);
@@ -243,7 +254,13 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
       const measured = runs.filter((r) => r.workload === workload && r.path === p && r.proxySyscalls).map((r) => r.proxySyscalls!);
       return [p, measured.length ? { reads: measured.reduce((s, m) => s + m.reads, 0) / measured.length, writes: measured.reduce((s, m) => s + m.writes, 0) / measured.length } : undefined];
     })) as Partial<Record<Path, { reads: number; writes: number }>>;
-    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added, maskedPerSecond, proxyCpuMicros, proxySyscalls };
+    // Only with relay paths: each relay's TPS and CPU per transaction against pgbouncer's, and the gateway's against each relay's.
+    const relaysRun = RELAY_PATHS.filter((p) => paths.includes(p));
+    const relayRatios = relaysRun.length ? Object.fromEntries((['tps', 'cpu'] as const).map((kind) => {
+      const of = kind === 'tps' ? meanTps : proxyCpuMicros;
+      return [kind, Object.fromEntries(relaysRun.flatMap((p) => [[`${p}/pgbouncer`, ratio(of[p], of.pgbouncer)], [`gateway/${p}`, ratio(of.gateway, of[p])]]))];
+    })) as Record<'tps' | 'cpu', Record<string, number | undefined>> : undefined;
+    summary[workload] = { statementsPerTransaction: WORKLOADS[workload].statementsPerTransaction, meanTps, ratios, latency, addedLatency: added, maskedPerSecond, proxyCpuMicros, proxySyscalls, ...(relayRatios ? { relayRatios } : {}) };
 
     const unit = WORKLOADS[workload].statementsPerTransaction === 1 ? 'statement' : `transaction (${WORKLOADS[workload].statementsPerTransaction} statements)`;
     console.log(`\n${WORKLOADS[workload].label}, ${clients} client(s); latency per ${unit}, all rounds pooled`);
@@ -259,6 +276,9 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
       ].join(''));
     }
     console.log(Object.entries(ratios).map(([k, v]) => `${k} ${f(v, 2)}`).join('   '));
+    for (const kind of relayRatios ? (['tps', 'cpu'] as const) : []) {
+      console.log(`${kind === 'tps' ? 'TPS' : 'proxy CPU µs/tx'} ratios: ${Object.entries(relayRatios![kind]).map(([k, v]) => `${k} ${f(v, 2)}`).join('   ')}`);
+    }
     const gw = added.gateway;
     if (gw) console.log(`gateway − direct per ${unit}: p50 ${signed(gw.p50Ms)} ms (×${f(gw.p50Ratio, 2)}), p99 ${signed(gw.p99Ms)} ms (×${f(gw.p99Ratio, 2)})`);
   }

@@ -15,6 +15,7 @@ import { createPolicies, RevocationStore, type PolicyPipeline } from './policy/i
 import { approverOf, revocationActions } from './revocation.js';
 import { fleetRevocationActions, FleetMember } from './fleet/index.js';
 import { AuditLog, attachJournal, recoverCrashedSessions, SessionJournal } from './recording/index.js';
+import { askPrimaryForMetrics, isWorkerProcess } from './workers.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -51,6 +52,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const adminUrl = config.controlPlane?.adminUrl ?? `http://${config.admin.listen}`;
   const adminToken = loadOrCreateAdminToken(config.keys.dir);
   const metrics = new GatewayMetrics();
+  if (isWorkerProcess()) metrics.sumAcrossWorkers(askPrimaryForMetrics());
   // The journal of sessions first: crash recovery checks the last run's files against it, then every
   // recording opened from now on (the audit log's included) is listed in it before its first event.
   const dir = config.recording.dir;

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
+import { AggregatorRegistry } from 'prom-client';
 import { loadOrCreateSigner } from '../common/keys.js';
 import { loadOrCreateAdminToken } from './admin/index.js';
 import type { LoadedConfig } from './config.js';
@@ -13,7 +14,7 @@ import { loadOrCreateHostKey } from './ssh/index.js';
  * bind here fails with EADDRINUSE), so this uses the cluster module with round-robin scheduling: the primary
  * binds each listener once, accepts, and hands each connection to the next worker. The admin port is shared
  * the same way: any worker answers, and in a fleet its answers (sessions, approvals, revocations) cover every
- * worker. GET /metrics is the one exception: each worker counts its own, and a scrape reaches one of them.
+ * worker. GET /metrics too: the worker a scrape reaches asks the primary, which sums every worker's metrics.
  *
  * Each worker is a member of the fleet of its own (the control plane is what lets a revocation taken through
  * one worker cut sessions held by another, and a hop token minted by one link a child on another), hence a
@@ -109,6 +110,41 @@ export function asWorker(config: LoadedConfig) {
   };
 }
 
+/** A worker's request for every worker's metrics, and the primary's answer. */
+interface MetricsRequest { hopscope: 'metrics'; id: number }
+interface MetricsAnswer { hopscope: 'metrics'; id: number; text?: string; error?: string }
+
+/** How long a worker's /metrics waits for the primary (which itself gives the workers 5 s: prom-client's limit). */
+const METRICS_WAIT_MS = 8000;
+
+/**
+ * A worker's side of GET /metrics with --workers: asks the primary (runWorkerPool) for the text of every worker's
+ * metrics summed. Rejects when the primary does not answer in time, or says why it could not.
+ */
+export function askPrimaryForMetrics(): () => Promise<string> {
+  let next = 0;
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  process.on('message', (m: MetricsAnswer) => {
+    if (m?.hopscope !== 'metrics') return;
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    clearTimeout(w.timer);
+    if (m.text !== undefined) w.resolve(m.text);
+    else w.reject(new Error(`the workers' metrics could not be collected: ${m.error ?? 'no answer'}`));
+  });
+  return () => new Promise<string>((resolve, reject) => {
+    if (!process.send || !process.connected) return reject(new Error('this worker has lost its primary: no metrics for the workers'));
+    const id = next++;
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      reject(new Error(`the primary did not answer with the workers' metrics within ${METRICS_WAIT_MS / 1000} s`));
+    }, METRICS_WAIT_MS);
+    waiting.set(id, { resolve, reject, timer });
+    process.send({ hopscope: 'metrics', id } satisfies MetricsRequest);
+  });
+}
+
 export interface PoolEvents {
   /** Every worker has started: called once, with the workers in order. */
   running(workers: WorkerReady[]): void;
@@ -148,13 +184,23 @@ export function runWorkerPool(config: LoadedConfig, count: number, logger: Logge
 
   // Round-robin from the primary (the default on Linux, said so): left to the kernel, accepts pile onto one worker.
   cluster.schedulingPolicy = cluster.SCHED_RR;
+  // Collects every connected worker's registries when one of them is scraped (askPrimaryForMetrics).
+  const aggregator = new AggregatorRegistry();
+  const answerMetrics = (worker: Worker, m: MetricsRequest) => {
+    const reply = (answer: MetricsAnswer) => {
+      if (worker.isConnected()) worker.send(answer);
+    };
+    aggregator.clusterMetrics().then((text) => reply({ hopscope: 'metrics', id: m.id, text }),
+      (err: Error) => reply({ hopscope: 'metrics', id: m.id, error: err.message }));
+  };
   const fork = (slot: Slot) => {
     slot.restart = undefined;
     slot.ready = undefined;
     slot.failure = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index) });
     slot.worker = worker;
-    worker.on('message', (m: WorkerReady | WorkerFailed) => {
+    worker.on('message', (m: WorkerReady | WorkerFailed | MetricsRequest) => {
+      if (m?.hopscope === 'metrics') return answerMetrics(worker, m);
       if (m?.hopscope === 'failed') slot.failure = m.message;
       if (m?.hopscope !== 'ready') return;
       slot.ready = m;

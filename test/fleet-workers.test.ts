@@ -97,6 +97,22 @@ describe('hopscope gateway --workers 2', () => {
     await Promise.all(clients.map((c) => c.end()));
   });
 
+  it('GET /metrics answers for both workers, whichever one takes the scrape: the six sessions above, three per worker, counted once each', async () => {
+    const scrape = async () => {
+      const res = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    // Round-robin hands successive connections to alternate workers: four scrapes reach both.
+    for (const text of await Promise.all([scrape(), scrape(), scrape(), scrape()])) {
+      expect(text).toMatch(/^hopscope_sessions_total\{protocol="postgres"\} 6$/m);
+      expect(text).toMatch(/^hopscope_statements_total\{protocol="postgres"\} 6$/m);
+      // The least generation, not the sum (two workers at 1 would read 2).
+      expect(text).toMatch(/^hopscope_policy_generation 1$/m);
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    }
+  });
+
   it('a revocation through the admin port cuts the sessions on both workers', async () => {
     await noneLive();
     const clients = await Promise.all(Array.from({ length: 4 }, () => connect()));

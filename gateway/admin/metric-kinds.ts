@@ -86,11 +86,12 @@ export class Counter {
 export class Gauge {
   private readonly table: SeriesTable<Accumulator>;
 
-  constructor(registry: Registry, readonly name: string, help: string, labelNames: readonly string[] = []) {
+  /** `aggregator`: how --workers combines the workers' values (prom-client's AggregatorRegistry; default sum). */
+  constructor(registry: Registry, readonly name: string, help: string, labelNames: readonly string[] = [], aggregator: client.Aggregator = 'sum') {
     this.table = new SeriesTable(labelNames, () => new Accumulator());
     const table = this.table;
     new client.Gauge({
-      name, help, labelNames: [...labelNames], registers: [registry],
+      name, help, labelNames: [...labelNames], registers: [registry], aggregator,
       collect(this: client.Gauge) {
         for (const { labels, series } of table.entries()) this.set(labels, series.value);
       },

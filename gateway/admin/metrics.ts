@@ -1,4 +1,4 @@
-import client, { Registry } from 'prom-client';
+import client, { AggregatorRegistry, Registry } from 'prom-client';
 import { Counter, Gauge, Histogram } from './metric-kinds.js';
 
 export { Counter, Gauge, Histogram } from './metric-kinds.js';
@@ -51,15 +51,31 @@ export class GatewayMetrics {
   readonly policyStepSeconds = new Histogram(this.r, 'hopscope_policy_step_seconds',
     'Time spent in one policy step (admission, sql, command, approval), by protocol and step', LATENCY_BUCKETS, ['protocol', 'step']);
   readonly policyReloadsTotal = new Counter(this.r, 'hopscope_policy_reloads_total', 'Policy reloads (SIGHUP), by result (applied, refused)', ['result']);
-  readonly policyGeneration = new Gauge(this.r, 'hopscope_policy_generation', 'The generation of the policies in force (1 at start, +1 per applied reload)');
+  // Summed over --workers it would be N times the generation: the least one says what every worker has in force.
+  readonly policyGeneration = new Gauge(this.r, 'hopscope_policy_generation', 'The generation of the policies in force (1 at start, +1 per applied reload)', [], 'min');
+  /** Set in a worker of --workers N: how /metrics asks the primary for every worker's metrics. */
+  private acrossWorkers: (() => Promise<string>) | undefined;
 
   constructor() {
     this.policyGeneration.set({}, 1);
     processMetrics();
   }
 
-  /** The Prometheus text exposition (version 0.0.4): this gateway's metrics, then the process's. */
+  /**
+   * `--workers N`: this process is one of N workers behind one admin port, and a scrape reaches whichever worker
+   * takes the connection. From now on `render` answers for all of them: `ask` has the primary collect every
+   * worker's registries (prom-client's AggregatorRegistry: counters, histograms and gauges summed, except the
+   * policy generation (the least) and the process metrics prom-client marks otherwise, e.g. start time omitted).
+   */
+  sumAcrossWorkers(ask: () => Promise<string>): void {
+    new AggregatorRegistry(); // its constructor makes this worker answer the primary's requests
+    AggregatorRegistry.setRegistries([this.registry, processMetrics()]);
+    this.acrossWorkers = ask;
+  }
+
+  /** The Prometheus text exposition (version 0.0.4): this gateway's metrics, then the process's (with --workers, all workers'). */
   async render(): Promise<string> {
+    if (this.acrossWorkers) return this.acrossWorkers();
     const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
     return `${own}\n${proc}`;
   }

@@ -18,6 +18,7 @@ import { serializeBackend as backend, type FrontendParser, type FrontendMessage 
 import { readClient, type ClientReader } from './client-reader.js';
 import { ResponseStream } from './responses.js';
 import { ResultRecorder } from './results.js';
+import { socketWriter, type SocketWriter } from './socket-writer.js';
 import { cancelUpstream, type Upstream } from './upstream.js';
 
 export interface RelayDeps {
@@ -68,6 +69,9 @@ export class PgRelay implements LiveSession {
   private readonly inbox: Admissible[] = [];
   /** Pauses and resumes the client (its reads come through the shared buffer; see client-reader.ts). */
   private reader: ClientReader = { pause: () => this.client.pause(), resume: () => this.client.resume(), shared: false };
+  /** The relayed bytes each way, written to the sockets' handles (see socket-writer.ts); the gateway's own answers use the streams. */
+  private readonly toClient: SocketWriter;
+  private readonly toUpstream: SocketWriter;
   private holding: AbortController | undefined;
   /** pumpSlowly is at work: later messages wait in the inbox, in order. */
   private busy = false;
@@ -90,6 +94,9 @@ export class PgRelay implements LiveSession {
     private readonly deps: RelayDeps,
   ) {
     this.cancelKey = { processId: upstream.processId, secretKey: randomBytes(4) };
+    // Their drain callbacks are what the sockets' 'drain' listeners in start() do, for the direct writes.
+    this.toClient = socketWriter(client, () => upstream.socket.resume());
+    this.toUpstream = socketWriter(upstream.socket, () => { if (!this.holding) this.reader.resume(); });
     clientParser.setSqlDecoder(deps.encoding.decode);
     this.ctx = { session: info.id, identity: info.identity, target: info.target, protocol: 'postgres' };
     const policy = deps.policy.sqlSession(this.ctx, deps.catalog);
@@ -337,7 +344,7 @@ export class PgRelay implements LiveSession {
     if (outbox.length === 0 || this.closed) return;
     const data = outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox);
     this.admitter.outbox = [];
-    if (!this.upstream.socket.write(data)) this.reader.pause();
+    if (!this.toUpstream.write(data)) this.reader.pause();
   }
 
   private async commit(): Promise<void> {
@@ -354,7 +361,7 @@ export class PgRelay implements LiveSession {
       this.failClosed(err);
       return;
     }
-    if (toClient.length && !this.client.write(toClient.length === 1 ? toClient[0]! : Buffer.concat(toClient))) {
+    if (toClient.length && !this.toClient.write(toClient.length === 1 ? toClient[0]! : Buffer.concat(toClient))) {
       this.upstream.socket.pause();
     }
   }

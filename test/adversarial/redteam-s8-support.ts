@@ -1,0 +1,121 @@
+// Red team (session 8) helpers: a raw PostgreSQL wire client that can write its
+// bytes in any cut (one byte per write, one segment for many messages), stop
+// reading while it sends, and leave mid-message; and the evidence readers
+// (recording text of every session file, decoded backend messages).
+import { readFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { eventually, type TestGateway } from '../helpers/gateway.js';
+import { fe, type BeMessage } from './pg/wire-client.js';
+
+export { fe, type BeMessage };
+
+/** A frame of `type` with `body` and the length field `length` (the true one unless given: a lying length). */
+export function rawFrame(type: string, body: Buffer, length = body.length + 4): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(length, 1);
+  return Buffer.concat([head, body]);
+}
+
+export class RawPg {
+  readonly received: Buffer[] = [];
+  readonly messages: BeMessage[] = [];
+  closed = false;
+  private pending = Buffer.alloc(0);
+
+  private constructor(readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => {
+      this.received.push(d);
+      this.pending = Buffer.concat([this.pending, d]);
+      while (this.pending.length >= 5) {
+        const len = this.pending.readInt32BE(1);
+        if (this.pending.length < len + 1) break;
+        this.messages.push({ type: String.fromCharCode(this.pending[0]!), body: Buffer.from(this.pending.subarray(5, len + 1)) });
+        this.pending = this.pending.subarray(len + 1);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => { this.closed = true; });
+  }
+
+  /** Connected and authenticated through the gateway (ReadyForQuery seen), as `application_name` = `app`. */
+  static async open(gw: TestGateway, app: string, params: Record<string, string> = {}): Promise<RawPg> {
+    const { host, port, password } = gw.conn();
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const c = new RawPg(socket);
+    socket.write(fe.startup({ user: 'agent', database: 'db', application_name: app, ...params }));
+    await eventually(() => c.messages.some((m) => m.type === 'R' || m.type === 'E') || undefined, 15_000);
+    socket.write(fe.password(password));
+    await c.readies(1);
+    return c;
+  }
+
+  readyCount(): number {
+    return this.messages.filter((m) => m.type === 'Z').length;
+  }
+
+  /** Waits for `n` ReadyForQuery in all (or the connection's end). */
+  async readies(n: number, timeoutMs = 60_000): Promise<void> {
+    await eventually(() => (this.readyCount() >= n || this.closed ? true : undefined), timeoutMs);
+  }
+
+  /** Writes `bytes` one byte per write, each after the previous one left the socket (so most reach the gateway alone). */
+  async writeBytewise(bytes: Buffer): Promise<void> {
+    for (let i = 0; i < bytes.length; i++) {
+      await new Promise<void>((resolve) => this.socket.write(bytes.subarray(i, i + 1), () => resolve()));
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  write(bytes: Buffer): Promise<void> {
+    return new Promise((resolve) => this.socket.write(bytes, () => resolve()));
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.received);
+  }
+
+  /** Error messages (M fields) received so far. */
+  errors(): string[] {
+    return this.messages.filter((m) => m.type === 'E').map((m) => {
+      const fields = m.body.toString('utf8').split('\0');
+      return fields.find((f) => f.startsWith('M'))?.slice(1) ?? '';
+    });
+  }
+
+  async end(): Promise<void> {
+    if (this.closed) return;
+    this.socket.write(fe.terminate());
+    this.socket.end();
+    await eventually(() => this.closed || undefined, 10_000).catch(() => this.socket.destroy());
+  }
+}
+
+/** The raw text of every session recording file of the gateway whose start names `app`, once sealed. */
+export async function recordingText(gw: TestGateway, app: string): Promise<string> {
+  return eventually(async () => {
+    const texts: string[] = [];
+    for (const f of await gw.sessionFiles()) {
+      const text = await readFile(f, 'utf8');
+      if (!text.includes(`"application_name":"${app}"`)) continue;
+      if (!/"type":"seal"/.test(text)) return undefined;
+      texts.push(text);
+    }
+    return texts.length ? texts.join('\n') : undefined;
+  }, 20_000);
+}
+
+/** The SQL texts of the pg.query events of a recording text, in order. */
+export function recordedSql(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"type":"pg.query"')) continue;
+    const sql = (JSON.parse(line) as { data?: { sql?: string } }).data?.sql;
+    if (sql !== undefined) out.push(sql);
+  }
+  return out;
+}

@@ -210,12 +210,19 @@ async function report(): Promise<void> {
     ['gateway', 'ssh2-relay'], ['gateway', 'ssh2-relay+write'], ['gateway+rules', 'ssh2-relay'],
   ] as Array<[Path, Path]>).filter(([a, b]) => PATHS.includes(a) && PATHS.includes(b) && relays.size > 0).map(([a, b]) => [`${a}/${b}`, ratio(a, b)]));
   const meanCpuSeconds = Object.fromEntries(PATHS.map((p) => [p, Object.fromEntries(DIRECTIONS.map((d) => [d, meanCpu(p, d)]))]));
+  // CPU of the middle process (gateway or relay child) per transfer, one against the other: less noisy than MB/s.
+  const middleCpuRatios = Object.fromEntries(([['gateway', 'ssh2-relay'], ['gateway+rules', 'ssh2-relay'], ['ssh2-relay+write', 'ssh2-relay']] as Array<[Path, Path]>)
+    .filter(([a, b]) => PATHS.includes(a) && PATHS.includes(b)).map(([a, b]) => [`${a}/${b}`, Object.fromEntries(DIRECTIONS.map((d) => {
+      const [x, y] = [meanCpuSeconds[a]?.[d]?.middleSeconds, meanCpuSeconds[b]?.[d]?.middleSeconds];
+      return [d, x !== undefined && y ? x / y : undefined];
+    }))]));
   console.log('');
   if (mb > 0) for (const [name, r] of Object.entries({ ...ratios, ...relayRatios })) console.log(`${name.padEnd(16)} download ${f(r.download)}   upload ${f(r.upload)}`);
   if (mb > 0) {
     console.log('mean CPU seconds per transfer (middle = gateway or relay child; ssh = client; sshd = target sessions; bastion = its sshd sessions):');
     for (const p of PATHS) for (const d of DIRECTIONS) if (meanCpuSeconds[p]?.[d]) console.log(`  ${d.padEnd(8)} ${p.padEnd(16)} ${cpuText(meanCpuSeconds[p][d])}`);
   }
+  for (const [name, r] of Object.entries(middleCpuRatios)) console.log(`CPU ${name} (middle process): download ${f(r.download)}   upload ${f(r.upload)}`);
   for (const [path, relay] of relays) console.log(`${path} negotiated: ${relay.algorithms().join('; ') || '-'}`);
   for (const [path, a] of Object.entries(echoAdded)) {
     console.log(`echo ${path} − direct: p50 ${signed(a.p50Ms)} ms (×${f(a.p50Ratio)}), p99 ${signed(a.p99Ms)} ms (×${f(a.p99Ratio)})`);
@@ -231,7 +238,7 @@ async function report(): Promise<void> {
     bench: 'ssh', startedAt, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
     options: { mb, echo: echoSamples, rounds, fsync: args.fsync, gatewayMode }, gatewayPeakRssBytes: gatewayRss, masking: BENCH_MASKING, guardrails: BENCH_SSH_GUARDRAILS,
     transfers, meanMbPerSecond: Object.fromEntries(PATHS.map((p) => [p, { download: mean(p, 'download'), upload: mean(p, 'upload') }])),
-    ratios, relay: { ratios: relayRatios, algorithms: Object.fromEntries([...relays].map(([p, r]) => [p, r.algorithms()])) }, meanCpuSeconds,
+    ratios, relay: { ratios: relayRatios, middleCpuRatios, algorithms: Object.fromEntries([...relays].map(([p, r]) => [p, r.algorithms()])) }, meanCpuSeconds,
     echo, echoAdded, echoCpuMicrosPerKey, gatewayEchoCpuMicrosPerKey, peakRssBytes: peakRss, ...(args.raw ? { keys: keysSent } : {}),
   }, null, 2)}\n`);
   console.log(`raw results: ${file}`);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { loadTrustedKeys, type TrustedKeys } from '../../common/keys.js';
-import { loadConfig } from '../../gateway/index.js';
+import { loadConfig } from '../../gateway/config.js';
 import { findRecordings, ForensicsError, openCase, type CaseFile } from '../../forensics/index.js';
 import { ExitStatus, UsageError } from '../main.js';
 

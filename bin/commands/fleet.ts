@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { FleetStatus } from '../../common/api/gateway.js';
 import { ADMIN_TOKEN_FILE } from '../../gateway/admin/index.js';
-import { parseHostPort } from '../../gateway/config.js';
-import { loadConfig } from '../../gateway/index.js';
+import { loadConfig, parseHostPort } from '../../gateway/config.js';
 import { UsageError } from '../main.js';
 
 interface Reach { config?: string; gateway?: string; token?: string }

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import type { GatewayRevocation } from '../../common/api/gateway.js';
 import { HopscopeError } from '../../common/errors.js';
-import { loadConfig, type LoadedConfig } from '../../gateway/index.js';
+import { loadConfig, parseHostPort, type LoadedConfig } from '../../gateway/config.js';
 import { loadOrCreateAdminToken } from '../../gateway/admin/index.js';
-import { parseHostPort } from '../../gateway/config.js';
-import { RevocationStore, type Revocation } from '../../gateway/policy/index.js';
+import { RevocationStore, type Revocation } from '../../gateway/policy/revocations.js';
 import { UsageError } from '../main.js';
 
 interface Which { identity?: string; tokenId?: string }

@@ -3,7 +3,7 @@ import { systemClock } from '../../common/clock.js';
 import { HopscopeError } from '../../common/errors.js';
 import { loadOrCreateSigner } from '../../common/keys.js';
 import { issueToken, parseDuration } from '../../common/tokens/index.js';
-import { loadConfig } from '../../gateway/index.js';
+import { loadConfig } from '../../gateway/config.js';
 import { registerRevocations } from './token-revocations.js';
 
 export function registerToken(program: Command): void {

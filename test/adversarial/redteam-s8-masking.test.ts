@@ -21,6 +21,7 @@ const MASKING = [
   ...BUILTINS.map((b) => ({ name: b, builtin: b })),
   { name: 'after-secret', pattern: '(?<=secret=)[A-Za-z0-9]+' },
   { name: 'token', pattern: 'tok_[a-f0-9]{8}' },
+  { name: 'quoted-password', pattern: 'password: "[^"]*"' },
 ];
 const RULES = compileMasking(MASKING, 'redteam');
 
@@ -189,6 +190,16 @@ describe('SSH output through the gateway', () => {
     const path = await file('s8-key.pem', `-----BEGIN PRIVATE KEY-----\n${body.join('\n')}\n-----END PRIVATE KEY-----\n`);
     const { client, recorded } = await sshRun(`head -n 2 ${path}; sleep 0.5; tail -n +3 ${path}`);
     for (const line of body) expect({ line, client: client.includes(line), recorded: recorded.includes(line) }).toEqual({ line, client: false, recorded: false });
+  }, 60_000);
+
+  // HOLE (gateway/ssh/masking.ts flush, VALUE_RUN): on a non-interactive channel a held line is let go after 15 ms up
+  // to its trailing run of "value characters" ([A-Za-z0-9@._%+-/=: ]). A user rule whose match holds another character
+  // (here the quote of `password: "[^"]*"`) loses its head to that release: `head -c 11 f; sleep 0.5; tail -c +12 f` of
+  // a file `password: "hunter2-QX"` reaches the client and the recording as 'password: "' then 'hunter2-QX"' unmasked.
+  it.skip('a user rule whose match begins with characters no value is made of (a quote), printed in two parts, is masked', async () => {
+    const path = await file('s8-quoted.txt', 'password: "hunter2-QX"\n');
+    const { client, recorded } = await sshRun(`head -c 11 ${path}; sleep 0.5; tail -c +12 ${path}`);
+    expect({ client: client.includes('hunter2-QX'), recorded: recorded.includes('hunter2-QX') }).toEqual({ client: false, recorded: false });
   }, 60_000);
 
   it('the same key printed at once is masked whole (guard for the split case above)', async () => {

@@ -175,6 +175,47 @@ describe('client socket fast path: backpressure and leaving', () => {
   }, 60_000);
 });
 
+describe('client socket handover', () => {
+  it('statements written in the same write as the password: refused with the startup, none of them runs', async () => {
+    const v = await makeVictim();
+    const { bytes } = batch('early', v);
+    const c = await RawPg.open(gw, 's8-early', {}, bytes);
+    await eventually(() => c.closed || undefined);
+    // The gateway refuses messages that arrive before it has admitted the session (fail closed), PostgreSQL never sees them.
+    expect(c.errors()).toEqual([expect.stringMatching(/unexpected query message during startup/)]);
+    expect(await tableExists(v)).toBe(true);
+    expect(await logged(/early-a|early-b|DROP TABLE victim_s8/)).toEqual([]);
+    expect((await marks()).filter((m) => m.startsWith('early-'))).toEqual([]);
+  }, 60_000);
+
+  it('statements written right after the password (their own write, during admission): the DROP never runs, nothing runs unrecorded', async () => {
+    const v = await makeVictim();
+    const { bytes } = batch('early3', v);
+    const c = await RawPg.openThen(gw, 's8-early3', bytes);
+    await eventually(() => c.closed || c.readyCount() >= 5 || undefined);
+    await c.end();
+    expect(await tableExists(v)).toBe(true);
+    expect(await logged(new RegExp(`DROP TABLE ${v}`))).toEqual([]);
+    const ran = (await marks()).filter((m) => m.startsWith('early3-'));
+    if (c.errors().some((e) => /during startup/.test(e))) {
+      expect(ran).toEqual([]); // refused with the startup (what this gateway does when they arrive before admission ends)
+    } else {
+      const recorded = recordedSql(await noLeak(c, 's8-early3')).join('\n');
+      for (const m of ran) expect(recorded).toContain(m);
+    }
+  }, 60_000);
+
+  it('statements written with the password one byte at a time, the rest of the batch after admission', async () => {
+    const v = await makeVictim();
+    const { bytes, sql } = batch('early2', v);
+    const c = await RawPg.open(gw, 's8-early2', {}, bytes.subarray(0, 7));
+    await c.writeBytewise(bytes.subarray(7));
+    await c.readies(1 + sql.length);
+    await c.end();
+    await expectBatchJudged(c, 's8-early2', 'early2', v, sql);
+  }, 60_000);
+});
+
 describe('Query decoded in place', () => {
   it('an embedded NUL with a DROP after it (length covering both) is a protocol violation: nothing after the NUL runs', async () => {
     const v = await makeVictim();

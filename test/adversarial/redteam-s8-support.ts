@@ -40,7 +40,7 @@ export class RawPg {
   }
 
   /** Connected and authenticated through the gateway (ReadyForQuery seen), as `application_name` = `app`. */
-  static async open(gw: TestGateway, app: string, params: Record<string, string> = {}): Promise<RawPg> {
+  static async open(gw: TestGateway, app: string, params: Record<string, string> = {}, withPassword?: Buffer, ready = true): Promise<RawPg> {
     const { host, port, password } = gw.conn();
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(port, host, () => resolve(s));
@@ -49,7 +49,16 @@ export class RawPg {
     const c = new RawPg(socket);
     socket.write(fe.startup({ user: 'agent', database: 'db', application_name: app, ...params }));
     await eventually(() => c.messages.some((m) => m.type === 'R' || m.type === 'E') || undefined, 15_000);
-    socket.write(fe.password(password));
+    // `withPassword`: messages written in the same write as the password, before the gateway has admitted the session.
+    await new Promise<void>((resolve) => socket.write(withPassword ? Buffer.concat([fe.password(password), withPassword]) : fe.password(password), () => resolve()));
+    if (ready) await c.readies(1);
+    return c;
+  }
+
+  /** Like open, but `afterPassword` goes in its own write right after the password's, while the gateway admits the session. */
+  static async openThen(gw: TestGateway, app: string, afterPassword: Buffer): Promise<RawPg> {
+    const c = await RawPg.open(gw, app, {}, Buffer.alloc(0), false);
+    await c.write(afterPassword);
     await c.readies(1);
     return c;
   }

@@ -62,10 +62,10 @@ async function direct(sql: string, values: unknown[] = []): Promise<pg.QueryResu
   }
 }
 
-async function viaGateway(app: string, sql: string): Promise<{ rows: unknown[][]; recorded: unknown[][] }> {
+async function viaGateway(app: string, sql: string, binary = false): Promise<{ rows: unknown[][]; recorded: unknown[][] }> {
   const c = new pg.Client({ ...gw.conn(), application_name: app });
   await c.connect();
-  const { rows } = await c.query({ text: sql, rowMode: 'array' });
+  const { rows } = await c.query({ text: sql, rowMode: 'array', binary } as pg.QueryConfig);
   await c.end();
   const text = await recordingText(gw, app);
   const result = text.split('\n').find((l) => l.includes('"type":"pg.result"') && l.includes('"rowCount"'));
@@ -74,16 +74,18 @@ async function viaGateway(app: string, sql: string): Promise<{ rows: unknown[][]
 }
 
 describe('PostgreSQL rows through the gateway', () => {
-  it('every attack text comes back (to the client and in the recording) exactly as the plain passes mask it', async () => {
+  it('every attack text comes back (to the client and in the recording, text and binary format) exactly as the plain passes mask it', async () => {
     // PostgreSQL text holds neither NUL nor a lone surrogate: those stay in the in-process test above.
     const texts = attackTexts(random(8)).filter((t) => !/[\u0000\ud800-\udfff]/.test(t));
     await direct('CREATE TABLE odd (id int, note text)');
     await direct('INSERT INTO odd SELECT i, t FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i)', [texts]);
-    const { rows, recorded } = await viaGateway('s8-odd', 'SELECT note FROM odd ORDER BY id');
     const expected = texts.map((t) => [plainPasses(RULES, t).text]);
-    const wrong = rows.map((r, i) => [texts[i], r[0], expected[i]![0]]).filter(([, got, want]) => got !== want);
-    expect(wrong.slice(0, 5)).toEqual([]);
-    expect(recorded).toEqual(expected);
+    for (const binary of [false, true]) {
+      const { rows, recorded } = await viaGateway(`s8-odd-${binary ? 'binary' : 'text'}`, 'SELECT note FROM odd ORDER BY id', binary);
+      const wrong = rows.map((r, i) => [texts[i], r[0], expected[i]![0]]).filter(([, got, want]) => got !== want);
+      expect(wrong.slice(0, 5)).toEqual([]);
+      expect(recorded).toEqual(expected);
+    }
     // The table holds the values themselves (the masking happened on the way out).
     expect((await direct('SELECT count(*)::int AS n FROM odd WHERE note LIKE \'%123-45-6789%\'')).rows[0].n).toBeGreaterThan(0);
   }, 120_000);

@@ -22,7 +22,10 @@ beforeAll(async () => {
   await c.end();
   gw = await startTestGateway(db, {
     masking: [{ name: 'ssn', builtin: 'us-ssn' }],
-    guardrails: [{ name: 'no-drop', sql: { statements: ['DropStmt'] }, action: 'block' }],
+    guardrails: [
+      { name: 'no-drop', sql: { statements: ['DropStmt'] }, action: 'block' },
+      { name: 'review-truncate', sql: { statements: ['TruncateStmt'] }, action: 'review' },
+    ],
   });
 }, 120_000);
 afterAll(async () => {
@@ -173,6 +176,47 @@ describe('client socket fast path: backpressure and leaving', () => {
     // Write before forward: nothing ran that the recording lacks.
     for (const m of ran) expect(recorded).toContain(m);
   }, 60_000);
+});
+
+describe('client socket fast path: a client paused by a held statement', () => {
+  for (const how of ['destroys its socket', 'half-closes its socket'] as const) {
+    it(`${how} while a TRUNCATE waits for an approver and more statements wait behind it: none of them runs`, async () => {
+      const v = await makeVictim();
+      const app = `s8-held-${how.split(' ')[0]}`;
+      await direct(`INSERT INTO ${v} VALUES (1), (2)`);
+      const c = await RawPg.open(gw, app);
+      await c.write(Buffer.concat([fe.query(`TRUNCATE ${v}`), fe.query(`INSERT INTO marks VALUES ('${app}-behind')`), fe.query(`DROP TABLE ${v}`)]));
+      // The hold is told to the client as a notice: then the reader is paused with the rest behind it.
+      await eventually(() => c.messages.some((m) => m.type === 'N') || undefined, 15_000);
+      if (how === 'destroys its socket') c.socket.destroy();
+      else c.socket.end();
+      const text = await recordingText(gw, app); // sealed: the session is over
+      expect((await direct<{ n: number }>(`SELECT count(*)::int AS n FROM ${v}`))[0]!.n).toBe(2);
+      expect(await marks()).not.toContain(`${app}-behind`);
+      expect(await logged(new RegExp(`TRUNCATE ${v}|${app}-behind|DROP TABLE ${v}`))).toEqual([]);
+      expect(recordedSql(text)).toContain(`TRUNCATE ${v}`);
+    }, 60_000);
+  }
+});
+
+describe('client socket fast path: sessions reading into the one shared buffer at once', () => {
+  it('8 sessions each writing large statements byte runs at the same time: each runs and records only its own', async () => {
+    const apps = Array.from({ length: 8 }, (_, i) => `s8-concurrent-${i}`);
+    const clients = await Promise.all(apps.map((a) => RawPg.open(gw, a)));
+    const sqlOf = (i: number, k: number) => `INSERT INTO marks VALUES ('cc-${i}-${k}-${String(i).repeat(90_000)}')`;
+    await Promise.all(clients.map(async (c, i) => {
+      for (let k = 0; k < 3; k++) await c.write(fe.query(sqlOf(i, k)));
+      await c.readies(4);
+      await c.end();
+    }));
+    const ran = (await marks()).filter((m) => m.startsWith('cc-'));
+    expect(ran.length).toBe(24);
+    for (const m of ran) {
+      const [, i] = /^cc-(\d)-\d-/.exec(m)!;
+      expect(m.slice(7)).toBe(i!.repeat(90_000)); // no byte of another session's statement inside
+    }
+    for (const [i, a] of apps.entries()) expect(recordedSql(await recordingText(gw, a))).toEqual([0, 1, 2].map((k) => sqlOf(i, k)));
+  }, 120_000);
 });
 
 describe('client socket handover', () => {

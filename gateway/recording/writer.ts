@@ -47,21 +47,24 @@ function syncBatch(): void {
 export const COMMIT_SOON_MS = 5;
 
 /**
- * Writers whose `commitSoon` events are not yet written. One gateway-wide timer ticks every COMMIT_SOON_MS while
- * any is waiting and writes them; a writer that commits meanwhile leaves the set. A busy gateway pays one timer
- * wake-up per tick for all its sessions (not one per session), and a round trip two Set operations.
+ * Writers whose `commitSoon` events may not be written yet. One gateway-wide timer ticks every COMMIT_SOON_MS while
+ * any is listed and writes those still waiting; a writer that commits meanwhile only stops waiting (it stays listed
+ * until the tick). A busy gateway pays one timer wake-up per tick for all its sessions (not one per session), and a
+ * round trip two flag writes: no Set insert and delete per round trip (which rehashed the set as it went from one
+ * member to none and back), and the timer is not stopped and started again between round trips within a tick.
  */
-const soon = new Set<RecordingWriter>();
+let soon: RecordingWriter[] = [];
 let soonTimer: NodeJS.Timeout | undefined;
 
 function soonTick(): void {
-  if (soon.size === 0) {
+  if (soon.length === 0) {
     clearInterval(soonTimer);
     soonTimer = undefined;
     return;
   }
-  for (const writer of soon) writer.commitQuietly(); // each leaves the set as it commits
-  soon.clear();
+  const listed = soon;
+  soon = [];
+  for (const writer of listed) writer.onSoonTick();
 }
 
 /** Every event is covered by a signed checkpoint within this time, even in an idle session. */
@@ -119,6 +122,9 @@ export class RecordingWriter {
   private syncing = 0;
   private closing: number | undefined;
   private journal: JournalHooks | undefined;
+  /** In `soon` (until the next tick), and whether it has events staged with commitSoon not yet written. */
+  private soonListed = false;
+  private soonWaiting = false;
 
   private constructor(private readonly opts: WriterOptions) {
     this.path = join(opts.dir, `${opts.session}.jsonl`);
@@ -228,11 +234,20 @@ export class RecordingWriter {
    */
   commitSoon(): void {
     if (this.stagedLength === 0) return;
-    soon.add(this);
+    this.soonWaiting = true;
+    if (this.soonListed) return;
+    this.soonListed = true;
+    soon.push(this);
     if (!soonTimer) {
       soonTimer = setInterval(soonTick, COMMIT_SOON_MS);
       soonTimer.unref();
     }
+  }
+
+  /** Called by the commitSoon timer: writes what still waits. */
+  onSoonTick(): void {
+    this.soonListed = false;
+    if (this.soonWaiting) this.commitQuietly();
   }
 
   /** The commitSoon timer's write; an error is kept in `failed`. */
@@ -252,7 +267,7 @@ export class RecordingWriter {
    * Returns undefined when there is nothing to wait for, so hot paths stay synchronous.
    */
   commit(): Promise<void> | undefined {
-    if (soon.size) soon.delete(this); // what it waited for is written now
+    this.soonWaiting = false; // what it waited for is written now
     const started = performance.now();
     const bytes = this.writeStaged();
     if (bytes === 0) return undefined;
@@ -340,7 +355,7 @@ export class RecordingWriter {
   private closeQuietly(): void {
     unsynced.delete(this); // close fsyncs what it wrote, or the file is given up
     unsigned.delete(this); // the seal signs everything
-    soon.delete(this);
+    this.soonWaiting = false; // stays listed until the next tick, which skips it
     // An fdatasync still in flight owns the descriptor until it returns (see synced).
     this.closing = this.fd;
     this.fd = undefined;

@@ -46,7 +46,9 @@ let found: StreamWrapBinding | null | undefined;
 function streamWrap(): StreamWrapBinding | null {
   if (found !== undefined) return found;
   found = null;
-  if (process.execArgv.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') return found;
+  const pending = process.execArgv.includes('--pending-deprecation') || (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation')
+    || process.env.NODE_PENDING_DEPRECATION === '1';
+  if (pending) return found; // process.binding would print DEP0111
   try {
     const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
     const { WriteWrap, streamBaseState, kBytesWritten, kLastWriteWasAsync } = binding;

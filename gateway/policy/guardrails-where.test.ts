@@ -52,6 +52,24 @@ describe('withoutWhere: constant-true predicates count as none', () => {
     ['DELETE FROM t USING u WHERE u.x = 1', 'review'], // says nothing about t's row
     ['DELETE FROM t USING u WHERE t.uid = u.id', 'allow'],
     ['DELETE FROM t USING t AS s WHERE t.id = s.id', 'review'], // the same table: every row matches itself
+    // A source that reads the target's table or row lists every row of it, however it is wrapped.
+    ['DELETE FROM t USING (SELECT id FROM t) s WHERE t.id = s.id', 'review'],
+    ['DELETE FROM t USING (SELECT id FROM u JOIN public.t ON true) s WHERE t.id = s.id', 'review'],
+    ['UPDATE t SET a = 1 FROM (SELECT id FROM t) s WHERE t.id = s.id', 'review'],
+    ['WITH s AS (SELECT id FROM t) DELETE FROM t USING s WHERE t.id = s.id', 'review'],
+    ['WITH a AS (SELECT id FROM t), b AS (SELECT id FROM a) DELETE FROM t USING b WHERE t.id = b.id', 'review'],
+    ['WITH RECURSIVE s(id) AS (SELECT id FROM t UNION SELECT id FROM s) DELETE FROM t USING s WHERE t.id = s.id', 'review'],
+    ['WITH s AS (SELECT id FROM t), d AS (DELETE FROM t USING s WHERE t.id = s.id RETURNING 1) SELECT * FROM d', 'review'],
+    ['DELETE FROM t USING LATERAL (SELECT t.id) s WHERE t.id = s.id', 'review'],
+    ['DELETE FROM t USING u JOIN (SELECT id FROM t) x ON true WHERE t.id = x.id', 'review'],
+    ['DELETE FROM t WHERE EXISTS (SELECT 1 FROM (SELECT id FROM t) s WHERE s.id = t.id)', 'review'],
+    ['MERGE INTO t USING (SELECT id FROM t) s ON t.id = s.id WHEN MATCHED THEN DELETE', 'review'],
+    ['WITH s AS (SELECT id FROM t) MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE', 'review'],
+    // Sources over other tables, or constants, still bound the target by a join.
+    ['DELETE FROM t USING (SELECT uid FROM orders WHERE paid) s WHERE t.id = s.uid', 'allow'],
+    ['WITH s AS (SELECT uid FROM orders) DELETE FROM t USING s WHERE t.id = s.uid', 'allow'],
+    ['DELETE FROM t USING (VALUES (1), (2)) v(id) WHERE t.id = v.id', 'allow'],
+    ['MERGE INTO t USING (SELECT uid AS id FROM orders) s ON t.id = s.id WHEN MATCHED THEN DELETE', 'allow'],
     ['DELETE FROM t USING u WHERE x = 1', 'review'], // x may be u's
     ['UPDATE t SET a = 1 FROM u WHERE t.id = u.tid', 'allow'],
     ['UPDATE t SET a = 1 WHERE CURRENT OF c', 'allow'],

@@ -3,7 +3,7 @@ import { parseSql } from '../sql-policy.js';
 import { collectDo, collectFunction } from './bodies.js';
 import { emptyFacts, where, type StatementFacts, type TextFacts } from './facts.js';
 import { operationsOf } from './operations.js';
-import { restrictsRows } from './where.js';
+import { restrictsRows, withQueriesOf, type WithQueries } from './where.js';
 
 type Node = Record<string, unknown>;
 type RawStmt = { stmt: Node; stmt_location?: number; stmt_len?: number };
@@ -33,8 +33,7 @@ const NO_VARIABLES: ReadonlySet<string> = new Set();
  */
 export function collectText(text: string, stmts: readonly RawStmt[], via: string[], out: TextFacts = emptyFacts(),
   variables: ReadonlySet<string> = NO_VARIABLES): TextFacts {
-  const collector = new Collector(out, variables);
-  for (const raw of stmts) collector.statement(raw.stmt, via, () => sliceStatement(text, raw));
+  for (const raw of stmts) new Collector(out, variables, withQueriesOf(raw.stmt)).statement(raw.stmt, via, () => sliceStatement(text, raw));
   return out;
 }
 
@@ -63,7 +62,8 @@ class Collector {
   /** Per enclosing SELECT: the pg_settings row its WHERE fixes (see settingNameOf). */
   private readonly settingNames: (string | undefined)[] = [];
 
-  constructor(private readonly out: TextFacts, private readonly variables: ReadonlySet<string>) {}
+  /** `ctes`: the statement's WITH queries by name (a FROM/USING item naming one that reads the target is the target). */
+  constructor(private readonly out: TextFacts, private readonly variables: ReadonlySet<string>, private readonly ctes: WithQueries) {}
 
   /** A statement node ({ DeleteStmt: {...} }), judged as if top level. `text`: its own text, when known. */
   statement(node: Node, via: string[], text: (() => string) | undefined): void {
@@ -83,11 +83,11 @@ class Collector {
     const skip = new Set<string>();
     switch (type) {
       case 'DeleteStmt':
-        facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.usingClause as unknown[], this.variables);
+        facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.usingClause as unknown[], this.variables, this.ctes);
         this.settingsUpdate(type, body, via);
         break;
       case 'UpdateStmt':
-        facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.fromClause as unknown[], this.variables);
+        facts.unbounded = !restrictsRows(body.whereClause, body.relation as Node, body.fromClause as unknown[], this.variables, this.ctes);
         this.settingsUpdate(type, body, via);
         break;
       case 'InsertStmt':
@@ -160,7 +160,7 @@ class Collector {
       const on = when.matchKind === 'MERGE_WHEN_MATCHED' ? body.joinCondition : undefined;
       const conds = [on, when.condition].filter((c) => c !== undefined);
       const predicate = conds.length === 2 ? { BoolExpr: { boolop: 'AND_EXPR', args: conds } } : conds[0];
-      const actionUnbounded = type !== 'InsertStmt' && !restrictsRows(predicate, target, [body.sourceRelation], this.variables);
+      const actionUnbounded = type !== 'InsertStmt' && !restrictsRows(predicate, target, [body.sourceRelation], this.variables, this.ctes);
       unbounded ||= actionUnbounded;
       this.out.statements.push({ type, unbounded: actionUnbounded, functions: new Set(), tables: [table], copyProgram: false, operations: new Set(), via });
     }

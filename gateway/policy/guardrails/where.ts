@@ -26,7 +26,11 @@
  * only where the target is the sole FROM item; inside a subquery with its own
  * FROM, or next to other FROM/USING items, it may be either, so it neither makes
  * a side "over the target" nor "independent"; another reference to the target's
- * table (a self-join, MERGE … USING the same table) is never independent.
+ * table (a self-join, MERGE … USING the same table) is never independent, nor is a
+ * FROM/USING item that reads the target's table or row anywhere inside it: a
+ * subquery (`USING (SELECT id FROM t) s`), a WITH query of that name
+ * (`WITH s AS (SELECT id FROM t) … USING s`), a LATERAL item correlated to the
+ * target row (`USING LATERAL (SELECT t.id) s`). Each lists every row of the target.
  *
  * Not recognised (the gateway cannot know the data): range predicates that happen
  * to hold for every row (`id > 0`), functions that return true for any input.
@@ -52,32 +56,89 @@ export interface Scope {
 
 interface RangeVarNode { relname?: string; schemaname?: string; alias?: { aliasname?: string } }
 
+/** WITH queries of the statement by name (every one in the text, whatever its scope: a name may be either). */
+export type WithQueries = ReadonlyMap<string, unknown[]>;
+const NO_WITH: WithQueries = new Map();
+
 /** The scope of an UPDATE/DELETE/MERGE: its target and its FROM/USING items. */
-export function dmlScope(target: RangeVarNode, items: unknown[] | undefined, variables: ReadonlySet<string>): Scope {
+export function dmlScope(target: RangeVarNode, items: unknown[] | undefined, variables: ReadonlySet<string>, ctes: WithQueries = NO_WITH): Scope {
   const scope: Scope = { target: new Set([target.alias?.aliasname ?? target.relname ?? '']), same: new Set(), other: new Set(),
     unqualifiedIsTarget: true, hasItems: true, parent: undefined, variables };
+  withQueries.set(scope, ctes);
   for (const item of items ?? []) addItem(scope, item, target);
   scope.unqualifiedIsTarget = scope.same.size === 0 && scope.other.size === 0;
   return scope;
 }
 
+const sameTable = (rv: RangeVarNode, target: RangeVarNode) =>
+  rv.relname === target.relname && (!rv.schemaname || !target.schemaname || rv.schemaname === target.schemaname);
+
 function addItem(scope: Scope, item: unknown, target: RangeVarNode | undefined): void {
   const [kind, body] = unwrap(item);
   if (!body) return;
+  const root = rootTarget(scope);
+  const reads = (node: unknown) => target !== undefined && readsTarget(node, target, root.target, withQueries.get(root) ?? NO_WITH, new Set());
   if (kind === 'RangeVar') {
     const rv = body as RangeVarNode;
     const name = rv.alias?.aliasname ?? rv.relname ?? '';
-    const sameTable = target && rv.relname === target.relname && (!rv.schemaname || !target.schemaname || rv.schemaname === target.schemaname);
-    (sameTable ? scope.same : scope.other).add(name);
+    // A WITH query of that name that reads the target's table is the table again.
+    const same = target && (sameTable(rv, target) || (!rv.schemaname && reads({ RangeVar: rv })));
+    (same ? scope.same : scope.other).add(name);
   } else if (kind === 'JoinExpr') {
     addItem(scope, body.larg, target);
     addItem(scope, body.rarg, target);
     const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
-    if (alias) scope.other.add(alias);
+    if (alias) (reads(body) ? scope.same : scope.other).add(alias);
   } else {
+    // A subquery, a function or VALUES: independent only when nothing in it reads the target's table or row.
     const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
-    scope.other.add(alias ?? '');
+    (reads(body) ? scope.same : scope.other).add(alias ?? '');
   }
+}
+
+/**
+ * Whether `node` reads the target's table (a RangeVar of it, or of a WITH query that does) or its row (a column
+ * qualified by the target's name, as a LATERAL item can). `seen`: WITH queries already followed (a recursive one).
+ */
+function readsTarget(node: unknown, target: RangeVarNode, targetNames: ReadonlySet<string>, ctes: WithQueries, seen: Set<string>): boolean {
+  if (Array.isArray(node)) return node.some((n) => readsTarget(n, target, targetNames, ctes, seen));
+  if (!node || typeof node !== 'object') return false;
+  for (const [key, value] of Object.entries(node as Node)) {
+    if (key === 'RangeVar') {
+      const rv = value as RangeVarNode;
+      if (sameTable(rv, target)) return true;
+      const name = rv.relname ?? '';
+      if (!rv.schemaname && ctes.has(name) && !seen.has(name)) {
+        seen.add(name);
+        if (ctes.get(name)!.some((q) => readsTarget(q, target, targetNames, ctes, seen))) return true;
+      }
+    } else if (key === 'ColumnRef') {
+      const names = (((value as Node).fields as unknown[]) ?? []).map((f) => (f as { String?: { sval?: string } }).String?.sval);
+      const qualifier = names[names.length - 2];
+      if (qualifier !== undefined && targetNames.has(qualifier)) return true;
+    } else if (value && typeof value === 'object' && readsTarget(value, target, targetNames, ctes, seen)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Every WITH query of a parse tree by name (several of one name in different scopes: all of them). */
+export function withQueriesOf(tree: unknown, into: Map<string, unknown[]> = new Map()): Map<string, unknown[]> {
+  if (Array.isArray(tree)) {
+    for (const item of tree) withQueriesOf(item, into);
+  } else if (tree && typeof tree === 'object') {
+    for (const [key, value] of Object.entries(tree as Node)) {
+      if (key === 'CommonTableExpr') {
+        const cte = value as { ctename?: string; ctequery?: unknown };
+        const list = into.get(cte.ctename ?? '') ?? [];
+        list.push(cte.ctequery);
+        into.set(cte.ctename ?? '', list);
+      }
+      withQueriesOf(value, into);
+    }
+  }
+  return into;
 }
 
 /** The root target, to tell other references to its table inside subqueries. */
@@ -148,14 +209,17 @@ function deps(node: unknown, scope: Scope, acc: Deps = { target: false, maybe: f
 
 /** The target's table, carried on the root scope for same-table detection in subqueries. */
 const targets = new WeakMap<Scope, RangeVarNode>();
+/** The statement's WITH queries, carried on the root scope. */
+const withQueries = new WeakMap<Scope, WithQueries>();
 function rootRangeVar(scope: Scope): RangeVarNode | undefined {
   return targets.get(rootTarget(scope));
 }
 
 /** Whether `predicate` restricts the rows of `target` (see the definition above). */
-export function restrictsRows(predicate: unknown, target: RangeVarNode, items: unknown[] | undefined, variables: ReadonlySet<string>): boolean {
+export function restrictsRows(predicate: unknown, target: RangeVarNode, items: unknown[] | undefined, variables: ReadonlySet<string>,
+  ctes: WithQueries = NO_WITH): boolean {
   if (predicate === undefined) return false;
-  const scope = dmlScope(target, items, variables);
+  const scope = dmlScope(target, items, variables, ctes);
   targets.set(scope, target);
   return restricts(predicate, scope, false);
 }

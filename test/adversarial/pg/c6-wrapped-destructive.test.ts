@@ -46,6 +46,13 @@ const SCRIPTS: [string, string][] = [
   ['DELETE … WHERE (SELECT true)', 'DELETE FROM {v} WHERE (SELECT true);'],
   ['DELETE … WHERE true AND true inside a transaction', 'BEGIN;\nDELETE FROM {v} WHERE true AND true;\nCOMMIT;'],
   ['DELETE … USING without WHERE', 'DELETE FROM {v} USING orders;'],
+  // A join against the target's own rows matches every row: the source reads the target's table or row.
+  ['MERGE … USING a subquery of the same table ON t.id = s.id THEN DELETE', 'MERGE INTO {v} t USING (SELECT id FROM {v}) s ON t.id = s.id WHEN MATCHED THEN DELETE;'],
+  ['DELETE … USING a subquery of the same table', 'DELETE FROM {v} USING (SELECT id FROM {v}) s WHERE {v}.id = s.id;'],
+  ['UPDATE … FROM a WITH query of the same table', "WITH s AS (SELECT id FROM {v}) UPDATE {v} SET name = 'x' FROM s WHERE {v}.id = s.id;"],
+  ['DELETE … USING a WITH query over a WITH query of the same table', 'WITH a AS (SELECT id FROM {v}), b AS (SELECT id FROM a) DELETE FROM {v} USING b WHERE {v}.id = b.id;'],
+  ['DELETE … USING LATERAL (SELECT t.id)', 'DELETE FROM {v} t USING LATERAL (SELECT t.id) s WHERE t.id = s.id;'],
+  ['MERGE … USING a WITH query of the same table THEN UPDATE', "WITH s AS (SELECT * FROM public.{v}) MERGE INTO {v} t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET name = 'x';"],
   ['ALTER TABLE … DROP COLUMN', 'ALTER TABLE {v} DROP COLUMN note;'],
   ['ALTER TABLE … RENAME', 'ALTER TABLE {v} RENAME TO {f}_old;'],
   ['ALTER TABLE … ALTER COLUMN TYPE … USING (data destroyed)', "ALTER TABLE {v} ALTER COLUMN name TYPE int USING 0;"],
@@ -57,7 +64,6 @@ const SCRIPTS: [string, string][] = [
 
 /** Bounded in form, unbounded in effect: a join or self-comparison is a predicate, as DELETE … USING … WHERE t.id = s.id is. */
 const BEYOND: [string, string][] = [
-  ['MERGE … ON t.id = s.id WHEN MATCHED THEN DELETE (a join condition over every row)', 'MERGE INTO {v} t USING (SELECT id FROM {v}) s ON t.id = s.id WHEN MATCHED THEN DELETE;'],
   ['DELETE … WHERE id = id (true for every row, not constant)', 'DELETE FROM {v} WHERE id = id;'],
 ];
 for (const [name, script] of BEYOND) {

@@ -98,6 +98,23 @@ describe('PostgreSQL rows through the gateway', () => {
     expect(rows[0]![0]).not.toBe('123-45');
   }, 60_000);
 
+  // HOLE (gateway/pg/message-masking.ts maskCopyData): a text COPY row is masked as one text, its columns joined by
+  // tabs, so a value split over two adjacent columns (masked in a SELECT row by the joined-run pass) passes:
+  // `COPY (SELECT left(ssn, 6), substr(ssn, 7) FROM split3) TO STDOUT` through psql prints "123-45\t-6789".
+  // (COPY data is recorded as a byte count only: the client is where it shows.)
+  it.skip('a value split over two columns of a COPY TO STDOUT row is masked, as in a SELECT row', async () => {
+    await direct("CREATE TABLE split3 (ssn text); INSERT INTO split3 VALUES ('123-45-6789')");
+    const app = 's8-split-copy';
+    const { run } = await import('../helpers/processes.js');
+    const conn = gw.conn();
+    const res = await run('psql', ['-X', '-c', 'COPY (SELECT left(ssn, 6), substr(ssn, 7) FROM split3) TO STDOUT'], {
+      env: { PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: 'agent', PGPASSWORD: conn.password, PGDATABASE: 'db', PGAPPNAME: app },
+    });
+    const got = res.stdout;
+    expect(res.stderr).toBe('');
+    expect(got).not.toBe('123-45\t-6789\n');
+  }, 60_000);
+
   // HOLE (masking.ts maskSplitValues): "Numbers and dates neither join nor separate" — but a number column between two
   // halves ends the joined run (texts[i] stays undefined), so `left(ssn, 6), 0, substr(ssn, 7)` reaches the client and
   // the recording as '123-45', '0', '-6789' unmasked. (A text column 'x' between them separates too: this is the

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
-import { fe, rawFrame, RawPg, recordedSql, recordingText } from './redteam-s8-support.js';
+import { fe, rawFrame, RawPg, recordedSql, recordingText, TargetProbe } from './redteam-s8-support.js';
 
 const SSN = '123-45-6789';
 let db: PgServer;
@@ -33,28 +33,12 @@ afterAll(async () => {
   await db?.stop();
 });
 
-/** A fresh victim table: a DROP of it that ran shows in its absence. */
-async function makeVictim(): Promise<string> {
-  const name = `victim_s8_${++victim}`;
-  const c = new pg.Client(db.app);
-  await c.connect();
-  await c.query(`CREATE TABLE ${name} (id int)`);
-  await c.end();
-  return name;
-}
-
-async function direct<T>(sql: string): Promise<T[]> {
-  const c = new pg.Client(db.app);
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
-const tableExists = async (name: string) => (await direct<{ e: boolean }>(`SELECT to_regclass('${name}') IS NOT NULL AS e`))[0]!.e;
-const marks = async () => (await direct<{ label: string }>('SELECT label FROM marks')).map((r) => r.label);
-const logged = async (re: RegExp) => (await db.loggedStatements()).filter((s) => re.test(s));
+const target = () => new TargetProbe(db);
+const makeVictim = () => target().victim(`victim_s8_${++victim}`);
+const direct = <T>(sql: string) => target().rows<T>(sql);
+const tableExists = (name: string) => target().tableExists(name);
+const marks = () => target().marks();
+const logged = (re: RegExp) => target().logged(re);
 
 /** The SSN never reaches the client or the recording, and PostgreSQL still holds it. */
 async function noLeak(client: RawPg, app: string): Promise<string> {

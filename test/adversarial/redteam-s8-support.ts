@@ -4,7 +4,9 @@
 // (recording text of every session file, decoded backend messages).
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import pg from 'pg';
 import { eventually, type TestGateway } from '../helpers/gateway.js';
+import type { PgServer } from '../helpers/postgres.js';
 import { fe, type BeMessage } from './pg/wire-client.js';
 
 export { fe, type BeMessage };
@@ -127,4 +129,38 @@ export function recordedSql(text: string): string[] {
     if (sql !== undefined) out.push(sql);
   }
   return out;
+}
+
+/** What PostgreSQL holds and ran, read directly (not through the gateway). */
+export class TargetProbe {
+  constructor(private readonly db: PgServer) {}
+
+  async rows<T>(sql: string): Promise<T[]> {
+    const c = new pg.Client(this.db.app);
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** A fresh victim table: a DROP of it that ran shows in its absence. */
+  async victim(name: string): Promise<string> {
+    await this.rows(`CREATE TABLE ${name} (id int)`);
+    return name;
+  }
+
+  async tableExists(name: string): Promise<boolean> {
+    return (await this.rows<{ e: boolean }>(`SELECT to_regclass('${name}') IS NOT NULL AS e`))[0]!.e;
+  }
+
+  async marks(): Promise<string[]> {
+    return (await this.rows<{ label: string }>('SELECT label FROM marks')).map((r) => r.label);
+  }
+
+  /** The statements of PostgreSQL's log (log_statement=all) that match. */
+  async logged(re: RegExp): Promise<string[]> {
+    return (await this.db.loggedStatements()).filter((s) => re.test(s));
+  }
 }

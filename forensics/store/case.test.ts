@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TempDir } from '../../common/recording/testing/recordings.js';
 import { importFile } from '../import/importer.js';
 import { writeScenario } from '../testing/scenario.js';
-import { caseDb, openCase } from './case.js';
+import { PAGE_SIZE, caseDb, openCase } from './case.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 let tmp: TempDir;
@@ -16,10 +16,25 @@ describe('case file', () => {
     const c = openCase(join(tmp.path, 'case.db'));
     expect(caseDb(c).pragma('journal_mode', { simple: true })).toBe('wal');
     expect(caseDb(c).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(caseDb(c).pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
     c.close();
     const again = openCase(join(tmp.path, 'case.db'), { readonly: true });
     expect(again.schemaVersion).toBe(SCHEMA_VERSION);
     again.close();
+  });
+
+  it('keeps the page size of a case file made with another one', () => {
+    const path = join(tmp.path, 'case.db');
+    // A case file written before 16 KiB pages: it has pages (a table) and hopscope's application id.
+    const raw = new Database(path);
+    raw.pragma('page_size = 4096');
+    raw.pragma('application_id = 0x68707363');
+    raw.exec('CREATE TABLE written_before(x)');
+    raw.close();
+    const older = openCase(path);
+    expect(caseDb(older).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(caseDb(older).pragma('page_size', { simple: true })).toBe(4096);
+    older.close();
   });
 
   it('refuses a case file from a newer schema without touching it', () => {

@@ -12,6 +12,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
 import { ssh2Client, ssh2Exec, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { attackTexts, plainPasses, random, sshOutputOf } from './redteam-s8-masking-support.js';
+import { secretAcrossReload, type ReloadCase } from './redteam-s8-reload.js';
 import { recordingText } from './redteam-s8-support.js';
 
 const BUILTINS = ['us-ssn', 'email', 'credit-card', 'iban', 'aws-access-key', 'jwt', 'pem-private-key'];
@@ -22,6 +23,7 @@ const MASKING = [
   { name: 'after-secret', pattern: '(?<=secret=)[A-Za-z0-9]+' },
   { name: 'token', pattern: 'tok_[a-f0-9]{8}' },
   { name: 'quoted-password', pattern: 'password: "[^"]*"' },
+  { name: 'geheim', pattern: 'Geheimzahl-ä[0-9]+' },
 ];
 const RULES = compileMasking(MASKING, 'redteam');
 
@@ -170,6 +172,23 @@ describe('SSH output through the gateway', () => {
     expect(recorded).toContain('[masked:us-ssn]');
   }, 60_000);
 
+  // HOLE (gateway/ssh/masking.ts maskAndEmit; the same before the 0xff fast path, which decides alike): a chunk that is
+  // not valid UTF-8 is masked as latin1, where a user rule's non-ASCII character (ä = C3 A4) reads as two others ('Ã¤'),
+  // so the rule cannot match: one byte 0xff anywhere in the chunk (`sed 's/$/\xff/' f`) lets `Geheimzahl-ä1234` through.
+  it.skip('a user rule with a non-ASCII character still masks in a chunk holding a byte 0xff', async () => {
+    const path = await file('s8-umlaut.txt', Buffer.concat([Buffer.from('Geheimzahl-ä1234 '), Buffer.from([0xff]), Buffer.from('\n')]));
+    const { client, recorded } = await sshRun(`cat ${path}`);
+    expect(Buffer.from(client, 'utf8').includes('1234')).toBe(true); // the line came through (masked or not)
+    expect({ client: client.includes('ä1234'), recorded: Buffer.from(recorded, 'latin1').includes(Buffer.from('ä1234')) }).toEqual({ client: false, recorded: false });
+  }, 60_000);
+
+  it('the same user rule masks in a valid UTF-8 chunk (guard for the case above)', async () => {
+    const path = await file('s8-umlaut-ok.txt', 'Geheimzahl-ä1234\n');
+    const { client, recorded } = await sshRun(`cat ${path}`);
+    expect(client).toContain('[masked:geheim]');
+    expect({ client: client.includes('ä1234'), recorded: Buffer.from(recorded, 'latin1').includes(Buffer.from('ä1234')) }).toEqual({ client: false, recorded: false });
+  }, 60_000);
+
   it('an SSN written in two parts with a pause between, split at each of its positions on a short line, is masked', async () => {
     const line = 'id 123-45-6789 end\n';
     const path = await file('s8-short.txt', line);
@@ -231,43 +250,7 @@ describe('SSH output through the gateway', () => {
 
 describe('a session open across a reload (SIGHUP) that adds masking', () => {
   const SECRET = 'vault-secret-QXJZ';
-  const CARD = { name: 'card', builtin: 'credit-card' }; // text patterns in force from the start: the session may take more
-  interface ReloadCase { rule: Record<string, unknown>; viaFunction?: boolean; warm: boolean }
-
-  /**
-   * A live session reads `secret_note` (warm: once before the reload, so its RowDescription is seen), the reload adds
-   * `rule`, the session reads it again: returns what it got then, and what a session started after the reload got.
-   */
-  async function acrossReload(n: number, c: ReloadCase): Promise<{ after: string; control: string; recording: string }> {
-    const { startReloadable } = await import('./redteam-s8-reload.js');
-    const table = `vault${n}`;
-    await direct(`CREATE TABLE ${table} (id int, secret_note text)`);
-    await direct(`INSERT INTO ${table} VALUES (1, '${SECRET}')`);
-    // A function the DBA made and the operator trusts: only the result column's name tells a bare-name rule.
-    if (c.viaFunction) await direct(`CREATE FUNCTION ${table}_f() RETURNS TABLE (id int, secret_note text) LANGUAGE sql AS 'SELECT id, secret_note FROM ${table}'`);
-    const sqlPolicy = c.viaFunction ? { sql: { trustedFunctions: [`${table}_f`] } } : {};
-    const rule = typeof c.rule.column === 'string' ? { ...c.rule, column: c.rule.column.replace('vault.', `${table}.`) } : c.rule;
-    const sql = c.viaFunction ? `SELECT id, secret_note FROM ${table}_f()` : `SELECT id, secret_note FROM ${table}`;
-    const r = await startReloadable(db, { masking: [CARD], ...sqlPolicy });
-    try {
-      const app = `s8-reload-${n}`;
-      const live = await r.client(app);
-      if (c.warm) expect((await live.query(sql)).rows[0].secret_note).toBe(SECRET); // no rule yet: the value passes
-      else await live.query('SELECT 1');
-      expect(await r.reloadWith({ masking: [CARD, rule], ...sqlPolicy })).toBe(true);
-      const after = await live.query(`${sql} -- after the reload`).then((res) => JSON.stringify(res.rows), (err: Error) => `refused: ${err.message}`);
-      await live.end();
-      const fresh = await r.client(`${app}-fresh`);
-      const control = JSON.stringify((await fresh.query(sql)).rows);
-      await fresh.end();
-      const text = await r.recording(app);
-      expect(text.indexOf('after the reload')).toBeGreaterThan(0);
-      expect((await direct(`SELECT secret_note FROM ${table}`)).rows[0].secret_note).toBe(SECRET);
-      return { after, control, recording: text.slice(text.indexOf('after the reload')) };
-    } finally {
-      await r.gw.stop();
-    }
-  }
+  const acrossReload = (n: number, c: ReloadCase) => secretAcrossReload(db, n, c, SECRET);
 
   const cases: [string, ReloadCase][] = [
     ['a bare-name column rule', { rule: { name: 'vault', column: 'secret_note' }, warm: true }],

@@ -28,8 +28,15 @@ const PARTIAL_WAIT_MS = 300;
  */
 export const PARTIAL_MASK = '[masked]';
 export const PARTIAL_RULE = 'partial-value';
-/** A line longer than this is masked in parts rather than held. */
+/**
+ * A line longer than this is masked in parts rather than held whole; the trailing run of value characters (at most
+ * this many bytes of it) is still held, so a value cut by an SSH packet inside a long line (minified JSON, a long
+ * CSV row) is masked whole. A value longer than this inside a longer run of value characters is the limit.
+ */
 const TAIL_LIMIT = 8192;
+/** A private key's first line, and its last: the lines between are masked whatever chunks they come in. */
+const KEY_BEGIN = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/g;
+const KEY_END = /-----END (?:[A-Z]+ )?PRIVATE KEY-----/g;
 /** How many typed bytes, and for how long, may wait for their echo. */
 const ECHO_LIMIT = 256;
 const ECHO_WAIT_MS = 500;
@@ -50,6 +57,11 @@ export class OutputMasker {
   /** What the client typed on a pty and the target has not echoed yet, and when it was typed. */
   private echo: Buffer | undefined;
   private typedAt = 0;
+  /**
+   * A private key's BEGIN line went out (masked) and its END line has not: what follows is masked as the rest of
+   * that key, with the BEGIN line put back in front of it for the mask function (then taken off again).
+   */
+  private inKey: string | undefined;
 
   /**
    * `interactive` (a pty): the wait ends the hold, so echo and prompts appear at
@@ -89,9 +101,13 @@ export class OutputMasker {
     this.tail = undefined;
     const cut = data.lastIndexOf(0x0a) + 1;
     if (cut > 0) this.maskAndEmit(data.subarray(0, cut));
-    const rest = data.subarray(cut);
+    let rest = data.subarray(cut);
+    if (rest.length > TAIL_LIMIT) {
+      const keep = Math.min(trailingValueRun(rest), TAIL_LIMIT);
+      this.maskAndEmit(rest.subarray(0, rest.length - keep));
+      rest = rest.subarray(rest.length - keep);
+    }
     if (rest.length === 0) return this.clearTimer();
-    if (rest.length > TAIL_LIMIT) return this.maskAndEmit(rest);
     this.tail = Buffer.from(rest);
     this.partialWaited = false;
     // The wait starts again from this chunk. On a stream of long lines every chunk leaves a tail: the same timer is
@@ -146,11 +162,41 @@ export class OutputMasker {
   }
 
   private maskAndEmit(bytes: Buffer): void {
+    if (bytes.length === 0) return;
     const encoding = readsAsUtf8(bytes) ? 'utf8' : 'latin1';
-    const { text, counts } = this.mask!(bytes.toString(encoding));
+    const raw = bytes.toString(encoding);
+    const begin = this.inKey;
+    const { text, counts } = this.mask!(begin ? `${begin}\n${raw}` : raw);
+    this.inKey = openKey(raw, begin);
+    // The BEGIN line put in front was masked with the key's lines (the rule took it); if no rule did, it is taken off.
+    const out = begin && text.startsWith(`${begin}\n`) ? text.slice(begin.length + 1) : text;
     const masked = Object.keys(counts).length > 0;
-    this.emit(masked ? Buffer.from(text, encoding) : bytes, masked ? counts : undefined);
+    this.emit(masked || out !== raw ? Buffer.from(out, encoding) : bytes, masked ? counts : undefined);
   }
+}
+
+/** The BEGIN line of a private key that `text` (after the key `open` was still open before it) leaves open, if any. */
+function openKey(text: string, open: string | undefined): string | undefined {
+  if (!open && !text.includes('PRIVATE KEY-----')) return undefined;
+  let lastBegin: RegExpExecArray | undefined;
+  for (const m of text.matchAll(KEY_BEGIN)) lastBegin = m;
+  let lastEnd = -1;
+  for (const m of text.matchAll(KEY_END)) lastEnd = m.index;
+  if (lastBegin && lastBegin.index > lastEnd) return lastBegin[0];
+  return lastEnd >= 0 ? undefined : open;
+}
+
+/** How many bytes at the end of `bytes` are value characters (VALUE_RUN's set). */
+function trailingValueRun(bytes: Buffer): number {
+  let i = bytes.length;
+  while (i > 0 && isValueByte(bytes[i - 1]!)) i--;
+  return bytes.length - i;
+}
+
+/** [A-Za-z0-9@._%+\-/=: ] as bytes. */
+function isValueByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+    || b === 0x40 || b === 0x2e || b === 0x5f || b === 0x25 || b === 0x2b || b === 0x2d || b === 0x2f || b === 0x3d || b === 0x3a || b === 0x20;
 }
 
 /**

@@ -199,31 +199,33 @@ describe('SSH output through the gateway', () => {
     expect(client.match(/\[masked:us-ssn\]/g)?.length).toBe(cuts.length);
   }, 60_000);
 
-  // HOLE (gateway/ssh/masking.ts OutputMasker.push): a line longer than TAIL_LIMIT (8 KB) without its newline is masked
+  // Was a HOLE (fixed 2026-12-03: the trailing run of value characters of a long line is held too) — gateway/ssh/masking.ts
+  // OutputMasker.push: a line longer than TAIL_LIMIT (8 KB) without its newline was masked
   // and emitted whole, the trailing run of value characters included, so a value straddling the chunk boundary of a long
   // line passes in two unmatched parts. Repro: a file of 9000 'x' then '123-45-6789\n'; `head -c 9006 f; sleep 0.5;
   // tail -c +9007 f` over exec through the gateway: the client and the recording get ...xxx123-45-6789 unmasked.
   // Without the sleep, any single-line file larger than an SSH packet (minified JSON) can cut a value the same way.
-  it.skip('a value straddling the chunk boundary of a line longer than 8 KB is masked', async () => {
+  it('a value straddling the chunk boundary of a line longer than 8 KB is masked', async () => {
     const path = await file('s8-long.txt', `${'x'.repeat(9000)}123-45-6789\n`);
     const { client, recorded } = await sshRun(`head -c 9006 ${path}; sleep 0.5; tail -c +9007 ${path}`);
     expect({ client: client.includes('123-45-6789'), recorded: recorded.includes('123-45-6789') }).toEqual({ client: false, recorded: false });
   }, 60_000);
 
-  // HOLE (the same, without any pause): `cat` of a one-line file of 400 KB holding an SSN every 12 bytes. The target's
+  // Was a HOLE (the same, without any pause; fixed with it): `cat` of a one-line file of 400 KB holding an SSN every 12 bytes. The target's
   // output reaches the gateway in SSH packets; every cut that falls inside an SSN lets that SSN through whole.
-  it.skip('cat of a single-line file larger than an SSH packet, dense with SSNs, passes none of them', async () => {
+  it('cat of a single-line file larger than an SSH packet, dense with SSNs, passes none of them', async () => {
     const path = await file('s8-dense.txt', `${'123-45-6789,'.repeat(400_000 / 12)}\n`);
     const { client, recorded } = await sshRun(`cat ${path}`);
     expect(client.length).toBeGreaterThan(0);
     expect({ client: client.includes('123-45-6789'), recorded: recorded.includes('123-45-6789') }).toEqual({ client: false, recorded: false });
   }, 60_000);
 
-  // HOLE (pem-private-key over SSH output): the rule needs the BEGIN line in the text it masks; the output masker masks
+  // Was a HOLE (fixed 2026-12-03: OutputMasker keeps a key open from its BEGIN line to its END line across chunks) —
+  // pem-private-key over SSH output: the rule needs the BEGIN line in the text it masks; the output masker masks
   // each chunk up to its last newline on its own, so key lines that arrive in a later chunk than the BEGIN line (a key
   // printed in parts, or cut by an SSH packet boundary in a larger file) have no BEGIN before them and pass unmasked.
   // Repro: key file BEGIN / 3 body lines / END; `head -n 2 key; sleep 0.5; tail -n +3 key` over exec through the gateway.
-  it.skip('the lines of a private key printed in two parts are all masked', async () => {
+  it('the lines of a private key printed in two parts are all masked', async () => {
     const body = ['MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw', 'SECONDLINEofTHEkeyQIBAAKCAQEAq7BFUpk', 'THIRDLINEofTHEkeyMbnQeR2u4XJrWmRgb0'];
     const path = await file('s8-key.pem', `-----BEGIN PRIVATE KEY-----\n${body.join('\n')}\n-----END PRIVATE KEY-----\n`);
     const { client, recorded } = await sshRun(`head -n 2 ${path}; sleep 0.5; tail -n +3 ${path}`);

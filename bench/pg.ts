@@ -293,7 +293,7 @@ async function report(versions: Record<string, string>, paths: readonly Path[]):
   await writeFile(file, `${JSON.stringify({
     bench: 'pg', startedAt,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    options: { seconds, clients, rounds, scale, protocol, gatewayMode, workloads, warmup, paths: PATHS, gatewayNodeArgs },
+    options: { seconds, clients, rounds, scale, protocol, gatewayMode, workloads, warmup, paths: PATHS, gatewayNodeArgs, rate },
     versions,
     runs, workloads: summary,
     gateway: { ran: paths.filter((p) => p.startsWith('gateway')), error: gatewayError, mode: gatewayMode, peakRssBytes: peakRss },

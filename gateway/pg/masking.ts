@@ -10,7 +10,7 @@ export type { MaskedField } from './mask-counter.js';
 /** The rule name counted for a binary value the gateway could not read while pattern rules apply (masked, fail closed). */
 export const UNDECODABLE_RULE = 'undecodable-binary';
 const BYTEA = 17;
-/** Types whose values are joined with their neighbours' to find a sensitive value split across columns. */
+/** Types (numbers, dates, bool) whose values neither join their neighbours' nor separate them when a value split across columns is looked for. */
 const NOT_JOINED = new Set([16, 20, 21, 23, 26, 700, 701, 1700, 790, 1082, 1083, 1114, 1184, 1186, 1266]);
 
 export interface RowMaskerOptions {
@@ -43,6 +43,12 @@ export class RowMasker {
   private current: DescribedColumns = { columns: [], rules: [] };
   private lastFrame: Buffer | undefined;
   private lastDescribed: DescribedColumns = this.current;
+  /**
+   * The rules each description was read under (the masker's column replacement map: a reload puts a new one in
+   * force, as with sourcePatternReplacements): one read under others is read again before it is used, be it the
+   * last RowDescription's (cached by its bytes) or a portal's, described before the reload and executed after.
+   */
+  private readonly describedUnder = new WeakMap<DescribedColumns, object>();
   readonly counter = new MaskCounter();
   private readonly masker: SessionMasker;
   /** Replacement → rule of pattern rules applied at the source; undefined when none is in scope (nothing to count). */
@@ -64,18 +70,30 @@ export class RowMasker {
 
   /** The columns a RowDescription announces, with the column rule of each (cached: the next is mostly the same). */
   columnsOf(frame: Buffer): DescribedColumns {
-    if (this.lastFrame?.equals(frame)) return this.lastDescribed;
-    const columns = readRowDescription(frame);
+    if (this.lastFrame?.equals(frame) && this.isCurrent(this.lastDescribed)) return this.lastDescribed;
+    this.lastDescribed = this.describe(readRowDescription(frame));
+    this.lastFrame = Buffer.from(frame);
+    return this.lastDescribed;
+  }
+
+  /** The column rule of each column under the rules in force. */
+  private describe(columns: ColumnInfo[]): DescribedColumns {
+    const under = this.masker.columnReplacements;
     const byName = this.masker.columnRules(columns.map((c) => c.name));
     const rules = columns.map((c, i) => byName[i] ?? (c.tableOid ? this.opts.protectedColumn(c.tableOid, c.attnum) : undefined));
-    this.lastFrame = Buffer.from(frame);
-    this.lastDescribed = { columns, rules };
-    return this.lastDescribed;
+    const described = { columns, rules };
+    this.describedUnder.set(described, under);
+    return described;
+  }
+
+  private isCurrent(described: DescribedColumns): boolean {
+    return this.describedUnder.get(described) === this.masker.columnReplacements;
   }
 
   /** The rows that follow are described by `described` (a simple query's RowDescription, or the portal's). */
   use(described: DescribedColumns): void {
     this.readMarks();
+    if (!this.isCurrent(described)) described = this.describe(described.columns); // read under rules since reloaded
     if (described !== this.current) this.counter.columns = described.columns;
     this.current = described;
   }
@@ -177,58 +195,54 @@ export class RowMasker {
     return this.opts.encoding.encode(text) ?? Buffer.from('[masked]', 'latin1');
   }
 
-  /**
-   * A sensitive value split across adjacent columns (`SELECT left(ssn, 5), substr(ssn, 6)`):
-   * the row's readable values joined are scanned once; when something matches
-   * there that no single value held, the columns each match spans are masked whole.
-   * Numbers and dates neither join nor separate (their own patterns still apply).
-   */
+  /** A sensitive value split across adjacent columns: the columns each match spans are masked whole (see splitValues). */
   private maskSplitValues(values: (Buffer | null)[], texts: (string | undefined)[]): boolean {
-    let changed = false;
-    let start = 0;
-    while (start < texts.length) {
-      while (start < texts.length && texts[start] === undefined) start++;
-      let end = start;
-      while (end < texts.length && texts[end] !== undefined) end++;
-      if (end - start >= 2 && this.hits(texts, start, end - 1)) {
-        changed = this.maskSpans(values, texts, start, end - 1) || changed;
-      }
-      start = end;
-    }
-    return changed;
-  }
-
-  private maskSpans(values: (Buffer | null)[], texts: (string | undefined)[], first: number, last: number): boolean {
-    let changed = false;
-    for (let i = first; i <= last;) {
-      let j = i;
-      while (j <= last && !this.hits(texts, i, j)) j++;
-      if (j > last) break;
-      let k = j;
-      while (k > i && !this.hits(texts, k, j)) k--;
-      const counts = this.hits(texts, k, j)!;
-      const rule = Object.keys(counts)[0]!;
-      for (let c = k; c <= j; c++) {
+    const spans = splitValues(texts, (text) => this.masker.maskText(text).counts);
+    for (const { fields, rule } of spans) {
+      for (const c of fields) {
         if (values[c]) values[c] = this.replacement(this.current.columns[c]!, rule);
-        texts[c] = this.masker.replacementFor(rule);
         this.counter.add(c, rule, 1);
       }
-      changed = true;
-      i = j + 1;
     }
-    return changed;
-  }
-
-  /** The counts of the rules that match the joined texts of columns [from, to], or undefined when none does. */
-  private hits(texts: (string | undefined)[], from: number, to: number): MaskCounts | undefined {
-    let joined = '';
-    for (let i = from; i <= to; i++) joined += texts[i]!;
-    const { counts } = this.masker.maskText(joined);
-    return Object.keys(counts).length ? counts : undefined;
+    return spans.length > 0;
   }
 
   /** Which fields of the result that just ended were masked by which rule, and a fresh start for the next. */
   take(): MaskedField[] {
     return this.counter.take();
   }
+}
+
+/** The fields a value split across adjacent fields spans, and the rule that matched it. */
+export interface SplitValue { fields: number[]; rule: string }
+
+/**
+ * A sensitive value split across adjacent fields (`SELECT left(ssn, 5), substr(ssn, 6)`): the texts of the
+ * fields joined are scanned once; when something matches there, each match's fields are found (the shortest
+ * run from the left that matches, then its shortest tail that still does). `texts[i]` undefined: the field
+ * neither joins nor separates (a number or date, a value masked whole, one that holds no text) — skipped, so
+ * `left(ssn, 6), 0, substr(ssn, 7)` is found as `left(ssn, 6), substr(ssn, 7)` is; a text between (even '')
+ * joins. Result rows (RowMasker) and text COPY rows (MessageMasker) both read split values here.
+ */
+export function splitValues(texts: readonly (string | undefined)[], rulesOver: (text: string) => MaskCounts): SplitValue[] {
+  const run: number[] = [];
+  for (let i = 0; i < texts.length; i++) if (texts[i] !== undefined) run.push(i);
+  const hits = (from: number, to: number): MaskCounts | undefined => {
+    let joined = '';
+    for (let i = from; i <= to; i++) joined += texts[run[i]!]!;
+    const counts = rulesOver(joined);
+    return Object.keys(counts).length ? counts : undefined;
+  };
+  const out: SplitValue[] = [];
+  if (run.length < 2 || !hits(0, run.length - 1)) return out;
+  for (let i = 0; i < run.length;) {
+    let j = i;
+    while (j < run.length && !hits(i, j)) j++;
+    if (j === run.length) break;
+    let k = j;
+    while (k > i && !hits(k, j)) k--;
+    out.push({ fields: run.slice(k, j + 1), rule: Object.keys(hits(k, j)!)[0]! });
+    i = j + 1;
+  }
+  return out;
 }

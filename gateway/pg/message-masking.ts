@@ -1,6 +1,7 @@
 import type { SessionMasker } from '../policy/index.js';
 import type { ClientEncoding } from './encoding.js';
 import type { MaskCounter } from './mask-counter.js';
+import { splitValues } from './masking.js';
 
 const DETAIL = 0x44; // 'D'
 const WITHHELD_DETAIL = Buffer.from('D[detail withheld by hopscope: it may quote protected columns]', 'latin1');
@@ -41,13 +42,51 @@ export class MessageMasker {
       if (Object.keys(counts).length) throw new Error('a binary COPY row holds a value a masking rule matches; binary COPY cannot be masked in place');
       return frame;
     }
-    const body = this.maskBytes(frame.subarray(5));
-    if (!body) return frame;
+    const row = this.encoding.decodeLossy(frame.subarray(5));
+    const { text, counts } = this.masker.maskText(row);
+    this.counter.addAll(counts);
+    const masked = this.maskCopySplitValues(text);
+    if (masked === row) return frame;
+    const body = this.encoding.encode(masked) ?? Buffer.from(masked.replace(/[^\x09\x0a\x20-\x7e]/g, '?'), 'latin1');
     const out = Buffer.allocUnsafe(5 + body.length);
     out[0] = 0x64; // 'd'
     out.writeUInt32BE(4 + body.length, 1);
     body.copy(out, 5);
     return out;
+  }
+
+  /**
+   * A value split across adjacent fields of text COPY rows, found as in result rows (splitValues). COPY says
+   * nothing of its columns' types, so the fields are joined twice: all of them, then without those that read as
+   * a number, date or bool (which neither join nor separate in a result row: `left(ssn, 6), 0, substr(ssn, 7)`).
+   * A field is read unescaped (`\N` is NULL: it joins as ''); the fields a match spans get the rule's replacement.
+   */
+  private maskCopySplitValues(text: string): string {
+    const lines = text.split('\n');
+    let changed = false;
+    for (let l = 0; l < lines.length; l++) {
+      const fields = lines[l]!.split('\t');
+      if (fields.length < 2) continue;
+      const values = fields.map((f) => (f === '\\N' ? '' : unescapeCopy(f)));
+      const rulesOver = (joined: string) => this.masker.maskText(joined).counts;
+      const joinedNot = values.map((v) => NOT_JOINED_TEXT.test(v));
+      let found = false;
+      for (const skipping of joinedNot.includes(true) ? [false, true] : [false]) {
+        for (const { fields: spanned, rule } of splitValues(values.map((v, i) => (skipping && joinedNot[i] ? undefined : v)), rulesOver)) {
+          for (const c of spanned) {
+            values[c] = this.masker.replacementFor(rule); // the second pass reads what the first masked
+            fields[c] = escapeCopy(values[c]!);
+          }
+          this.counter.addAll({ [rule]: spanned.length });
+          found = true;
+        }
+      }
+      if (found) {
+        lines[l] = fields.join('\t');
+        changed = true;
+      }
+    }
+    return changed ? lines.join('\n') : text;
   }
 
   /**
@@ -90,6 +129,25 @@ export class MessageMasker {
     const masked = this.maskBytes(value);
     return masked ? message(0x53, [name, masked]) : frame;
   }
+}
+
+/**
+ * A field as COPY prints a number, date, timestamp, time or bool; unsigned only: a half of a split value may read as a
+ * signed number (`-6789`), and skipping it would hide the very value looked for.
+ */
+const NOT_JOINED_TEXT = /^(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|NaN|Infinity|t|f|\d{4,}-\d\d-\d\d(?:[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d(?::\d\d)?)?)?(?: BC)?|\d\d:\d\d:\d\d(?:\.\d+)?)$/;
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** A COPY text field's value: its backslash sequences read (octal and hex ones as the character of that code). */
+function unescapeCopy(field: string): string {
+  if (!field.includes('\\')) return field;
+  return field.replace(/\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|([\s\S]))/g, (_, oct?: string, hex?: string, c?: string) =>
+    oct ? String.fromCharCode(parseInt(oct, 8)) : hex ? String.fromCharCode(parseInt(hex, 16)) : COPY_ESCAPES[c!] ?? c!);
+}
+
+/** A value as a COPY text field: backslash, tab, newline and carriage return escaped. */
+function escapeCopy(value: string): string {
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
 /** The NUL-terminated strings of a message body from `offset` (without their NULs); `fields`: stop at the terminating empty one. */

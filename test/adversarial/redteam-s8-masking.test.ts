@@ -100,11 +100,12 @@ describe('PostgreSQL rows through the gateway', () => {
     expect(rows[0]![0]).not.toBe('123-45');
   }, 60_000);
 
-  // HOLE (gateway/pg/message-masking.ts maskCopyData): a text COPY row is masked as one text, its columns joined by
+  // Fixed hole (gateway/pg/message-masking.ts maskCopyData; the fields of each row now go through masking.ts splitValues,
+  // as a result row's columns do): a text COPY row was masked as one text, its columns joined by
   // tabs, so a value split over two adjacent columns (masked in a SELECT row by the joined-run pass) passes:
   // `COPY (SELECT left(ssn, 6), substr(ssn, 7) FROM split3) TO STDOUT` through psql prints "123-45\t-6789".
   // (COPY data is recorded as a byte count only: the client is where it shows.)
-  it.skip('a value split over two columns of a COPY TO STDOUT row is masked, as in a SELECT row', async () => {
+  it('a value split over two columns of a COPY TO STDOUT row is masked, as in a SELECT row', async () => {
     await direct("CREATE TABLE split3 (ssn text); INSERT INTO split3 VALUES ('123-45-6789')");
     const app = 's8-split-copy';
     const { run } = await import('../helpers/processes.js');
@@ -117,11 +118,11 @@ describe('PostgreSQL rows through the gateway', () => {
     expect(got).not.toBe('123-45\t-6789\n');
   }, 60_000);
 
-  // HOLE (masking.ts maskSplitValues): "Numbers and dates neither join nor separate" — but a number column between two
-  // halves ends the joined run (texts[i] stays undefined), so `left(ssn, 6), 0, substr(ssn, 7)` reaches the client and
+  // Fixed hole (masking.ts maskSplitValues, now splitValues: skipped columns no longer end the run): "Numbers and dates
+  // neither join nor separate" — but a number column between two halves ended the joined run (texts[i] stays undefined), so `left(ssn, 6), 0, substr(ssn, 7)` reaches the client and
   // the recording as '123-45', '0', '-6789' unmasked. (A text column 'x' between them separates too: this is the
   // documented claim, not a new bypass.)
-  it.skip('a value split over two text columns with a number column between is masked (a number does not separate)', async () => {
+  it('a value split over two text columns with a number column between is masked (a number does not separate)', async () => {
     await direct("CREATE TABLE split2 (ssn text); INSERT INTO split2 VALUES ('123-45-6789')");
     const { rows, recorded } = await viaGateway('s8-split-int', 'SELECT left(ssn, 6) AS a, 0 AS n, substr(ssn, 7) AS c FROM split2');
     expect([rows[0]![0], rows[0]![2]]).not.toEqual(['123-45', '-6789']);
@@ -269,13 +270,14 @@ describe('a session open across a reload (SIGHUP) that adds masking', () => {
     }, 60_000);
   }
 
-  // HOLE (gateway/pg/masking.ts RowMasker.columnsOf): the column rules of a RowDescription are cached by the frame's
-  // bytes (lastFrame/lastDescribed) and not read again when a reload puts other rules in force. A session that read
+  // Fixed hole (gateway/pg/masking.ts RowMasker.columnsOf/use: a description read under rules since reloaded is read
+  // again): the column rules of a RowDescription were cached by the frame's bytes (lastFrame/lastDescribed) and not
+  // read again when a reload put other rules in force. A session that read
   // `SELECT id, secret_note FROM vault4_f()` (a trusted function; no provenance, so only the bare-name rule can mask it)
   // before a reload that adds the bare-name rule `secret_note` gets the same RowDescription after it, hence the old
   // (empty) rules: the client and the recording get 'vault-secret-QXJZ'. A session started after the reload, or the same
   // session when it had not read that shape before, gets [masked:vault].
-  it.skip('a bare-name rule on a column read through a trusted function, read before the reload: masked after it', async () => {
+  it('a bare-name rule on a column read through a trusted function, read before the reload: masked after it', async () => {
     const { after, control, recording } = await acrossReload(4, { rule: { name: 'vault', column: 'secret_note' }, viaFunction: true, warm: true });
     expect(control).not.toContain(SECRET);
     expect({ client: after.includes(SECRET), recording: recording.includes(SECRET) }).toEqual({ client: false, recording: false });

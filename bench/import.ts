@@ -89,6 +89,31 @@ function child(args: string[]): Record<string, number> & { mix?: unknown; masked
   return JSON.parse(r.stdout) as Record<string, number> & { mix?: unknown; masked?: unknown; threadCpuSeconds?: unknown };
 }
 
+/** The machine's CPU jiffies from /proc/stat (all CPUs): total, idle + iowait, steal; undefined off Linux. */
+function machineCpu(): { total: number; idle: number; steal: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), idle: f[3]! + f[4]!, steal: f[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What else used the CPUs while the import ran: the import needs about 1.5 of 2 cores, so a run that shared them reports
+ * fewer events/s for the same code (the 13:35 and 15:35 runs of 2026-12-03 got under one core; BENCHMARKS.md, import).
+ */
+function machineShare(a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machineCpu>, ownCpuSeconds: number) {
+  if (!a || !b || b.total <= a.total) return undefined;
+  const tick = 100; // USER_HZ
+  const busy = (b.total - a.total - (b.idle - a.idle) - (b.steal - a.steal)) / tick;
+  return {
+    idleShare: (b.idle - a.idle) / (b.total - a.total),
+    stealSeconds: Math.round((b.steal - a.steal) / tick * 10) / 10,
+    otherCpuSeconds: Math.max(0, Math.round((busy - ownCpuSeconds) * 10) / 10),
+  };
+}
+
 const size = (path: string) => statSync(path).size + ['-wal', '-shm'].reduce((n, s) => { try { return n + statSync(path + s).size; } catch { return n; } }, 0);
 
 async function main(): Promise<void> {
@@ -110,7 +135,14 @@ async function main(): Promise<void> {
       writeFileSync(join(mix, '.done'), '');
       console.error(`generated ${values.events} events in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }
+    const before = machineCpu();
     const imp = child(['--phase', 'import', mix, join(work, 'mix.db'), signer.publicKey, ...(values['hash-thread'] ? ['hash-thread'] : [])]);
+    const machine = machineShare(before, machineCpu(), imp.cpuSeconds!);
+    if (machine) {
+      (imp as Record<string, unknown>).machine = machine;
+      console.error(`machine during the import: ${machine.otherCpuSeconds} s CPU used by other processes (and this phase's start and counts), ${machine.stealSeconds} s stolen by the host, ` +
+        `idle ${(machine.idleShare * 100).toFixed(0)} % (events/s compares only when the other two are near 0)`);
+    }
     const caseMB = size(join(work, 'mix.db')) / 1e6;
     console.error(`mix: ${JSON.stringify(imp.mix)}; masked: ${JSON.stringify(imp.masked)}; CPU s by thread: ${JSON.stringify(imp.threadCpuSeconds)}`);
     console.log(`import: ${imp.events} events in ${imp.seconds!.toFixed(1)} s = ${Math.round(imp.eventsPerSecond!)} events/s (target ≥ 250000), ` +

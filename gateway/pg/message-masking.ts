@@ -73,11 +73,14 @@ export class MessageMasker {
       let found = false;
       for (const skipping of joinedNot.includes(true) ? [false, true] : [false]) {
         for (const { fields: spanned, rule } of splitValues(values.map((v, i) => (skipping && joinedNot[i] ? undefined : v)), rulesOver)) {
+          let n = 0;
           for (const c of spanned) {
+            if (fields[c] === '\\N') continue; // a NULL joins as '' and holds nothing to mask
             values[c] = this.masker.replacementFor(rule); // the second pass reads what the first masked
             fields[c] = escapeCopy(values[c]!);
+            n++;
           }
-          this.counter.addAll({ [rule]: spanned.length });
+          this.counter.addAll({ [rule]: n });
           found = true;
         }
       }

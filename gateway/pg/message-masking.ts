@@ -19,6 +19,8 @@ const UNMASKED_PARAMETERS = new Set(['client_encoding', 'server_encoding']);
 export class MessageMasker {
   /** Whether the COPY in progress is in binary format (its rows cannot be rewritten as text). */
   copyBinary = false;
+  /** The number of columns of the COPY in progress (CopyOutResponse): how a row's fields are told apart. */
+  private copyColumns = 0;
 
   constructor(private readonly masker: SessionMasker, private readonly encoding: ClientEncoding, private readonly counter: MaskCounter) {}
 
@@ -33,6 +35,7 @@ export class MessageMasker {
   /** CopyOutResponse / CopyBothResponse: whether the rows come in binary format. */
   copyStarted(frame: Buffer): void {
     this.copyBinary = frame[5] === 1;
+    this.copyColumns = frame.length >= 8 ? frame.readInt16BE(6) : 0;
   }
 
   /** COPY TO STDOUT rows: pattern rules over the text; a binary COPY row a rule matches cannot be masked in place: refused. */
@@ -56,40 +59,56 @@ export class MessageMasker {
   }
 
   /**
-   * A value split across adjacent fields of text COPY rows, found as in result rows (splitValues). COPY says
-   * nothing of its columns' types, so the fields are joined twice: all of them, then without those that read as
-   * a number, date or bool (which neither join nor separate in a result row: `left(ssn, 6), 0, substr(ssn, 7)`).
-   * A field is read unescaped (`\N` is NULL: it joins as ''); the fields a match spans get the rule's replacement.
+   * A value split across adjacent fields of text COPY rows, found as in result rows (splitValues). A row whose
+   * tabs do not give the columns CopyOutResponse announced was written with another delimiter or as CSV: its
+   * fields are read by the one delimiter (outside double quotes) that gives that many. The fields a match spans
+   * get the rule's replacement; a NULL (`\N`, or CSV's unquoted empty field) joins as '' and stays NULL.
    */
   private maskCopySplitValues(text: string): string {
+    const newline = text.endsWith('\n') ? '\n' : '';
+    const body = newline ? text.slice(0, -1) : text;
+    if (this.copyColumns >= 2 && body.split('\t').length !== this.copyColumns) {
+      const row = delimitedRow(body, this.copyColumns);
+      if (!row) return text; // no delimiter fits: the whole-row pass is all there is (see maskCopyData)
+      const found = this.maskFields(row.values, (i) => row.fields[i] === '' || row.fields[i] === '\\N', (i, v) => { row.fields[i] = quoted(v, row.delimiter); });
+      return found ? row.fields.join(row.delimiter) + newline : text;
+    }
     const lines = text.split('\n');
     let changed = false;
     for (let l = 0; l < lines.length; l++) {
       const fields = lines[l]!.split('\t');
       if (fields.length < 2) continue;
       const values = fields.map((f) => (f === '\\N' ? '' : unescapeCopy(f)));
-      const rulesOver = (joined: string) => this.masker.maskText(joined).counts;
-      const joinedNot = values.map((v) => NOT_JOINED_TEXT.test(v));
-      let found = false;
-      for (const skipping of joinedNot.includes(true) ? [false, true] : [false]) {
-        for (const { fields: spanned, rule } of splitValues(values.map((v, i) => (skipping && joinedNot[i] ? undefined : v)), rulesOver)) {
-          let n = 0;
-          for (const c of spanned) {
-            if (fields[c] === '\\N') continue; // a NULL joins as '' and holds nothing to mask
-            values[c] = this.masker.replacementFor(rule); // the second pass reads what the first masked
-            fields[c] = escapeCopy(values[c]!);
-            n++;
-          }
-          this.counter.addAll({ [rule]: n });
-          found = true;
-        }
-      }
-      if (found) {
+      if (this.maskFields(values, (i) => fields[i] === '\\N', (i, v) => { fields[i] = escapeCopy(v); })) {
         lines[l] = fields.join('\t');
         changed = true;
       }
     }
     return changed ? lines.join('\n') : text;
+  }
+
+  /**
+   * COPY says nothing of its columns' types, so the fields are joined twice: all of them, then without those that
+   * read as a number, date or bool (which neither join nor separate in a result row: `left(ssn, 6), 0, substr(ssn, 7)`).
+   */
+  private maskFields(values: string[], isNull: (i: number) => boolean, write: (i: number, value: string) => void): boolean {
+    const rulesOver = (joined: string) => this.masker.maskText(joined).counts;
+    const joinedNot = values.map((v) => NOT_JOINED_TEXT.test(v));
+    let found = false;
+    for (const skipping of joinedNot.includes(true) ? [false, true] : [false]) {
+      for (const { fields: spanned, rule } of splitValues(values.map((v, i) => (skipping && joinedNot[i] ? undefined : v)), rulesOver)) {
+        let n = 0;
+        for (const c of spanned) {
+          if (isNull(c)) continue; // holds nothing to mask
+          values[c] = this.masker.replacementFor(rule); // the second pass reads what the first masked
+          write(c, values[c]!);
+          n++;
+        }
+        this.counter.addAll({ [rule]: n });
+        found = true;
+      }
+    }
+    return found;
   }
 
   /**
@@ -151,6 +170,40 @@ function unescapeCopy(field: string): string {
 /** A value as a COPY text field: backslash, tab, newline and carriage return escaped. */
 function escapeCopy(value: string): string {
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** Where a delimiter may be: the most usual first, then any other character a row holds. */
+const DELIMITERS = [',', '|', ';'];
+
+/**
+ * The fields of a row COPY wrote with a delimiter other than tab (CSV, or DELIMITER '…'): the first delimiter
+ * outside double quotes that splits it into `columns` fields, with each field's value (CSV quotes removed).
+ */
+function delimitedRow(line: string, columns: number): { delimiter: string; fields: string[]; values: string[] } | undefined {
+  const candidates = new Set(DELIMITERS);
+  for (const c of line) if (!/[\p{L}\p{N}"\\\r\n]/u.test(c)) candidates.add(c);
+  for (const delimiter of candidates) {
+    const fields: string[] = [];
+    let from = 0;
+    let inQuotes = false;
+    for (let i = 0; i < line.length; i++) {
+      if (line[i] === '"') inQuotes = !inQuotes;
+      else if (line[i] === delimiter && !inQuotes) {
+        fields.push(line.slice(from, i));
+        from = i + 1;
+      }
+    }
+    fields.push(line.slice(from));
+    if (fields.length !== columns) continue;
+    const values = fields.map((f) => (f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1).replaceAll('""', '"') : f));
+    return { delimiter, fields, values };
+  }
+  return undefined;
+}
+
+/** A value as a CSV field: quoted when it holds the delimiter, a quote or a line break. */
+function quoted(value: string, delimiter: string): string {
+  return value.includes(delimiter) || /["\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 /** The NUL-terminated strings of a message body from `offset` (without their NULs); `fields`: stop at the terminating empty one. */

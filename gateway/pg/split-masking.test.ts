@@ -89,10 +89,15 @@ describe('RowMasker across a reload', () => {
 });
 
 describe('MessageMasker: text COPY rows', () => {
-  function copy(body: string): { out: string; counts: ReturnType<MaskCounter['take']> } {
+  /** `columns`: as CopyOutResponse announces them (0: a frame without the count, as before it was read). */
+  function copy(body: string, columns = 0): { out: string; counts: ReturnType<MaskCounter['take']> } {
     const counter = new MaskCounter();
     const mm = new MessageMasker(session(), UTF8_ENCODING, counter);
-    mm.copyStarted(Buffer.from([0x48, 0, 0, 0, 7, 0, 0, 0]));
+    const started = Buffer.alloc(8 + 2 * columns);
+    started[0] = 0x48;
+    started.writeUInt32BE(started.length - 1, 1);
+    started.writeInt16BE(columns, 6);
+    mm.copyStarted(started);
     const payload = Buffer.from(body, 'utf8');
     const frame = Buffer.concat([Buffer.from([0x64, 0, 0, 0, 0]), payload]);
     frame.writeUInt32BE(4 + payload.length, 1);
@@ -116,5 +121,14 @@ describe('MessageMasker: text COPY rows', () => {
   it('a row with nothing split, and a value whole in one field, as before', () => {
     expect(copy('123-45\tx\t-6789\n').out).toBe('(same frame)');
     expect(copy('1\tssn 123-45-6789\n')).toEqual({ out: '1\tssn [masked:ssn]\n', counts: [{ rule: 'ssn', count: 1 }] });
+  });
+
+  it('a row in CSV or with another delimiter is read by the delimiter that gives the announced columns', () => {
+    expect(copy('123-45,-6789\n', 2)).toEqual({ out: '[masked:ssn],[masked:ssn]\n', counts: [{ rule: 'ssn', count: 2 }] });
+    expect(copy('"123-45","-6789"\n', 2).out).toBe('[masked:ssn],[masked:ssn]\n');
+    expect(copy('123-45||-6789\n', 3).out).toBe('[masked:ssn]||[masked:ssn]\n'); // an empty (NULL) field between stays
+    expect(copy('123-45;0;-6789\n', 3).out).toBe('[masked:ssn];0;[masked:ssn]\n');
+    expect(copy('1,"a,b",x\n', 3).out).toBe('(same frame)');
+    expect(copy('123-45\t-6789\n', 2).out).toBe('[masked:ssn]\t[masked:ssn]\n'); // tabs give the columns: text format
   });
 });

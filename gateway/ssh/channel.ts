@@ -204,7 +204,16 @@ export class SessionChannel {
       up.on('data', (chunk: Buffer) => stdout.push(chunk));
       up.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     }
-    up.on('exit', (code: number | null, signal?: string, dump?: string) => {
+    // 'exit' and 'close' can come while output is still buffered in the target's paused streams (a slow client holds
+    // them back): the maskers' held tails are released, and the exit status sent, only after the last of that output.
+    // Released before it, a value whose first part was held would leave in two unmatched parts (red team, session 8).
+    const outputRead = (then: () => void) => {
+      const pending = [up, up.stderr].filter((s) => !s.readableEnded && !s.destroyed);
+      if (pending.length === 0) return then();
+      let left = pending.length;
+      for (const s of pending) s.once('end', () => --left === 0 && then());
+    };
+    up.on('exit', (code: number | null, signal?: string, dump?: string) => outputRead(() => {
       stdout.flush();
       stderr.flush();
       if (code !== null) {
@@ -215,13 +224,13 @@ export class SessionChannel {
         this.ctx.note(EventType.SshExit, { channel: this.id, signal: (signal ?? 'KILL').replace(/^SIG/, ''), coreDumped: Boolean(dump) });
         down.exit(signal ?? 'KILL', Boolean(dump), '');
       }
-    });
-    up.on('close', () => {
+    }));
+    up.on('close', () => outputRead(() => {
       stdout.flush();
       stderr.flush();
       down.end();
       this.close();
-    });
+    }));
     up.on('drain', () => down.resume());
     if (this.kind === 'subsystem') {
       down.resume();

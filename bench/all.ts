@@ -29,11 +29,19 @@ const pgSeconds = args['pg-seconds'] ?? (q ? '2' : '5');
 const pgRounds = args['pg-rounds'] ?? (q ? '1' : '2');
 
 interface Part { name: string; script: string; args: string[]; prefix: RegExp; peer: string }
-const PG_PEERS = 'direct PostgreSQL; PgBouncer 1.18 (session pooling)';
+const PG_PEERS = 'direct PostgreSQL; PgBouncer 1.18 (session pooling); the floor: a bare Node.js relay';
+/**
+ * The gateways and their peers, and two floors (bench/node-relay.ts): the cheapest Node.js relay (no parsing, no
+ * recording) and the same writing each client chunk to a file before forwarding. They say how far a Node gateway
+ * can get towards pgbouncer on this machine at all.
+ */
+const PG_PATHS = 'direct,pgbouncer,gateway,gateway+masking,gateway+masking+guardrails,node-relay-onread,node-relay+write';
+/** The SSH paths: with the floor, a bare ssh2 relay over the gateway's two connections (bench/ssh2-relay.ts). */
+const SSH_PATHS = 'direct,bastion,gateway,gateway+rules,ssh2-relay';
 const all: Part[] = [
-  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client${c === '1' ? '' : 's'}`, script: 'pg.js', args: ['--clients', c, '--seconds', pgSeconds, '--rounds', pgRounds, '--gateway', 'child'], prefix: /^pg-\d/, peer: PG_PEERS })),
+  ...args.clients.split(',').map((c) => ({ name: `pg ${c} client${c === '1' ? '' : 's'}`, script: 'pg.js', args: ['--clients', c, '--seconds', pgSeconds, '--rounds', pgRounds, '--gateway', 'child', '--paths', PG_PATHS], prefix: /^pg-\d/, peer: PG_PEERS })),
   { name: 'pg big select', script: 'pg-big-select.js', args: ['--rows', q ? '500000' : '5000000'], prefix: /^pg-big-/, peer: 'direct PostgreSQL' },
-  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500'], prefix: /^ssh-/, peer: 'direct OpenSSH; ssh -J through a second OpenSSH (bastion)' },
+  { name: 'ssh', script: 'ssh.js', args: ['--mb', q ? '50' : '200', '--echo', q ? '100' : '500', '--paths', SSH_PATHS], prefix: /^ssh-/, peer: 'direct OpenSSH; ssh -J through a second OpenSSH (bastion); the floor: a bare ssh2 relay' },
   { name: 'import', script: 'import.js', args: q ? ['--events', '200000', '--terminal-mb', '20', '--seeks', '200'] : [], prefix: /^import-/, peer: 'none: events/s (issue 15 target 250k)' },
   // Its rows come written by bench/fleet.js, each with its own peer and the load when its measurement started.
   { name: 'fleet', script: 'fleet.js', args: q ? ['--rounds', '10', '--pg-rounds', '1', '--seconds', '2'] : [], prefix: /^fleet-/, peer: 'per row' },
@@ -97,14 +105,15 @@ for (const part of parts) {
 function pgRows(json: Record<string, unknown>): void {
   const clients = (json.options as { clients: number }).clients;
   const rss = (json.gateway as { peakRssBytes?: Numbers }).peakRssBytes ?? {};
-  const summary = json.workloads as Record<string, { meanTps: Numbers; ratios: Numbers; latency: Record<string, Latency | undefined>; addedLatency: Record<string, Added | undefined>; maskedPerSecond?: Numbers }>;
+  const summary = json.workloads as Record<string, { meanTps: Numbers; ratios: Numbers; latency: Record<string, Latency | undefined>; addedLatency: Record<string, Added | undefined>;
+    maskedPerSecond?: Numbers; proxyCpuMicros?: Numbers; relayRatios?: { tps: Numbers; cpu: Numbers } }>;
   for (const [workload, w] of Object.entries(summary)) {
     const r = w.ratios;
     const t = w.meanTps;
     // pgbench's own workloads read no protected column: their +masking rows measure the rules' presence, not masking.
     const rules = workload === 'masked' ? '+masking' : '+masking rules (nothing to mask)';
     push(`${PG_LABELS[workload]}, ${clients} client${clients === 1 ? '' : 's'}`,
-      `gateway (recording only)/pgbouncer ${f(r['gateway/pgbouncer'])}, gateway/direct ${f(r['gateway/direct'])}, ${rules}/pgbouncer ${f(r['masking/pgbouncer'])}, ${rules}+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}`,
+      `gateway (recording only)/pgbouncer ${f(r['gateway/pgbouncer'])}, gateway/direct ${f(r['gateway/direct'])}, ${rules}/pgbouncer ${f(r['masking/pgbouncer'])}, ${rules}+guardrails/pgbouncer ${f(r['masking+guardrails/pgbouncer'])}${floor(w)}`,
       `TPS direct ${f(t.direct, 0)}, pgbouncer ${f(t.pgbouncer, 0)}, gateway ${f(t.gateway, 0)}, +masking ${f(t['gateway+masking'], 0)}, +masking+guardrails ${f(t['gateway+masking+guardrails'], 0)}; gateway peak RSS ${mib(rss.gateway)} (${mib(rss['gateway+masking'])}, ${mib(rss['gateway+masking+guardrails'])})${
         w.maskedPerSecond?.['gateway+masking'] !== undefined ? `; values masked/s +masking ${f(w.maskedPerSecond['gateway+masking'], 0)}, +masking+guardrails ${f(w.maskedPerSecond['gateway+masking+guardrails'], 0)}` : ''}`);
     if (clients !== 1) continue;
@@ -117,15 +126,29 @@ function pgRows(json: Record<string, unknown>): void {
   }
 }
 
+/** The floor of a pg row: the bare Node relays against pgbouncer, and the CPU each proxy spent per transaction. */
+function floor(w: { relayRatios?: { tps: Numbers }; proxyCpuMicros?: Numbers }): string {
+  const t = w.relayRatios?.tps;
+  if (!t) return '';
+  const cpu = w.proxyCpuMicros ?? {};
+  return `; floor: bare Node relay/pgbouncer ${f(t['node-relay-onread/pgbouncer'])}, same writing before forwarding ${f(t['node-relay+write/pgbouncer'])}`
+    + ` (proxy CPU µs per transaction: pgbouncer ${f(cpu.pgbouncer, 1)}, bare relay ${f(cpu['node-relay-onread'], 1)}, +write ${f(cpu['node-relay+write'], 1)}, gateway ${f(cpu.gateway, 1)})`;
+}
+
 function sshRows(json: Record<string, unknown>): void {
   const o = json.options as { mb: number; echo: number };
   const r = json.ratios as Record<string, { download?: number; upload?: number }>;
   const m = json.meanMbPerSecond as Record<string, { download?: number; upload?: number }>;
   const both = (x: { download?: number; upload?: number } | undefined, d = 2) => `${f(x?.download, d)} / ${f(x?.upload, d)}`;
+  const relay = json.relay as { ratios: Record<string, { download?: number; upload?: number }> } | undefined;
+  type Cpu = { middleSeconds?: number } | undefined;
+  const meanCpu = json.meanCpuSeconds as Record<string, { download?: Cpu; upload?: Cpu }> | undefined;
+  const cpu = meanCpu && Object.fromEntries(Object.entries(meanCpu).map(([path, d]) => [path, { middle: { download: d.download?.middleSeconds, upload: d.upload?.middleSeconds } }]));
   if (o.mb > 0) {
     push(`SSH ${o.mb} MB download / upload`,
-      `gateway/direct ${both(r['gateway/direct'])}, ssh -J bastion/direct ${both(r['bastion/direct'])}, gateway/bastion ${both(r['gateway/bastion'])}`,
-      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+rules ${both(m['gateway+rules'], 1)}; bench process peak RSS ${mib(json.peakRssBytes)}`);
+      `gateway/direct ${both(r['gateway/direct'])}, ssh -J bastion/direct ${both(r['bastion/direct'])}, gateway/bastion ${both(r['gateway/bastion'])}${relay ? `; floor: bare ssh2 relay/direct ${both(relay.ratios['ssh2-relay/direct'])}` : ''}`,
+      `MB/s direct ${both(m.direct, 1)}, -J bastion ${both(m.bastion, 1)}, gateway ${both(m.gateway, 1)}, gateway+rules ${both(m['gateway+rules'], 1)}${relay ? `, bare ssh2 relay ${both(m['ssh2-relay'], 1)}` : ''}`
+      + `${cpu ? `; CPU s of the middle process gateway ${both(cpu.gateway?.middle)}, gateway+rules ${both(cpu['gateway+rules']?.middle)}, bare relay ${both(cpu['ssh2-relay']?.middle)}` : ''}; bench process peak RSS ${mib(json.peakRssBytes)}`);
   }
   if (o.echo > 0) {
     const e = json.echo as Record<string, Latency | undefined>;

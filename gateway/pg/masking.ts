@@ -93,9 +93,23 @@ export class RowMasker {
   /** The rows that follow are described by `described` (a simple query's RowDescription, or the portal's). */
   use(described: DescribedColumns): void {
     this.readMarks();
-    if (!this.isCurrent(described)) described = this.describe(described.columns); // read under rules since reloaded
+    if (!this.isCurrent(described)) described = this.fresh(described);
     if (described !== this.current) this.counter.columns = described.columns;
     this.current = described;
+  }
+
+  /**
+   * A description read under rules since reloaded (a portal described before a SIGHUP, read on after it): its
+   * columns are read again. The rules by provenance (a table column's) come from the session's SQL policy, which
+   * takes the new rules only when it next judges a statement, and nothing was judged for this portal: when column
+   * rules are in force and a column from a table has none, the gateway cannot tell it is not protected (fail closed).
+   */
+  private fresh(described: DescribedColumns): DescribedColumns {
+    const again = this.describe(described.columns);
+    if (this.masker.columns && again.columns.some((c, i) => c.tableOid && !again.rules[i])) {
+      throw new Error('rows arrived for a portal described before the policies were reloaded, and the gateway cannot tell which of its table columns the rules in force protect: describe it again');
+    }
+    return again;
   }
 
   /** Returns the frame itself when nothing in it is sensitive. */

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { replacePattern } from './masking-pass.js';
 import type { MaskCounts } from './types.js';
-
-/** A seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../test/helpers/random.js';
 
 const ALPHABET = ['a', 'b', 'ab', '@', '1', '23', '-', ' ', '\n', '😀', '\ud83d', '\ude00', 'é', '$&', '$1'];
 

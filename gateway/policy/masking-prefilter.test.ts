@@ -4,18 +4,7 @@ import { charClass, DIGITS, hasRun, mayHoldEmail } from './masking-prefilter.js'
 import { BUILTIN_RECOGNIZERS } from './recognizers.js';
 import { compileMasking, type CompiledMasking } from './rules.js';
 import type { MaskCounts } from './types.js';
-
-/** A seeded generator, so a failure can be replayed (the seed is in the test name). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../test/helpers/random.js';
 
 /** Values every recognizer matches, and near misses of each (one short, a separator doubled, a prefix alone). */
 const REAL = [

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { LineEditor, type TypedLine } from './line-editor.js';
+import { seededRandom as random } from '../../test/helpers/random.js';
 
 /**
  * Test support: types keys into a real \`bash --norc -i\` on a pty (Python's
@@ -61,17 +62,6 @@ export function editorRan(editor: LineEditor, keys: string): TypedLine[] {
   const out: TypedLine[] = [];
   editor.feed(Buffer.from(keys, 'latin1'), (e) => e.kind === 'line' && out.push(e.typed));
   return out;
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function generate(keys: string[], n: number, seed: number): string[] {

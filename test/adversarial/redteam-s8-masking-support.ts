@@ -2,6 +2,7 @@
 // must equal, the texts that attack them, and the SSH output of a recording.
 import type { CompiledMasking } from '../../gateway/policy/rules.js';
 import type { MaskCounts } from '../../gateway/policy/types.js';
+export { seededRandom as random } from '../helpers/random.js';
 
 /** Masking as it was before the fast paths: every pattern rule, String.prototype.replace with a function, in order. */
 export function plainPasses(rules: CompiledMasking[], input: string): { text: string; counts: MaskCounts } {
@@ -51,18 +52,6 @@ export function attackTexts(next: () => number): string[] {
     for (const odd of ODD) out.push(odd + v + odd, `${odd}${odd}${v}`, `${v}${odd}${odd}`);
   }
   return out;
-}
-
-/** A seeded generator (a failure can be replayed). */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The output bytes of an SSH session recording (ssh.output events, decoded), in order. */

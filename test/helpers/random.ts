@@ -1,0 +1,14 @@
+/**
+ * A seeded generator of numbers in [0, 1) (mulberry32): tests that generate their inputs take a seed, so a failure
+ * can be replayed with the same inputs.
+ */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

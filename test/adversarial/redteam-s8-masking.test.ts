@@ -176,7 +176,8 @@ describe('SSH output through the gateway', () => {
   // HOLE (gateway/ssh/masking.ts maskAndEmit; the same before the 0xff fast path, which decides alike): a chunk that is
   // not valid UTF-8 is masked as latin1, where a user rule's non-ASCII character (ä = C3 A4) reads as two others ('Ã¤'),
   // so the rule cannot match: one byte 0xff anywhere in the chunk (`sed 's/$/\xff/' f`) lets `Geheimzahl-ä1234` through.
-  it.skip('a user rule with a non-ASCII character still masks in a chunk holding a byte 0xff', async () => {
+  // `it.fails`: it runs, and passes only while the hole is open; a fix makes it fail until `.fails` is removed.
+  it.fails('a user rule with a non-ASCII character still masks in a chunk holding a byte 0xff', async () => {
     const path = await file('s8-umlaut.txt', Buffer.concat([Buffer.from('Geheimzahl-ä1234 '), Buffer.from([0xff]), Buffer.from('\n')]));
     const { client, recorded } = await sshRun(`cat ${path}`);
     expect(Buffer.from(client, 'utf8').includes('1234')).toBe(true); // the line came through (masked or not)
@@ -237,7 +238,8 @@ describe('SSH output through the gateway', () => {
   // to its trailing run of "value characters" ([A-Za-z0-9@._%+-/=: ]). A user rule whose match holds another character
   // (here the quote of `password: "[^"]*"`) loses its head to that release: `head -c 11 f; sleep 0.5; tail -c +12 f` of
   // a file `password: "hunter2-QX"` reaches the client and the recording as 'password: "' then 'hunter2-QX"' unmasked.
-  it.skip('a user rule whose match begins with characters no value is made of (a quote), printed in two parts, is masked', async () => {
+  // `it.fails`, as above.
+  it.fails('a user rule whose match begins with characters no value is made of (a quote), printed in two parts, is masked', async () => {
     const path = await file('s8-quoted.txt', 'password: "hunter2-QX"\n');
     const { client, recorded } = await sshRun(`head -c 11 ${path}; sleep 0.5; tail -c +12 ${path}`);
     expect({ client: client.includes('hunter2-QX'), recorded: recorded.includes('hunter2-QX') }).toEqual({ client: false, recorded: false });
